@@ -1,0 +1,317 @@
+//! Code systems of the trust framework, as types: a value that parsed is in its code system.
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// HL7 v3 PurposeOfUse value set, as the trust framework names it.
+pub const SYSTEM_PURPOSE_OF_USE: &str = "urn:oid:2.16.840.1.113883.1.11.20448";
+/// Volven 9060: the profession a practitioner is authorised as (LE, SP, …).
+pub const SYSTEM_AUTHORIZATION: &str = "urn:oid:2.16.578.1.12.4.1.1.9060";
+/// HL7 Norway care-relation codes (specialist care).
+pub const SYSTEM_CARE_RELATION: &str = "urn:AuditEventHL7Norway/CodeSystem/carerelation";
+/// Volven 9151 (nursing homes and municipal services).
+pub const SYSTEM_VOLVEN_9151: &str = "urn:oid:2.16.578.1.12.4.1.1.9151";
+
+/// The healthcare-service code systems the trust framework allows (8627 has expired).
+pub const HEALTHCARE_SERVICE_SYSTEMS: [&str; 9] = [
+    "urn:oid:2.16.578.1.12.4.1.1.8655",
+    "urn:oid:2.16.578.1.12.4.1.1.8451",
+    "urn:oid:2.16.578.1.12.4.1.1.8668",
+    "urn:oid:2.16.578.1.12.4.1.1.8663",
+    "urn:oid:2.16.578.1.12.4.1.1.8662",
+    "urn:oid:2.16.578.1.12.4.1.1.8664",
+    "urn:oid:2.16.578.1.12.4.1.1.8666",
+    "urn:oid:2.16.578.1.12.4.1.1.7750",
+    "urn:oid:2.16.578.1.12.4.1.1.8254",
+];
+
+/// Purpose of use: exactly the four the trust framework allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PurposeOfUse {
+    /// Treatment.
+    Treat,
+    /// Emergency treatment.
+    Etreat,
+    /// Coordination of care.
+    Coc,
+    /// Break the glass.
+    Btg,
+}
+
+impl PurposeOfUse {
+    /// All values.
+    pub const ALL: [PurposeOfUse; 4] = [
+        PurposeOfUse::Treat,
+        PurposeOfUse::Etreat,
+        PurposeOfUse::Coc,
+        PurposeOfUse::Btg,
+    ];
+
+    /// The code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            PurposeOfUse::Treat => "TREAT",
+            PurposeOfUse::Etreat => "ETREAT",
+            PurposeOfUse::Coc => "COC",
+            PurposeOfUse::Btg => "BTG",
+        }
+    }
+
+    /// The code system.
+    pub const fn system(self) -> &'static str {
+        SYSTEM_PURPOSE_OF_USE
+    }
+
+    /// Whether this purpose is emergency access, to be reviewed in log control.
+    pub const fn is_emergency(self) -> bool {
+        matches!(self, PurposeOfUse::Etreat | PurposeOfUse::Btg)
+    }
+
+    /// Parses a code of the PurposeOfUse system.
+    pub fn parse(code: &str, path: &str) -> Result<Self> {
+        PurposeOfUse::ALL
+            .into_iter()
+            .find(|p| p.code() == code)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::InvalidCode,
+                    path,
+                    "purpose of use must be one of TREAT, ETREAT, COC, BTG",
+                )
+            })
+    }
+}
+
+/// HL7 Norway care-relation codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CareRelation {
+    /// The patient's treating practitioner.
+    Behandler,
+    /// Treating on referral.
+    HenvBeh,
+    /// Assessing a referral.
+    Henvisning,
+    /// Emergency ("blue light").
+    Blaalys,
+    /// IT system work.
+    Itsysarb,
+    /// Police visit.
+    Polbesok,
+}
+
+impl CareRelation {
+    /// All values.
+    pub const ALL: [CareRelation; 6] = [
+        CareRelation::Behandler,
+        CareRelation::HenvBeh,
+        CareRelation::Henvisning,
+        CareRelation::Blaalys,
+        CareRelation::Itsysarb,
+        CareRelation::Polbesok,
+    ];
+
+    /// The code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            CareRelation::Behandler => "BEHANDLER",
+            CareRelation::HenvBeh => "HENV_BEH",
+            CareRelation::Henvisning => "HENVISNING",
+            CareRelation::Blaalys => "BLAALYS",
+            CareRelation::Itsysarb => "ITSYSARB",
+            CareRelation::Polbesok => "POLBESOK",
+        }
+    }
+}
+
+/// `purpose_of_use_details`: a care-relation code, or a Volven 9151 code.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PurposeDetails {
+    /// HL7 Norway care relation (specialist care).
+    CareRelation(CareRelation),
+    /// Volven 9151 (municipal care); numeric codes.
+    Volven9151(String),
+}
+
+impl PurposeDetails {
+    /// Parses `{code, system}`.
+    pub fn parse(code: &str, system: &str, path: &str) -> Result<Self> {
+        match system {
+            SYSTEM_CARE_RELATION => CareRelation::ALL
+                .into_iter()
+                .find(|c| c.code() == code)
+                .map(PurposeDetails::CareRelation)
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::InvalidCode,
+                        format!("{path}.code"),
+                        "care-relation code must be one of BEHANDLER, HENV_BEH, HENVISNING, BLAALYS, ITSYSARB, POLBESOK",
+                    )
+                }),
+            SYSTEM_VOLVEN_9151 => {
+                if !code.is_empty() && code.len() <= 8 && code.bytes().all(|b| b.is_ascii_digit()) {
+                    Ok(PurposeDetails::Volven9151(code.to_string()))
+                } else {
+                    Err(Error::new(ErrorCode::InvalidCode, format!("{path}.code"), "Volven 9151 codes are 1 to 8 digits"))
+                }
+            }
+            _ => Err(Error::new(
+                ErrorCode::InvalidCode,
+                format!("{path}.system"),
+                "must be the HL7 Norway care-relation system or Volven 9151",
+            )),
+        }
+    }
+
+    /// The code.
+    pub fn code(&self) -> &str {
+        match self {
+            PurposeDetails::CareRelation(c) => c.code(),
+            PurposeDetails::Volven9151(c) => c,
+        }
+    }
+
+    /// The code system.
+    pub fn system(&self) -> &'static str {
+        match self {
+            PurposeDetails::CareRelation(_) => SYSTEM_CARE_RELATION,
+            PurposeDetails::Volven9151(_) => SYSTEM_VOLVEN_9151,
+        }
+    }
+}
+
+/// A code from one of the healthcare-service code systems.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HealthcareService {
+    code: String,
+    system: &'static str,
+}
+
+impl HealthcareService {
+    /// Parses `{code, system}`.
+    pub fn parse(code: &str, system: &str, path: &str) -> Result<Self> {
+        let system = HEALTHCARE_SERVICE_SYSTEMS.into_iter().find(|s| *s == system).ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidCode,
+                format!("{path}.system"),
+                "must be one of the healthcare-service code systems 2.16.578.1.12.4.1.1.{8655, 8451, 8668, 8663, 8662, 8664, 8666, 7750, 8254}",
+            )
+        })?;
+        if code.is_empty()
+            || code.len() > 16
+            || !code
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        {
+            return Err(Error::new(
+                ErrorCode::InvalidCode,
+                format!("{path}.code"),
+                "a healthcare-service code is 1 to 16 letters, digits, '-' or '.'",
+            ));
+        }
+        Ok(HealthcareService {
+            code: code.to_string(),
+            system,
+        })
+    }
+
+    /// The code.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The code system.
+    pub fn system(&self) -> &'static str {
+        self.system
+    }
+}
+
+/// A Volven 9060 authorisation (profession) code: two capital letters, e.g. `LE`, `SP`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Authorization(String);
+
+impl Authorization {
+    /// Parses `{code, system}`.
+    pub fn parse(code: &str, system: &str, path: &str) -> Result<Self> {
+        if system != SYSTEM_AUTHORIZATION {
+            return Err(Error::new(
+                ErrorCode::InvalidCode,
+                format!("{path}.system"),
+                "must be Volven 9060 (urn:oid:2.16.578.1.12.4.1.1.9060)",
+            ));
+        }
+        if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(Error::new(
+                ErrorCode::InvalidCode,
+                format!("{path}.code"),
+                "a Volven 9060 code is two capital letters (LE, SP, …)",
+            ));
+        }
+        Ok(Authorization(code.to_string()))
+    }
+
+    /// The code.
+    pub fn code(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purpose_of_use_exactly_four() {
+        for p in PurposeOfUse::ALL {
+            assert_eq!(PurposeOfUse::parse(p.code(), "$").unwrap(), p);
+        }
+        for bad in ["treat", "HMARKT", "", "PATRQT", "TREAT "] {
+            assert_eq!(
+                PurposeOfUse::parse(bad, "$.p").unwrap_err().code(),
+                ErrorCode::InvalidCode
+            );
+        }
+        assert!(
+            PurposeOfUse::Btg.is_emergency()
+                && PurposeOfUse::Etreat.is_emergency()
+                && !PurposeOfUse::Coc.is_emergency()
+        );
+    }
+
+    #[test]
+    fn purpose_details() {
+        assert_eq!(
+            PurposeDetails::parse("BEHANDLER", SYSTEM_CARE_RELATION, "$").unwrap(),
+            PurposeDetails::CareRelation(CareRelation::Behandler)
+        );
+        assert!(PurposeDetails::parse("15", SYSTEM_VOLVEN_9151, "$").is_ok());
+        assert_eq!(
+            PurposeDetails::parse("X", SYSTEM_CARE_RELATION, "$.d")
+                .unwrap_err()
+                .path(),
+            "$.d.code"
+        );
+        assert_eq!(
+            PurposeDetails::parse("1", "urn:x", "$.d")
+                .unwrap_err()
+                .path(),
+            "$.d.system"
+        );
+        assert!(PurposeDetails::parse("1a", SYSTEM_VOLVEN_9151, "$").is_err());
+    }
+
+    #[test]
+    fn healthcare_service_systems() {
+        assert!(HealthcareService::parse("KP02", "urn:oid:2.16.578.1.12.4.1.1.8663", "$").is_ok());
+        let e = HealthcareService::parse("KP02", "urn:oid:2.16.578.1.12.4.1.1.8627", "$.h")
+            .unwrap_err();
+        assert_eq!(e.path(), "$.h.system");
+        assert!(HealthcareService::parse("", "urn:oid:2.16.578.1.12.4.1.1.8655", "$").is_err());
+    }
+
+    #[test]
+    fn authorization() {
+        assert!(Authorization::parse("LE", SYSTEM_AUTHORIZATION, "$").is_ok());
+        assert!(Authorization::parse("le", SYSTEM_AUTHORIZATION, "$").is_err());
+        assert!(Authorization::parse("LEG", SYSTEM_AUTHORIZATION, "$").is_err());
+        assert!(Authorization::parse("LE", "urn:oid:1", "$").is_err());
+    }
+}

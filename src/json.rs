@@ -1,0 +1,246 @@
+//! Strict reading of JSON objects with errors that name the path: the one place where
+//! "required string", "optional object" and "no unknown members" are decided.
+
+use crate::error::{Error, ErrorCode, Result};
+use serde_json::{Map, Value};
+
+/// A JSON object being read, with its path for errors.
+pub struct Obj<'a> {
+    map: &'a Map<String, Value>,
+    path: String,
+    code: ErrorCode,
+}
+
+/// The JSON type name of a value, for error rules.
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+impl<'a> Obj<'a> {
+    /// Reads `v` as an object at `path`; errors carry `code`.
+    pub fn new(v: &'a Value, path: impl Into<String>, code: ErrorCode) -> Result<Self> {
+        let path = path.into();
+        match v {
+            Value::Object(map) => Ok(Obj { map, path, code }),
+            other => Err(Error::new(
+                code,
+                path,
+                format!("must be an object, not {}", type_name(other)),
+            )),
+        }
+    }
+
+    /// The path of member `key`.
+    pub fn at(&self, key: &str) -> String {
+        format!("{}.{}", self.path, key)
+    }
+
+    /// This object's path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// An error about member `key`.
+    pub fn err(&self, key: &str, rule: impl Into<String>) -> Error {
+        Error::new(self.code, self.at(key), rule)
+    }
+
+    /// Member `key`, if present and not null.
+    pub fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    /// A required member.
+    pub fn req(&self, key: &str) -> Result<&'a Value> {
+        self.get(key).ok_or_else(|| self.err(key, "is required"))
+    }
+
+    /// A required non-empty string of at most `max` bytes.
+    pub fn req_str(&self, key: &str, max: usize) -> Result<&'a str> {
+        self.opt_str(key, max)?
+            .ok_or_else(|| self.err(key, "is required"))
+    }
+
+    /// An optional string (absent or null → `None`); if present, non-empty and at most `max` bytes.
+    pub fn opt_str(&self, key: &str, max: usize) -> Result<Option<&'a str>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Err(self.err(key, "must not be empty")),
+            Some(Value::String(s)) if s.len() > max => {
+                Err(self.err(key, format!("must be at most {max} bytes")))
+            }
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => {
+                Err(self.err(key, format!("must be a string, not {}", type_name(other))))
+            }
+        }
+    }
+
+    /// An optional boolean.
+    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => {
+                Err(self.err(key, format!("must be a boolean, not {}", type_name(other))))
+            }
+        }
+    }
+
+    /// An optional non-negative integer.
+    pub fn opt_u64(&self, key: &str) -> Result<Option<u64>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| self.err(key, "must be a non-negative whole number")),
+            Some(other) => {
+                Err(self.err(key, format!("must be a number, not {}", type_name(other))))
+            }
+        }
+    }
+
+    /// An optional member read as an object.
+    pub fn opt_obj(&self, key: &str) -> Result<Option<Obj<'a>>> {
+        self.get(key)
+            .map(|v| Obj::new(v, self.at(key), self.code))
+            .transpose()
+    }
+
+    /// A required member read as an object.
+    pub fn req_obj(&self, key: &str) -> Result<Obj<'a>> {
+        Obj::new(self.req(key)?, self.at(key), self.code)
+    }
+
+    /// A required array.
+    pub fn req_array(&self, key: &str) -> Result<&'a Vec<Value>> {
+        match self.req(key)? {
+            Value::Array(a) => Ok(a),
+            other => Err(self.err(key, format!("must be an array, not {}", type_name(other)))),
+        }
+    }
+
+    /// Rejects members other than `allowed`.
+    pub fn only(&self, allowed: &[&str]) -> Result<()> {
+        match self.map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(k) => Err(Error::new(
+                self.code,
+                format!("{}.{}", self.path, k),
+                format!(
+                    "is not a member of this object (allowed: {})",
+                    allowed.join(", ")
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Parses JSON text with a size limit and a nesting limit, so hostile input cannot exhaust
+/// memory or the stack. `what` names the argument in errors.
+pub fn parse_limited(text: &str, max_bytes: usize, max_depth: usize, what: &str) -> Result<Value> {
+    if text.len() > max_bytes {
+        return Err(Error::new(
+            ErrorCode::InputTooLarge,
+            what,
+            format!("is larger than the limit of {max_bytes} bytes"),
+        ));
+    }
+    check_depth(text.as_bytes(), max_depth).map_err(|_| {
+        Error::new(
+            ErrorCode::InputTooLarge,
+            what,
+            format!("nests deeper than {max_depth} levels"),
+        )
+    })?;
+    serde_json::from_str(text).map_err(|e| {
+        // serde_json's message names line and column and the kind of problem, never the input.
+        let kind = match e.classify() {
+            serde_json::error::Category::Eof => "ends too early",
+            serde_json::error::Category::Syntax => "is not valid JSON",
+            serde_json::error::Category::Data => "has data of the wrong type",
+            serde_json::error::Category::Io => "could not be read",
+        };
+        Error::new(
+            ErrorCode::MalformedJson,
+            what,
+            format!("{kind} (line {}, column {})", e.line(), e.column()),
+        )
+    })
+}
+
+/// Checks bracket nesting without parsing (strings are skipped correctly).
+fn check_depth(bytes: &[u8], max: usize) -> core::result::Result<(), ()> {
+    let mut depth = 0usize;
+    let mut in_str = false;
+    let mut esc = false;
+    for &b in bytes {
+        if in_str {
+            match (esc, b) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return Err(());
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn strict_members() {
+        let v = json!({"a": "x", "b": 1, "c": ""});
+        let o = Obj::new(&v, "$", ErrorCode::InvalidArgument).unwrap();
+        assert_eq!(o.req_str("a", 10).unwrap(), "x");
+        assert_eq!(
+            o.req_str("b", 10).unwrap_err().rule(),
+            "must be a string, not number"
+        );
+        assert_eq!(o.req_str("c", 10).unwrap_err().rule(), "must not be empty");
+        assert_eq!(o.req_str("d", 10).unwrap_err().path(), "$.d");
+        assert_eq!(o.only(&["a", "b"]).unwrap_err().path(), "$.c");
+        assert!(Obj::new(&json!([]), "$", ErrorCode::InvalidArgument).is_err());
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(
+            parse_limited("[1]", 2, 10, "x").unwrap_err().code(),
+            ErrorCode::InputTooLarge
+        );
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        assert_eq!(
+            parse_limited(&deep, 1 << 20, 64, "x").unwrap_err().code(),
+            ErrorCode::InputTooLarge
+        );
+        assert!(parse_limited(r#"{"a":"[[[[[[[[[[[["}"#, 1 << 20, 3, "x").is_ok());
+        let e = parse_limited("{\"a\": 12345678901", 1 << 20, 64, "bundle").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::MalformedJson);
+        assert!(!e.rule().contains("12345678901"));
+    }
+}

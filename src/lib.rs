@@ -1,0 +1,30 @@
+//! # tillit
+//!
+//! The consumer's side of Norway's health-record sharing, as a platform-free Rust core and a
+//! thin WebAssembly binding:
+//!
+//! - [`trust`]: the trust framework's attestation (who looks, why, at whom), typed;
+//! - [`ident`] and [`codes`]: Norwegian identifiers and code systems as parsed types;
+//! - [`assertion`] and [`dpop`]: the JWTs HelseID wants, with the attestation in exactly one place;
+//! - [`jose`] and [`canon`]: JOSE encodings, public JWKs, RFC 7638 thumbprints, RFC 8785 JSON.
+//!
+//! Every fallible function returns [`error::Error`]: a stable code, the JSON path and the
+//! rule, never the offending value.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod assertion;
+pub mod canon;
+pub mod codes;
+pub mod dpop;
+pub mod error;
+pub mod ident;
+pub mod jose;
+pub mod json;
+pub mod trust;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use error::{Error, ErrorCode, Result};
