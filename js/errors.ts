@@ -1,0 +1,108 @@
+/**
+ * Typed errors. Every error tillit throws is a {@link TillitError} with a stable `code`,
+ * the `path` of the field or argument concerned, and the `rule` it broke. Messages never
+ * contain national ids, tokens or document content.
+ *
+ * @example
+ * ```ts
+ * try { TrustContext.fromJSON(input) } catch (e) {
+ *   if (e instanceof TrustContextError) console.warn(e.code, e.path, e.rule)
+ * }
+ * ```
+ * @module
+ */
+
+/** The stable error codes. */
+export type ErrorCode =
+  | 'INVALID_IDENTIFIER'
+  | 'INVALID_CODE'
+  | 'INVALID_TRUST_CONTEXT'
+  | 'ATTESTATION_EXPIRED'
+  | 'INVALID_ARGUMENT'
+  | 'UNSUPPORTED_ALGORITHM'
+  | 'KEY_ERROR'
+  | 'CRYPTO_ERROR'
+  | 'MALFORMED_JSON'
+  | 'INVALID_POLICY'
+  | 'INVALID_RESOURCE'
+  | 'INPUT_TOO_LARGE';
+
+/** Base class of every error tillit throws. */
+export class TillitError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: ErrorCode;
+  /** JSON path (`$.patients[0].identifier.id`) or argument name the error concerns. */
+  readonly path: string;
+  /** The rule that was broken, in words. */
+  readonly rule: string;
+  constructor(code: ErrorCode, path: string, rule: string) {
+    super(`${code} at ${path}: ${rule}`);
+    this.name = new.target.name;
+    this.code = code;
+    this.path = path;
+    this.rule = rule;
+  }
+}
+
+/** A Norwegian identifier (national id, organisation number, HPR number) is malformed. */
+export class IdentifierError extends TillitError {}
+/** A code is outside its code system. */
+export class CodeError extends TillitError {}
+/** The trust context breaks a shape or business rule, or is too old. */
+export class TrustContextError extends TillitError {}
+/** An argument is missing, of the wrong type, malformed or too large. */
+export class ArgumentError extends TillitError {}
+/** The algorithm is not RS256, PS256 or ES256. */
+export class AlgorithmError extends TillitError {}
+/** A key cannot be used as asked (wrong type, not found, extractable, not private). */
+export class KeyError extends TillitError {}
+/** The platform's crypto refused, or a signer failed. */
+export class CryptoError extends TillitError {}
+/** A minimisation policy is invalid. */
+export class PolicyError extends TillitError {}
+/** A FHIR resource breaks a rule tillit relies on. */
+export class ResourceError extends TillitError {}
+
+const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => TillitError> = {
+  INVALID_IDENTIFIER: IdentifierError,
+  INVALID_CODE: CodeError,
+  INVALID_TRUST_CONTEXT: TrustContextError,
+  ATTESTATION_EXPIRED: TrustContextError,
+  INVALID_ARGUMENT: ArgumentError,
+  MALFORMED_JSON: ArgumentError,
+  INPUT_TOO_LARGE: ArgumentError,
+  UNSUPPORTED_ALGORITHM: AlgorithmError,
+  KEY_ERROR: KeyError,
+  CRYPTO_ERROR: CryptoError,
+  INVALID_POLICY: PolicyError,
+  INVALID_RESOURCE: ResourceError,
+};
+
+/** Turns what the core threw into the matching class; anything else is rethrown as is. */
+export function fromCore(e: unknown): unknown {
+  if (e instanceof TillitError) return e;
+  if (e && typeof e === 'object' && (e as { name?: unknown }).name === 'TillitError') {
+    const { code, path, rule } = e as { code: ErrorCode; path: string; rule: string };
+    const Cls = classes[code] ?? TillitError;
+    return new Cls(code, path, rule);
+  }
+  return e;
+}
+
+/** Calls into the core, converting its errors. */
+export function call<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw fromCore(e);
+  }
+}
+
+/** Awaits a core promise, converting its errors. */
+export async function callAsync<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw fromCore(e);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The signed JWTs HelseID wants: client assertions (private_key_jwt), PAR request objects,
+ * and DPoP proofs. The attestation goes into exactly one place per flow: the request object
+ * (`authorization_details`, for the whole login) or the client assertion
+ * (`assertion_details`, per token); the client enforces this for a whole flow.
+ *
+ * @example
+ * ```ts
+ * const assertion = await createClientAssertion({ clientId, issuer, key, trustContext })
+ * const proof = await createDpopProof({ key, method: 'POST', url: tokenEndpoint, nonce })
+ * ```
+ * @module
+ */
+import * as core from '#core';
+import { callAsync } from './errors.js';
+import type { Key, Signer } from './keys.js';
+import type { TrustContext } from './trust.js';
+
+/** Who signs: a key made by tillit, or a signer. */
+export type SignWith = { key: Key; signer?: never } | { signer: Signer; key?: never };
+
+/** A multi-tenant client's organisation (`helseid_authorization`). */
+export interface Tenant {
+  parent: string;
+  child?: string;
+}
+
+/** Options of {@link createClientAssertion}. */
+export type ClientAssertionOptions = SignWith & {
+  clientId: string;
+  /** The issuer from discovery: the assertion's `aud`. */
+  issuer: string;
+  /** Sent as `assertion_details` (practitioner contexts only). */
+  trustContext?: TrustContext;
+  tenant?: Tenant;
+  /** 1 to 60 seconds; default 10. */
+  lifetimeSeconds?: number;
+  /** Unix seconds to use as now (tests, or a server-corrected clock). */
+  now?: number;
+};
+
+/** Options of {@link createRequestObject}. */
+export type RequestObjectOptions = ClientAssertionOptions & {
+  redirectUri: string;
+  scope: string;
+  state: string;
+  nonce?: string;
+  /** PKCE S256 challenge. */
+  codeChallenge: string;
+  resources?: string[];
+};
+
+/** Options of {@link createDpopProof}. */
+export type DpopProofOptions = SignWith & {
+  method: string;
+  /** The request URL; query and fragment are left out of `htu`. */
+  url: string;
+  /** The access token sent with the request, bound by `ath`. */
+  accessToken?: string;
+  /** The server's latest `DPoP-Nonce`. */
+  nonce?: string;
+  now?: number;
+};
+
+const plain = <T extends { trustContext?: TrustContext }>(o: T) =>
+  o && o.trustContext ? { ...o, trustContext: o.trustContext.toJSON() } : o;
+
+/** A signed client assertion (`typ: client-authentication+jwt`). */
+export function createClientAssertion(opts: ClientAssertionOptions): Promise<string> {
+  return callAsync(() => core.createClientAssertion(plain(opts)));
+}
+
+/** A signed PAR request object (`typ: oauth-authz-req+jwt`). */
+export function createRequestObject(opts: RequestObjectOptions): Promise<string> {
+  return callAsync(() => core.createRequestObject(plain(opts)));
+}
+
+/** A signed DPoP proof (`typ: dpop+jwt`, RFC 9449). */
+export function createDpopProof(opts: DpopProofOptions): Promise<string> {
+  return callAsync(() => core.createDpopProof(opts));
+}

@@ -1,0 +1,247 @@
+//! The functions the JS wrapper calls. Each reads its arguments, calls the core, and
+//! returns plain JS values; the wrapper gives them types and classes.
+
+use super::platform::{self, Signer};
+use super::{arg_err, from_js, opt_str, opt_u64, prop, prop_str, to_js, to_js_value, JsResult};
+use crate::assertion::{self, AuthorizeParams, Common, Details, Placement};
+use crate::dpop::{self, ProofParams};
+use crate::error::{Error, ErrorCode};
+use crate::ident::{NationalId, OrgNr};
+use crate::jose::{compact, signing_input, Alg, PublicJwk};
+use crate::trust::{self, TenantOrganisation, TrustContext};
+use js_sys::Object;
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+
+/// The crate version.
+#[wasm_bindgen(js_name = coreVersion)]
+pub fn core_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+fn trust_context(v: &JsValue, path: &str) -> JsResult<TrustContext> {
+    let json = from_js(v, path)?;
+    TrustContext::from_json(&json).map_err(|e| to_js(e.under(path)))
+}
+
+/// Validates a trust context and returns its canonical wire form.
+#[wasm_bindgen(js_name = trustContextParse)]
+pub fn trust_context_parse(v: JsValue) -> JsResult<JsValue> {
+    let json = from_js(&v, "$")?;
+    let tc = TrustContext::from_json(&json).map_err(to_js)?;
+    Ok(to_js_value(&tc.to_json()))
+}
+
+/// A new attestation for other patients, stamped now.
+#[wasm_bindgen(js_name = trustContextWithPatients)]
+pub fn trust_context_with_patients(ctx: JsValue, patients: JsValue) -> JsResult<JsValue> {
+    let tc = trust_context(&ctx, "$")?;
+    let p = trust::parse_patients(&from_js(&patients, "patients")?)
+        .map_err(|e| to_js(e.under("patients")))?;
+    let next = tc.with_patients(p, platform::now_secs()).map_err(to_js)?;
+    Ok(to_js_value(&next.to_json()))
+}
+
+/// Checks the attestation's age now (60 minutes, with `skewSeconds` tolerance).
+#[wasm_bindgen(js_name = trustContextCheckFresh)]
+pub fn trust_context_check_fresh(ctx: JsValue, skew_secs: u32) -> JsResult<()> {
+    trust_context(&ctx, "$")?
+        .check_fresh(platform::now_secs(), u64::from(skew_secs))
+        .map_err(to_js)
+}
+
+/// Parses a national id: `{ kind, synthetic, birthDate, system }`, or a typed error.
+#[wasm_bindgen(js_name = parseNationalId)]
+pub fn parse_national_id(id: &str, system: Option<String>) -> JsResult<JsValue> {
+    let n = match system {
+        Some(s) => NationalId::parse_with_system(id, &s, "identifier"),
+        None => NationalId::parse(id, "identifier"),
+    }
+    .map_err(to_js)?;
+    let (y, m, d) = n.birth_date();
+    let kind = match n.kind() {
+        crate::ident::NationalIdKind::Fnr => "fnr",
+        crate::ident::NationalIdKind::Dnr => "dnr",
+        crate::ident::NationalIdKind::Hnr => "hnr",
+    };
+    Ok(to_js_value(&serde_json::json!({
+        "kind": kind, "synthetic": n.is_synthetic(), "birthDate": format!("{y:04}-{m:02}-{d:02}"), "system": n.system()
+    })))
+}
+
+/// Checks an organisation number.
+#[wasm_bindgen(js_name = isValidOrgNr)]
+pub fn is_valid_orgnr(s: &str) -> bool {
+    OrgNr::parse(s, "orgnr").is_ok()
+}
+
+/// Generates a non-extractable key pair.
+#[wasm_bindgen(js_name = generateKeyPair)]
+pub async fn generate_key_pair(alg: String) -> JsResult<Object> {
+    platform::generate(Alg::parse(&alg, "alg").map_err(to_js)?).await
+}
+
+/// Imports a private key (JWK object or PKCS#8 PEM) as non-extractable.
+#[wasm_bindgen(js_name = importPrivateKey)]
+pub async fn import_private_key(input: JsValue, alg: String) -> JsResult<Object> {
+    platform::import_private(&input, Alg::parse(&alg, "alg").map_err(to_js)?).await
+}
+
+/// The RFC 7638 thumbprint of a public (or private: the private members are ignored) JWK.
+#[wasm_bindgen(js_name = jwkThumbprint)]
+pub fn jwk_thumbprint(jwk: JsValue) -> JsResult<String> {
+    let v = from_js(&jwk, "jwk")?;
+    Ok(PublicJwk::from_value(&v, true, "jwk")
+        .map_err(to_js)?
+        .thumbprint())
+}
+
+fn details(opts: &JsValue) -> JsResult<Option<Details>> {
+    let Some(tc) = prop(opts, "trustContext") else {
+        if prop(opts, "tenant").is_some() {
+            return Err(arg_err("tenant", "goes with a trustContext"));
+        }
+        return Ok(None);
+    };
+    let trust_context = trust_context(&tc, "trustContext")?;
+    let tenant = match prop(opts, "tenant") {
+        Some(t) => {
+            let parent = OrgNr::parse(
+                &prop_str(&t, "parent").map_err(|_| arg_err("tenant.parent", "is required"))?,
+                "tenant.parent",
+            )
+            .map_err(to_js)?;
+            let child = opt_str(&t, "child")?
+                .map(|c| OrgNr::parse(&c, "tenant.child"))
+                .transpose()
+                .map_err(to_js)?;
+            Some(TenantOrganisation { parent, child })
+        }
+        None => None,
+    };
+    Ok(Some(Details {
+        trust_context,
+        tenant,
+    }))
+}
+
+struct Owned {
+    client_id: String,
+    issuer: String,
+    jti: String,
+    lifetime: u64,
+    now: u64,
+}
+
+fn owned_common(opts: &JsValue) -> JsResult<Owned> {
+    Ok(Owned {
+        client_id: prop_str(opts, "clientId")?,
+        issuer: prop_str(opts, "issuer")?,
+        jti: platform::random_id()?,
+        lifetime: opt_u64(opts, "lifetimeSeconds")?.unwrap_or(assertion::DEFAULT_LIFETIME_SECS),
+        now: opt_u64(opts, "now")?.unwrap_or_else(platform::now_secs),
+    })
+}
+
+async fn sign_jwt(signer: &Signer, header: &Value, claims: &Value) -> JsResult<String> {
+    let si = signing_input(header, claims);
+    let sig = signer.sign(si.as_bytes()).await?;
+    Ok(compact(&si, &sig))
+}
+
+/// A signed client assertion (private_key_jwt); the trust context, if given, goes in
+/// `assertion_details`.
+#[wasm_bindgen(js_name = createClientAssertion)]
+pub async fn create_client_assertion(opts: JsValue) -> JsResult<String> {
+    let signer = Signer::from_options(&opts)?;
+    let o = owned_common(&opts)?;
+    let placement = details(&opts)?
+        .map(Placement::ClientAssertion)
+        .unwrap_or(Placement::None);
+    let common = Common {
+        client_id: &o.client_id,
+        issuer: &o.issuer,
+        alg: signer.alg(),
+        kid: signer.kid(),
+        now: o.now,
+        lifetime_secs: o.lifetime,
+        jti: &o.jti,
+    };
+    let (h, c) = assertion::client_assertion(&common, &placement).map_err(to_js)?;
+    sign_jwt(&signer, &h, &c).await
+}
+
+/// A signed PAR request object; the trust context, if given, goes in `authorization_details`.
+#[wasm_bindgen(js_name = createRequestObject)]
+pub async fn create_request_object(opts: JsValue) -> JsResult<String> {
+    let signer = Signer::from_options(&opts)?;
+    let o = owned_common(&opts)?;
+    let placement = details(&opts)?
+        .map(Placement::RequestObject)
+        .unwrap_or(Placement::None);
+    let resources: Vec<String> = match prop(&opts, "resources") {
+        Some(r) => serde_wasm_bindgen::from_value(r)
+            .map_err(|_| arg_err("resources", "must be an array of strings"))?,
+        None => Vec::new(),
+    };
+    let (redirect_uri, scope, state, nonce, code_challenge) = (
+        prop_str(&opts, "redirectUri")?,
+        prop_str(&opts, "scope")?,
+        prop_str(&opts, "state")?,
+        opt_str(&opts, "nonce")?.unwrap_or_default(),
+        prop_str(&opts, "codeChallenge")?,
+    );
+    let params = AuthorizeParams {
+        redirect_uri: &redirect_uri,
+        scope: &scope,
+        state: &state,
+        nonce: &nonce,
+        code_challenge: &code_challenge,
+        resources: &resources,
+    };
+    let common = Common {
+        client_id: &o.client_id,
+        issuer: &o.issuer,
+        alg: signer.alg(),
+        kid: signer.kid(),
+        now: o.now,
+        lifetime_secs: o.lifetime,
+        jti: &o.jti,
+    };
+    let (h, c) = assertion::request_object(&common, &params, &placement).map_err(to_js)?;
+    sign_jwt(&signer, &h, &c).await
+}
+
+/// A signed DPoP proof.
+#[wasm_bindgen(js_name = createDpopProof)]
+pub async fn create_dpop_proof(opts: JsValue) -> JsResult<String> {
+    let signer = Signer::from_options(&opts)?;
+    let public = signer
+        .public()
+        .ok_or_else(|| {
+            to_js(Error::new(
+                ErrorCode::KeyError,
+                "signer.publicJwk",
+                "is required for DPoP: the proof embeds the public key",
+            ))
+        })?
+        .clone();
+    let method = prop_str(&opts, "method")?;
+    let url = prop_str(&opts, "url")?;
+    let access_token = opt_str(&opts, "accessToken")?;
+    let nonce = opt_str(&opts, "nonce")?;
+    let jti = platform::random_id()?;
+    let now = opt_u64(&opts, "now")?.unwrap_or_else(platform::now_secs);
+    let p = ProofParams {
+        jwk: &public,
+        alg: signer.alg(),
+        method: &method,
+        url: &url,
+        now,
+        jti: &jti,
+        access_token: access_token.as_deref(),
+        nonce: nonce.as_deref(),
+    };
+    let (h, c) = dpop::proof(&p).map_err(to_js)?;
+    sign_jwt(&signer, &h, &c).await
+}
