@@ -24,7 +24,7 @@ wasm_cargo() {
     CARGO_TARGET_DIR="$CARGO_TARGET_DIR_WASM" cargo "$@"
   else
     PATH="/usr/bin:$PATH" RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-19 \
-      CARGO_TARGET_DIR="$CARGO_TARGET_DIR_WASM" /usr/bin/cargo -Zbuild-std=std,panic_abort "$@"
+      CARGO_TARGET_DIR="$CARGO_TARGET_DIR_WASM" /usr/bin/cargo "$1" -Zbuild-std=std,panic_abort "${@:2}"
   fi
 }
 

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every check and test of tillit; installs what is missing first (scripts/setup.sh).
+# Order: hygiene (fmt, clippy native + wasm32, rustdoc), native tests, the package build,
+# type checks, wasm-bindgen tests in Node and Chromium, JS package tests in Node and
+# Chromium, and a Vite build of a page that imports the package.
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+start=$(date +%s)
+step() { log "── $* ($(( $(date +%s) - start )) s)"; }
+
+WB_BIN="$(bash scripts/setup.sh | tail -n1)"
+export PATH="$WB_BIN:$PATH"
+
+step "rustfmt"
+cargo fmt --all -- --check
+step "clippy (native)"
+cargo clippy -q --workspace --all-targets -- -D warnings
+step "clippy (wasm32)"
+wasm_cargo clippy -q --target "$WASM_TARGET" --lib --tests -- -D warnings
+step "rustdoc (broken links are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps --workspace
+
+step "native tests"
+cargo test -q --workspace 2>&1 | grep -v '^$'
+
+step "build pkg/"
+bash scripts/build.sh
+mkdir -p tests/node_modules && ln -sfn ../../pkg tests/node_modules/tillit
+
+step "TypeScript: the published declarations type a consumer"
+node_modules/.bin/tsc -p tests/types/tsconfig.json
+
+step "wasm-bindgen tests in Node"
+wasm_cargo test --target "$WASM_TARGET" --test wasm_node
+step "wasm-bindgen tests in headless Chromium"
+CHROMEDRIVER=/usr/bin/chromedriver wasm_cargo test --target "$WASM_TARGET" --test wasm_browser
+
+step "JS package tests in Node"
+node --test --test-reporter=spec tests/js/ 2>&1 | tail -n 12
+step "JS package tests in headless Chromium"
+node --test --test-reporter=spec tests/browser/ 2>&1 | tail -n 12
+
+step "Vite 7 build of a page importing tillit"
+(cd tests/vite && ../../node_modules/.bin/vite build --config vite.config.mjs)
+ls target/vite-check/assets/*.wasm >/dev/null
+
+step "examples: the quick-start runs against the built package"
+mkdir -p examples/node_modules && ln -sfn ../../pkg examples/node_modules/tillit
+node examples/quickstart/main.mjs > /dev/null
+
+step "all tests passed"

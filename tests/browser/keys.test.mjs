@@ -1,0 +1,67 @@
+// The package in headless Chromium: keys are non-extractable, persist in IndexedDB across a
+// page reload, and what they sign is verified by jose running in the same page.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { serveStatic } from '../support/static-server.mjs';
+import { launch } from '../support/browser.mjs';
+import { attestation } from '../js/fixtures.mjs';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+let server, context, page;
+
+before(async () => {
+  server = await serveStatic(ROOT);
+  context = await launch();
+  page = await context.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+  await page.goto(`${server.url}/tests/browser/keys.html`);
+  await page.waitForFunction(() => window.ready === true);
+});
+after(async () => {
+  await context?.close();
+  await server?.close();
+});
+
+for (const alg of ['ES256', 'RS256', 'PS256']) {
+  test(`${alg} in Chromium: assertion and DPoP proof verified by jose, thumbprint agrees`, async () => {
+    const r = await page.evaluate(async ({ alg, att }) => {
+      const { tillit, jose } = window;
+      const key = await tillit.generateKey({ alg });
+      const exportRefused = await crypto.subtle.exportKey('pkcs8', key.privateKey).then(() => false, () => true);
+      const ctx = tillit.TrustContext.fromJSON(att);
+      const jwt = await tillit.createClientAssertion({ clientId: 'ehr', issuer: 'https://helseid.example', key, trustContext: ctx });
+      const v = await jose.jwtVerify(jwt, await jose.importJWK(key.publicJwk, alg), { audience: 'https://helseid.example', issuer: 'ehr', typ: 'client-authentication+jwt' });
+      const proof = await tillit.createDpopProof({ key, method: 'GET', url: 'https://api.example/x?y=1', accessToken: 'at' });
+      const p = await jose.jwtVerify(proof, jose.EmbeddedJWK, { typ: 'dpop+jwt' });
+      return {
+        exportRefused, extractable: key.privateKey.extractable,
+        details: v.payload.assertion_details[0].care_relationship.decision_ref.id,
+        htu: p.payload.htu,
+        thumbOk: (await tillit.jwkThumbprint(key)) === (await jose.calculateJwkThumbprint(key.publicJwk)),
+      };
+    }, { alg, att: attestation() });
+    assert.deepEqual(r, { exportRefused: true, extractable: false, details: 'dec-42', htu: 'https://api.example/x', thumbOk: true });
+  });
+}
+
+test('a persisted key survives a page reload and is never exportable', async () => {
+  const before = await page.evaluate(async () => {
+    const key = await window.tillit.generateKey({ alg: 'ES256', persistAs: 'dpop-key' });
+    return key.kid;
+  });
+  await page.reload();
+  await page.waitForFunction(() => window.ready === true);
+  const after = await page.evaluate(async () => {
+    const { tillit, jose } = window;
+    const key = await tillit.loadKey('dpop-key');
+    const exportRefused = await crypto.subtle.exportKey('jwk', key.privateKey).then(() => false, () => true);
+    const proof = await tillit.createDpopProof({ key, method: 'POST', url: 'https://helseid.example/connect/token' });
+    const v = await jose.jwtVerify(proof, jose.EmbeddedJWK, { typ: 'dpop+jwt' });
+    const missing = await tillit.loadKey('nope').then(() => null, (e) => e.code);
+    await tillit.deleteKey('dpop-key');
+    const deleted = await tillit.loadKey('dpop-key').then(() => null, (e) => e.code);
+    return { kid: key.kid, exportRefused, htm: v.payload.htm, missing, deleted };
+  });
+  assert.deepEqual(after, { kid: before, exportRefused: true, htm: 'POST', missing: 'KEY_ERROR', deleted: 'KEY_ERROR' });
+});

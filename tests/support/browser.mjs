@@ -1,0 +1,16 @@
+// Launches Debian's headless Chromium through playwright-core, with the flags this closed
+// network needs (no background networking).
+import { chromium } from 'playwright-core';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+
+/** A persistent context (its own profile folder), so IndexedDB survives reloads. */
+export async function launch() {
+  const dir = mkdtempSync(join(tmpdir(), 'tillit-chromium-'));
+  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  return context;
+}

@@ -1,0 +1,2 @@
+import { TrustContext, coreVersion } from 'tillit';
+document.title = `tillit ${coreVersion} ${typeof TrustContext.fromJSON}`;
