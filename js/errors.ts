@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'MALFORMED_JSON'
   | 'INVALID_POLICY'
   | 'INVALID_RESOURCE'
-  | 'INPUT_TOO_LARGE';
+  | 'INPUT_TOO_LARGE'
+  | 'DOCUMENT_WITHHELD';
 
 /** Base class of every error tillit throws. */
 export class TillitError extends Error {
@@ -62,6 +63,8 @@ export class CryptoError extends TillitError {}
 export class PolicyError extends TillitError {}
 /** A FHIR resource breaks a rule tillit relies on. */
 export class ResourceError extends TillitError {}
+/** A document the policy withholds was asked for. */
+export class WithheldError extends TillitError {}
 
 const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => TillitError> = {
   INVALID_IDENTIFIER: IdentifierError,
@@ -76,6 +79,7 @@ const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => Til
   CRYPTO_ERROR: CryptoError,
   INVALID_POLICY: PolicyError,
   INVALID_RESOURCE: ResourceError,
+  DOCUMENT_WITHHELD: WithheldError,
 };
 
 /** Turns what the core threw into the matching class; anything else is rethrown as is. */

@@ -21,11 +21,13 @@ export {
   CryptoError,
   PolicyError,
   ResourceError,
+  WithheldError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export * from './trust.js';
 export * from './keys.js';
 export * from './jwt.js';
+export * from './minimise.js';
 
 /** The version of the Rust core. */
 export const coreVersion: string = core.coreVersion();

@@ -35,6 +35,8 @@ pub enum ErrorCode {
     InvalidResource,
     /// Input larger or deeper than the configured limit.
     InputTooLarge,
+    /// A document the policy withholds was asked for.
+    DocumentWithheld,
 }
 
 impl ErrorCode {
@@ -53,6 +55,7 @@ impl ErrorCode {
             ErrorCode::InvalidPolicy => "INVALID_POLICY",
             ErrorCode::InvalidResource => "INVALID_RESOURCE",
             ErrorCode::InputTooLarge => "INPUT_TOO_LARGE",
+            ErrorCode::DocumentWithheld => "DOCUMENT_WITHHELD",
         }
     }
 }

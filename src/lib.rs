@@ -6,7 +6,8 @@
 //! - [`trust`]: the trust framework's attestation (who looks, why, at whom), typed;
 //! - [`ident`] and [`codes`]: Norwegian identifiers and code systems as parsed types;
 //! - [`assertion`] and [`dpop`]: the JWTs HelseID wants, with the attestation in exactly one place;
-//! - [`jose`] and [`canon`]: JOSE encodings, public JWKs, RFC 7638 thumbprints, RFC 8785 JSON.
+//! - [`jose`] and [`canon`]: JOSE encodings, public JWKs, RFC 7638 thumbprints, RFC 8785 JSON;
+//! - [`policy`] and [`minimise`]: what this user, purpose and patient may see, and why the rest was withheld.
 //!
 //! Every fallible function returns [`error::Error`]: a stable code, the JSON path and the
 //! rule, never the offending value.
@@ -19,9 +20,12 @@ pub mod canon;
 pub mod codes;
 pub mod dpop;
 pub mod error;
+pub mod fhirtime;
 pub mod ident;
 pub mod jose;
 pub mod json;
+pub mod minimise;
+pub mod policy;
 pub mod trust;
 
 #[cfg(target_arch = "wasm32")]

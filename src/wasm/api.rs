@@ -12,6 +12,7 @@ use crate::trust::{self, TenantOrganisation, TrustContext};
 use js_sys::Object;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 /// The crate version.
 #[wasm_bindgen(js_name = coreVersion)]
@@ -244,4 +245,99 @@ pub async fn create_dpop_proof(opts: JsValue) -> JsResult<String> {
     };
     let (h, c) = dpop::proof(&p).map_err(to_js)?;
     sign_jwt(&signer, &h, &c).await
+}
+
+fn policy_arg(v: &JsValue) -> JsResult<crate::policy::Policy> {
+    match prop_or_self(v) {
+        None => Ok(crate::policy::Policy::default_policy()),
+        Some(p) => crate::policy::Policy::from_json(&from_js(&p, "policy")?).map_err(to_js),
+    }
+}
+
+fn prop_or_self(v: &JsValue) -> Option<JsValue> {
+    (!v.is_undefined() && !v.is_null()).then(|| v.clone())
+}
+
+fn bytes_arg(v: &JsValue, path: &str) -> JsResult<Vec<u8>> {
+    if let Some(s) = v.as_string() {
+        Ok(s.into_bytes())
+    } else if let Some(u) = v.dyn_ref::<js_sys::Uint8Array>() {
+        Ok(u.to_vec())
+    } else if v.is_instance_of::<js_sys::ArrayBuffer>() {
+        Ok(js_sys::Uint8Array::new(v).to_vec())
+    } else {
+        Err(arg_err(
+            path,
+            "must be JSON text (string) or bytes (Uint8Array, ArrayBuffer)",
+        ))
+    }
+}
+
+/// The shipped default policy as JSON.
+#[wasm_bindgen(js_name = defaultPolicy)]
+pub fn default_policy() -> JsValue {
+    to_js_value(&crate::policy::Policy::default_json())
+}
+
+/// Validates a policy; returns it unchanged or throws `INVALID_POLICY` naming the path.
+#[wasm_bindgen(js_name = validatePolicy)]
+pub fn validate_policy(policy: JsValue) -> JsResult<()> {
+    crate::policy::Policy::from_json(&from_js(&policy, "policy")?)
+        .map(|_| ())
+        .map_err(to_js)
+}
+
+/// Minimises a Bundle (JSON text or bytes). Returns `{ bundleJson, withheld, leaks, stats }`;
+/// the wrapper parses `bundleJson` once.
+#[wasm_bindgen(js_name = minimise)]
+pub fn minimise(
+    input: JsValue,
+    ctx: JsValue,
+    policy: JsValue,
+    now: Option<f64>,
+) -> JsResult<JsValue> {
+    let bytes = bytes_arg(&input, "input")?;
+    let tc = trust_context(&ctx, "trustContext")?;
+    let policy = policy_arg(&policy)?;
+    let now = now
+        .map(|n| n.max(0.0) as u64)
+        .unwrap_or_else(platform::now_secs);
+    let out = crate::minimise::minimise(&bytes, &tc, &policy, now).map_err(to_js)?;
+    let withheld: Vec<Value> = out
+        .withheld
+        .iter()
+        .map(|w| serde_json::json!({ "id": w.id, "index": w.index, "reason": w.reason.code(), "rule": w.rule }))
+        .collect();
+    let rest = serde_json::json!({
+        "withheld": withheld,
+        "leaks": out.leaks,
+        "stats": {
+            "input": out.stats.input,
+            "returned": out.stats.returned,
+            "elementsRemoved": out.stats.elements_removed,
+            "serverTotal": out.stats.server_total,
+            "byReason": out.stats.by_reason,
+        }
+    });
+    let result = to_js_value(&rest);
+    let bundle_json = serde_json::to_string(&out.bundle).expect("a Value always serialises");
+    super::set(result.unchecked_ref(), "bundleJson", &bundle_json.into());
+    Ok(result)
+}
+
+/// Refuses (`DOCUMENT_WITHHELD`) a document whose entry the policy withholds.
+#[wasm_bindgen(js_name = checkDocument)]
+pub fn check_document(
+    entry: JsValue,
+    ctx: JsValue,
+    policy: JsValue,
+    now: Option<f64>,
+) -> JsResult<()> {
+    let e = from_js(&entry, "entry")?;
+    let tc = trust_context(&ctx, "trustContext")?;
+    let policy = policy_arg(&policy)?;
+    let now = now
+        .map(|n| n.max(0.0) as u64)
+        .unwrap_or_else(platform::now_secs);
+    crate::minimise::check_document(&e, &tc, &policy, now).map_err(to_js)
 }

@@ -43,3 +43,27 @@ export function attestation(patient = syntheticFnr(4)) {
     patients: [{ identifier: { id: patient, system: FNR } }],
   };
 }
+
+export const DOC_TYPE = 'urn:oid:2.16.578.1.12.4.1.1.9602';
+
+/** A DocumentReference as PJD returns it (contained author, attachment, master identifier). */
+export function documentReference(id, patient, typeCode, date, extra = {}) {
+  return {
+    resourceType: 'DocumentReference',
+    id,
+    contained: [{ resourceType: 'Organization', id: 'org', name: 'Testsykehuset HF', identifier: [{ system: ORG, value: '974760673' }] }],
+    masterIdentifier: { system: 'urn:ietf:rfc:3986', value: `urn:oid:1.2.3.${id}` },
+    status: 'current',
+    type: { coding: [{ system: DOC_TYPE, code: typeCode }] },
+    category: [{ coding: [{ system: DOC_TYPE, code: `${typeCode[0]}00-1` }] }],
+    subject: { identifier: { system: FNR, value: patient } },
+    date: `${date}T12:00:00+01:00`,
+    author: [{ reference: '#org' }],
+    content: [{ attachment: { contentType: 'application/pdf', title: `Dokument ${id}`, url: `https://src.example/mhd/document?documentUniqueId=${id}`, size: 2048, creation: `${date}T12:00:00+01:00` } }],
+    ...extra,
+  };
+}
+
+export function searchset(resources) {
+  return { resourceType: 'Bundle', type: 'searchset', total: resources.length, entry: resources.map((r) => ({ fullUrl: `https://api.example/R4/fhir/DocumentReference/${r.id}`, resource: r, search: { mode: 'match' } })) };
+}

@@ -1,0 +1,685 @@
+//! The minimisation table (every rule, every reason, every malformed input) and a property
+//! test over random bundles and contexts.
+
+use super::*;
+use crate::trust::tests::{sample, synthetic_fnr};
+use proptest::prelude::*;
+
+/// 2026-06-15T00:00:00Z.
+const NOW: u64 = 1_781_481_600;
+
+fn patient() -> String {
+    synthetic_fnr(1)
+}
+
+fn ctx_with(f: impl FnOnce(&mut Value)) -> TrustContext {
+    let mut v = sample(&patient());
+    f(&mut v);
+    TrustContext::from_json(&v).unwrap()
+}
+
+fn ctx() -> TrustContext {
+    ctx_with(|_| {})
+}
+
+fn citizen() -> TrustContext {
+    TrustContext::from_json(&json!({"type": "tillit:citizen", "citizen": {"identifier": {"id": patient(), "system": "urn:oid:2.16.578.1.12.4.1.4.1"}}})).unwrap()
+}
+
+fn doc(id: &str, type_code: &str, date: &str) -> Value {
+    json!({
+        "resourceType": "DocumentReference",
+        "id": id,
+        "status": "current",
+        "type": {"coding": [{"system": SYSTEM_DOCUMENT_TYPE, "code": type_code, "display": "x"}]},
+        "category": [{"coding": [{"system": SYSTEM_DOCUMENT_TYPE, "code": document_group(type_code)}]}],
+        "subject": {"identifier": {"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": patient()}},
+        "date": date,
+        "author": [{"reference": "#org1"}],
+        "contained": [{"resourceType": "Organization", "id": "org1", "name": "Testsykehuset HF"}],
+        "content": [{"attachment": {"contentType": "application/pdf", "title": "Epikrise", "url": "https://src.example/doc?id=1", "size": 1234, "creation": date}}],
+        "masterIdentifier": {"value": "1.2.3^4.5.6"}
+    })
+}
+
+fn bundle(resources: Vec<Value>) -> Vec<u8> {
+    let entries: Vec<Value> = resources
+        .into_iter()
+        .map(|r| json!({"fullUrl": "urn:x", "resource": r, "search": {"mode": "match"}}))
+        .collect();
+    serde_json::to_vec(&json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries})).unwrap()
+}
+
+fn run(resources: Vec<Value>, ctx: &TrustContext, policy: &Policy) -> Outcome {
+    minimise(&bundle(resources), ctx, policy, NOW).unwrap()
+}
+
+/// One case: the entry after `mutate`, the context and policy, the expected reason (None: kept).
+fn case(
+    name: &str,
+    mutate: impl FnOnce(&mut Value),
+    ctx: &TrustContext,
+    policy: &Policy,
+    expect: Option<Reason>,
+) {
+    let mut d = doc("d1", "A03-2", "2026-01-10");
+    mutate(&mut d);
+    let out = run(vec![d], ctx, policy);
+    match expect {
+        None => {
+            assert!(
+                out.withheld.is_empty(),
+                "{name}: withheld {:?}",
+                out.withheld
+            );
+            assert_eq!(out.bundle["entry"].as_array().unwrap().len(), 1, "{name}");
+        }
+        Some(r) => {
+            assert_eq!(out.withheld.len(), 1, "{name}: kept, expected {r:?}");
+            assert_eq!(out.withheld[0].reason, r, "{name}");
+            assert_eq!(out.bundle["entry"].as_array().unwrap().len(), 0, "{name}");
+            let text = serde_json::to_string(&out.bundle).unwrap();
+            assert!(
+                !text.contains("Epikrise"),
+                "{name}: withheld content must not appear in any form"
+            );
+        }
+    }
+}
+
+fn policy_with(f: impl FnOnce(&mut Value)) -> Policy {
+    let mut v = Policy::default_json();
+    f(&mut v);
+    Policy::from_json(&v).unwrap()
+}
+
+#[test]
+fn rule_table() {
+    let p = Policy::default_policy();
+    let c = ctx();
+    let r = |code: &'static str| {
+        move |d: &mut Value| {
+            d["securityLabel"] =
+                json!([{"coding": [{"system": SYSTEM_CONFIDENTIALITY, "code": code}]}])
+        }
+    };
+    let nurse = ctx_with(|v| v["practitioner"]["authorization"]["code"] = json!("SP"));
+    let coc = ctx_with(|v| v["care_relationship"]["purpose_of_use"]["code"] = json!("COC"));
+    let etreat = ctx_with(|v| v["care_relationship"]["purpose_of_use"]["code"] = json!("ETREAT"));
+    let no_auth = ctx_with(|v| {
+        v["practitioner"]
+            .as_object_mut()
+            .unwrap()
+            .remove("authorization");
+    });
+    let block = |d: &mut Value| {
+        d["securityLabel"] = json!([{"coding": [{"system": SYSTEM_BLOCKS, "code": "NORS"}]}])
+    };
+    let lab_rule = policy_with(|v| {
+        v["rules"] = json!([{"types": ["C04-2"], "allow": {"purposes": ["TREAT"], "authorizations": ["LE"]}}])
+    });
+    let service_rule = policy_with(|v| {
+        v["rules"] = json!([{"types": ["A00-1"], "allow": {"healthcareServices": ["S99"]}}])
+    });
+
+    // Kinds: the four legal kinds pass, everything else is withheld.
+    case("discharge summary", |_| {}, &c, &p, None);
+    case(
+        "outpatient summary A13-2",
+        |d| *d = doc("d1", "A13-2", "2020-01-01"),
+        &c,
+        &p,
+        None,
+    );
+    case(
+        "radiology E01-2 within 5 y",
+        |d| *d = doc("d1", "E01-2", "2022-01-01"),
+        &c,
+        &p,
+        None,
+    );
+    case(
+        "referral I01-2 within 1 y",
+        |d| *d = doc("d1", "I01-2", "2025-12-01"),
+        &c,
+        &p,
+        None,
+    );
+    case(
+        "lab C01-2 within 1 y",
+        |d| *d = doc("d1", "C01-2", "2025-07-01"),
+        &c,
+        &p,
+        None,
+    );
+    case(
+        "journal note B02-2",
+        |d| *d = doc("d1", "B02-2", "2026-01-01"),
+        &c,
+        &p,
+        Some(Reason::TypeNotAllowed),
+    );
+    case(
+        "letter I02-2",
+        |d| *d = doc("d1", "I02-2", "2026-01-01"),
+        &c,
+        &p,
+        Some(Reason::TypeNotAllowed),
+    );
+    case(
+        "curve F00-1",
+        |d| *d = doc("d1", "F00-1", "2026-01-01"),
+        &c,
+        &p,
+        Some(Reason::TypeNotAllowed),
+    );
+    case(
+        "organ function D00-1",
+        |d| *d = doc("d1", "D00-1", "2026-01-01"),
+        &c,
+        &p,
+        Some(Reason::TypeNotAllowed),
+    );
+    case(
+        "certificate J00-1",
+        |d| *d = doc("d1", "J00-1", "2026-01-01"),
+        &c,
+        &p,
+        Some(Reason::TypeNotAllowed),
+    );
+    case(
+        "no 9602 type",
+        |d| d["type"]["coding"][0]["system"] = json!("http://loinc.org"),
+        &c,
+        &p,
+        Some(Reason::TypeUnknown),
+    );
+    case(
+        "no type at all",
+        |d| {
+            d.as_object_mut().unwrap().remove("type");
+        },
+        &c,
+        &p,
+        Some(Reason::TypeUnknown),
+    );
+    case(
+        "type group spoofed by category",
+        |d| {
+            *d = doc("d1", "B02-2", "2026-01-01");
+            d["category"][0]["coding"][0]["code"] = json!("A00-1");
+        },
+        &c,
+        &p,
+        Some(Reason::MalformedEntry),
+    );
+    // Windows.
+    case(
+        "summary unlimited window",
+        |d| d["date"] = json!("1990-05-05"),
+        &c,
+        &p,
+        None,
+    );
+    case(
+        "lab older than 1 y",
+        |d| *d = doc("d1", "C03-2", "2025-06-14"),
+        &c,
+        &p,
+        Some(Reason::OutsideWindow),
+    );
+    case(
+        "lab exactly 1 y",
+        |d| *d = doc("d1", "C03-2", "2025-06-15"),
+        &c,
+        &p,
+        None,
+    );
+    case(
+        "radiology older than 5 y",
+        |d| *d = doc("d1", "E01-2", "2021-06-01"),
+        &c,
+        &p,
+        Some(Reason::OutsideWindow),
+    );
+    case(
+        "undated lab",
+        |d| {
+            *d = doc("d1", "C01-2", "x");
+            d.as_object_mut().unwrap().remove("date");
+            d["content"][0]["attachment"]
+                .as_object_mut()
+                .unwrap()
+                .remove("creation");
+        },
+        &c,
+        &p,
+        Some(Reason::Undated),
+    );
+    case(
+        "lab dated by attachment creation",
+        |d| {
+            *d = doc("d1", "C01-2", "2026-03-01");
+            d.as_object_mut().unwrap().remove("date");
+        },
+        &c,
+        &p,
+        None,
+    );
+    case(
+        "malformed date is undated",
+        |d| {
+            *d = doc("d1", "C01-2", "01.03.2026");
+            d["content"][0]["attachment"]["creation"] = json!("01.03.2026");
+        },
+        &c,
+        &p,
+        Some(Reason::Undated),
+    );
+    case(
+        "maxAgeYears caps unlimited kinds",
+        |d| d["date"] = json!("2010-01-01"),
+        &c,
+        &policy_with(|v| v["maxAgeYears"] = json!(10)),
+        Some(Reason::OutsideWindow),
+    );
+    // Patient scope.
+    case(
+        "other patient is a leak",
+        |d| d["subject"]["identifier"]["value"] = json!(synthetic_fnr(2)),
+        &c,
+        &p,
+        Some(Reason::OtherPatient),
+    );
+    case(
+        "subject by conditional reference",
+        |d| d["subject"] = json!({"reference": format!("Patient?identifier=urn:oid:2.16.578.1.12.4.1.4.1|{}", patient())}),
+        &c,
+        &p,
+        None,
+    );
+    case(
+        "subject literal reference",
+        |d| d["subject"] = json!({"reference": "Patient/123"}),
+        &c,
+        &p,
+        Some(Reason::SubjectUnknown),
+    );
+    case(
+        "subject in unknown system",
+        |d| d["subject"]["identifier"]["system"] = json!("urn:oid:1.2.3"),
+        &c,
+        &p,
+        Some(Reason::SubjectUnknown),
+    );
+    case(
+        "no subject",
+        |d| {
+            d.as_object_mut().unwrap().remove("subject");
+        },
+        &c,
+        &p,
+        Some(Reason::SubjectUnknown),
+    );
+    // Status and structure.
+    case(
+        "superseded",
+        |d| d["status"] = json!("superseded"),
+        &c,
+        &p,
+        Some(Reason::NotCurrent),
+    );
+    case(
+        "entered in error",
+        |d| d["status"] = json!("entered-in-error"),
+        &c,
+        &p,
+        Some(Reason::NotCurrent),
+    );
+    case(
+        "not a DocumentReference",
+        |d| *d = json!({"resourceType": "OperationOutcome", "id": "oo"}),
+        &c,
+        &p,
+        Some(Reason::NotDocumentReference),
+    );
+    case(
+        "no id",
+        |d| {
+            d.as_object_mut().unwrap().remove("id");
+        },
+        &c,
+        &p,
+        Some(Reason::MalformedEntry),
+    );
+    case(
+        "invalid id",
+        |d| d["id"] = json!("has space"),
+        &c,
+        &p,
+        Some(Reason::MalformedEntry),
+    );
+    case(
+        "id not a string",
+        |d| d["id"] = json!(7),
+        &c,
+        &p,
+        Some(Reason::MalformedEntry),
+    );
+    // Blocks.
+    case(
+        "blocked by the patient",
+        block,
+        &c,
+        &p,
+        Some(Reason::PatientBlock),
+    );
+    case("citizen sees own blocked", block, &citizen(), &p, None);
+    case(
+        "citizen blocked when policy says so",
+        block,
+        &citizen(),
+        &policy_with(|v| v["blocks"]["citizenSeesOwn"] = json!(false)),
+        Some(Reason::PatientBlock),
+    );
+    case(
+        "NORU is not a block by default",
+        |d| d["securityLabel"] = json!([{"coding": [{"system": SYSTEM_BLOCKS, "code": "NORU"}]}]),
+        &c,
+        &p,
+        None,
+    );
+    // Confidentiality.
+    case("R for physician treating", r("R"), &c, &p, None);
+    case(
+        "R for nurse",
+        r("R"),
+        &nurse,
+        &p,
+        Some(Reason::Confidentiality),
+    );
+    case("R for COC", r("R"), &coc, &p, Some(Reason::Confidentiality));
+    case("R for ETREAT physician", r("R"), &etreat, &p, None);
+    case(
+        "V for ETREAT",
+        r("V"),
+        &etreat,
+        &p,
+        Some(Reason::Confidentiality),
+    );
+    case(
+        "V without authorisation",
+        r("V"),
+        &no_auth,
+        &p,
+        Some(Reason::Confidentiality),
+    );
+    case("N is normal", r("N"), &nurse, &p, None);
+    case("R for the citizen", r("R"), &citizen(), &p, None);
+    // Purpose and role rules.
+    case(
+        "pathology for physician",
+        |d| *d = doc("d1", "C04-2", "2026-01-01"),
+        &c,
+        &lab_rule,
+        None,
+    );
+    case(
+        "pathology for nurse",
+        |d| *d = doc("d1", "C04-2", "2026-01-01"),
+        &nurse,
+        &lab_rule,
+        Some(Reason::PurposeRule),
+    );
+    case(
+        "biochemistry not covered by the rule",
+        |d| *d = doc("d1", "C01-2", "2026-01-01"),
+        &nurse,
+        &lab_rule,
+        None,
+    );
+    case(
+        "healthcare service rule by group",
+        |_| {},
+        &c,
+        &service_rule,
+        Some(Reason::PurposeRule),
+    );
+    case(
+        "citizen not allowed by rule",
+        |d| *d = doc("d1", "C04-2", "2026-01-01"),
+        &citizen(),
+        &lab_rule,
+        Some(Reason::PurposeRule),
+    );
+}
+
+#[test]
+fn duplicates_counts_and_leaks() {
+    let p = policy_with(|v| v["maxEntries"] = json!(2));
+    let mut other = doc("x9", "A03-2", "2026-01-01");
+    other["subject"]["identifier"]["value"] = json!(synthetic_fnr(2));
+    let out = run(
+        vec![
+            doc("a", "A03-2", "2026-01-01"),
+            doc("dup", "A03-2", "2026-01-02"),
+            doc("dup", "A03-2", "2026-01-03"),
+            other,
+            doc("b", "A03-2", "2026-01-04"),
+            doc("c", "A03-2", "2026-01-05"),
+        ],
+        &ctx(),
+        &p,
+    );
+    let reasons: Vec<(&str, Reason)> = out
+        .withheld
+        .iter()
+        .map(|w| (w.id.as_str(), w.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("dup", Reason::DuplicateId),
+            ("dup", Reason::DuplicateId),
+            ("x9", Reason::OtherPatient),
+            ("c", Reason::CountLimit)
+        ]
+    );
+    assert_eq!(out.leaks, 1);
+    assert_eq!(out.stats.input, 6);
+    assert_eq!(out.stats.returned, 2);
+    assert_eq!(out.stats.by_reason["DUPLICATE_ID"], 2);
+    let tags: Vec<&str> = out.bundle["meta"]["security"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags, ["REDACTED", "SUBSETTED"]);
+}
+
+#[test]
+fn projection_drops_fields_and_inline_content() {
+    let mut d = doc("d1", "A03-2", "2026-01-01");
+    d["text"] = json!({"status": "generated", "div": "<div>full note</div>"});
+    d["content"][0]["attachment"]["data"] = json!("JVBERi0xLjQK");
+    d["extension"] = json!([{"url": "x", "valueString": "y"}]);
+    let out = run(vec![d], &ctx(), &Policy::default_policy());
+    let r = &out.bundle["entry"][0]["resource"];
+    assert!(r.get("text").is_none() && r.get("extension").is_none());
+    assert!(r["content"][0]["attachment"].get("data").is_none());
+    assert_eq!(r["content"][0]["attachment"]["title"], "Epikrise");
+    assert_eq!(out.stats.elements_removed, 3);
+    assert_eq!(r["meta"]["security"][0]["code"], "REDACTED");
+    assert_eq!(out.bundle["meta"]["security"][0]["code"], "REDACTED");
+    // Nothing removed: no tag.
+    let clean = run(
+        vec![doc("d1", "A03-2", "2026-01-01")],
+        &ctx(),
+        &Policy::default_policy(),
+    );
+    assert!(clean.bundle.get("meta").is_none());
+    assert!(clean.bundle["entry"][0]["resource"].get("meta").is_none());
+}
+
+#[test]
+fn malformed_inputs_are_typed_errors() {
+    let c = ctx();
+    let p = Policy::default_policy();
+    let e = |b: &[u8]| minimise(b, &c, &p, NOW).unwrap_err();
+    assert_eq!(e(b"{").code(), ErrorCode::MalformedJson);
+    assert_eq!(e(b"").code(), ErrorCode::MalformedJson);
+    assert_eq!(e(&[0xff, 0xfe]).code(), ErrorCode::MalformedJson);
+    assert_eq!(e(b"[]").code(), ErrorCode::InvalidResource);
+    assert_eq!(
+        e(br#"{"resourceType":"Patient"}"#).path(),
+        "bundle.resourceType"
+    );
+    assert_eq!(
+        e(br#"{"resourceType":"Bundle","entry":{}}"#).path(),
+        "bundle.entry"
+    );
+    let deep = format!(
+        "{{\"resourceType\":\"Bundle\",\"x\":{}{}}}",
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    assert_eq!(e(deep.as_bytes()).code(), ErrorCode::InputTooLarge);
+    let small = policy_with(|v| v["limits"]["maxInputBytes"] = json!(10));
+    assert_eq!(
+        minimise(&bundle(vec![]), &c, &small, NOW)
+            .unwrap_err()
+            .code(),
+        ErrorCode::InputTooLarge
+    );
+    // Entries without a resource are withheld, not passed on.
+    let raw = br#"{"resourceType":"Bundle","type":"searchset","entry":[{"fullUrl":"x"},7]}"#;
+    let out = minimise(raw, &c, &p, NOW).unwrap();
+    assert_eq!(
+        out.withheld.iter().map(|w| w.reason).collect::<Vec<_>>(),
+        [Reason::MalformedEntry, Reason::MalformedEntry]
+    );
+    // An empty bundle is fine.
+    assert_eq!(
+        minimise(
+            br#"{"resourceType":"Bundle","type":"searchset"}"#,
+            &c,
+            &p,
+            NOW
+        )
+        .unwrap()
+        .stats
+        .input,
+        0
+    );
+}
+
+#[test]
+fn check_document_refuses_what_the_list_withholds() {
+    let c = ctx();
+    let p = Policy::default_policy();
+    assert!(check_document(&doc("d1", "A03-2", "2026-01-01"), &c, &p, NOW).is_ok());
+    let e = check_document(&doc("d1", "B02-2", "2026-01-01"), &c, &p, NOW).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::DocumentWithheld);
+    assert!(e.rule().starts_with("TYPE_NOT_ALLOWED"));
+    let mut other = doc("d1", "A03-2", "2026-01-01");
+    other["subject"]["identifier"]["value"] = json!(synthetic_fnr(2));
+    assert!(check_document(&json!({"resource": other}), &c, &p, NOW)
+        .unwrap_err()
+        .rule()
+        .starts_with("OTHER_PATIENT"));
+}
+
+// ---- property test ---------------------------------------------------------------------
+
+const TYPES: [&str; 10] = [
+    "A03-2", "A13-2", "B02-2", "C01-2", "C04-2", "E01-2", "I01-2", "I02-2", "F00-1", "J00-1",
+];
+const PURPOSES: [&str; 4] = ["TREAT", "ETREAT", "COC", "BTG"];
+const AUTHS: [&str; 3] = ["LE", "SP", "PS"];
+
+fn arb_entry() -> impl Strategy<Value = Value> {
+    (
+        0usize..TYPES.len(),
+        0u8..4,          // subject: 0-2 context patient, 3 another
+        0u8..6,          // label: none, NORS, R, V, N, NORU
+        2014u16..2027,   // year
+        1u8..13,         // month
+        0u8..5,          // status: mostly current
+        "[a-z0-9]{1,3}", // id (collisions happen)
+        any::<bool>(),   // extra fields
+    )
+        .prop_map(|(t, subj, label, year, month, status, id, extra)| {
+            let mut d = doc(&id, TYPES[t], &format!("{year}-{month:02}-10"));
+            if subj == 3 {
+                d["subject"]["identifier"]["value"] = json!(synthetic_fnr(2));
+            }
+            let labels = [
+                json!(null),
+                json!([{"coding": [{"system": SYSTEM_BLOCKS, "code": "NORS"}]}]),
+                json!([{"coding": [{"system": SYSTEM_CONFIDENTIALITY, "code": "R"}]}]),
+                json!([{"coding": [{"system": SYSTEM_CONFIDENTIALITY, "code": "V"}]}]),
+                json!([{"coding": [{"system": SYSTEM_CONFIDENTIALITY, "code": "N"}]}]),
+                json!([{"coding": [{"system": SYSTEM_BLOCKS, "code": "NORU"}]}]),
+            ];
+            if label > 0 {
+                d["securityLabel"] = labels[label as usize].clone();
+            }
+            if status == 4 {
+                d["status"] = json!("superseded");
+            }
+            if extra {
+                d["text"] = json!({"div": "<div>secret</div>"});
+                d["content"][0]["attachment"]["data"] = json!("AAAA");
+            }
+            d
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #[test]
+    fn nothing_violates_the_policy_and_nothing_disappears(
+        entries in proptest::collection::vec(arb_entry(), 0..40),
+        purpose in 0usize..4,
+        auth in 0usize..3,
+        is_citizen in any::<bool>(),
+        max in proptest::option::of(0u64..20),
+    ) {
+        let context = if is_citizen { citizen() } else {
+            ctx_with(|v| {
+                v["care_relationship"]["purpose_of_use"]["code"] = json!(PURPOSES[purpose]);
+                v["practitioner"]["authorization"]["code"] = json!(AUTHS[auth]);
+            })
+        };
+        let policy = policy_with(|v| {
+            v["maxEntries"] = json!(max);
+            v["rules"] = json!([{"types": ["C04-2"], "allow": {"authorizations": ["LE"]}}]);
+        });
+        let n = entries.len();
+        let out = run(entries.clone(), &context, &policy);
+        let kept = out.bundle["entry"].as_array().unwrap();
+        // output ∪ withheld = input, disjoint, by position.
+        prop_assert_eq!(kept.len() + out.withheld.len(), n);
+        let mut seen: Vec<usize> = out.withheld.iter().map(|w| w.index).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        prop_assert_eq!(seen.len(), out.withheld.len());
+        if let Some(m) = max { prop_assert!(kept.len() as u64 <= m); }
+        for e in kept {
+            let r = &e["resource"];
+            // Each kept entry passes the policy on its own (checked on the original entry).
+            let original = entries.iter().find(|o| o["id"] == r["id"]).unwrap();
+            prop_assert!(check_document(original, &context, &policy, NOW).is_ok());
+            // Never another patient, never inline content, never fields outside the projection.
+            prop_assert_eq!(r["subject"]["identifier"]["value"].as_str().unwrap(), patient());
+            prop_assert!(r.get("text").is_none());
+            prop_assert!(r["content"][0]["attachment"].get("data").is_none());
+            for k in r.as_object().unwrap().keys() { prop_assert!(policy.fields.contains(k)); }
+            // Duplicated ids never pass.
+            prop_assert_eq!(entries.iter().filter(|o| o["id"] == r["id"]).count(), 1);
+        }
+        let other = entries.iter().filter(|o| o["subject"]["identifier"]["value"] != json!(patient())).count();
+        prop_assert!(out.leaks <= other);
+    }
+}

@@ -1,0 +1,469 @@
+//! The minimisation policy: a versioned JSON document saying which document kinds, for which
+//! purpose and profession, within which time window, with which fields, may reach the screen.
+//!
+//! [`Policy::default_policy`] is the safe default that ships: only the four kinds the
+//! document list may show (kjernejournalforskriften: discharge summaries and summaries,
+//! radiology reports, referrals, lab results), blocks honoured, `R`/`V` confidentiality only
+//! for treatment by physicians, and a projection that never passes inline document content.
+
+use crate::codes::PurposeOfUse;
+use crate::error::{Error, ErrorCode, Result};
+use crate::json::Obj;
+use serde_json::{json, Value};
+
+/// The policy format version this build reads.
+pub const POLICY_VERSION: u64 = 1;
+const CODE: ErrorCode = ErrorCode::InvalidPolicy;
+
+/// Volven 9602, document type codes.
+pub const SYSTEM_DOCUMENT_TYPE: &str = "urn:oid:2.16.578.1.12.4.1.1.9602";
+/// Volven 9603, confidentiality/obligation codes (patient blocks).
+pub const SYSTEM_BLOCKS: &str = "urn:oid:2.16.578.1.12.4.1.1.9603";
+/// HL7 v3 Confidentiality.
+pub const SYSTEM_CONFIDENTIALITY: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
+
+/// Whether `code` looks like a Volven 9602 code: a capital letter, two digits, `-`, `1` or `2`.
+pub fn is_document_type_code(code: &str) -> bool {
+    let b = code.as_bytes();
+    b.len() == 5
+        && b[0].is_ascii_uppercase()
+        && b[1].is_ascii_digit()
+        && b[2].is_ascii_digit()
+        && b[3] == b'-'
+        && (b[4] == b'1' || b[4] == b'2')
+}
+
+/// The group (`category`) a 9602 subtype belongs to: `A03-2` → `A00-1`; a group is its own.
+pub fn document_group(code: &str) -> String {
+    format!("{}00-1", &code[..1])
+}
+
+/// One allowed document kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kind {
+    /// A 9602 group (`A00-1`) or subtype (`I01-2`) code.
+    pub code: String,
+    /// The display window in years; `None` is unlimited.
+    pub window_years: Option<u32>,
+}
+
+/// Who may see entries with a given confidentiality, or entries of given types.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Allow {
+    /// Purposes of use allowed (empty: any).
+    pub purposes: Vec<PurposeOfUse>,
+    /// Volven 9060 authorisations allowed (empty: any, including none).
+    pub authorizations: Vec<String>,
+    /// Healthcare-service codes allowed (empty: any).
+    pub healthcare_services: Vec<String>,
+    /// Whether a citizen reading their own record may see these.
+    pub citizen: bool,
+}
+
+/// A purpose/role rule: entries of these types only for contexts the rule allows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeRule {
+    /// 9602 codes (groups or subtypes) the rule covers.
+    pub types: Vec<String>,
+    /// Who may see them.
+    pub allow: Allow,
+}
+
+/// A validated policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Allowed kinds with their windows.
+    pub kinds: Vec<Kind>,
+    /// Volven 9603 codes that mean "blocked by the patient".
+    pub block_codes: Vec<String>,
+    /// Whether the patient still sees their own blocked documents (citizen view).
+    pub citizen_sees_own_blocked: bool,
+    /// Who may see `R` (restricted) entries.
+    pub restricted: Allow,
+    /// Who may see `V` (very restricted) entries.
+    pub very_restricted: Allow,
+    /// Purpose and role rules.
+    pub rules: Vec<TypeRule>,
+    /// At most this many entries are shown (after all other rules).
+    pub max_entries: Option<usize>,
+    /// Nothing older than this many years, whatever the kind.
+    pub max_age_years: Option<u32>,
+    /// DocumentReference elements passed on.
+    pub fields: Vec<String>,
+    /// `content[].attachment` elements passed on.
+    pub attachment_fields: Vec<String>,
+    /// Largest input accepted, in bytes.
+    pub max_input_bytes: usize,
+    /// Deepest JSON nesting accepted.
+    pub max_depth: usize,
+}
+
+/// DocumentReference elements FHIR R4 defines; a projection may name only these.
+const DOCREF_ELEMENTS: [&str; 22] = [
+    "resourceType",
+    "id",
+    "meta",
+    "implicitRules",
+    "language",
+    "text",
+    "contained",
+    "extension",
+    "masterIdentifier",
+    "identifier",
+    "status",
+    "docStatus",
+    "type",
+    "category",
+    "subject",
+    "date",
+    "author",
+    "authenticator",
+    "custodian",
+    "relatesTo",
+    "description",
+    "securityLabel",
+];
+const DOCREF_MORE: [&str; 2] = ["content", "context"];
+const ATTACHMENT_ELEMENTS: [&str; 9] = [
+    "contentType",
+    "language",
+    "data",
+    "url",
+    "size",
+    "hash",
+    "title",
+    "creation",
+    "id",
+];
+
+impl Policy {
+    /// The shipped default policy, as JSON.
+    pub fn default_json() -> Value {
+        json!({
+            "version": POLICY_VERSION,
+            "documentKinds": [
+                { "code": "A00-1", "windowYears": null },
+                { "code": "E00-1", "windowYears": 5 },
+                { "code": "I01-2", "windowYears": 1 },
+                { "code": "C00-1", "windowYears": 1 }
+            ],
+            "blocks": { "codes": ["NORS"], "citizenSeesOwn": true },
+            "confidentiality": {
+                "R": { "purposes": ["TREAT", "ETREAT", "BTG"], "authorizations": ["LE"], "citizen": true },
+                "V": { "purposes": ["TREAT"], "authorizations": ["LE"], "citizen": true }
+            },
+            "rules": [],
+            "maxEntries": null,
+            "maxAgeYears": null,
+            "fields": ["resourceType", "id", "meta", "contained", "masterIdentifier", "identifier", "status", "type", "category",
+                       "subject", "date", "author", "custodian", "description", "securityLabel", "content", "context"],
+            "attachmentFields": ["contentType", "language", "url", "size", "hash", "title", "creation"],
+            "limits": { "maxInputBytes": 64 * 1024 * 1024, "maxDepth": 64 }
+        })
+    }
+
+    /// The shipped default policy.
+    pub fn default_policy() -> Policy {
+        Policy::from_json(&Policy::default_json()).expect("the default policy is valid")
+    }
+
+    /// Validates a policy document; errors name the JSON path.
+    pub fn from_json(v: &Value) -> Result<Policy> {
+        let o = Obj::new(v, "$", CODE)?;
+        o.only(&[
+            "version",
+            "documentKinds",
+            "blocks",
+            "confidentiality",
+            "rules",
+            "maxEntries",
+            "maxAgeYears",
+            "fields",
+            "attachmentFields",
+            "limits",
+        ])?;
+        match o.opt_u64("version")? {
+            Some(POLICY_VERSION) => {}
+            Some(_) => return Err(o.err("version", "this build reads policy version 1")),
+            None => return Err(o.err("version", "is required")),
+        }
+        let kinds_arr = o.req_array("documentKinds")?;
+        let mut kinds = Vec::new();
+        for (i, k) in kinds_arr.iter().enumerate() {
+            let ko = Obj::new(k, format!("$.documentKinds[{i}]"), CODE)?;
+            ko.only(&["code", "windowYears"])?;
+            let code = ko.req_str("code", 8)?;
+            if !is_document_type_code(code) {
+                return Err(ko.err("code", "must be a Volven 9602 code such as A00-1 or I01-2"));
+            }
+            let window_years = ko.opt_u64("windowYears")?.map(|y| y.min(200) as u32);
+            if kinds.iter().any(|k: &Kind| k.code == code) {
+                return Err(ko.err("code", "is listed twice"));
+            }
+            kinds.push(Kind {
+                code: code.to_string(),
+                window_years,
+            });
+        }
+        let (block_codes, citizen_sees_own_blocked) = match o.opt_obj("blocks")? {
+            Some(b) => {
+                b.only(&["codes", "citizenSeesOwn"])?;
+                (
+                    strings(&b, "codes")?,
+                    b.opt_bool("citizenSeesOwn")?.unwrap_or(true),
+                )
+            }
+            None => (vec!["NORS".to_string()], true),
+        };
+        let (restricted, very_restricted) = match o.opt_obj("confidentiality")? {
+            Some(c) => {
+                c.only(&["R", "V"])?;
+                (
+                    c.opt_obj("R")?.map(|a| read_allow(&a)).transpose()?,
+                    c.opt_obj("V")?.map(|a| read_allow(&a)).transpose()?,
+                )
+            }
+            None => (None, None),
+        };
+        // A confidentiality level without an entry is shown to nobody: fail closed.
+        let nobody = Allow {
+            purposes: vec![],
+            authorizations: vec!["--".into()],
+            healthcare_services: vec![],
+            citizen: false,
+        };
+        let mut rules = Vec::new();
+        if let Some(arr) = o.get("rules") {
+            let arr = arr
+                .as_array()
+                .ok_or_else(|| o.err("rules", "must be an array"))?;
+            for (i, r) in arr.iter().enumerate() {
+                let ro = Obj::new(r, format!("$.rules[{i}]"), CODE)?;
+                ro.only(&["types", "allow"])?;
+                let types = strings(&ro, "types")?;
+                if types.is_empty() || types.iter().any(|t| !is_document_type_code(t)) {
+                    return Err(ro.err("types", "must list Volven 9602 codes"));
+                }
+                rules.push(TypeRule {
+                    types,
+                    allow: read_allow(&ro.req_obj("allow")?)?,
+                });
+            }
+        }
+        let fields = strings(&o, "fields")?;
+        for (i, f) in fields.iter().enumerate() {
+            if !DOCREF_ELEMENTS.contains(&f.as_str()) && !DOCREF_MORE.contains(&f.as_str()) {
+                return Err(Error::new(
+                    CODE,
+                    format!("$.fields[{i}]"),
+                    "is not a DocumentReference element",
+                ));
+            }
+        }
+        for req in ["resourceType", "id", "subject", "type"] {
+            if !fields.iter().any(|f| f == req) {
+                return Err(o.err(
+                    "fields",
+                    format!("must keep {req}: the screen and the access log need it"),
+                ));
+            }
+        }
+        let attachment_fields = match o.get("attachmentFields") {
+            Some(_) => strings(&o, "attachmentFields")?,
+            None => vec![
+                "contentType".into(),
+                "url".into(),
+                "size".into(),
+                "title".into(),
+                "creation".into(),
+            ],
+        };
+        for (i, f) in attachment_fields.iter().enumerate() {
+            if !ATTACHMENT_ELEMENTS.contains(&f.as_str()) {
+                return Err(Error::new(
+                    CODE,
+                    format!("$.attachmentFields[{i}]"),
+                    "is not an Attachment element",
+                ));
+            }
+        }
+        let (max_input_bytes, max_depth) = match o.opt_obj("limits")? {
+            Some(l) => {
+                l.only(&["maxInputBytes", "maxDepth"])?;
+                let b = l.opt_u64("maxInputBytes")?.unwrap_or(64 << 20);
+                let d = l.opt_u64("maxDepth")?.unwrap_or(64);
+                if b == 0 || b > 1 << 30 {
+                    return Err(l.err("maxInputBytes", "must be 1 byte to 1 GiB"));
+                }
+                if !(8..=512).contains(&d) {
+                    return Err(l.err("maxDepth", "must be 8 to 512"));
+                }
+                (b as usize, d as usize)
+            }
+            None => (64 << 20, 64),
+        };
+        Ok(Policy {
+            kinds,
+            block_codes,
+            citizen_sees_own_blocked,
+            restricted: restricted.unwrap_or_else(|| nobody.clone()),
+            very_restricted: very_restricted.unwrap_or(nobody),
+            rules,
+            max_entries: o.opt_u64("maxEntries")?.map(|n| n as usize),
+            max_age_years: o.opt_u64("maxAgeYears")?.map(|n| n.min(200) as u32),
+            fields,
+            attachment_fields,
+            max_input_bytes,
+            max_depth,
+        })
+    }
+
+    /// The kind an entry of type `code` falls under: the subtype itself if listed, else its group.
+    pub fn kind_of(&self, code: &str) -> Option<&Kind> {
+        let group = document_group(code);
+        self.kinds
+            .iter()
+            .find(|k| k.code == code)
+            .or_else(|| self.kinds.iter().find(|k| k.code == group))
+    }
+}
+
+fn strings(o: &Obj<'_>, key: &str) -> Result<Vec<String>> {
+    let arr = o.req_array(key)?;
+    arr.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.as_str()
+                .filter(|s| !s.is_empty() && s.len() <= 64)
+                .map(String::from)
+                .ok_or_else(|| {
+                    Error::new(
+                        CODE,
+                        format!("{}[{i}]", o.at(key)),
+                        "must be a non-empty string of at most 64 bytes",
+                    )
+                })
+        })
+        .collect()
+}
+
+fn read_allow(a: &Obj<'_>) -> Result<Allow> {
+    a.only(&[
+        "purposes",
+        "authorizations",
+        "healthcareServices",
+        "citizen",
+    ])?;
+    let purposes = match a.get("purposes") {
+        Some(_) => strings(a, "purposes")?
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                PurposeOfUse::parse(p, &format!("{}[{i}]", a.at("purposes")))
+                    .map_err(|e| Error::new(CODE, e.path(), e.rule()))
+            })
+            .collect::<Result<Vec<_>>>()?,
+        None => vec![],
+    };
+    let opt = |k: &str| -> Result<Vec<String>> {
+        if a.get(k).is_some() {
+            strings(a, k)
+        } else {
+            Ok(vec![])
+        }
+    };
+    Ok(Allow {
+        purposes,
+        authorizations: opt("authorizations")?,
+        healthcare_services: opt("healthcareServices")?,
+        citizen: a.opt_bool("citizen")?.unwrap_or(false),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_policy_is_valid_and_legal_kinds_only() {
+        let p = Policy::default_policy();
+        let codes: Vec<&str> = p.kinds.iter().map(|k| k.code.as_str()).collect();
+        assert_eq!(codes, ["A00-1", "E00-1", "I01-2", "C00-1"]);
+        assert_eq!(p.kind_of("A03-2").unwrap().window_years, None);
+        assert_eq!(p.kind_of("C04-2").unwrap().window_years, Some(1));
+        assert_eq!(p.kind_of("I01-2").unwrap().window_years, Some(1));
+        assert!(p.kind_of("I02-2").is_none(), "letters are not referrals");
+        assert!(
+            p.kind_of("B02-2").is_none(),
+            "journal notes are not in the document list"
+        );
+        assert!(
+            !p.attachment_fields.contains(&"data".to_string()),
+            "inline content never passes"
+        );
+    }
+
+    fn err(f: impl FnOnce(&mut Value)) -> Error {
+        let mut v = Policy::default_json();
+        f(&mut v);
+        Policy::from_json(&v).unwrap_err()
+    }
+
+    #[test]
+    fn policy_errors_name_the_path() {
+        assert_eq!(err(|v| v["version"] = json!(2)).path(), "$.version");
+        assert_eq!(
+            err(|v| v["documentKinds"][1]["code"] = json!("E1")).path(),
+            "$.documentKinds[1].code"
+        );
+        assert_eq!(
+            err(|v| v["documentKinds"][1]["code"] = json!("A00-1")).rule(),
+            "is listed twice"
+        );
+        assert_eq!(
+            err(|v| v["confidentiality"]["R"]["purposes"][0] = json!("HMARKT")).path(),
+            "$.confidentiality.R.purposes[0]"
+        );
+        assert_eq!(
+            err(|v| v["fields"] = json!(["resourceType", "id", "subject"])).rule(),
+            "must keep type: the screen and the access log need it"
+        );
+        assert_eq!(
+            err(|v| v["fields"][3] = json!("patient")).path(),
+            "$.fields[3]"
+        );
+        assert_eq!(
+            err(|v| v["attachmentFields"][0] = json!("body")).path(),
+            "$.attachmentFields[0]"
+        );
+        assert_eq!(
+            err(|v| v["limits"]["maxDepth"] = json!(2)).path(),
+            "$.limits.maxDepth"
+        );
+        assert_eq!(
+            err(|v| v["rules"] = json!([{"types": ["X"], "allow": {}}])).path(),
+            "$.rules[0].types"
+        );
+        assert_eq!(err(|v| v["surprise"] = json!(1)).path(), "$.surprise");
+        assert_eq!(err(|v| v["rules"] = json!({})).path(), "$.rules");
+    }
+
+    #[test]
+    fn missing_confidentiality_is_nobody() {
+        let mut v = Policy::default_json();
+        v.as_object_mut().unwrap().remove("confidentiality");
+        let p = Policy::from_json(&v).unwrap();
+        assert!(!p.restricted.citizen && p.restricted.authorizations == ["--"]);
+    }
+
+    #[test]
+    fn codes() {
+        assert!(is_document_type_code("A00-1") && is_document_type_code("I01-2"));
+        assert!(
+            !is_document_type_code("a00-1")
+                && !is_document_type_code("A00-3")
+                && !is_document_type_code("A001")
+        );
+        assert_eq!(document_group("C04-2"), "C00-1");
+    }
+}

@@ -1,0 +1,90 @@
+// Minimisation through the package, with an independent FHIR R4 validator (npm `fhir`)
+// checking what comes out.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fhirpkg from 'fhir';
+import { TrustContext, minimise, minimiseDocument, defaultPolicy, validatePolicy, PolicyError, WithheldError, ArgumentError, ResourceError } from 'tillit';
+import { attestation, syntheticFnr, documentReference, searchset } from './fixtures.mjs';
+
+const fhir = new fhirpkg.Fhir();
+const patient = syntheticFnr(4);
+const ctx = TrustContext.fromJSON(attestation(patient));
+const NOW = Date.UTC(2026, 5, 15) / 1000;
+
+function mixed() {
+  return searchset([
+    documentReference('epi1', patient, 'A03-2', '2019-03-01'),
+    documentReference('lab1', patient, 'C01-2', '2026-02-01'),
+    documentReference('lab-old', patient, 'C01-2', '2024-02-01'),
+    documentReference('ref1', patient, 'I01-2', '2026-04-01'),
+    documentReference('rad1', patient, 'E01-2', '2023-04-01'),
+    documentReference('note1', patient, 'B02-2', '2026-04-01'),
+    documentReference('letter1', patient, 'I02-2', '2026-04-01'),
+    documentReference('blocked1', patient, 'A03-2', '2026-01-01', { securityLabel: [{ coding: [{ system: 'urn:oid:2.16.578.1.12.4.1.1.9603', code: 'NORS' }] }] }),
+    documentReference('leak1', syntheticFnr(9), 'A03-2', '2026-01-01'),
+    documentReference('inline', patient, 'A13-2', '2026-01-01', { text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">Hemmelig notat</div>' } }),
+  ]);
+}
+
+test('the default policy keeps the four legal kinds in their windows and accounts for the rest', () => {
+  const input = JSON.stringify(mixed());
+  const out = minimise(input, ctx, undefined, { now: NOW });
+  assert.deepEqual(out.bundle.entry.map((e) => e.resource.id), ['epi1', 'lab1', 'ref1', 'rad1', 'inline']);
+  assert.deepEqual(out.withheld.map((w) => [w.id, w.reason]), [
+    ['lab-old', 'OUTSIDE_WINDOW'], ['note1', 'TYPE_NOT_ALLOWED'], ['letter1', 'TYPE_NOT_ALLOWED'], ['blocked1', 'PATIENT_BLOCK'], ['leak1', 'OTHER_PATIENT'],
+  ]);
+  assert.equal(out.leaks, 1);
+  assert.equal(out.stats.input, 10);
+  assert.equal(out.stats.returned + out.withheld.length, out.stats.input);
+  assert.deepEqual(out.bundle.meta.security.map((t) => t.code), ['REDACTED', 'SUBSETTED']);
+  const text = JSON.stringify(out.bundle);
+  for (const gone of ['Dokument note1', 'Dokument leak1', 'Dokument blocked1', 'Hemmelig notat', syntheticFnr(9)]) assert.ok(!text.includes(gone), gone);
+});
+
+test('the minimised Bundle validates as FHIR R4 with an independent validator', () => {
+  const out = minimise(JSON.stringify(mixed()), ctx, undefined, { now: NOW });
+  const r = fhir.validate(out.bundle);
+  // Volven 9602 codes are outside FHIR's preferred LOINC value set: that warning is expected;
+  // any other message is a failure.
+  const expected = (m) => m.severity === 'info' || (m.severity === 'warning' && /\(urn:oid:2\.16\.578\.1\.12\.4\.1\.1\.9602\) not found in value set/.test(m.message));
+  assert.deepEqual(r.messages.filter((m) => !expected(m)), []);
+  assert.equal(r.valid, true);
+});
+
+test('bytes and text give the same result', () => {
+  const text = JSON.stringify(mixed());
+  const a = minimise(text, ctx, undefined, { now: NOW });
+  const b = minimise(new TextEncoder().encode(text), ctx, undefined, { now: NOW });
+  assert.deepEqual(a, b);
+});
+
+test('a custom policy: purpose rules, confidentiality, count limit', () => {
+  const policy = { ...defaultPolicy(), maxEntries: 2, rules: [{ types: ['E00-1'], allow: { purposes: ['ETREAT'] } }] };
+  validatePolicy(policy);
+  const out = minimise(JSON.stringify(mixed()), ctx, policy, { now: NOW });
+  assert.deepEqual(out.bundle.entry.map((e) => e.resource.id), ['epi1', 'lab1']);
+  assert.equal(out.withheld.find((w) => w.id === 'rad1').reason, 'PURPOSE_RULE');
+  assert.equal(out.withheld.find((w) => w.id === 'ref1').reason, 'COUNT_LIMIT');
+  assert.throws(() => minimise('{}', ctx, { ...defaultPolicy(), documentKinds: [{ code: 'X', windowYears: 1 }] }), (e) => e instanceof PolicyError && e.path === '$.documentKinds[0].code');
+});
+
+test('the citizen sees their own blocked documents', () => {
+  const citizen = TrustContext.fromJSON({ type: 'tillit:citizen', citizen: { identifier: { id: patient, system: 'urn:oid:2.16.578.1.12.4.1.4.1' } } });
+  const out = minimise(JSON.stringify(mixed()), citizen, undefined, { now: NOW });
+  assert.ok(out.bundle.entry.some((e) => e.resource.id === 'blocked1'));
+  assert.ok(out.withheld.some((w) => w.id === 'leak1' && w.reason === 'OTHER_PATIENT'));
+});
+
+test('retrieval refuses what the list withholds', () => {
+  const bytes = new Uint8Array([37, 80, 68, 70]);
+  assert.equal(minimiseDocument(documentReference('epi1', patient, 'A03-2', '2019-03-01'), bytes, ctx), bytes);
+  assert.throws(() => minimiseDocument(documentReference('note1', patient, 'B02-2', '2026-04-01'), bytes, ctx), (e) => e instanceof WithheldError && e.rule.startsWith('TYPE_NOT_ALLOWED'));
+  assert.throws(() => minimiseDocument(documentReference('x', syntheticFnr(9), 'A03-2', '2026-04-01'), bytes, ctx), (e) => e.code === 'DOCUMENT_WITHHELD' && !e.message.includes(syntheticFnr(9)));
+});
+
+test('malformed input is a typed error', () => {
+  assert.throws(() => minimise('{"resourceType":', ctx), (e) => e instanceof ArgumentError && e.code === 'MALFORMED_JSON');
+  assert.throws(() => minimise('{"resourceType":"Patient"}', ctx), ResourceError);
+  assert.throws(() => minimise(42, ctx), (e) => e instanceof ArgumentError && e.path === 'input');
+  assert.throws(() => minimise('['.repeat(1000), ctx), (e) => e.code === 'INPUT_TOO_LARGE');
+});
