@@ -7,7 +7,8 @@
 //! - [`ident`] and [`codes`]: Norwegian identifiers and code systems as parsed types;
 //! - [`assertion`] and [`dpop`]: the JWTs HelseID wants, with the attestation in exactly one place;
 //! - [`jose`] and [`canon`]: JOSE encodings, public JWKs, RFC 7638 thumbprints, RFC 8785 JSON;
-//! - [`policy`] and [`minimise`]: what this user, purpose and patient may see, and why the rest was withheld.
+//! - [`policy`] and [`minimise`]: what this user, purpose and patient may see, and why the rest was withheld;
+//! - [`audit`]: a FHIR AuditEvent for every look-up, hash-chained, with log control and the citizen's view.
 //!
 //! Every fallible function returns [`error::Error`]: a stable code, the JSON path and the
 //! rule, never the offending value.
@@ -16,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod assertion;
+pub mod audit;
 pub mod canon;
 pub mod codes;
 pub mod dpop;

@@ -1,0 +1,213 @@
+//! Log control over the chain: the current view of each look-up, queries, the reports the
+//! organisation's follow-up needs, and the citizen's "who looked at my record".
+
+use super::event::DETAIL_SYSTEM;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+/// The latest state of each look-up (a completion supersedes its pending record), in the
+/// order the look-ups began. Each item is the AuditEvent.
+pub fn events(records: &[Value]) -> Vec<&Value> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut latest: HashMap<&str, &Value> = HashMap::new();
+    for r in records {
+        if r.get("kind").and_then(Value::as_str) != Some("event") {
+            continue;
+        }
+        let Some(ev) = r.get("body") else { continue };
+        let Some(id) = ev.get("id").and_then(Value::as_str) else {
+            continue;
+        };
+        if latest.insert(id, ev).is_none() {
+            order.push(id);
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|id| latest.get(id).copied())
+        .collect()
+}
+
+/// A query over look-ups; every given field must match.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// The patient's national id.
+    pub patient: Option<String>,
+    /// The practitioner's HPR number (or national id when they have none).
+    pub practitioner: Option<String>,
+    /// Recorded at or after (RFC 3339, UTC).
+    pub from: Option<String>,
+    /// Recorded before (RFC 3339, UTC).
+    pub to: Option<String>,
+    /// Purpose of use code.
+    pub purpose: Option<String>,
+    /// `search`, `read` or `token`.
+    pub action: Option<String>,
+}
+
+fn user(ev: &Value) -> Option<&Value> {
+    ev.get("agent")?
+        .as_array()?
+        .iter()
+        .find(|a| a.get("requestor").and_then(Value::as_bool) == Some(true))
+}
+
+fn user_id(ev: &Value) -> Option<&str> {
+    user(ev)?.pointer("/who/identifier/value")?.as_str()
+}
+
+fn patients(ev: &Value) -> impl Iterator<Item = &str> {
+    ev.get("entity")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.pointer("/role/code").and_then(Value::as_str) == Some("1"))
+        .filter_map(|e| e.pointer("/what/identifier/value").and_then(Value::as_str))
+}
+
+fn purpose(ev: &Value) -> Option<&str> {
+    ev.pointer("/purposeOfEvent/0/coding/0/code")
+        .and_then(Value::as_str)
+}
+
+fn action(ev: &Value) -> &'static str {
+    match ev.pointer("/subtype/1/code").and_then(Value::as_str) {
+        Some("ITI-67") => "search",
+        Some("ITI-68") => "read",
+        _ => "token",
+    }
+}
+
+fn care_detail<'a>(ev: &'a Value, kind: &str) -> Option<&'a str> {
+    ev.get("entity")?
+        .as_array()?
+        .iter()
+        .filter(|e| e.pointer("/role/code").and_then(Value::as_str) == Some("13"))
+        .flat_map(|e| {
+            e.get("detail")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
+        .find(|d| d.get("type").and_then(Value::as_str) == Some(kind))
+        .and_then(|d| d.get("valueString").and_then(Value::as_str))
+}
+
+fn recorded(ev: &Value) -> &str {
+    ev.get("recorded").and_then(Value::as_str).unwrap_or("")
+}
+
+/// The look-ups matching `f`.
+pub fn query<'a>(records: &'a [Value], f: &Filter) -> Vec<&'a Value> {
+    events(records)
+        .into_iter()
+        .filter(|ev| {
+            f.patient
+                .as_deref()
+                .is_none_or(|p| patients(ev).any(|x| x == p))
+        })
+        .filter(|ev| {
+            f.practitioner
+                .as_deref()
+                .is_none_or(|p| user_id(ev) == Some(p))
+        })
+        .filter(|ev| f.from.as_deref().is_none_or(|t| recorded(ev) >= t))
+        .filter(|ev| f.to.as_deref().is_none_or(|t| recorded(ev) < t))
+        .filter(|ev| f.purpose.as_deref().is_none_or(|p| purpose(ev) == Some(p)))
+        .filter(|ev| f.action.as_deref().is_none_or(|a| action(ev) == a))
+        .collect()
+}
+
+/// The follow-up reports: look-ups without a decision reference, emergency access for
+/// review, practitioners above `volume_threshold` look-ups in one day, and look-ups whose
+/// outcome was never recorded (the request may have been sent).
+pub fn report(records: &[Value], volume_threshold: usize) -> Value {
+    let evs = events(records);
+    let summary = |ev: &Value| {
+        json!({
+            "id": ev.get("id"), "recorded": recorded(ev), "action": action(ev), "practitioner": user_id(ev),
+            "purpose": purpose(ev), "decisionRef": care_detail(ev, "decision_ref"),
+            "userSelected": care_detail(ev, "user_selected") == Some("true"),
+        })
+    };
+    let citizen = |ev: &Value| purpose(ev).is_none();
+    let missing: Vec<Value> = evs
+        .iter()
+        .filter(|ev| !citizen(ev) && care_detail(ev, "decision_ref").is_none())
+        .map(|ev| summary(ev))
+        .collect();
+    let emergency: Vec<Value> = evs
+        .iter()
+        .filter(|ev| matches!(purpose(ev), Some("ETREAT" | "BTG")))
+        .map(|ev| summary(ev))
+        .collect();
+    let self_granted: Vec<Value> = evs
+        .iter()
+        .filter(|ev| care_detail(ev, "user_selected") == Some("true"))
+        .map(|ev| summary(ev))
+        .collect();
+    let pending: Vec<Value> = evs
+        .iter()
+        .filter(|ev| ev.get("outcome").is_none())
+        .map(|ev| summary(ev))
+        .collect();
+    let mut per_day: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for ev in evs
+        .iter()
+        .filter(|ev| !citizen(ev) && action(ev) != "token")
+    {
+        if let Some(u) = user_id(ev) {
+            *per_day
+                .entry((
+                    u.to_string(),
+                    recorded(ev).get(..10).unwrap_or("").to_string(),
+                ))
+                .or_default() += 1;
+        }
+    }
+    let volume: Vec<Value> = per_day
+        .into_iter()
+        .filter(|(_, n)| *n > volume_threshold)
+        .map(|((p, day), n)| json!({ "practitioner": p, "day": day, "lookUps": n }))
+        .collect();
+    json!({
+        "lookUps": evs.len(),
+        "missingDecisionRef": missing,
+        "emergencyAccess": emergency,
+        "selfGranted": self_granted,
+        "unusualVolume": volume,
+        "outcomeUnknown": pending,
+    })
+}
+
+/// "Who looked at my record": for one patient, when, who (name), as what (profession), from
+/// which organisation, and why. Never the practitioner's national id.
+pub fn citizen_report(records: &[Value], patient: &str) -> Vec<Value> {
+    events(records)
+        .into_iter()
+        .filter(|ev| patients(ev).any(|p| p == patient) && action(ev) != "token")
+        .map(|ev| {
+            let u = user(ev);
+            let is_citizen = purpose(ev).is_none();
+            let name = u.and_then(|u| u.pointer("/who/display")).and_then(Value::as_str);
+            let role = u.and_then(|u| u.pointer("/role/0/coding/0")).map(|c| c.get("display").or(c.get("code")).cloned().unwrap_or(Value::Null));
+            let org = u.and_then(|u| u.get("location")).map(|l| l.get("display").or(l.pointer("/identifier/value")).cloned().unwrap_or(Value::Null));
+            json!({
+                "when": recorded(ev),
+                "what": if action(ev) == "search" { "documentList" } else { "document" },
+                "who": if is_citizen { json!("you (or someone you represent)") } else { json!(name.unwrap_or("health-care practitioner (name not recorded)")) },
+                "role": role,
+                "organisation": org,
+                "purpose": purpose(ev),
+                "why": care_detail(ev, "decision_description"),
+                "outcome": ev.get("outcome"),
+            })
+        })
+        .collect()
+}
+
+/// A FHIR R4 `collection` Bundle of the current AuditEvents.
+pub fn bundle(records: &[Value]) -> Value {
+    let entries: Vec<Value> = events(records).into_iter().map(|ev| json!({ "fullUrl": format!("urn:uuid:{}", ev["id"].as_str().unwrap_or("")), "resource": ev })).collect();
+    json!({ "resourceType": "Bundle", "type": "collection", "entry": entries, "meta": { "tag": [{ "system": DETAIL_SYSTEM, "code": "access-log" }] } })
+}

@@ -1,0 +1,211 @@
+use super::chain::{verify, Head};
+use super::control::{bundle, citizen_report, query, report, Filter};
+use super::event::{build, rfc3339, uuid_v4, Action, Completion, LookUp, Outcome};
+use crate::trust::tests::{sample, synthetic_fnr};
+use crate::trust::TrustContext;
+use serde_json::{json, Value};
+
+fn ctx(purpose: &str, with_decision_desc: bool) -> TrustContext {
+    let mut v = sample(&synthetic_fnr(1));
+    v["care_relationship"]["purpose_of_use"]["code"] = json!(purpose);
+    v["practitioner"]["identifier"]["name"] = json!("Lege Lise Lauritzen");
+    if !with_decision_desc {
+        v["care_relationship"]["decision_ref"]
+            .as_object_mut()
+            .unwrap()
+            .remove("description");
+    }
+    TrustContext::from_json(&v).unwrap()
+}
+
+fn look_up<'a>(id: &'a str, action: Action, tc: &'a TrustContext, recorded: &'a str) -> LookUp<'a> {
+    LookUp {
+        id,
+        action,
+        trust_context: tc,
+        client_id: "tillit-ehr",
+        server: "https://api.pjd.test.nhn.no",
+        transaction_id: "8d0e3b8a-6a55-4f0f-9d43-1c1c2c1c2c1c",
+        query: Some("patient.identifier=urn:oid:2.16.578.1.12.4.1.4.1|x&status=current"),
+        document_id: Some("2.16.578.1.34.1^1.2.3"),
+        token_jti: Some("jti-123"),
+        recorded,
+    }
+}
+
+#[test]
+fn search_event_has_balp_shape() {
+    let tc = ctx("TREAT", true);
+    let ev = build(
+        &look_up("e1", Action::Search, &tc, "2026-06-01T10:00:00.000Z"),
+        Outcome::Pending,
+        &Completion::default(),
+    )
+    .unwrap();
+    assert_eq!(ev["action"], "E");
+    assert_eq!(ev["subtype"][1]["code"], "ITI-67");
+    assert!(ev.get("outcome").is_none());
+    let user = ev["agent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["requestor"] == true)
+        .unwrap();
+    assert_eq!(user["purposeOfUse"][0]["coding"][0]["code"], "TREAT");
+    assert_eq!(user["who"]["identifier"]["value"], "9144900");
+    let text = serde_json::to_string(&ev).unwrap();
+    assert!(text.contains("urn:ietf:params:oauth:jti:jti-123"));
+    assert!(text.contains("dec-123") && text.contains("8d0e3b8a-6a55-4f0f-9d43-1c1c2c1c2c1c"));
+    assert!(
+        !text.contains(&synthetic_fnr(7)),
+        "the practitioner's national id is not logged when an HPR number is"
+    );
+    let read = build(
+        &look_up("e2", Action::Read, &tc, "2026-06-01T10:00:00.000Z"),
+        Outcome::Success,
+        &Completion::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        (read["action"].as_str(), read["outcome"].as_str()),
+        (Some("R"), Some("0"))
+    );
+}
+
+#[test]
+fn tokens_are_never_logged() {
+    let tc = ctx("TREAT", true);
+    let mut l = look_up("e1", Action::Token, &tc, "2026-06-01T10:00:00.000Z");
+    l.token_jti = Some("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.sig");
+    assert_eq!(
+        build(&l, Outcome::Pending, &Completion::default())
+            .unwrap_err()
+            .path(),
+        "event.tokenJti"
+    );
+}
+
+#[test]
+fn write_ahead_pending_then_completion_and_reports() {
+    let treat = ctx("TREAT", true);
+    let btg = ctx("BTG", false);
+    let mut head = Head::default();
+    let mut log = Vec::new();
+    let t = "2026-06-01T10:00:00.000Z";
+    log.push(
+        head.append(
+            "event",
+            build(
+                &look_up("a", Action::Search, &treat, t),
+                Outcome::Pending,
+                &Completion::default(),
+            )
+            .unwrap(),
+        ),
+    );
+    let done = Completion {
+        http_status: Some(200),
+        returned: Some(4),
+        withheld: vec![("PATIENT_BLOCK".into(), 1)],
+        leaks: Some(0),
+        description: None,
+    };
+    log.push(
+        head.append(
+            "event",
+            build(
+                &look_up("a", Action::Search, &treat, t),
+                Outcome::Success,
+                &done,
+            )
+            .unwrap(),
+        ),
+    );
+    log.push(
+        head.append(
+            "event",
+            build(
+                &look_up("b", Action::Read, &btg, "2026-06-01T11:00:00.000Z"),
+                Outcome::Pending,
+                &Completion::default(),
+            )
+            .unwrap(),
+        ),
+    );
+    assert!(verify(&log).ok);
+    let all = query(&log, &Filter::default());
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0]["outcome"], "0");
+    assert!(serde_json::to_string(all[0])
+        .unwrap()
+        .contains("withheld:PATIENT_BLOCK"));
+    let by_purpose = query(
+        &log,
+        &Filter {
+            purpose: Some("BTG".into()),
+            ..Filter::default()
+        },
+    );
+    assert_eq!(by_purpose.len(), 1);
+    assert_eq!(
+        query(
+            &log,
+            &Filter {
+                from: Some("2026-06-01T10:30:00Z".into()),
+                ..Filter::default()
+            }
+        )
+        .len(),
+        1
+    );
+    assert_eq!(
+        query(
+            &log,
+            &Filter {
+                patient: Some(synthetic_fnr(1)),
+                action: Some("read".into()),
+                ..Filter::default()
+            }
+        )
+        .len(),
+        1
+    );
+    assert_eq!(
+        query(
+            &log,
+            &Filter {
+                practitioner: Some("9144900".into()),
+                ..Filter::default()
+            }
+        )
+        .len(),
+        2
+    );
+    let r = report(&log, 1);
+    assert_eq!(r["emergencyAccess"].as_array().unwrap().len(), 1);
+    assert_eq!(r["outcomeUnknown"][0]["id"], "b");
+    assert_eq!(r["unusualVolume"][0]["lookUps"], 2);
+    assert_eq!(r["missingDecisionRef"].as_array().unwrap().len(), 0);
+    let c = citizen_report(&log, &synthetic_fnr(1));
+    assert_eq!(c.len(), 2);
+    assert_eq!(c[0]["who"], "Lege Lise Lauritzen");
+    assert_eq!(c[0]["organisation"], "974760673");
+    assert_eq!(c[0]["why"], "Innlagt pasient");
+    let text = serde_json::to_string(&c).unwrap();
+    assert!(
+        !text.contains(&synthetic_fnr(7)) && !text.contains("9144900"),
+        "never the practitioner's ids"
+    );
+    assert!(citizen_report(&log, &synthetic_fnr(2)).is_empty());
+    assert_eq!(bundle(&log)["entry"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn helpers() {
+    assert_eq!(rfc3339(1_781_481_600_123), "2026-06-15T00:00:00.123Z");
+    let u = uuid_v4([0xff; 16]);
+    assert_eq!(u.len(), 36);
+    assert_eq!(&u[14..15], "4");
+    assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"));
+    let _: Value = json!(null);
+}
