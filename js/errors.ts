@@ -26,7 +26,8 @@ export type ErrorCode =
   | 'INVALID_POLICY'
   | 'INVALID_RESOURCE'
   | 'INPUT_TOO_LARGE'
-  | 'DOCUMENT_WITHHELD';
+  | 'DOCUMENT_WITHHELD'
+  | 'AUDIT_FAILURE';
 
 /** Base class of every error tillit throws. */
 export class TillitError extends Error {
@@ -65,6 +66,8 @@ export class PolicyError extends TillitError {}
 export class ResourceError extends TillitError {}
 /** A document the policy withholds was asked for. */
 export class WithheldError extends TillitError {}
+/** The access log could not be written or does not verify: the look-up must not happen. */
+export class AuditError extends TillitError {}
 
 const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => TillitError> = {
   INVALID_IDENTIFIER: IdentifierError,
@@ -80,6 +83,7 @@ const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => Til
   INVALID_POLICY: PolicyError,
   INVALID_RESOURCE: ResourceError,
   DOCUMENT_WITHHELD: WithheldError,
+  AUDIT_FAILURE: AuditError,
 };
 
 /** Turns what the core threw into the matching class; anything else is rethrown as is. */

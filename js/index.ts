@@ -22,12 +22,14 @@ export {
   PolicyError,
   ResourceError,
   WithheldError,
+  AuditError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export * from './trust.js';
 export * from './keys.js';
 export * from './jwt.js';
 export * from './minimise.js';
+export * from './audit.js';
 
 /** The version of the Rust core. */
 export const coreVersion: string = core.coreVersion();

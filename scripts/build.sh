@@ -46,7 +46,7 @@ for f in pkg/dist/tmp/*.js; do
   sed "s#from '\#core'#from '../../node/core.js'#" "$f" > "pkg/dist/node/$(basename "$f")"
 done
 mv pkg/dist/tmp/*.d.ts pkg/dist/types/ && rm -rf pkg/dist/tmp
-if grep -rq "#core" pkg/dist; then log "a '#core' import survived in pkg/dist"; exit 1; fi
+if grep -rq "'#core'" pkg/dist; then log "a '#core' import survived in pkg/dist"; exit 1; fi
 
 node scripts/package-json.mjs > pkg/package.json
 cp README.md pkg/README.md

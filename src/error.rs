@@ -37,6 +37,8 @@ pub enum ErrorCode {
     InputTooLarge,
     /// A document the policy withholds was asked for.
     DocumentWithheld,
+    /// The access log could not be written or read: the look-up must not happen.
+    AuditFailure,
 }
 
 impl ErrorCode {
@@ -56,6 +58,7 @@ impl ErrorCode {
             ErrorCode::InvalidResource => "INVALID_RESOURCE",
             ErrorCode::InputTooLarge => "INPUT_TOO_LARGE",
             ErrorCode::DocumentWithheld => "DOCUMENT_WITHHELD",
+            ErrorCode::AuditFailure => "AUDIT_FAILURE",
         }
     }
 }

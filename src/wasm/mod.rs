@@ -2,6 +2,7 @@
 //! platform (WebCrypto, clock, randomness). No domain logic lives here.
 
 pub mod api;
+pub mod audit;
 pub mod platform;
 
 use crate::error::{Error, ErrorCode};

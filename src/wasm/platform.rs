@@ -436,3 +436,30 @@ impl Signer {
         Ok(bytes)
     }
 }
+
+/// Verifies a JWS signature with a public JWK through WebCrypto.
+pub async fn verify(alg: Alg, public: &PublicJwk, data: &[u8], signature: &[u8]) -> JsResult<bool> {
+    let usages = Array::of1(&"verify".into());
+    let jwk = super::to_js_value(&public.to_value());
+    let p = subtle()?
+        .import_key_with_object(
+            "jwk",
+            jwk.unchecked_ref(),
+            &key_algorithm(alg),
+            true,
+            &usages,
+        )
+        .map_err(crypto_err("importKey"))?;
+    let key: CryptoKey = JsFuture::from(p)
+        .await
+        .map_err(crypto_err("importKey"))?
+        .unchecked_into();
+    let p = subtle()?
+        .verify_with_object_and_u8_array_and_u8_array(&sign_algorithm(alg), &key, signature, data)
+        .map_err(crypto_err("verify"))?;
+    Ok(JsFuture::from(p)
+        .await
+        .map_err(crypto_err("verify"))?
+        .as_bool()
+        == Some(true))
+}

@@ -1,0 +1,452 @@
+/**
+ * The local access log: a FHIR AuditEvent (IHE BALP) for every look-up, written *before*
+ * the request is sent and completed after, hash-chained (RFC 8785 + SHA-256) with signed
+ * checkpoints, stored in a sink: memory, IndexedDB (browsers, several tabs share one
+ * chain), an append-only NDJSON file (Node, fsync per batch, torn tails repaired), or yours.
+ *
+ * If the log cannot be written, `append` rejects with {@link AuditError} and the caller must
+ * not send the request: the log fails closed.
+ *
+ * @example
+ * ```ts
+ * const log = await AuditLog.open({ sink: { file: '/var/log/tillit/access.ndjson' }, checkpointKey })
+ * const { id } = await log.append({ kind: 'search', trustContext, clientId, server, transactionId })
+ * // … send the request …
+ * await log.complete(id, { outcome: 'success', completion: { returned: 4, withheld: { PATIENT_BLOCK: 1 } } })
+ * const { ok, firstBadIndex } = await log.verify()
+ * ```
+ * @module
+ */
+import * as core from '#core';
+import { AuditError, call, callAsync, fromCore } from './errors.js';
+import type { Key } from './keys.js';
+import type { TrustContext } from './trust.js';
+
+/** A caller-supplied sink (e.g. shipping to the organisation's log platform). */
+export interface CustomSink {
+  /** Stores lines durably, in order; resolves only once they are stored. */
+  append(lines: string[]): Promise<void>;
+  /** All stored lines, in order. */
+  read(): Promise<string[]>;
+}
+
+/** Where the log is kept. */
+export type AuditSinkOption = 'memory' | 'indexeddb' | { file: string } | CustomSink;
+
+/** Options of {@link AuditLog.open}. */
+export interface AuditLogOptions {
+  sink: AuditSinkOption;
+  /** Log name (IndexedDB database suffix). Default `default`. */
+  name?: string;
+  /** Signs checkpoints of the chain head; keep it non-extractable (`generateKey`). */
+  checkpointKey?: Key;
+  /** A checkpoint after every N records. Default 100. */
+  checkpointEvery?: number;
+}
+
+/** A look-up to log. */
+export interface AuditEventInput {
+  kind: 'search' | 'read' | 'token';
+  trustContext: TrustContext;
+  clientId: string;
+  /** The server's base URL. */
+  server: string;
+  /** The `nhn-event-id` sent with the request. */
+  transactionId: string;
+  /** ITI-67 query string. */
+  query?: string;
+  /** ITI-68 document unique id. */
+  documentId?: string;
+  /** The access token's `jti` (never the token). */
+  tokenJti?: string;
+}
+
+/** How a look-up ended. */
+export interface AuditCompletion {
+  outcome: 'success' | 'failure' | 'error';
+  completion?: {
+    httpStatus?: number;
+    description?: string;
+    returned?: number;
+    withheld?: Record<string, number>;
+    leaks?: number;
+  };
+}
+
+/** What {@link AuditLog.verify} found. */
+export interface VerifyResult {
+  ok: boolean;
+  entries: number;
+  firstBadIndex?: number;
+  problem?: string;
+  /** Checkpoints whose signature and head were checked with the checkpoint key. */
+  checkpointsVerified: number;
+}
+
+/** Filter of {@link AuditLog.query}. */
+export interface AuditFilter {
+  patient?: string;
+  practitioner?: string;
+  from?: string;
+  to?: string;
+  purpose?: 'TREAT' | 'ETREAT' | 'COC' | 'BTG';
+  action?: 'search' | 'read' | 'token';
+}
+
+/** One line of "who looked at my record". */
+export interface CitizenReportEntry {
+  when: string;
+  what: 'documentList' | 'document';
+  who: string;
+  role: string | null;
+  organisation: string | null;
+  purpose: string | null;
+  why: string | null;
+  outcome: string | null;
+}
+
+/** What the sink found when it was opened (a torn last line after a crash). */
+export interface Recovery {
+  tornBytes: number;
+  savedAs: string;
+}
+
+interface Sink {
+  append(lines: string[]): Promise<void>;
+  read(): Promise<string[]>;
+  readFrom?(seq: number): Promise<string[]>;
+  lock?<T>(f: () => Promise<T>): Promise<T>;
+  recovered?: Recovery;
+  close?(): Promise<void>;
+}
+
+class MemorySink implements Sink {
+  lines: string[] = [];
+  async append(lines: string[]) {
+    this.lines.push(...lines);
+  }
+  async read() {
+    return [...this.lines];
+  }
+}
+
+/** IndexedDB: one record per line keyed by `seq`; Web Locks serialise tabs. */
+class IndexedDbSink implements Sink {
+  #db: IDBDatabase;
+  #name: string;
+  private constructor(db: IDBDatabase, name: string) {
+    this.#db = db;
+    this.#name = name;
+  }
+  static async open(name: string): Promise<IndexedDbSink> {
+    const f = (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+    if (!f) throw new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB is not available here: use a file sink (Node) or your own sink');
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const req = f.open(`tillit-audit-${name}`, 1);
+      req.onupgradeneeded = () => req.result.createObjectStore('records');
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB could not be opened'));
+    });
+    return new IndexedDbSink(db, name);
+  }
+  #tx<T>(mode: IDBTransactionMode, f: (s: IDBObjectStore) => IDBRequest<T> | void): Promise<T | undefined> {
+    return new Promise((resolve, reject) => {
+      const tx = this.#db.transaction('records', mode, { durability: 'strict' });
+      const req = f(tx.objectStore('records'));
+      tx.oncomplete = () => resolve(req ? req.result : undefined);
+      tx.onerror = tx.onabort = () => reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB refused the write'));
+    });
+  }
+  async append(lines: string[]) {
+    await this.#tx('readwrite', (s) => {
+      for (const l of lines) s.add(l, JSON.parse(l).seq as number);
+    });
+  }
+  async read() {
+    return ((await this.#tx('readonly', (s) => s.getAll())) ?? []) as string[];
+  }
+  async readFrom(seq: number) {
+    return ((await this.#tx('readonly', (s) => s.getAll(IDBKeyRange.lowerBound(seq)))) ?? []) as string[];
+  }
+  async lock<T>(f: () => Promise<T>): Promise<T> {
+    const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+    if (!locks) return f();
+    return locks.request(`tillit-audit-${this.#name}`, { mode: 'exclusive' }, f) as Promise<T>;
+  }
+  async close() {
+    this.#db.close();
+  }
+}
+
+/** The part of Node's `fs/promises` the file sink uses (typed here: no @types/node needed). */
+interface FileHandle {
+  write(s: string): Promise<unknown>;
+  datasync(): Promise<void>;
+  close(): Promise<void>;
+}
+interface FsPromises {
+  readFile(path: string): Promise<Uint8Array>;
+  writeFile(path: string, data: Uint8Array): Promise<void>;
+  truncate(path: string, len: number): Promise<void>;
+  open(path: string, flags: string): Promise<FileHandle>;
+}
+
+/** An append-only NDJSON file; fsync per batch; a torn last line is set aside, not dropped. */
+class FileSink implements Sink {
+  #path: string;
+  #fh: FileHandle | undefined;
+  #fs: FsPromises | undefined;
+  recovered?: Recovery;
+  constructor(path: string) {
+    this.#path = path;
+  }
+  async #mod() {
+    if (!this.#fs) {
+      const name = 'node:fs/promises';
+      this.#fs = (await import(/* @vite-ignore */ name)) as FsPromises;
+    }
+    return this.#fs;
+  }
+  async read() {
+    const fs = await this.#mod();
+    let bytes: Uint8Array;
+    try {
+      bytes = await fs.readFile(this.#path);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') return [];
+      throw new AuditError('AUDIT_FAILURE', 'sink.file', 'the log file could not be read');
+    }
+    const r = call(() => core.auditReadNdjson(bytes)) as { lines: string[]; tornAt: number | null };
+    if (r.tornAt !== null && r.tornAt !== undefined) {
+      const savedAs = `${this.#path}.torn-${Date.now()}`;
+      await fs.writeFile(savedAs, bytes.subarray(r.tornAt));
+      await fs.truncate(this.#path, r.tornAt);
+      this.recovered = { tornBytes: bytes.length - r.tornAt, savedAs };
+    }
+    return r.lines;
+  }
+  async append(lines: string[]) {
+    const fs = await this.#mod();
+    try {
+      const fh = (this.#fh ??= await fs.open(this.#path, 'a'));
+      await fh.write(lines.join('\n') + '\n');
+      await fh.datasync();
+    } catch {
+      throw new AuditError('AUDIT_FAILURE', 'sink.file', 'the log file could not be written and synced');
+    }
+  }
+  async close() {
+    await this.#fh?.close();
+    this.#fh = undefined;
+  }
+}
+
+function customSink(s: CustomSink): Sink {
+  if (typeof s?.append !== 'function' || typeof s?.read !== 'function') {
+    throw new AuditError('AUDIT_FAILURE', 'sink', "must be 'memory', 'indexeddb', { file } or an object with append(lines) and read()");
+  }
+  return {
+    append: async (lines) => {
+      try {
+        await s.append(lines);
+      } catch {
+        throw new AuditError('AUDIT_FAILURE', 'sink.append', 'the sink refused the write');
+      }
+    },
+    read: async () => {
+      const lines = await s.read();
+      if (!Array.isArray(lines) || lines.some((l) => typeof l !== 'string')) throw new AuditError('AUDIT_FAILURE', 'sink.read', 'must resolve to an array of strings');
+      return lines;
+    },
+  };
+}
+
+interface Pending {
+  input: Record<string, unknown>;
+  resolve: (v: { id: string; seq: number }) => void;
+  reject: (e: unknown) => void;
+}
+
+/** A tamper-evident access log. */
+export class AuditLog {
+  #chain: core.AuditCore;
+  #sink: Sink;
+  #key?: Key;
+  #every: number;
+  #open = new Map<string, Record<string, unknown>>();
+  #queue: Pending[] = [];
+  #flushing: Promise<void> | null = null;
+  #sinceCheckpoint = 0;
+  /** Set when opening found and repaired a torn last line. */
+  readonly recovered?: Recovery;
+
+  private constructor(c: core.AuditCore, sink: Sink, opts: AuditLogOptions) {
+    this.#chain = c;
+    this.#sink = sink;
+    this.#key = opts.checkpointKey;
+    this.#every = opts.checkpointEvery ?? 100;
+    this.recovered = sink.recovered;
+  }
+
+  /** Opens (or creates) a log; throws {@link AuditError} if the stored chain does not verify. */
+  static async open(opts: AuditLogOptions): Promise<AuditLog> {
+    const s = opts?.sink;
+    const sink: Sink =
+      s === 'memory' ? new MemorySink()
+      : s === 'indexeddb' ? await IndexedDbSink.open(opts.name ?? 'default')
+      : s && typeof s === 'object' && 'file' in s ? new FileSink(s.file)
+      : customSink(s as CustomSink);
+    const lines = await sink.read();
+    let c: core.AuditCore;
+    try {
+      c = new core.AuditCore(lines);
+    } catch (e) {
+      const err = fromCore(e) as { rule?: string; path?: string };
+      throw new AuditError('AUDIT_FAILURE', err.path ?? 'log', `the stored log does not verify: ${err.rule ?? 'unreadable'}`);
+    }
+    const log = new AuditLog(c, sink, opts);
+    if (sink.recovered) {
+      await log.#write(() => [call(() => log.#chain.prepareRecord('recovery', { tornBytes: sink.recovered!.tornBytes, savedAs: sink.recovered!.savedAs, note: 'a torn last line (an unfinished write) was set aside' }))]);
+    }
+    return log;
+  }
+
+  /** Records, by sequence. */
+  get length(): number {
+    return this.#chain.length;
+  }
+
+  /**
+   * Appends the look-up's entry with outcome pending and resolves once it is stored; only
+   * then may the request be sent. Rejects with {@link AuditError} if it cannot be stored.
+   */
+  append(event: AuditEventInput & { id?: string }): Promise<{ id: string; seq: number }> {
+    const input: Record<string, unknown> = { ...event, trustContext: event?.trustContext?.toJSON?.() ?? event?.trustContext, outcome: 'pending' };
+    input.id ??= uuid();
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ input, resolve, reject });
+      this.#kick();
+    }).then((r) => {
+      this.#open.set(input.id as string, input);
+      return r as { id: string; seq: number };
+    });
+  }
+
+  /** Completes a pending look-up with its outcome (and minimisation counts). */
+  complete(id: string, done: AuditCompletion): Promise<{ id: string; seq: number }> {
+    const base = this.#open.get(id);
+    if (!base) return Promise.reject(new AuditError('AUDIT_FAILURE', 'id', 'no pending look-up with this id in this log'));
+    const input = { ...base, outcome: done.outcome, completion: done.completion };
+    return new Promise<{ id: string; seq: number }>((resolve, reject) => {
+      this.#queue.push({ input, resolve, reject });
+      this.#kick();
+    }).then((r) => {
+      this.#open.delete(id);
+      return r;
+    });
+  }
+
+  #kick() {
+    this.#flushing ??= (async () => {
+      while (this.#queue.length) {
+        const batch = this.#queue.splice(0, this.#queue.length);
+        try {
+          const lines = await this.#write(() => call(() => this.#chain.prepareEvents(batch.map((b) => b.input))));
+          batch.forEach((b, i) => b.resolve({ id: b.input.id as string, seq: JSON.parse(lines[i]!).seq }));
+        } catch (e) {
+          const err = e instanceof AuditError ? e : new AuditError('AUDIT_FAILURE', (e as { path?: string }).path ?? 'event', (e as { rule?: string }).rule ?? 'the entry could not be written');
+          for (const b of batch) b.reject(err);
+        }
+      }
+      this.#flushing = null;
+    })();
+  }
+
+  async #write(prepare: () => string[]): Promise<string[]> {
+    const run = async () => {
+      if (this.#sink.readFrom) this.#chain.absorb(await this.#sink.readFrom(this.#chain.head().nextSeq));
+      const lines = prepare();
+      await this.#sink.append(lines);
+      for (const l of lines) this.#chain.commit(l);
+      this.#sinceCheckpoint += lines.length;
+      return lines;
+    };
+    const lines = await (this.#sink.lock ? this.#sink.lock(run) : run());
+    if (this.#key && this.#sinceCheckpoint >= this.#every) await this.checkpoint();
+    return lines;
+  }
+
+  /** Appends a checkpoint: the chain head signed with the checkpoint key. */
+  async checkpoint(): Promise<void> {
+    if (!this.#key) throw new AuditError('AUDIT_FAILURE', 'checkpointKey', 'is needed to sign checkpoints');
+    this.#sinceCheckpoint = 0;
+    const key = this.#key;
+    const run = async () => {
+      if (this.#sink.readFrom) this.#chain.absorb(await this.#sink.readFrom(this.#chain.head().nextSeq));
+      const jws = await callAsync(() => core.signCheckpoint(key, this.#chain.checkpointClaims()));
+      const line = call(() => this.#chain.prepareRecord('checkpoint', { jws, kid: key.kid }));
+      await this.#sink.append([line]);
+      this.#chain.commit(line);
+    };
+    await (this.#sink.lock ? this.#sink.lock(run) : run());
+  }
+
+  /**
+   * Verifies the chain (the first broken, missing, reordered or altered record) and, with a
+   * checkpoint key, every checkpoint's signature and head.
+   */
+  async verify(): Promise<VerifyResult> {
+    return verifyLines(await this.#sink.read(), this.#key?.publicJwk);
+  }
+
+  /** Look-ups matching `filter` (the latest state of each). */
+  query(filter: AuditFilter = {}): Record<string, unknown>[] {
+    return call(() => this.#chain.query(filter)) as Record<string, unknown>[];
+  }
+
+  /** Follow-up reports: missing decision refs, emergency access, self-granted, unusual volume, unknown outcomes. */
+  report(opts: { volumeThreshold?: number } = {}): Record<string, unknown> {
+    return this.#chain.report(opts.volumeThreshold ?? 50) as Record<string, unknown>;
+  }
+
+  /** "Who looked at my record": never the practitioner's national id. */
+  citizenReport(patientId: string): CitizenReportEntry[] {
+    return this.#chain.citizenReport(patientId) as CitizenReportEntry[];
+  }
+
+  /** The records as NDJSON (with the chain), or the AuditEvents as a FHIR Bundle. */
+  export(format: 'ndjson'): string;
+  export(format: 'bundle'): { resourceType: 'Bundle'; type: 'collection'; entry: Array<{ resource: Record<string, unknown> }> };
+  export(format: 'ndjson' | 'bundle'): unknown {
+    return format === 'ndjson' ? this.#chain.exportNdjson() : this.#chain.exportBundle();
+  }
+
+  /** Waits for pending writes, then releases the sink. */
+  async close(): Promise<void> {
+    await this.#flushing;
+    await this.#sink.close?.();
+  }
+}
+
+/** Verifies stored lines (for tooling): the chain, and checkpoints with `publicJwk`. */
+export async function verifyLines(lines: string[], publicJwk?: Key['publicJwk']): Promise<VerifyResult> {
+  const r = call(() => core.auditVerifyLines(lines)) as Omit<VerifyResult, 'checkpointsVerified'>;
+  let checkpointsVerified = 0;
+  if (r.ok && publicJwk) {
+    const c = new core.AuditCore(lines);
+    const cps = c.checkpoints() as Array<{ index: number; jws: string; prevHash: string }>;
+    c.free();
+    for (const cp of cps) {
+      const claims = (await callAsync(() => core.verifyCheckpoint(publicJwk, cp.jws))) as { head: string; count: number } | null;
+      if (!claims || claims.head !== cp.prevHash || claims.count !== cp.index) {
+        return { ok: false, entries: r.entries, firstBadIndex: cp.index, problem: 'CHECKPOINT: the signature or the signed head does not match', checkpointsVerified };
+      }
+      checkpointsVerified++;
+    }
+  }
+  return { ...r, firstBadIndex: r.firstBadIndex ?? undefined, problem: r.problem ?? undefined, checkpointsVerified };
+}
+
+function uuid(): string {
+  return (globalThis.crypto as Crypto).randomUUID();
+}

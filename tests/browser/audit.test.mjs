@@ -1,0 +1,59 @@
+// The IndexedDB sink in headless Chromium: two tabs appending at once make one valid chain,
+// and the log survives a reload.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { serveStatic } from '../support/static-server.mjs';
+import { launch } from '../support/browser.mjs';
+import { attestation } from '../js/fixtures.mjs';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+let server, context;
+
+async function tab() {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+  await page.goto(`${server.url}/tests/browser/keys.html`);
+  await page.waitForFunction(() => window.ready === true);
+  return page;
+}
+
+before(async () => {
+  server = await serveStatic(ROOT);
+  context = await launch();
+});
+after(async () => {
+  await context?.close();
+  await server?.close();
+});
+
+const appendMany = async (page, who, n, att) =>
+  page.evaluate(async ({ who, n, att }) => {
+    const { tillit } = window;
+    const log = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'shared' });
+    const trustContext = tillit.TrustContext.fromJSON(att);
+    const done = [];
+    for (let i = 0; i < n; i++) {
+      done.push(log.append({ kind: 'search', trustContext, clientId: who, server: 'https://api.example', transactionId: `${who}-${i}` }));
+      if (i % 5 === 0) await new Promise((r) => setTimeout(r, 0));
+    }
+    await Promise.all(done);
+    await log.close();
+    return n;
+  }, { who, n, att });
+
+test('two tabs appending concurrently yield one valid chain that survives a reload', async () => {
+  const [a, b] = [await tab(), await tab()];
+  await Promise.all([appendMany(a, 'tab-a', 40, attestation()), appendMany(b, 'tab-b', 40, attestation())]);
+  await a.reload();
+  await a.waitForFunction(() => window.ready === true);
+  const r = await a.evaluate(async () => {
+    const log = await window.tillit.AuditLog.open({ sink: 'indexeddb', name: 'shared' });
+    const v = await log.verify();
+    const clients = log.query().map((e) => e.agent[0].who.display);
+    return { v, a: clients.filter((c) => c === 'tab-a').length, b: clients.filter((c) => c === 'tab-b').length };
+  });
+  assert.equal(r.v.ok, true, JSON.stringify(r.v));
+  assert.equal(r.v.entries, 80);
+  assert.deepEqual([r.a, r.b], [40, 40]);
+});

@@ -1,0 +1,146 @@
+// The access log through the package: write-ahead entries, the chain, tamper detection,
+// the NDJSON file sink surviving a SIGKILL, failing sinks, checkpoints, log control, and
+// AuditEvents that an independent FHIR R4 validator accepts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fhirpkg from 'fhir';
+import { AuditLog, AuditError, TrustContext, generateKey, verifyLines } from 'tillit';
+import { attestation, syntheticFnr } from './fixtures.mjs';
+
+const fhir = new fhirpkg.Fhir();
+const patient = syntheticFnr(4);
+const withName = () => { const a = attestation(patient); a.practitioner.identifier.name = 'Lege Lise Lauritzen'; a.practitioner.point_of_care.name = 'Testsykehuset HF'; return a; };
+const ctx = TrustContext.fromJSON(withName());
+const base = { trustContext: ctx, clientId: 'tillit-ehr', server: 'https://api.pjd.test.nhn.no' };
+const tmp = () => mkdtempSync(join(tmpdir(), 'tillit-audit-'));
+const lines = (file) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
+
+test('write-ahead: pending before, completed after; AuditEvents are valid FHIR R4', async () => {
+  const log = await AuditLog.open({ sink: 'memory' });
+  const { id, seq } = await log.append({ ...base, kind: 'search', transactionId: 'tx-1', query: 'patient.identifier=x&status=current' });
+  assert.equal(seq, 0);
+  assert.equal(log.query()[0].outcome, undefined);
+  await log.complete(id, { outcome: 'success', completion: { httpStatus: 200, returned: 3, withheld: { PATIENT_BLOCK: 1 }, leaks: 0 } });
+  const r = await log.append({ ...base, kind: 'read', transactionId: 'tx-2', documentId: '1.2.3^4.5.6', tokenJti: 'abc' });
+  await log.complete(r.id, { outcome: 'failure', completion: { httpStatus: 403 } });
+  const events = log.query();
+  assert.deepEqual(events.map((e) => [e.action, e.outcome]), [['E', '0'], ['R', '4']]);
+  assert.equal(log.length, 4);
+  for (const e of events) {
+    const v = fhir.validate(e);
+    assert.deepEqual(v.messages.filter((m) => m.severity === 'error'), [], JSON.stringify(v.messages));
+  }
+  const b = log.export('bundle');
+  assert.equal(fhir.validate(b).valid, true);
+  assert.equal(b.entry.length, 2);
+  assert.equal(log.export('ndjson').trim().split('\n').length, 4);
+  assert.deepEqual(await log.verify(), { ok: true, entries: 4, firstBadIndex: undefined, problem: undefined, checkpointsVerified: 0 });
+});
+
+test('a failing sink blocks the look-up (fail closed) and leaves the chain intact', async () => {
+  let fail = false;
+  const stored = [];
+  const sink = { append: async (l) => { if (fail) throw new Error('disk full'); stored.push(...l); }, read: async () => [...stored] };
+  const log = await AuditLog.open({ sink });
+  await log.append({ ...base, kind: 'search', transactionId: 'a' });
+  fail = true;
+  await assert.rejects(log.append({ ...base, kind: 'search', transactionId: 'b' }), (e) => e instanceof AuditError && e.code === 'AUDIT_FAILURE');
+  fail = false;
+  await log.append({ ...base, kind: 'search', transactionId: 'c' });
+  assert.equal((await verifyLines(stored)).ok, true);
+  assert.equal(stored.length, 2);
+  await assert.rejects(AuditLog.open({ sink: { append: 1 } }), AuditError);
+  await assert.rejects(log.complete('nope', { outcome: 'success' }), AuditError);
+});
+
+test('editing, deleting or reordering any entry is detected', async () => {
+  const dir = tmp();
+  const file = join(dir, 'log.ndjson');
+  const log = await AuditLog.open({ sink: { file } });
+  for (let i = 0; i < 6; i++) await log.append({ ...base, kind: 'search', transactionId: `t${i}` });
+  await log.close();
+  const good = lines(file);
+  assert.equal((await verifyLines(good)).ok, true);
+  const edited = [...good];
+  edited[2] = edited[2].replace('"t2"', '"tX"');
+  assert.deepEqual([(await verifyLines(edited)).firstBadIndex, (await verifyLines(edited)).ok], [2, false]);
+  const deleted = good.filter((_, i) => i !== 4);
+  assert.equal((await verifyLines(deleted)).firstBadIndex, 4);
+  const reordered = [good[0], good[2], good[1], ...good.slice(3)];
+  assert.equal((await verifyLines(reordered)).firstBadIndex, 1);
+  // A tampered file refuses to open: nothing is appended to a broken chain.
+  writeFileSync(file, edited.join('\n') + '\n');
+  await assert.rejects(AuditLog.open({ sink: { file } }), (e) => e instanceof AuditError && /does not verify/.test(e.rule));
+});
+
+test('killing a Node process mid-write loses no acknowledged entry; the torn tail is repaired, not dropped', async () => {
+  const dir = tmp();
+  const file = join(dir, 'crash.ndjson');
+  const child = spawn(process.execPath, [new URL('./audit-writer.mjs', import.meta.url).pathname, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const acked = [];
+  let buf = '';
+  child.stdout.on('data', (d) => {
+    buf += d;
+    const parts = buf.split('\n');
+    buf = parts.pop();
+    acked.push(...parts);
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('exit', r));
+  assert.ok(acked.length > 50, `the writer acknowledged ${acked.length} entries`);
+  // Simulate the crash landing mid-line as well.
+  appendFileSync(file, '{"seq":99999,"prev":"abc","ki');
+  const log = await AuditLog.open({ sink: { file } });
+  assert.ok(log.recovered && log.recovered.tornBytes > 0);
+  assert.ok(existsSync(log.recovered.savedAs), 'the torn bytes are kept for inspection');
+  const ids = new Set(log.query().map((e) => e.id));
+  for (const id of acked) assert.ok(ids.has(id), 'an acknowledged entry is missing');
+  const v = await log.verify();
+  assert.equal(v.ok, true);
+  assert.equal(JSON.parse(lines(file).at(-1)).kind, 'recovery');
+  await log.close();
+});
+
+test('signed checkpoints are verified and a forged one is caught', async () => {
+  const checkpointKey = await generateKey({ alg: 'ES256' });
+  const stored = [];
+  const sink = { append: async (l) => void stored.push(...l), read: async () => [...stored] };
+  const log = await AuditLog.open({ sink, checkpointKey, checkpointEvery: 3 });
+  for (let i = 0; i < 7; i++) await log.append({ ...base, kind: 'search', transactionId: `c${i}` });
+  await log.checkpoint();
+  const v = await log.verify();
+  assert.equal(v.ok, true);
+  assert.ok(v.checkpointsVerified >= 3, `${v.checkpointsVerified} checkpoints`);
+  const other = await generateKey({ alg: 'ES256' });
+  const r = await verifyLines(stored, other.publicJwk);
+  assert.equal(r.ok, false);
+  assert.match(r.problem, /CHECKPOINT/);
+});
+
+test('log control and the citizen view', async () => {
+  const log = await AuditLog.open({ sink: 'memory' });
+  const btg = withName();
+  btg.care_relationship.purpose_of_use.code = 'BTG';
+  btg.care_relationship.decision_ref.user_selected = true;
+  const a = await log.append({ ...base, kind: 'search', transactionId: 'q1' });
+  await log.complete(a.id, { outcome: 'success' });
+  await log.append({ ...base, trustContext: TrustContext.fromJSON(btg), kind: 'read', transactionId: 'q2', documentId: 'd' });
+  assert.equal(log.query({ purpose: 'BTG' }).length, 1);
+  assert.equal(log.query({ patient }).length, 2);
+  assert.equal(log.query({ patient: syntheticFnr(9) }).length, 0);
+  const rep = log.report({ volumeThreshold: 1 });
+  assert.equal(rep.emergencyAccess.length, 1);
+  assert.equal(rep.selfGranted.length, 1);
+  assert.equal(rep.outcomeUnknown.length, 1);
+  assert.equal(rep.unusualVolume[0].lookUps, 2);
+  const seen = log.citizenReport(patient);
+  assert.equal(seen.length, 2);
+  assert.deepEqual([seen[0].who, seen[0].organisation, seen[0].role, seen[0].why], ['Lege Lise Lauritzen', 'Testsykehuset HF', 'LE', 'Innlagt']);
+  const text = JSON.stringify(seen);
+  assert.ok(!text.includes(attestation().practitioner.identifier.id), 'never the practitioner national id');
+});
