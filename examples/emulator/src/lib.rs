@@ -1,0 +1,1447 @@
+//! tillit-emulator: HelseID, the document list (IHE MHD ITI-67) and a document source
+//! (ITI-68) as a consumer sees them, on loopback, strict where NHN is strict.
+//!
+//! Faults for reliability tests come from `--fault MODE` or, per request, the test-only
+//! header `x-emulator-fault`: `latency=MS`, `500`, `503`, `truncated`, `malformed`,
+//! `nonce` (a new nonce on every request), `expired-token`, `leak-patient`, `leak-type`.
+
+pub mod data;
+pub mod verify;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use data::World;
+use p256::ecdsa::signature::Signer as _;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tillit::jose::{b64u, compact, sha256_b64u, signing_input};
+use tillit::trust::{
+    TenantOrganisation, TrustContext, TYPE_HELSEID_AUTHORIZATION, TYPE_TRUST_FRAMEWORK,
+};
+use verify::{refuse, Refusal, Replay};
+
+/// The resource (audience) of the document API.
+pub const AUD_PJD: &str = "nhn:phr";
+/// Scopes of the document API.
+pub const SCOPE_SEARCH: &str = "nhn:phr/mhd/read-documentreferences";
+/// Search under kjernejournalforskriften (needs `nhn-access-basis`).
+pub const SCOPE_SEARCH_KJ: &str = "nhn:phr/mhd/read-documentreferences/kjernejournalforskriften";
+/// Retrieval.
+pub const SCOPE_READ: &str = "nhn:phr/mhd/read-document";
+
+/// Unix seconds now.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A registered client.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// client_id.
+    pub id: String,
+    /// Public JWKs.
+    pub keys: Vec<Value>,
+    /// Scopes it may ask for.
+    pub scopes: Vec<String>,
+}
+
+/// A test user the authorize endpoint logs in.
+#[derive(Clone, Debug)]
+pub struct User {
+    /// Login hint.
+    pub id: String,
+    /// National id.
+    pub pid: String,
+    /// HPR number.
+    pub hpr: Option<String>,
+    /// Name.
+    pub name: String,
+    /// `practitioner` or `citizen`.
+    pub citizen: bool,
+}
+
+/// Emulator configuration (from the JSON config file).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Registered clients.
+    pub clients: Vec<Client>,
+    /// Test users.
+    pub users: Vec<User>,
+    /// Seed of the synthetic world.
+    pub seed: u64,
+    /// Generated patients beyond the config's citizens.
+    pub patients: usize,
+    /// Documents of the last generated patient (benchmarks); 0 for the usual mix.
+    pub big: usize,
+    /// Fault applied to every request.
+    pub fault: Option<String>,
+    /// Seconds between nonce rotations.
+    pub nonce_secs: u64,
+    /// Access-token lifetime, seconds.
+    pub token_secs: u64,
+}
+
+impl Config {
+    /// Reads the config JSON: `{ clients: [{ client_id, jwks: { keys }, scopes }], users: [...] }`.
+    pub fn from_json(v: &Value) -> Result<Config, String> {
+        let clients = v["clients"]
+            .as_array()
+            .ok_or("config: clients must be an array")?
+            .iter()
+            .map(|c| {
+                Ok(Client {
+                    id: c["client_id"]
+                        .as_str()
+                        .ok_or("config: client_id")?
+                        .to_string(),
+                    keys: c["jwks"]["keys"]
+                        .as_array()
+                        .ok_or("config: jwks.keys")?
+                        .clone(),
+                    scopes: c["scopes"]
+                        .as_array()
+                        .map(|s| {
+                            s.iter()
+                                .filter_map(|x| x.as_str().map(String::from))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                })
+            })
+            .collect::<Result<Vec<_>, &str>>()?;
+        let users = v["users"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|u| User {
+                        id: u["id"].as_str().unwrap_or_default().to_string(),
+                        pid: u["pid"].as_str().unwrap_or_default().to_string(),
+                        hpr: u["hpr"].as_str().map(String::from),
+                        name: u["name"].as_str().unwrap_or_default().to_string(),
+                        citizen: u["kind"].as_str() == Some("citizen"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Config {
+            clients,
+            users,
+            seed: 1,
+            patients: 5,
+            big: 0,
+            fault: None,
+            nonce_secs: 60,
+            token_secs: 300,
+        })
+    }
+}
+
+/// What a successful grant yields: the user, the scope, the attestation, the session to refresh.
+type Granted = (Option<User>, String, Option<Value>, Option<Session>);
+
+struct Session {
+    client_id: String,
+    user: Option<User>,
+    scope: String,
+    /// The attestation the PAR request object carried, if any.
+    par_details: Option<Value>,
+    redirect_uri: String,
+    code_challenge: String,
+}
+
+#[derive(Clone)]
+struct TokenInfo {
+    claims: Value,
+}
+
+struct Mutable {
+    replay_assertions: Replay,
+    replay_proofs: Replay,
+    par: HashMap<String, Session>,
+    codes: HashMap<String, (Session, u64)>,
+    refresh: HashMap<String, Session>,
+    tokens: HashMap<String, TokenInfo>,
+    nonce_as: Vec<String>,
+    nonce_rs: Vec<String>,
+    nonce_at: u64,
+    counter: u64,
+    log: Vec<Value>,
+}
+
+/// Shared state.
+pub struct Emulator {
+    config: Config,
+    world: World,
+    signing: p256::ecdsa::SigningKey,
+    kid: String,
+    m: Mutex<Mutable>,
+}
+
+type Shared = Arc<Emulator>;
+
+impl Emulator {
+    /// Makes an emulator for `config`.
+    pub fn new(config: Config) -> Shared {
+        let fixed: Vec<String> = config
+            .users
+            .iter()
+            .filter(|u| u.citizen)
+            .map(|u| u.pid.clone())
+            .collect();
+        let world = World::generate(
+            config.seed,
+            &fixed,
+            config.patients,
+            config.big,
+            now() / 86_400,
+        );
+        let seed_bytes =
+            Sha256::digest(format!("tillit-emulator-signing-{}", config.seed).as_bytes());
+        let signing = p256::ecdsa::SigningKey::from_slice(&seed_bytes).expect("a 32-byte scalar");
+        let kid = tillit::jose::PublicJwk::from_value(&own_jwk(&signing), false, "jwk")
+            .expect("own key")
+            .thumbprint();
+        Arc::new(Emulator {
+            config,
+            world,
+            signing,
+            kid,
+            m: Mutex::new(Mutable {
+                replay_assertions: Replay::default(),
+                replay_proofs: Replay::default(),
+                par: HashMap::new(),
+                codes: HashMap::new(),
+                refresh: HashMap::new(),
+                tokens: HashMap::new(),
+                nonce_as: Vec::new(),
+                nonce_rs: Vec::new(),
+                nonce_at: 0,
+                counter: 0,
+                log: Vec::new(),
+            }),
+        })
+    }
+
+    /// The synthetic patients' national ids.
+    pub fn patients(&self) -> &[String] {
+        &self.world.patients
+    }
+}
+
+fn own_jwk(k: &p256::ecdsa::SigningKey) -> Value {
+    let p = k.verifying_key().to_encoded_point(false);
+    json!({ "kty": "EC", "crv": "P-256", "x": b64u(p.x().expect("x")), "y": b64u(p.y().expect("y")) })
+}
+
+impl Mutable {
+    fn random(&mut self, what: &str) -> String {
+        self.counter += 1;
+        let t = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        b64u(&Sha256::digest(format!("{what}-{}-{t}", self.counter).as_bytes())[..18])
+    }
+
+    fn rotate(&mut self, every: u64, force: bool) {
+        let n = now();
+        if force || self.nonce_as.is_empty() || n >= self.nonce_at + every {
+            let (a, r) = (self.random("nonce-as"), self.random("nonce-rs"));
+            self.nonce_as.insert(0, a);
+            self.nonce_rs.insert(0, r);
+            // Normally the previous nonce stays valid across a rotation; the `nonce` fault
+            // accepts only the one just issued, which no client can know yet.
+            let keep = if force { 1 } else { 2 };
+            self.nonce_as.truncate(keep);
+            self.nonce_rs.truncate(keep);
+            self.nonce_at = n;
+        }
+    }
+}
+
+/// The router for `base` (the URL clients use, e.g. `http://127.0.0.1:8080`).
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/jwks", get(jwks))
+        .route("/connect/par", post(par))
+        .route("/connect/authorize", get(authorize))
+        .route("/connect/token", post(token))
+        .route("/R4/fhir/DocumentReference/_search", post(search))
+        .route("/R4/fhir/DocumentReference", get(search))
+        .route("/mhd/document", get(retrieve))
+        .route("/mhd/iti68/document", get(retrieve))
+        .route("/_emulator/log", get(emulator_log))
+        .route("/_emulator/patients", get(emulator_patients))
+        .with_state(state)
+}
+
+fn base(headers: &HeaderMap) -> String {
+    format!(
+        "http://{}",
+        headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1")
+    )
+}
+
+fn fault(s: &Emulator, headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-emulator-fault")
+        .and_then(|h| h.to_str().ok())
+        .map(String::from)
+        .or_else(|| s.config.fault.clone())
+}
+
+fn json_response(status: StatusCode, body: &Value, extra: &[(&'static str, String)]) -> Response {
+    let mut r = (status, serde_json::to_string(body).unwrap_or_default()).into_response();
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    for (k, v) in extra {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            r.headers_mut().insert(*k, v);
+        }
+    }
+    r
+}
+
+fn oauth_error(r: &Refusal, status: StatusCode, nonce: Option<&str>) -> Response {
+    let mut extra = vec![("cache-control", "no-store".to_string())];
+    if let Some(n) = nonce {
+        extra.push(("dpop-nonce", n.to_string()));
+    }
+    json_response(
+        status,
+        &json!({ "error": r.error, "error_description": r.description }),
+        &extra,
+    )
+}
+
+/// Applies the fault modes that act before the handler; `Some` replaces the response.
+async fn pre_fault(f: Option<&str>) -> Option<Response> {
+    match f? {
+        f if f.starts_with("latency=") => {
+            let ms: u64 = f["latency=".len()..].parse().unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(ms.min(120_000))).await;
+            None
+        }
+        "500" => Some(json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "exception", "diagnostics": "emulated failure"}]}),
+            &[],
+        )),
+        "503" => Some(json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "transient", "diagnostics": "emulated overload"}]}),
+            &[("retry-after", "1".into())],
+        )),
+        _ => None,
+    }
+}
+
+/// Applies the fault modes that damage a successful body.
+fn post_fault(f: Option<&str>, mut r: Response, body: String) -> Response {
+    let body = match f {
+        Some("truncated") => body[..body.len() / 2].to_string(),
+        Some("malformed") => format!(
+            "{{\"resourceType\": \"Bundle\", {}",
+            &body[1..body.len() / 3]
+        ),
+        _ => body,
+    };
+    *r.body_mut() = axum::body::Body::from(body);
+    r.headers_mut().remove("content-length");
+    r
+}
+
+async fn discovery(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let b = base(&headers);
+    let _ = &s;
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "issuer": b,
+            "jwks_uri": format!("{b}/jwks"),
+            "authorization_endpoint": format!("{b}/connect/authorize"),
+            "token_endpoint": format!("{b}/connect/token"),
+            "pushed_authorization_request_endpoint": format!("{b}/connect/par"),
+            "require_pushed_authorization_requests": true,
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"],
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
+            "dpop_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_details_types_supported": [TYPE_TRUST_FRAMEWORK, TYPE_HELSEID_AUTHORIZATION],
+            "response_types_supported": ["code"],
+            "scopes_supported": ["openid", "profile", "helseid://scopes/identity/pid", SCOPE_SEARCH, SCOPE_SEARCH_KJ, SCOPE_READ]
+        }),
+        &[],
+    )
+}
+
+async fn jwks(State(s): State<Shared>) -> Response {
+    let mut k = own_jwk(&s.signing);
+    k["kid"] = json!(s.kid);
+    k["alg"] = json!("ES256");
+    k["use"] = json!("sig");
+    json_response(StatusCode::OK, &json!({ "keys": [k] }), &[])
+}
+
+fn form(body: &Bytes) -> HashMap<String, String> {
+    url_decode_pairs(std::str::from_utf8(body).unwrap_or(""))
+}
+
+fn url_decode_pairs(s: &str) -> HashMap<String, String> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                if let Ok(v) =
+                    u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
+                    out.push(v);
+                    i += 2;
+                } else {
+                    out.push(b'%');
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Authenticates the client by its assertion; returns the client and the assertion claims.
+fn authenticate(
+    s: &Emulator,
+    m: &mut Mutable,
+    f: &HashMap<String, String>,
+    issuer: &str,
+) -> Result<(Client, Value), Refusal> {
+    if f.get("client_assertion_type").map(String::as_str)
+        != Some(tillit::assertion::CLIENT_ASSERTION_TYPE)
+    {
+        return Err(refuse(
+            "invalid_client",
+            "client_assertion_type must be jwt-bearer: only private_key_jwt is accepted",
+        ));
+    }
+    let jwt = f
+        .get("client_assertion")
+        .ok_or_else(|| refuse("invalid_client", "client_assertion is required"))?;
+    let iss = tillit::jose::parse_compact(jwt, "a")
+        .ok()
+        .and_then(|p| {
+            p.claims
+                .get("iss")
+                .and_then(Value::as_str)
+                .map(String::from)
+        })
+        .unwrap_or_default();
+    let client_id = f.get("client_id").cloned().unwrap_or(iss);
+    let client = s
+        .config
+        .clients
+        .iter()
+        .find(|c| c.id == client_id)
+        .cloned()
+        .ok_or_else(|| refuse("invalid_client", "unknown client"))?;
+    let v = verify::client_jwt(
+        jwt,
+        "client-authentication+jwt",
+        &client.keys,
+        &client.id,
+        issuer,
+        now(),
+        &mut m.replay_assertions,
+        true,
+    )?;
+    Ok((client, v.claims))
+}
+
+/// Validates `authorization_details`/`assertion_details`: the attestation and tenant entries.
+fn check_details(
+    details: &Value,
+    user: Option<&User>,
+    what: &str,
+) -> Result<Option<Value>, Refusal> {
+    let items: Vec<&Value> = match details {
+        Value::Array(a) => a.iter().collect(),
+        Value::Object(_) => vec![details],
+        _ => {
+            return Err(refuse(
+                "invalid_request",
+                format!("{what} must be an object or an array"),
+            ))
+        }
+    };
+    let mut attestation = None;
+    for it in items {
+        match it.get("type").and_then(Value::as_str) {
+            Some(TYPE_TRUST_FRAMEWORK) => {
+                let tc = TrustContext::from_json(it).map_err(|e| {
+                    refuse(
+                        "invalid_request",
+                        format!(
+                            "{what}: {} at {}: {}",
+                            e.code().as_str(),
+                            e.path(),
+                            e.rule()
+                        ),
+                    )
+                })?;
+                tc.check_fresh(now(), verify::SKEW)
+                    .map_err(|e| refuse("invalid_request", format!("{what}: {}", e.rule())))?;
+                let a = tc.attestation().ok_or_else(|| {
+                    refuse("invalid_request", format!("{what}: not an attestation"))
+                })?;
+                if let Some(u) = user {
+                    if a.practitioner.identifier.id.as_str() != u.pid {
+                        return Err(refuse(
+                            "invalid_request",
+                            format!(
+                                "{what}: practitioner.identifier does not match the logged-in user"
+                            ),
+                        ));
+                    }
+                }
+                attestation = Some(tc.to_json());
+            }
+            Some(TYPE_HELSEID_AUTHORIZATION) => {
+                TenantOrganisation::from_json(it).map_err(|e| {
+                    refuse(
+                        "invalid_request",
+                        format!("{what}: {} at {}", e.rule(), e.path()),
+                    )
+                })?;
+            }
+            _ => return Err(refuse("invalid_request", format!("{what}: unknown type"))),
+        }
+    }
+    Ok(attestation)
+}
+
+/// One line of the source's own access log.
+#[derive(Default)]
+struct Seen<'a> {
+    endpoint: &'a str,
+    client: Option<&'a str>,
+    user: Option<&'a str>,
+    attestation: Option<&'a Value>,
+    patient: Option<&'a str>,
+    document: Option<&'a str>,
+    event_id: Option<&'a str>,
+    status: u16,
+}
+
+fn log_event(m: &mut Mutable, e: Seen<'_>) {
+    let att = e.attestation.map(|a| {
+        json!({
+            "purpose_of_use": a.pointer("/care_relationship/purpose_of_use/code"),
+            "decision_ref": a.pointer("/care_relationship/decision_ref/id"),
+            "practitioner": a.pointer("/practitioner/identifier/id"),
+            "patients": a["patients"].as_array().map(|p| p.iter().filter_map(|x| x.pointer("/identifier/id").cloned()).collect::<Vec<_>>()),
+        })
+    });
+    m.log.push(json!({
+        "time": now(), "endpoint": e.endpoint, "client_id": e.client, "user": e.user, "attestation": att,
+        "patient": e.patient, "document": e.document, "event_id": e.event_id, "status": e.status
+    }));
+}
+
+async fn par(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(r) = pre_fault(fault(&s, &headers).as_deref()).await {
+        return r;
+    }
+    let issuer = base(&headers);
+    let f = form(&body);
+    let mut m = s.m.lock().expect("lock");
+    let (client, _) = match authenticate(&s, &mut m, &f, &issuer) {
+        Ok(x) => x,
+        Err(r) => return oauth_error(&r, StatusCode::UNAUTHORIZED, None),
+    };
+    let Some(request) = f.get("request") else {
+        return oauth_error(
+            &refuse(
+                "invalid_request",
+                "a signed request object (request) is required",
+            ),
+            StatusCode::BAD_REQUEST,
+            None,
+        );
+    };
+    let ro = match verify::client_jwt(
+        request,
+        "oauth-authz-req+jwt",
+        &client.keys,
+        &client.id,
+        &issuer,
+        now(),
+        &mut m.replay_assertions,
+        false,
+    ) {
+        Ok(v) => v.claims,
+        Err(r) => return oauth_error(&r, StatusCode::BAD_REQUEST, None),
+    };
+    if ro.get("client_id").and_then(Value::as_str) != Some(client.id.as_str()) {
+        return oauth_error(
+            &refuse("invalid_request_object", "client_id must be the client"),
+            StatusCode::BAD_REQUEST,
+            None,
+        );
+    }
+    let par_details = match ro.get("authorization_details") {
+        Some(d) => match check_details(d, None, "authorization_details") {
+            Ok(a) => a,
+            Err(r) => return oauth_error(&r, StatusCode::BAD_REQUEST, None),
+        },
+        None => None,
+    };
+    let (Some(redirect_uri), Some(challenge)) = (
+        ro.get("redirect_uri").and_then(Value::as_str),
+        ro.get("code_challenge").and_then(Value::as_str),
+    ) else {
+        return oauth_error(
+            &refuse(
+                "invalid_request",
+                "redirect_uri and code_challenge are required",
+            ),
+            StatusCode::BAD_REQUEST,
+            None,
+        );
+    };
+    if ro.get("code_challenge_method").and_then(Value::as_str) != Some("S256") {
+        return oauth_error(
+            &refuse("invalid_request", "code_challenge_method must be S256"),
+            StatusCode::BAD_REQUEST,
+            None,
+        );
+    }
+    let uri = format!("urn:ietf:params:oauth:request_uri:{}", m.random("par"));
+    let state = ro
+        .get("state")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    m.par.insert(
+        uri.clone(),
+        Session {
+            client_id: client.id.clone(),
+            user: None,
+            scope: ro
+                .get("scope")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            par_details,
+            redirect_uri: format!("{redirect_uri}\u{0}{state}"),
+            code_challenge: challenge.to_string(),
+        },
+    );
+    log_event(
+        &mut m,
+        Seen {
+            endpoint: "par",
+            client: Some(&client.id),
+            status: 201,
+            ..Seen::default()
+        },
+    );
+    json_response(
+        StatusCode::CREATED,
+        &json!({ "request_uri": uri, "expires_in": 60 }),
+        &[],
+    )
+}
+
+async fn authorize(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let mut m = s.m.lock().expect("lock");
+    let Some(uri) = q.get("request_uri") else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "request_uri is required (PAR only)",
+        )
+            .into_response();
+    };
+    let Some(mut session) = m.par.remove(uri) else {
+        return (StatusCode::BAD_REQUEST, "unknown or used request_uri").into_response();
+    };
+    if q.get("client_id") != Some(&session.client_id) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "client_id does not match the pushed request",
+        )
+            .into_response();
+    }
+    let hint = q.get("login_hint").cloned();
+    let user = s
+        .config
+        .users
+        .iter()
+        .find(|u| hint.as_deref().map_or(!u.citizen, |h| u.id == h))
+        .cloned();
+    let Some(user) = user else {
+        return (StatusCode::BAD_REQUEST, "no such test user").into_response();
+    };
+    if let Some(att) = &session.par_details {
+        if att
+            .pointer("/practitioner/identifier/id")
+            .and_then(Value::as_str)
+            != Some(user.pid.as_str())
+        {
+            return (
+                StatusCode::BAD_REQUEST,
+                "authorization_details: practitioner.identifier does not match the logged-in user",
+            )
+                .into_response();
+        }
+    }
+    let (redirect, state) = session
+        .redirect_uri
+        .split_once('\u{0}')
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .unwrap_or_default();
+    session.redirect_uri = redirect.clone();
+    session.user = Some(user);
+    let code = m.random("code");
+    m.codes.insert(code.clone(), (session, now() + 60));
+    let sep = if redirect.contains('?') { '&' } else { '?' };
+    let location = format!(
+        "{redirect}{sep}code={code}&state={}&iss={}",
+        urlencode(&state),
+        urlencode(&q.get("iss").cloned().unwrap_or_default())
+    );
+    let mut r = StatusCode::FOUND.into_response();
+    r.headers_mut().insert(
+        "location",
+        HeaderValue::from_str(&location).unwrap_or(HeaderValue::from_static("/")),
+    );
+    r
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn issue(
+    s: &Emulator,
+    m: &mut Mutable,
+    client: &str,
+    user: Option<&User>,
+    scope: &str,
+    attestation: Option<&Value>,
+    jkt: &str,
+) -> (String, u64) {
+    let n = now();
+    let mut c = json!({
+        "iss": "tillit-emulator", "aud": AUD_PJD, "client_id": client, "scope": scope, "iat": n, "nbf": n,
+        "exp": n + s.config.token_secs, "jti": m.random("jti"), "cnf": { "jkt": jkt },
+        "helseid://claims/client/claims/orgnr_parent": s.world.orgs[0].orgnr,
+    });
+    if let Some(u) = user {
+        c["sub"] = json!(b64u(&Sha256::digest(u.pid.as_bytes())[..16]));
+        c["helseid://claims/identity/pid"] = json!(u.pid);
+        c["helseid://claims/identity/security_level"] = json!("4");
+        c["name"] = json!(u.name);
+        if let Some(h) = &u.hpr {
+            c["helseid://claims/hpr/hpr_number"] = json!(h);
+        }
+    }
+    if let Some(a) = attestation {
+        c["nhn:tillitsrammeverk:parameters"] = a.clone();
+    }
+    let header = json!({ "alg": "ES256", "typ": "at+jwt", "kid": s.kid });
+    let si = signing_input(&header, &c);
+    let sig: p256::ecdsa::Signature = s.signing.sign(si.as_bytes());
+    let token = compact(&si, &sig.to_bytes());
+    m.tokens.insert(token.clone(), TokenInfo { claims: c });
+    (token, s.config.token_secs)
+}
+
+async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
+    let fl = fault(&s, &headers);
+    if let Some(r) = pre_fault(fl.as_deref()).await {
+        return r;
+    }
+    let issuer = base(&headers);
+    let f = form(&body);
+    let mut m = s.m.lock().expect("lock");
+    m.rotate(s.config.nonce_secs, fl.as_deref() == Some("nonce"));
+    let nonce = m.nonce_as[0].clone();
+    let (client, assertion) = match authenticate(&s, &mut m, &f, &issuer) {
+        Ok(x) => x,
+        Err(r) => {
+            log_event(
+                &mut m,
+                Seen {
+                    endpoint: "token",
+                    status: 401,
+                    ..Seen::default()
+                },
+            );
+            return oauth_error(&r, StatusCode::UNAUTHORIZED, Some(&nonce));
+        }
+    };
+    let url = format!("{issuer}{}", uri.path());
+    let accepted = m.nonce_as.clone();
+    let proof = headers.get("dpop").and_then(|h| h.to_str().ok());
+    let jkt = match verify::dpop(
+        proof,
+        "POST",
+        &url,
+        now(),
+        Some(&accepted),
+        None,
+        &mut m.replay_proofs,
+    ) {
+        Ok(p) => p.jkt,
+        Err(r) => {
+            log_event(
+                &mut m,
+                Seen {
+                    endpoint: "token",
+                    client: Some(&client.id),
+                    status: 400,
+                    ..Seen::default()
+                },
+            );
+            return oauth_error(&r, StatusCode::BAD_REQUEST, Some(&nonce));
+        }
+    };
+    let grant = f.get("grant_type").map(String::as_str).unwrap_or("");
+    let result: Result<Granted, Refusal> = (|| {
+        let assertion_details = assertion.get("assertion_details");
+        match grant {
+            "client_credentials" => {
+                let scope = f.get("scope").cloned().unwrap_or_default();
+                for sc in scope.split(' ').filter(|x| !x.is_empty()) {
+                    if !client.scopes.iter().any(|c| c == sc) {
+                        return Err(refuse("invalid_scope", "the client may not ask for this scope"));
+                    }
+                }
+                let att = assertion_details.map(|d| check_details(d, None, "assertion_details")).transpose()?.flatten();
+                Ok((None, scope, att, None))
+            }
+            "authorization_code" => {
+                let code = f.get("code").ok_or_else(|| refuse("invalid_request", "code is required"))?;
+                let (session, exp) = m.codes.remove(code).ok_or_else(|| refuse("invalid_grant", "unknown or used code"))?;
+                if exp < now() || session.client_id != client.id {
+                    return Err(refuse("invalid_grant", "the code expired or belongs to another client"));
+                }
+                if f.get("redirect_uri") != Some(&session.redirect_uri) {
+                    return Err(refuse("invalid_grant", "redirect_uri does not match"));
+                }
+                let verifier = f.get("code_verifier").ok_or_else(|| refuse("invalid_grant", "code_verifier is required"))?;
+                if sha256_b64u(verifier.as_bytes()) != session.code_challenge {
+                    return Err(refuse("invalid_grant", "PKCE verification failed"));
+                }
+                finish_user_grant(session, assertion_details)
+            }
+            "refresh_token" => {
+                let rt = f.get("refresh_token").ok_or_else(|| refuse("invalid_request", "refresh_token is required"))?;
+                let session = m.refresh.remove(rt).ok_or_else(|| refuse("invalid_grant", "unknown refresh token"))?;
+                if session.client_id != client.id {
+                    return Err(refuse("invalid_grant", "the refresh token belongs to another client"));
+                }
+                finish_user_grant(session, assertion_details)
+            }
+            "urn:ietf:params:oauth:grant-type:token-exchange" => {
+                let st = f.get("subject_token").ok_or_else(|| refuse("invalid_request", "subject_token is required"))?;
+                if f.get("subject_token_type").map(String::as_str) != Some("urn:ietf:params:oauth:token-type:access_token") {
+                    return Err(refuse("invalid_request", "subject_token_type must be an access token"));
+                }
+                let info = m.tokens.get(st).cloned().ok_or_else(|| refuse("invalid_grant", "unknown subject token"))?;
+                if info.claims["exp"].as_u64().unwrap_or(0) < now() {
+                    return Err(refuse("invalid_grant", "the subject token has expired"));
+                }
+                let pid = info.claims.get("helseid://claims/identity/pid").and_then(Value::as_str);
+                let user = s.config.users.iter().find(|u| Some(u.pid.as_str()) == pid).cloned();
+                let att = match assertion_details {
+                    Some(d) => check_details(d, user.as_ref(), "assertion_details")?,
+                    None => info.claims.get("nhn:tillitsrammeverk:parameters").cloned(),
+                };
+                Ok((user, f.get("scope").cloned().unwrap_or_else(|| info.claims["scope"].as_str().unwrap_or("").to_string()), att, None))
+            }
+            _ => Err(refuse("unsupported_grant_type", "grant_type must be authorization_code, refresh_token, client_credentials or token-exchange")),
+        }
+    })();
+    match result {
+        Ok((user, scope, att, session)) => {
+            let (access, exp) = issue(
+                &s,
+                &mut m,
+                &client.id,
+                user.as_ref(),
+                &scope,
+                att.as_ref(),
+                &jkt,
+            );
+            let mut body = json!({ "access_token": access, "token_type": "DPoP", "expires_in": exp, "scope": scope });
+            if let Some(sess) = session {
+                let rt = m.random("rt");
+                body["refresh_token"] = json!(rt);
+                body["rt_expires_in"] = json!(3600);
+                m.refresh.insert(rt, sess);
+            }
+            log_event(
+                &mut m,
+                Seen {
+                    endpoint: "token",
+                    client: Some(&client.id),
+                    user: user.as_ref().map(|u| u.id.as_str()),
+                    attestation: att.as_ref(),
+                    status: 200,
+                    ..Seen::default()
+                },
+            );
+            json_response(
+                StatusCode::OK,
+                &body,
+                &[("cache-control", "no-store".into()), ("dpop-nonce", nonce)],
+            )
+        }
+        Err(r) => {
+            log_event(
+                &mut m,
+                Seen {
+                    endpoint: "token",
+                    client: Some(&client.id),
+                    status: 400,
+                    ..Seen::default()
+                },
+            );
+            oauth_error(&r, StatusCode::BAD_REQUEST, Some(&nonce))
+        }
+    }
+}
+
+/// The end of a user-bound grant: the attestation from the PAR or the assertion, never both.
+fn finish_user_grant(
+    session: Session,
+    assertion_details: Option<&Value>,
+) -> Result<Granted, Refusal> {
+    let att = match (session.par_details.as_ref(), assertion_details) {
+        (Some(_), Some(_)) => return Err(refuse("access_denied", "HID-DOUBLE-STRUCTURE: the attestation was given both in the request object and in the client assertion")),
+        (Some(p), None) => Some(p.clone()),
+        (None, Some(d)) => check_details(d, session.user.as_ref(), "assertion_details")?,
+        (None, None) => None,
+    };
+    let user = session.user.clone();
+    let scope = session.scope.clone();
+    Ok((user, scope, att, Some(session)))
+}
+
+/// Checks `Authorization: DPoP <token>` and the proof at the resource.
+fn resource_auth(
+    s: &Emulator,
+    m: &mut Mutable,
+    headers: &HeaderMap,
+    method: &str,
+    url: &str,
+    scope: &str,
+    fault: Option<&str>,
+) -> Result<Value, Box<Response>> {
+    m.rotate(s.config.nonce_secs, fault == Some("nonce"));
+    let nonce = m.nonce_rs[0].clone();
+    let challenge = |error: &str, desc: &str| {
+        let mut r = json_response(
+            StatusCode::UNAUTHORIZED,
+            &json!({ "error": error, "error_description": desc }),
+            &[("dpop-nonce", nonce.clone())],
+        );
+        let v = format!(
+            "DPoP error=\"{error}\", error_description=\"{desc}\", algs=\"ES256 RS256 PS256\""
+        );
+        r.headers_mut().insert(
+            "www-authenticate",
+            HeaderValue::from_str(&v).unwrap_or(HeaderValue::from_static("DPoP")),
+        );
+        Box::new(r)
+    };
+    let auth = headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let Some(token) = auth.strip_prefix("DPoP ") else {
+        return Err(challenge(
+            "invalid_token",
+            "a DPoP-bound access token is required",
+        ));
+    };
+    let info = m
+        .tokens
+        .get(token)
+        .cloned()
+        .ok_or_else(|| challenge("invalid_token", "unknown token"))?;
+    let expired =
+        fault == Some("expired-token") || info.claims["exp"].as_u64().unwrap_or(0) < now();
+    if expired {
+        return Err(challenge("invalid_token", "the access token has expired"));
+    }
+    let accepted = m.nonce_rs.clone();
+    let proof = verify::dpop(
+        headers.get("dpop").and_then(|h| h.to_str().ok()),
+        method,
+        url,
+        now(),
+        Some(&accepted),
+        Some(token),
+        &mut m.replay_proofs,
+    )
+    .map_err(|r| challenge(r.error, &r.description))?;
+    if info.claims.pointer("/cnf/jkt").and_then(Value::as_str) != Some(proof.jkt.as_str()) {
+        return Err(challenge(
+            "invalid_token",
+            "the proof key does not match the token's cnf.jkt",
+        ));
+    }
+    let scopes: Vec<&str> = info.claims["scope"]
+        .as_str()
+        .unwrap_or("")
+        .split(' ')
+        .collect();
+    let ok =
+        scopes.contains(&scope) || (scope == SCOPE_SEARCH && scopes.contains(&SCOPE_SEARCH_KJ));
+    if !ok {
+        let mut r = json_response(
+            StatusCode::FORBIDDEN,
+            &json!({ "error": "insufficient_scope", "error_description": format!("needs scope {scope}") }),
+            &[],
+        );
+        r.headers_mut().insert(
+            "www-authenticate",
+            HeaderValue::from_static("DPoP error=\"insufficient_scope\""),
+        );
+        return Err(Box::new(r));
+    }
+    if scope == SCOPE_SEARCH && !scopes.contains(&SCOPE_SEARCH) {
+        let basis = headers
+            .get("nhn-access-basis")
+            .and_then(|h| h.to_str().ok());
+        if !matches!(basis, Some("akutt" | "samtykke" | "unntak")) {
+            return Err(Box::new(outcome(StatusCode::FORBIDDEN, "forbidden", "the kjernejournalforskriften scope needs the nhn-access-basis header (akutt, samtykke or unntak)")));
+        }
+    }
+    Ok(info.claims)
+}
+
+fn outcome(status: StatusCode, code: &str, text: &str) -> Response {
+    json_response(
+        status,
+        &json!({ "resourceType": "OperationOutcome", "issue": [{ "severity": "error", "code": code, "diagnostics": text }] }),
+        &[("content-type", "application/fhir+json".into())],
+    )
+}
+
+/// The patients a token may read: the attestation's, or the citizen's own.
+fn allowed_patients(claims: &Value) -> Vec<String> {
+    if let Some(a) = claims.get("nhn:tillitsrammeverk:parameters") {
+        return a["patients"]
+            .as_array()
+            .map(|p| {
+                p.iter()
+                    .filter_map(|x| {
+                        x.pointer("/identifier/id")
+                            .and_then(Value::as_str)
+                            .map(String::from)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+    claims
+        .get("helseid://claims/identity/pid")
+        .and_then(Value::as_str)
+        .map(|p| vec![p.to_string()])
+        .unwrap_or_default()
+}
+
+fn is_citizen(claims: &Value) -> bool {
+    claims.get("nhn:tillitsrammeverk:parameters").is_none()
+}
+
+async fn search(
+    State(s): State<Shared>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let fl = fault(&s, &headers);
+    if let Some(r) = pre_fault(fl.as_deref()).await {
+        return r;
+    }
+    let b = base(&headers);
+    let url = format!("{b}{}", uri.path());
+    let mut params = uri.query().map(url_decode_pairs).unwrap_or_default();
+    if method == Method::POST {
+        params.extend(form(&body));
+    }
+    let mut m = s.m.lock().expect("lock");
+    let claims = match resource_auth(
+        &s,
+        &mut m,
+        &headers,
+        method.as_str(),
+        &url,
+        SCOPE_SEARCH,
+        fl.as_deref(),
+    ) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let event_id = headers
+        .get("nhn-event-id")
+        .and_then(|h| h.to_str().ok())
+        .map(String::from);
+    let client = claims["client_id"].as_str().unwrap_or("").to_string();
+    let att = claims.get("nhn:tillitsrammeverk:parameters").cloned();
+    let Some(pid) = params
+        .get("patient.identifier")
+        .map(|p| p.rsplit('|').next().unwrap_or("").to_string())
+    else {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "required",
+            "patient.identifier is required",
+        );
+    };
+    if !allowed_patients(&claims).contains(&pid) {
+        log_event(
+            &mut m,
+            Seen {
+                endpoint: "search",
+                client: Some(&client),
+                attestation: att.as_ref(),
+                patient: Some(&pid),
+                event_id: event_id.as_deref(),
+                status: 403,
+                ..Seen::default()
+            },
+        );
+        return outcome(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the token's attestation does not name this patient",
+        );
+    }
+    let Some(pi) = s.world.patients.iter().position(|p| *p == pid) else {
+        log_event(
+            &mut m,
+            Seen {
+                endpoint: "search",
+                client: Some(&client),
+                attestation: att.as_ref(),
+                patient: Some(&pid),
+                event_id: event_id.as_deref(),
+                status: 200,
+                ..Seen::default()
+            },
+        );
+        return json_response(
+            StatusCode::OK,
+            &json!({ "resourceType": "Bundle", "type": "searchset", "total": 0, "entry": [] }),
+            &[("nhn-securitylabel-nors-count", "0".into())],
+        );
+    };
+    let citizen = is_citizen(&claims);
+    let types: Vec<String> = params
+        .get("type")
+        .map(|t| {
+            t.split(',')
+                .map(|x| x.rsplit('|').next().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let dates: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| k.as_str() == "date")
+        .map(|(_, v)| {
+            (
+                v.get(..2).unwrap_or("").to_string(),
+                v.get(2..).unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let mut nors = 0;
+    let matching: Vec<&data::Doc> = s
+        .world
+        .docs
+        .iter()
+        .filter(|d| d.patient == pi)
+        .filter(|d| {
+            types.is_empty()
+                || types
+                    .iter()
+                    .any(|t| t == d.type_code || *t == format!("{}00-1", &d.type_code[..1]))
+        })
+        .filter(|d| {
+            dates.iter().all(|(op, v)| match op.as_str() {
+                "ge" => d.date.as_str() >= v.as_str(),
+                "gt" => d.date.as_str() > v.as_str(),
+                "le" => d.date.as_str() <= v.get(..10).unwrap_or(v),
+                "lt" => d.date.as_str() < v.as_str(),
+                _ => true,
+            })
+        })
+        .filter(|d| {
+            let blocked = d
+                .labels
+                .iter()
+                .any(|(sy, c)| *sy == data::SYSTEM_BLOCKS && *c == "NORS");
+            if blocked && !citizen {
+                nors += 1;
+            }
+            citizen || !blocked
+        })
+        .collect();
+    let count: usize = params
+        .get("_count")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, 1000);
+    let page: usize = params
+        .get("_page")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let total = matching.len();
+    let mut entries: Vec<Value> = matching
+        .iter()
+        .skip((page - 1) * count)
+        .take(count)
+        .map(|d| json!({ "fullUrl": format!("{b}/R4/fhir/DocumentReference/{}", d.id), "resource": s.world.document_reference(d, &b), "search": { "mode": "match" } }))
+        .collect();
+    match fl.as_deref() {
+        Some("leak-patient") => {
+            let other = s.world.docs.iter().find(|d| d.patient != pi).cloned();
+            if let Some(o) = other {
+                entries.push(json!({ "fullUrl": format!("{b}/R4/fhir/DocumentReference/{}", o.id), "resource": s.world.document_reference(&o, &b), "search": { "mode": "match" } }));
+            }
+        }
+        Some("leak-type") => {
+            let n = s.world.illegal_doc(pi);
+            entries.push(json!({ "fullUrl": format!("{b}/R4/fhir/DocumentReference/{}", n.id), "resource": s.world.document_reference(&n, &b), "search": { "mode": "match" } }));
+        }
+        _ => {}
+    }
+    let mut links = vec![
+        json!({ "relation": "self", "url": format!("{b}/R4/fhir/DocumentReference/_search?_count={count}&_page={page}") }),
+    ];
+    if page * count < total {
+        links.push(json!({ "relation": "next", "url": format!("{b}/R4/fhir/DocumentReference/_search?_count={count}&_page={}", page + 1) }));
+    }
+    let bundle = json!({ "resourceType": "Bundle", "type": "searchset", "total": total, "link": links, "entry": entries });
+    log_event(
+        &mut m,
+        Seen {
+            endpoint: "search",
+            client: Some(&client),
+            attestation: att.as_ref(),
+            patient: Some(&pid),
+            event_id: event_id.as_deref(),
+            status: 200,
+            ..Seen::default()
+        },
+    );
+    let body = serde_json::to_string(&bundle).unwrap_or_default();
+    let r = json_response(
+        StatusCode::OK,
+        &json!(null),
+        &[
+            (
+                "content-type",
+                "application/fhir+json; fhirVersion=4.0".into(),
+            ),
+            ("nhn-securitylabel-nors-count", nors.to_string()),
+            ("dpop-nonce", m.nonce_rs[0].clone()),
+        ],
+    );
+    post_fault(fl.as_deref(), r, body)
+}
+
+async fn retrieve(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let fl = fault(&s, &headers);
+    if let Some(r) = pre_fault(fl.as_deref()).await {
+        return r;
+    }
+    let b = base(&headers);
+    let url = format!("{b}{}", uri.path());
+    let mut m = s.m.lock().expect("lock");
+    let claims = match resource_auth(&s, &mut m, &headers, "GET", &url, SCOPE_READ, fl.as_deref()) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let h = |k: &str| {
+        headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    };
+    let (Some(nin), Some(_source), Some(event_id)) = (
+        h("nhn-patient-nin"),
+        h("nhn-source-system"),
+        h("nhn-event-id"),
+    ) else {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "required",
+            "nhn-patient-nin, nhn-source-system and nhn-event-id are required",
+        );
+    };
+    let client = claims["client_id"].as_str().unwrap_or("").to_string();
+    let att = claims.get("nhn:tillitsrammeverk:parameters").cloned();
+    let (Some(unique), Some(repo), Some(_home)) = (
+        q.get("documentUniqueId"),
+        q.get("repositoryUniqueId"),
+        q.get("homeCommunityId"),
+    ) else {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "required",
+            "documentUniqueId, repositoryUniqueId and homeCommunityId are required",
+        );
+    };
+    let Some(doc) = s.world.by_unique_id(unique).cloned() else {
+        log_event(
+            &mut m,
+            Seen {
+                endpoint: "retrieve",
+                client: Some(&client),
+                attestation: att.as_ref(),
+                patient: Some(&nin),
+                document: Some(unique),
+                event_id: Some(&event_id),
+                status: 404,
+                ..Seen::default()
+            },
+        );
+        return outcome(StatusCode::NOT_FOUND, "not-found", "no such document");
+    };
+    if s.world.orgs[doc.org].repository != repo.as_str()
+        || s.world.patients[doc.patient] != nin
+        || !allowed_patients(&claims).contains(&nin)
+    {
+        log_event(
+            &mut m,
+            Seen {
+                endpoint: "retrieve",
+                client: Some(&client),
+                attestation: att.as_ref(),
+                patient: Some(&nin),
+                document: Some(unique),
+                event_id: Some(&event_id),
+                status: 403,
+                ..Seen::default()
+            },
+        );
+        return outcome(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the document is not this patient's, or the token does not name the patient",
+        );
+    }
+    if !is_citizen(&claims)
+        && doc
+            .labels
+            .iter()
+            .any(|(sy, c)| *sy == data::SYSTEM_BLOCKS && *c == "NORS")
+    {
+        log_event(
+            &mut m,
+            Seen {
+                endpoint: "retrieve",
+                client: Some(&client),
+                attestation: att.as_ref(),
+                patient: Some(&nin),
+                document: Some(unique),
+                event_id: Some(&event_id),
+                status: 403,
+                ..Seen::default()
+            },
+        );
+        return outcome(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the patient has blocked this document",
+        );
+    }
+    log_event(
+        &mut m,
+        Seen {
+            endpoint: "retrieve",
+            client: Some(&client),
+            attestation: att.as_ref(),
+            patient: Some(&nin),
+            document: Some(unique),
+            event_id: Some(&event_id),
+            status: 200,
+            ..Seen::default()
+        },
+    );
+    let nonce = m.nonce_rs[0].clone();
+    drop(m);
+    let (ct, body) = if doc.cda {
+        ("application/xml", data::cda(&doc.title).into_bytes())
+    } else {
+        ("application/pdf", data::pdf(&doc.title))
+    };
+    let mut r = (StatusCode::OK, body.clone()).into_response();
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static(ct));
+    r.headers_mut().insert(
+        "dpop-nonce",
+        HeaderValue::from_str(&nonce).unwrap_or(HeaderValue::from_static("")),
+    );
+    if fl.as_deref() == Some("truncated") {
+        *r.body_mut() = axum::body::Body::from(body[..body.len() / 2].to_vec());
+    }
+    r
+}
+
+async fn emulator_log(State(s): State<Shared>) -> Response {
+    let m = s.m.lock().expect("lock");
+    json_response(StatusCode::OK, &Value::Array(m.log.clone()), &[])
+}
+
+async fn emulator_patients(State(s): State<Shared>) -> Response {
+    json_response(StatusCode::OK, &json!(s.world.patients), &[])
+}
