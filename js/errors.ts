@@ -27,7 +27,13 @@ export type ErrorCode =
   | 'INVALID_RESOURCE'
   | 'INPUT_TOO_LARGE'
   | 'DOCUMENT_WITHHELD'
-  | 'AUDIT_FAILURE';
+  | 'AUDIT_FAILURE'
+  | 'OAUTH_ERROR'
+  | 'FHIR_ERROR'
+  | 'HTTP_ERROR'
+  | 'TIMEOUT'
+  | 'NETWORK_ERROR'
+  | 'MALFORMED_RESPONSE';
 
 /** Base class of every error tillit throws. */
 export class TillitError extends Error {
@@ -68,6 +74,43 @@ export class ResourceError extends TillitError {}
 export class WithheldError extends TillitError {}
 /** The access log could not be written or does not verify: the look-up must not happen. */
 export class AuditError extends TillitError {}
+/** HelseID or a resource answered with an OAuth error (`error`, `error_description`). */
+export class OAuthError extends TillitError {
+  /** HTTP status. */
+  readonly status: number;
+  /** The OAuth `error`. */
+  readonly error: string;
+  constructor(status: number, error: string, description: string, path = 'response') {
+    super('OAUTH_ERROR', path, `${error}${description ? `: ${description}` : ''}`);
+    this.status = status;
+    this.error = error;
+  }
+}
+/** The document API answered with a FHIR OperationOutcome. */
+export class FhirError extends TillitError {
+  readonly status: number;
+  /** The first issue's code. */
+  readonly issueCode: string;
+  constructor(status: number, issueCode: string, diagnostics: string, path = 'response') {
+    super('FHIR_ERROR', path, `${issueCode}${diagnostics ? `: ${diagnostics}` : ''}`);
+    this.status = status;
+    this.issueCode = issueCode;
+  }
+}
+/** Any other HTTP failure. */
+export class HttpError extends TillitError {
+  readonly status: number;
+  constructor(status: number, path = 'response') {
+    super('HTTP_ERROR', path, `the server answered HTTP ${status}`);
+    this.status = status;
+  }
+}
+/** The request took longer than the configured time-out. */
+export class TimeoutError extends TillitError {}
+/** The request could not be sent or was cancelled. */
+export class NetworkError extends TillitError {}
+/** The response body was not what the API promises (truncated, not JSON, not a Bundle). */
+export class MalformedResponseError extends TillitError {}
 
 const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => TillitError> = {
   INVALID_IDENTIFIER: IdentifierError,
@@ -84,6 +127,12 @@ const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => Til
   INVALID_RESOURCE: ResourceError,
   DOCUMENT_WITHHELD: WithheldError,
   AUDIT_FAILURE: AuditError,
+  OAUTH_ERROR: TillitError,
+  FHIR_ERROR: TillitError,
+  HTTP_ERROR: TillitError,
+  TIMEOUT: TimeoutError,
+  NETWORK_ERROR: NetworkError,
+  MALFORMED_RESPONSE: MalformedResponseError,
 };
 
 /** Turns what the core threw into the matching class; anything else is rethrown as is. */

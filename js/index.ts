@@ -23,6 +23,12 @@ export {
   ResourceError,
   WithheldError,
   AuditError,
+  OAuthError,
+  FhirError,
+  HttpError,
+  TimeoutError,
+  NetworkError,
+  MalformedResponseError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export * from './trust.js';
@@ -30,6 +36,7 @@ export * from './keys.js';
 export * from './jwt.js';
 export * from './minimise.js';
 export * from './audit.js';
+export * from './client.js';
 
 /** The version of the Rust core. */
 export const coreVersion: string = core.coreVersion();

@@ -35,6 +35,9 @@ wasm_cargo test --target "$WASM_TARGET" --test wasm_node
 step "wasm-bindgen tests in headless Chromium"
 CHROMEDRIVER=/usr/bin/chromedriver wasm_cargo test --target "$WASM_TARGET" --test wasm_browser
 
+step "build the emulator for the JS tests"
+cargo build -q -p tillit-emulator
+
 step "JS package tests in Node"
 node --test --test-reporter=spec tests/js/ 2>&1 | tail -n 12
 step "JS package tests in headless Chromium"

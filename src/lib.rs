@@ -8,6 +8,7 @@
 //! - [`assertion`] and [`dpop`]: the JWTs HelseID wants, with the attestation in exactly one place;
 //! - [`jose`] and [`canon`]: JOSE encodings, public JWKs, RFC 7638 thumbprints, RFC 8785 JSON;
 //! - [`policy`] and [`minimise`]: what this user, purpose and patient may see, and why the rest was withheld;
+//! - [`client`]: the client's platform-free decisions (responses, retries, nonces, cache keys, CDA);
 //! - [`audit`]: a FHIR AuditEvent for every look-up, hash-chained, with log control and the citizen's view.
 //!
 //! Every fallible function returns [`error::Error`]: a stable code, the JSON path and the
@@ -19,6 +20,7 @@
 pub mod assertion;
 pub mod audit;
 pub mod canon;
+pub mod client;
 pub mod codes;
 pub mod dpop;
 pub mod error;

@@ -24,11 +24,11 @@ export function syntheticFnr(day, month = 1) {
 export const FNR = 'urn:oid:2.16.578.1.12.4.1.4.1';
 export const ORG = 'urn:oid:2.16.578.1.12.4.1.4.101';
 
-export function attestation(patient = syntheticFnr(4)) {
+export function attestation(patient = syntheticFnr(4), practitioner = syntheticFnr(3)) {
   return {
     type: 'nhn:tillitsrammeverk:parameters',
     practitioner: {
-      identifier: { id: syntheticFnr(3), system: FNR },
+      identifier: { id: practitioner, system: FNR },
       hpr_nr: { id: '9144900', system: 'urn:oid:2.16.578.1.12.4.1.4.4' },
       authorization: { code: 'LE', system: 'urn:oid:2.16.578.1.12.4.1.1.9060' },
       legal_entity: { id: '974760673', system: ORG },
