@@ -160,6 +160,14 @@ function randomB64u(n: number): string {
   return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
+function storage(): Storage | undefined {
+  try {
+    return (globalThis as { sessionStorage?: Storage }).sessionStorage;
+  } catch {
+    return undefined;
+  }
+}
+
 function origin(url: string): string {
   return new URL(url).origin;
 }
@@ -477,7 +485,10 @@ export class Client {
     }, false);
     const par = this.#json(r.body, 'PAR response');
     if (typeof par.request_uri !== 'string') throw new MalformedResponseError('MALFORMED_RESPONSE', 'PAR response.request_uri', 'is missing');
-    this.#s.pkce.set(state, { verifier, redirectUri: opts.redirectUri, context: inRequestObject ? JSON.stringify(this.#ctx!.toJSON()) : undefined });
+    const pending = { verifier, redirectUri: opts.redirectUri, context: inRequestObject ? JSON.stringify(this.#ctx!.toJSON()) : undefined };
+    this.#s.pkce.set(state, pending);
+    // A browser login leaves the page: keep the PKCE verifier for this tab only (sessionStorage).
+    storage()?.setItem(`tillit:pkce:${state}`, JSON.stringify(pending));
     const u = new URL(d.authorization_endpoint);
     u.searchParams.set('client_id', this.#o.clientId);
     u.searchParams.set('request_uri', par.request_uri);
@@ -489,9 +500,11 @@ export class Client {
   async handleRedirect(redirectUrl: string): Promise<void> {
     const u = new URL(redirectUrl);
     const state = u.searchParams.get('state') ?? '';
-    const pending = this.#s.pkce.get(state);
-    if (!pending) throw new ArgumentError('INVALID_ARGUMENT', 'redirectUrl.state', 'is not a login this client started (or was already used)');
+    const stored = storage()?.getItem(`tillit:pkce:${state}`);
+    const pending = this.#s.pkce.get(state) ?? (stored ? (JSON.parse(stored) as { verifier: string; redirectUri: string; context?: string }) : undefined);
     this.#s.pkce.delete(state);
+    storage()?.removeItem(`tillit:pkce:${state}`);
+    if (!pending) throw new ArgumentError('INVALID_ARGUMENT', 'redirectUrl.state', 'is not a login this client started (or was already used)');
     const err = u.searchParams.get('error');
     if (err) throw new OAuthError(400, err, core.cleanText(u.searchParams.get('error_description') ?? ''), 'authorize');
     const iss = u.searchParams.get('iss');

@@ -35,20 +35,24 @@ wasm_cargo test --target "$WASM_TARGET" --test wasm_node
 step "wasm-bindgen tests in headless Chromium"
 CHROMEDRIVER=/usr/bin/chromedriver wasm_cargo test --target "$WASM_TARGET" --test wasm_browser
 
-step "build the emulator for the JS tests"
+step "build the emulator and the example pages for the JS and e2e tests"
 cargo build -q -p tillit-emulator
+mkdir -p examples/node_modules && ln -sfn ../../pkg examples/node_modules/tillit
+node_modules/.bin/vite build --config examples/vite.config.mjs
 
 step "JS package tests in Node"
 node --test --test-reporter=spec tests/js/ 2>&1 | tail -n 12
 step "JS package tests in headless Chromium"
 node --test --test-reporter=spec tests/browser/ 2>&1 | tail -n 12
 
+step "end-to-end: the example pages in headless Chromium (Playwright)"
+node --test --test-reporter=spec tests/e2e/ 2>&1 | tail -n 12
+
 step "Vite 7 build of a page importing tillit"
 (cd tests/vite && ../../node_modules/.bin/vite build --config vite.config.mjs)
 ls target/vite-check/assets/*.wasm >/dev/null
 
 step "examples: the quick-start runs against the built package"
-mkdir -p examples/node_modules && ln -sfn ../../pkg examples/node_modules/tillit
 node examples/quickstart/main.mjs > /dev/null
 
 step "all tests passed"

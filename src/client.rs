@@ -60,7 +60,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_retries: 2, base_ms: 200, max_wait_ms: 5_000 }
+        RetryPolicy {
+            max_retries: 2,
+            base_ms: 200,
+            max_wait_ms: 5_000,
+        }
     }
 }
 
@@ -71,7 +75,9 @@ impl RetryPolicy {
         if let Some(secs) = retry_after.and_then(|r| r.trim().parse::<u64>().ok()) {
             return (secs.saturating_mul(1000)).min(self.max_wait_ms);
         }
-        let exp = self.base_ms.saturating_mul(1u64 << attempt.saturating_sub(1).min(16));
+        let exp = self
+            .base_ms
+            .saturating_mul(1u64 << attempt.saturating_sub(1).min(16));
         let jittered = exp as f64 * (0.5 + jitter.clamp(0.0, 0.999) / 2.0);
         (jittered as u64).min(self.max_wait_ms)
     }
@@ -87,7 +93,16 @@ pub fn dpop_challenge_error(www_authenticate: &str) -> Option<&str> {
 
 /// Reads a response. `idempotent` reads may be retried; `attempt` counts retries so far.
 #[allow(clippy::too_many_arguments)] // the response's parts and the retry state, each used once
-pub fn classify(status: u16, www_authenticate: Option<&str>, retry_after: Option<&str>, body: &[u8], idempotent: bool, attempt: u32, policy: &RetryPolicy, jitter: f64) -> Verdict {
+pub fn classify(
+    status: u16,
+    www_authenticate: Option<&str>,
+    retry_after: Option<&str>,
+    body: &[u8],
+    idempotent: bool,
+    attempt: u32,
+    policy: &RetryPolicy,
+    jitter: f64,
+) -> Verdict {
     if (200..300).contains(&status) {
         return Verdict::Ok;
     }
@@ -95,27 +110,60 @@ pub fn classify(status: u16, www_authenticate: Option<&str>, retry_after: Option
         return Verdict::UseNonce;
     }
     let json: Option<Value> = serde_json::from_slice(body).ok();
-    if status == 400 && json.as_ref().and_then(|j| j.get("error")).and_then(Value::as_str) == Some("use_dpop_nonce") {
+    if status == 400
+        && json
+            .as_ref()
+            .and_then(|j| j.get("error"))
+            .and_then(Value::as_str)
+            == Some("use_dpop_nonce")
+    {
         return Verdict::UseNonce;
     }
     if idempotent && matches!(status, 429 | 502 | 503 | 504) && attempt < policy.max_retries {
-        return Verdict::Retry { after_ms: policy.wait_ms(attempt + 1, retry_after, jitter) };
+        return Verdict::Retry {
+            after_ms: policy.wait_ms(attempt + 1, retry_after, jitter),
+        };
     }
     if let Some(j) = &json {
         if let Some(e) = j.get("error").and_then(Value::as_str) {
-            return Verdict::OAuth { status, error: clean(e, 64), description: clean(j.get("error_description").and_then(Value::as_str).unwrap_or(""), 300) };
+            return Verdict::OAuth {
+                status,
+                error: clean(e, 64),
+                description: clean(
+                    j.get("error_description")
+                        .and_then(Value::as_str)
+                        .unwrap_or(""),
+                    300,
+                ),
+            };
         }
         if j.get("resourceType").and_then(Value::as_str) == Some("OperationOutcome") {
             let issue = j.pointer("/issue/0");
             return Verdict::Fhir {
                 status,
-                code: clean(issue.and_then(|i| i.get("code")).and_then(Value::as_str).unwrap_or("unknown"), 64),
-                diagnostics: clean(issue.and_then(|i| i.get("diagnostics")).and_then(Value::as_str).unwrap_or(""), 300),
+                code: clean(
+                    issue
+                        .and_then(|i| i.get("code"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("unknown"),
+                    64,
+                ),
+                diagnostics: clean(
+                    issue
+                        .and_then(|i| i.get("diagnostics"))
+                        .and_then(Value::as_str)
+                        .unwrap_or(""),
+                    300,
+                ),
             };
         }
     }
     if let Some(err) = www_authenticate.and_then(dpop_challenge_error) {
-        return Verdict::OAuth { status, error: clean(err, 64), description: String::new() };
+        return Verdict::OAuth {
+            status,
+            error: clean(err, 64),
+            description: String::new(),
+        };
     }
     Verdict::Http { status }
 }
@@ -145,7 +193,9 @@ pub fn clean(text: &str, max: usize) -> String {
 /// The token cache key: resource, scope and the trust context's canonical form (hashed), so a
 /// token for one patient or care relationship is never used for another.
 pub fn cache_key(resource: &str, scope: &str, trust_context: Option<&Value>) -> String {
-    let ctx = trust_context.map(|v| sha256_b64u(canonical(v).as_bytes())).unwrap_or_else(|| "-".into());
+    let ctx = trust_context
+        .map(|v| sha256_b64u(canonical(v).as_bytes()))
+        .unwrap_or_else(|| "-".into());
     format!("{resource}\u{1f}{scope}\u{1f}{ctx}")
 }
 
@@ -154,13 +204,19 @@ pub fn form_encode(pairs: &[(String, String)]) -> String {
     let enc = |s: &str| -> String {
         s.bytes()
             .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => (b as char).to_string(),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                    (b as char).to_string()
+                }
                 b' ' => "+".to_string(),
                 _ => format!("%{b:02X}"),
             })
             .collect()
     };
-    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// What a retrieved document turned out to be.
@@ -177,13 +233,30 @@ pub struct Unwrapped {
 /// Unwraps a CDA `ClinicalDocument` whose `nonXMLBody` carries a base64 PDF; anything else is
 /// returned as it came.
 pub fn unwrap_document(content_type: &str, bytes: Vec<u8>) -> Unwrapped {
-    let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let ct = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if ct.ends_with("xml") {
         if let Some(pdf) = cda_pdf(&bytes) {
-            return Unwrapped { content_type: "application/pdf".into(), bytes: pdf, from_cda: true };
+            return Unwrapped {
+                content_type: "application/pdf".into(),
+                bytes: pdf,
+                from_cda: true,
+            };
         }
     }
-    Unwrapped { content_type: if ct.is_empty() { "application/octet-stream".into() } else { ct }, bytes, from_cda: false }
+    Unwrapped {
+        content_type: if ct.is_empty() {
+            "application/octet-stream".into()
+        } else {
+            ct
+        },
+        bytes,
+        from_cda: false,
+    }
 }
 
 fn cda_pdf(bytes: &[u8]) -> Option<Vec<u8>> {
@@ -199,7 +272,10 @@ fn cda_pdf(bytes: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let close = body[tag_end..].find("</text>")? + tag_end;
-    let b64: String = body[tag_end + 1..close].chars().filter(|c| !c.is_whitespace()).collect();
+    let b64: String = body[tag_end + 1..close]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     let pdf = Base64::decode_vec(&b64).ok()?;
     pdf.starts_with(b"%PDF").then_some(pdf)
 }
@@ -212,23 +288,86 @@ mod tests {
     #[test]
     fn verdicts() {
         let p = RetryPolicy::default();
-        assert_eq!(classify(200, None, None, b"{}", true, 0, &p, 0.5), Verdict::Ok);
-        assert_eq!(classify(401, Some("DPoP error=\"use_dpop_nonce\", error_description=\"x\""), None, b"", true, 0, &p, 0.5), Verdict::UseNonce);
-        assert_eq!(classify(400, None, None, br#"{"error":"use_dpop_nonce"}"#, false, 0, &p, 0.5), Verdict::UseNonce);
-        assert_eq!(classify(503, None, Some("1"), b"", true, 0, &p, 0.5), Verdict::Retry { after_ms: 1000 });
-        assert_eq!(classify(503, None, Some("999"), b"", true, 0, &p, 0.5), Verdict::Retry { after_ms: 5000 });
-        assert!(matches!(classify(503, None, None, b"", true, 2, &p, 0.5), Verdict::Http { status: 503 }), "bounded");
-        assert!(matches!(classify(503, None, None, b"", false, 0, &p, 0.5), Verdict::Http { status: 503 }), "only idempotent reads");
         assert_eq!(
-            classify(400, None, None, br#"{"error":"invalid_request","error_description":"patient 01018512345 unknown"}"#, false, 0, &p, 0.5),
-            Verdict::OAuth { status: 400, error: "invalid_request".into(), description: "patient *********** unknown".into() }
+            classify(200, None, None, b"{}", true, 0, &p, 0.5),
+            Verdict::Ok
+        );
+        assert_eq!(
+            classify(
+                401,
+                Some("DPoP error=\"use_dpop_nonce\", error_description=\"x\""),
+                None,
+                b"",
+                true,
+                0,
+                &p,
+                0.5
+            ),
+            Verdict::UseNonce
+        );
+        assert_eq!(
+            classify(
+                400,
+                None,
+                None,
+                br#"{"error":"use_dpop_nonce"}"#,
+                false,
+                0,
+                &p,
+                0.5
+            ),
+            Verdict::UseNonce
+        );
+        assert_eq!(
+            classify(503, None, Some("1"), b"", true, 0, &p, 0.5),
+            Verdict::Retry { after_ms: 1000 }
+        );
+        assert_eq!(
+            classify(503, None, Some("999"), b"", true, 0, &p, 0.5),
+            Verdict::Retry { after_ms: 5000 }
+        );
+        assert!(
+            matches!(
+                classify(503, None, None, b"", true, 2, &p, 0.5),
+                Verdict::Http { status: 503 }
+            ),
+            "bounded"
+        );
+        assert!(
+            matches!(
+                classify(503, None, None, b"", false, 0, &p, 0.5),
+                Verdict::Http { status: 503 }
+            ),
+            "only idempotent reads"
+        );
+        assert_eq!(
+            classify(
+                400,
+                None,
+                None,
+                br#"{"error":"invalid_request","error_description":"patient 01018512345 unknown"}"#,
+                false,
+                0,
+                &p,
+                0.5
+            ),
+            Verdict::OAuth {
+                status: 400,
+                error: "invalid_request".into(),
+                description: "patient *********** unknown".into()
+            }
         );
         assert_eq!(
             classify(403, None, None, br#"{"resourceType":"OperationOutcome","issue":[{"code":"forbidden","diagnostics":"no"}]}"#, true, 0, &p, 0.5),
             Verdict::Fhir { status: 403, code: "forbidden".into(), diagnostics: "no".into() }
         );
-        assert!(matches!(classify(401, Some("DPoP error=\"invalid_token\""), None, b"", true, 0, &p, 0.5), Verdict::OAuth { ref error, .. } if error == "invalid_token"));
-        assert_eq!(classify(500, None, None, b"<html>", true, 0, &p, 0.5), Verdict::Http { status: 500 });
+        assert!(
+            matches!(classify(401, Some("DPoP error=\"invalid_token\""), None, b"", true, 0, &p, 0.5), Verdict::OAuth { ref error, .. } if error == "invalid_token")
+        );
+        assert_eq!(
+            classify(500, None, None, b"<html>", true, 0, &p, 0.5),
+            Verdict::Http { status: 500 }
+        );
     }
 
     #[test]
@@ -245,15 +384,27 @@ mod tests {
         let a = json!({"patients": [{"id": 1}], "x": 1});
         let a2 = json!({"x": 1, "patients": [{"id": 1}]});
         let b = json!({"patients": [{"id": 2}], "x": 1});
-        assert_eq!(cache_key("r", "s", Some(&a)), cache_key("r", "s", Some(&a2)));
+        assert_eq!(
+            cache_key("r", "s", Some(&a)),
+            cache_key("r", "s", Some(&a2))
+        );
         assert_ne!(cache_key("r", "s", Some(&a)), cache_key("r", "s", Some(&b)));
         assert_ne!(cache_key("r", "s", None), cache_key("r", "t", None));
     }
 
     #[test]
     fn forms_and_cleaning() {
-        assert_eq!(form_encode(&[("patient.identifier".into(), "urn:oid:1|2".into()), ("a b".into(), "æ".into())]), "patient.identifier=urn%3Aoid%3A1%7C2&a+b=%C3%A6");
-        assert_eq!(clean("id 12345678901 and 123", 100), "id *********** and 123");
+        assert_eq!(
+            form_encode(&[
+                ("patient.identifier".into(), "urn:oid:1|2".into()),
+                ("a b".into(), "æ".into())
+            ]),
+            "patient.identifier=urn%3Aoid%3A1%7C2&a+b=%C3%A6"
+        );
+        assert_eq!(
+            clean("id 12345678901 and 123", 100),
+            "id *********** and 123"
+        );
         assert_eq!(clean("a\u{0}b\nc", 100), "abc");
         assert_eq!(dpop_challenge_error("Bearer error=\"x\""), None);
     }
@@ -263,7 +414,10 @@ mod tests {
         let pdf = b"%PDF-1.4 test";
         let cda = format!("<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><component><nonXMLBody><text mediaType=\"application/pdf\" representation=\"B64\">{}</text></nonXMLBody></component></ClinicalDocument>", Base64::encode_string(pdf));
         let u = unwrap_document("application/xml; charset=utf-8", cda.into_bytes());
-        assert_eq!((u.content_type.as_str(), u.bytes.as_slice(), u.from_cda), ("application/pdf", &pdf[..], true));
+        assert_eq!(
+            (u.content_type.as_str(), u.bytes.as_slice(), u.from_cda),
+            ("application/pdf", &pdf[..], true)
+        );
         let kith = b"<Message xmlns=\"http://www.kith.no/xmlstds\"/>".to_vec();
         assert_eq!(unwrap_document("application/xml", kith.clone()).bytes, kith);
         let p = unwrap_document("application/pdf", pdf.to_vec());

@@ -345,15 +345,46 @@ pub fn check_document(
 /// Reads a response: `{ verdict: 'ok' | 'use_nonce' | 'retry' | 'oauth' | 'fhir' | 'http', … }`.
 #[allow(clippy::too_many_arguments)]
 #[wasm_bindgen(js_name = classifyResponse)]
-pub fn classify_response(status: u16, www_authenticate: Option<String>, retry_after: Option<String>, body: &[u8], idempotent: bool, attempt: u32, jitter: f64) -> JsValue {
+pub fn classify_response(
+    status: u16,
+    www_authenticate: Option<String>,
+    retry_after: Option<String>,
+    body: &[u8],
+    idempotent: bool,
+    attempt: u32,
+    jitter: f64,
+) -> JsValue {
     use crate::client::{classify, RetryPolicy, Verdict};
-    let v = classify(status, www_authenticate.as_deref(), retry_after.as_deref(), body, idempotent, attempt, &RetryPolicy::default(), jitter);
+    let v = classify(
+        status,
+        www_authenticate.as_deref(),
+        retry_after.as_deref(),
+        body,
+        idempotent,
+        attempt,
+        &RetryPolicy::default(),
+        jitter,
+    );
     let j = match v {
         Verdict::Ok => serde_json::json!({ "verdict": "ok" }),
         Verdict::UseNonce => serde_json::json!({ "verdict": "use_nonce" }),
-        Verdict::Retry { after_ms } => serde_json::json!({ "verdict": "retry", "afterMs": after_ms }),
-        Verdict::OAuth { status, error, description } => serde_json::json!({ "verdict": "oauth", "status": status, "error": error, "description": description }),
-        Verdict::Fhir { status, code, diagnostics } => serde_json::json!({ "verdict": "fhir", "status": status, "code": code, "diagnostics": diagnostics }),
+        Verdict::Retry { after_ms } => {
+            serde_json::json!({ "verdict": "retry", "afterMs": after_ms })
+        }
+        Verdict::OAuth {
+            status,
+            error,
+            description,
+        } => {
+            serde_json::json!({ "verdict": "oauth", "status": status, "error": error, "description": description })
+        }
+        Verdict::Fhir {
+            status,
+            code,
+            diagnostics,
+        } => {
+            serde_json::json!({ "verdict": "fhir", "status": status, "code": code, "diagnostics": diagnostics })
+        }
         Verdict::Http { status } => serde_json::json!({ "verdict": "http", "status": status }),
     };
     to_js_value(&j)
@@ -362,14 +393,19 @@ pub fn classify_response(status: u16, www_authenticate: Option<String>, retry_af
 /// The token cache key for a resource, scope and trust context.
 #[wasm_bindgen(js_name = tokenCacheKey)]
 pub fn token_cache_key(resource: &str, scope: &str, trust_context: JsValue) -> JsResult<String> {
-    let tc = if trust_context.is_undefined() || trust_context.is_null() { None } else { Some(from_js(&trust_context, "trustContext")?) };
+    let tc = if trust_context.is_undefined() || trust_context.is_null() {
+        None
+    } else {
+        Some(from_js(&trust_context, "trustContext")?)
+    };
     Ok(crate::client::cache_key(resource, scope, tc.as_ref()))
 }
 
 /// `application/x-www-form-urlencoded` from `[[name, value], …]`.
 #[wasm_bindgen(js_name = formEncode)]
 pub fn form_encode(pairs: JsValue) -> JsResult<String> {
-    let p: Vec<(String, String)> = serde_wasm_bindgen::from_value(pairs).map_err(|_| arg_err("form", "must be [name, value] string pairs"))?;
+    let p: Vec<(String, String)> = serde_wasm_bindgen::from_value(pairs)
+        .map_err(|_| arg_err("form", "must be [name, value] string pairs"))?;
     Ok(crate::client::form_encode(&p))
 }
 
@@ -385,7 +421,11 @@ pub fn unwrap_document(content_type: &str, bytes: Vec<u8>) -> JsValue {
     let u = crate::client::unwrap_document(content_type, bytes);
     let o = js_sys::Object::new();
     super::set(&o, "contentType", &u.content_type.into());
-    super::set(&o, "bytes", &js_sys::Uint8Array::from(u.bytes.as_slice()).into());
+    super::set(
+        &o,
+        "bytes",
+        &js_sys::Uint8Array::from(u.bytes.as_slice()).into(),
+    );
     super::set(&o, "fromCda", &u.from_cda.into());
     o.into()
 }
@@ -402,6 +442,16 @@ pub fn clean_text(text: &str) -> String {
 pub fn token_jti(token: &str) -> String {
     crate::jose::parse_compact(token, "token")
         .ok()
-        .and_then(|p| p.claims.get("jti").and_then(Value::as_str).map(String::from))
-        .unwrap_or_else(|| format!("sha256:{}", &crate::jose::sha256_b64u(token.as_bytes())[..16]))
+        .and_then(|p| {
+            p.claims
+                .get("jti")
+                .and_then(Value::as_str)
+                .map(String::from)
+        })
+        .unwrap_or_else(|| {
+            format!(
+                "sha256:{}",
+                &crate::jose::sha256_b64u(token.as_bytes())[..16]
+            )
+        })
 }

@@ -1,0 +1,108 @@
+// The demo: starts the embedded national-infrastructure emulator, serves the EHR and citizen
+// pages (built with Vite) with a small backend-for-frontend that signs client assertions, and
+// prints the URLs. `--headless` runs the Node integration-service flow end to end instead and
+// prints a summary.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { readFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { createPrivateKey, sign } from 'node:crypto';
+import { extname, join, normalize } from 'node:path';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { jwkThumbprint } from 'tillit';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const ROOT = join(HERE, '..');
+const BIN = process.env.TILLIT_EMULATOR ?? join(ROOT, 'target', 'debug', 'tillit-emulator');
+const DIST = join(HERE, 'dist');
+const KEY_PEM = readFileSync(join(HERE, 'emulator', 'demo-client-key.pem'), 'utf8');
+const DEFAULTS = JSON.parse(readFileSync(join(HERE, 'emulator', 'default-config.json'), 'utf8'));
+
+/** Starts the emulator; resolves to { url, stop }. */
+export async function startEmulator(args = []) {
+  const child = spawn(BIN, ['--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      const m = /listening on (http:\/\/\S+)/.exec(String(d));
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (c) => reject(new Error(`emulator exited (${c})`)));
+  });
+  return { url, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.on('exit', r), child.kill('SIGTERM')))) };
+}
+
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
+
+/** Serves the built pages, /demo-config.json and the BFF signer; resolves to { url, close }. */
+export async function startPages(emulatorUrl, port = 0) {
+  if (!existsSync(join(DIST, 'ehr', 'index.html'))) throw new Error('build the pages first (scripts/demo.sh does)');
+  const key = createPrivateKey(KEY_PEM);
+  const clientJwk = DEFAULTS.clients[0].jwks.keys[0];
+  const patients = await (await fetch(`${emulatorUrl}/_emulator/patients`)).json();
+  const citizen = DEFAULTS.users.find((u) => u.kind === 'citizen');
+  const doctor = DEFAULTS.users.find((u) => u.kind === 'practitioner');
+  const cfg = {
+    issuer: emulatorUrl,
+    api: emulatorUrl,
+    clientId: DEFAULTS.clients[0].client_id,
+    clientKid: await jwkThumbprint(clientJwk),
+    practitioner: {
+      identifier: { id: doctor.pid, system: 'urn:oid:2.16.578.1.12.4.1.4.1', name: doctor.name },
+      hpr_nr: { id: doctor.hpr, system: 'urn:oid:2.16.578.1.12.4.1.4.4' },
+      authorization: { code: 'LE', system: 'urn:oid:2.16.578.1.12.4.1.1.9060' },
+      legal_entity: { id: '974760673', system: 'urn:oid:2.16.578.1.12.4.1.4.101', name: 'Testsykehuset HF' },
+      point_of_care: { id: '974760673', system: 'urn:oid:2.16.578.1.12.4.1.4.101', name: 'Testsykehuset HF' },
+    },
+    patients: patients.map((id, i) => ({ id, label: id === citizen.pid ? citizen.name : `Testpasient ${i + 1}` })),
+    citizen: { id: citizen.pid, name: citizen.name },
+  };
+  const server = createServer(async (req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    if (path === '/demo-config.json') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(cfg));
+    if (path === '/bff/sign' && req.method === 'POST') {
+      // The backend-for-frontend: in production it would authenticate the user's session first.
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      const sig = sign('sha256', Buffer.concat(chunks), { key, dsaEncoding: 'ieee-p1363' });
+      return res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(sig);
+    }
+    if (path === '/') return res.writeHead(302, { location: '/ehr/' }).end();
+    let file = join(DIST, normalize(path).replace(/^(\.\.[/\\])+/, ''));
+    if (path.endsWith('/')) file = join(file, 'index.html');
+    try {
+      const body = readFileSync(file);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(404).end('not found');
+    }
+  });
+  await new Promise((r) => server.listen(port, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, cfg, close: () => new Promise((r) => server.close(r)) };
+}
+
+async function main() {
+  const headless = process.argv.includes('--headless');
+  const emu = await startEmulator();
+  const stop = async () => {
+    await emu.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  if (headless) {
+    const patients = await (await fetch(`${emu.url}/_emulator/patients`)).json();
+    const log = join(mkdtempSync(join(tmpdir(), 'tillit-demo-')), 'access.ndjson');
+    const child = spawn(process.execPath, [join(HERE, 'node-service', 'service.mjs'), '--issuer', emu.url, '--patient', patients[1], '--log', log], { stdio: 'inherit' });
+    const code = await new Promise((r) => child.on('exit', r));
+    await emu.stop();
+    process.exit(code ?? 1);
+  }
+  const port = Number(process.env.PORT ?? 8080);
+  const pages = await startPages(emu.url, port);
+  console.log(`\ntillit demo\n  emulator (HelseID + document list + source): ${emu.url}\n  EHR page:     ${pages.url}/ehr/\n  citizen page: ${pages.url}/citizen/\nCtrl-C stops.`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,104 @@
+// What both example pages share: the demo's configuration (from the demo server), the
+// client-assertion signer (the backend-for-frontend signs; the browser never holds the
+// client's private key), the access log in IndexedDB, and a test-only fault hook.
+import { Client, AuditLog, generateKey, loadKey } from 'tillit';
+
+export async function config() {
+  const r = await fetch('/demo-config.json');
+  return r.json();
+}
+
+/** The BFF signer: POST /bff/sign signs the JWS signing input with the client key. */
+export function bffSigner(cfg) {
+  return {
+    alg: 'ES256',
+    kid: cfg.clientKid,
+    async sign(data) {
+      const r = await fetch('/bff/sign', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: data });
+      if (!r.ok) throw new Error('the signing service refused');
+      return new Uint8Array(await r.arrayBuffer());
+    },
+  };
+}
+
+/** A DPoP key that survives the login redirect and reloads (IndexedDB, non-extractable). */
+export async function dpopKey(name) {
+  try {
+    return await loadKey(name);
+  } catch {
+    return generateKey({ alg: 'ES256', persistAs: name });
+  }
+}
+
+export async function makeClient(cfg, keyName) {
+  const auditLog = await AuditLog.open({ sink: 'indexeddb', name: 'demo' });
+  const fault = new URLSearchParams(location.search).get('fault') ?? sessionStorage.getItem('demo:fault');
+  if (fault) sessionStorage.setItem('demo:fault', fault);
+  // Test-only: ask the emulator to misbehave on document-list searches.
+  const faultyFetch = (url, init = {}) => {
+    const headers = new Headers(init.headers);
+    if (fault && String(url).endsWith('/_search')) headers.set('x-emulator-fault', fault);
+    return fetch(url, { ...init, headers });
+  };
+  const client = new Client({
+    issuer: cfg.issuer,
+    clientId: cfg.clientId,
+    signer: bffSigner(cfg),
+    dpopKey: await dpopKey(keyName),
+    documentListBaseUrl: cfg.api,
+    auditLog,
+    fetch: faultyFetch,
+    timeoutMs: 10_000,
+    sourceSystem: 'tillit-demo-ehr',
+  });
+  return { client, auditLog };
+}
+
+export const REASONS = {
+  TYPE_NOT_ALLOWED: 'dokumenttype som ikke kan deles',
+  OTHER_PATIENT: 'gjaldt en annen pasient (feil i svaret)',
+  PATIENT_BLOCK: 'sperret av pasienten',
+  CONFIDENTIALITY: 'skjermet for ditt formål eller din rolle',
+  PURPOSE_RULE: 'ikke tillatt for valgt formål',
+  OUTSIDE_WINDOW: 'eldre enn visningsvinduet',
+  UNDATED: 'mangler dato',
+  COUNT_LIMIT: 'over maksimalt antall',
+  NOT_CURRENT: 'ikke gjeldende versjon',
+  MALFORMED_ENTRY: 'ugyldig oppføring',
+  DUPLICATE_ID: 'duplikat',
+  SUBJECT_UNKNOWN: 'ukjent pasient',
+  TYPE_UNKNOWN: 'ukjent dokumenttype',
+  NOT_DOCUMENT_REFERENCE: 'ikke et dokument',
+};
+
+export const PROFESSIONS = { LE: 'Lege', SP: 'Sykepleier', PS: 'Psykolog', FT: 'Fysioterapeut', JO: 'Jordmor' };
+
+export const TYPES = { 'A03-2': 'Epikrise', 'A13-2': 'Poliklinisk epikrise', 'E01-2': 'Radiologisvar', 'I01-2': 'Henvisning', 'C01-2': 'Medisinsk biokjemi', 'C03-2': 'Mikrobiologi', 'C04-2': 'Patologi' };
+
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+export async function showLog(container, auditLog, verifyEl) {
+  const rows = auditLog.query();
+  const v = await auditLog.verify();
+  verifyEl.replaceChildren(el('span', { class: v.ok ? 'ok' : 'bad', 'data-testid': 'chain' }, v.ok ? `Kjeden er verifisert (${v.entries} poster)` : `Kjeden er brutt ved post ${v.firstBadIndex}`));
+  const action = (e) => ({ E: e.subtype[1]?.code === 'ITI-67' ? 'Dokumentliste' : 'Token', R: 'Dokument' })[e.action] ?? e.action;
+  const outcome = (e) => ({ 0: 'OK', 4: 'Avvist', 8: 'Feil' })[e.outcome] ?? 'Sendt';
+  container.replaceChildren(
+    el('table', { 'data-testid': 'log' },
+      el('thead', {}, el('tr', {}, el('th', {}, 'Tid'), el('th', {}, 'Handling'), el('th', {}, 'Formål'), el('th', {}, 'Utfall'), el('th', {}, 'Transaksjon'))),
+      el('tbody', {}, ...rows.slice(-25).map((e) => el('tr', {},
+        el('td', {}, new Date(e.recorded).toLocaleTimeString('nb-NO')),
+        el('td', {}, action(e)),
+        el('td', {}, e.purposeOfEvent?.[0]?.coding?.[0]?.code ?? 'Egen'),
+        el('td', {}, outcome(e)),
+        el('td', { class: 'muted' }, e.entity.find((x) => x.type.code === 'XrequestId')?.what.identifier.value.slice(0, 8) ?? ''),
+      )))));
+}

@@ -1,0 +1,90 @@
+// End to end in headless Chromium: the EHR and citizen example pages against the emulator,
+// driven by Playwright. Screenshots go to docs/screenshots/ (the README shows them).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { launch } from '../support/browser.mjs';
+import { startEmulator, startPages } from '../../examples/demo.mjs';
+
+const SHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+let emu, pages, context;
+
+before(async () => {
+  emu = await startEmulator();
+  pages = await startPages(emu.url);
+  context = await launch();
+});
+after(async () => {
+  await context?.close();
+  await pages?.close();
+  await emu?.stop();
+});
+
+async function open(path) {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1366, height: 900 });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${pages.url}${path}`);
+  await page.waitForFunction(() => window.demoReady === true);
+  return { page, errors };
+}
+
+async function clinicianLookUp(page, patient, { emergency = false } = {}) {
+  await page.selectOption('#patient', patient);
+  if (emergency) await page.check('#emergency');
+  await page.click('#login');
+  await page.waitForSelector('[data-testid=documents] tbody tr', { timeout: 15000 });
+}
+
+test('the clinician flow: care need, login, minimised list, withheld panel, a PDF, the log verified', async () => {
+  const { page, errors } = await open('/ehr/');
+  const patient = pages.cfg.patients[1].id;
+  await clinicianLookUp(page, patient);
+  const subjects = await page.$$eval('[data-testid=documents] tbody tr', (rows) => rows.map((r) => r.dataset.subject));
+  assert.ok(subjects.length > 0 && subjects.every((s) => s === patient));
+  assert.match(await page.textContent('[data-testid=blocked]'), /sperret av pasienten/);
+  await page.click('[data-testid=documents] tbody tr button');
+  await page.waitForSelector('[data-testid=pdf]');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=log] tbody tr').length >= 3);
+  const log = await page.$$eval('[data-testid=log] tbody tr', (rows) => rows.map((r) => r.children[1].textContent));
+  assert.ok(log.includes('Dokumentliste') && log.includes('Dokument'), log.join(','));
+  assert.match(await page.textContent('[data-testid=chain]'), /verifisert/);
+  await page.screenshot({ path: `${SHOTS}ehr.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
+test('emergency access is a distinct choice and is logged as ETREAT', async () => {
+  const { page } = await open('/ehr/');
+  await clinicianLookUp(page, pages.cfg.patients[2].id, { emergency: true });
+  const purposes = await page.$$eval('[data-testid=log] tbody tr', (rows) => rows.map((r) => r.children[2].textContent));
+  assert.ok(purposes.includes('ETREAT'), purposes.join(','));
+});
+
+test("an emulator leak (another patient's document) is never rendered", async () => {
+  const { page } = await open('/ehr/?fault=leak-patient');
+  const patient = pages.cfg.patients[3].id;
+  await clinicianLookUp(page, patient);
+  const subjects = await page.$$eval('[data-testid=documents] tbody tr', (rows) => rows.map((r) => r.dataset.subject));
+  assert.ok(subjects.every((s) => s === patient));
+  assert.match(await page.textContent('[data-testid=withheld]'), /annen pasient/);
+  const html = await page.content();
+  for (const other of pages.cfg.patients.map((p) => p.id).filter((id) => id !== patient)) assert.ok(!html.includes(`data-subject="${other}"`));
+});
+
+test('the citizen sees own documents, reserved ones marked, and who looked', async () => {
+  // A clinician looks at the citizen's record first.
+  const { page: ehr } = await open('/ehr/');
+  await clinicianLookUp(ehr, pages.cfg.citizen.id);
+  const { page, errors } = await open('/citizen/');
+  await page.click('#login');
+  await page.waitForSelector('[data-testid=documents] tbody tr', { timeout: 15000 });
+  assert.ok((await page.$$('[data-testid=reserved]')).length >= 1, 'a reserved document is shown to the patient, marked');
+  await page.waitForSelector('[data-testid=seen] tbody tr');
+  const who = await page.$$eval('[data-testid=seen] tbody tr', (rows) => rows.map((r) => r.children[1].textContent));
+  assert.ok(who.includes('Lege Lise Lauritzen'), who.join(','));
+  const html = await page.content();
+  assert.ok(!html.includes(pages.cfg.practitioner.identifier.id), "never the practitioner's national id");
+  await page.screenshot({ path: `${SHOTS}citizen.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+});
