@@ -55,3 +55,8 @@ raw=$(stat -c %s pkg/web/tillit_core_bg.wasm)
 gz=$(gzip -9 -c pkg/web/tillit_core_bg.wasm | wc -c)
 log "wasm size: $raw bytes raw, $gz bytes gzipped ($(du -h --apparent-size pkg/web/tillit_core_bg.wasm | cut -f1) raw)"
 echo "$gz" > pkg/.wasm-gzip-bytes
+budget=$(node -e "console.log(require('./bench/config.json').wasmGzipBudgetBytes)")
+if [ "$gz" -gt "$budget" ]; then
+  log "the gzipped wasm ($gz bytes) is over the budget in bench/config.json ($budget bytes)"
+  exit 1
+fi

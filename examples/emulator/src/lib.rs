@@ -1156,6 +1156,9 @@ async fn search(
         Ok(c) => c,
         Err(r) => return *r,
     };
+    // Verification needs the shared state; building the page does not: release the lock.
+    let nonce_now = m.nonce_rs[0].clone();
+    drop(m);
     let event_id = headers
         .get("nhn-event-id")
         .and_then(|h| h.to_str().ok())
@@ -1174,7 +1177,7 @@ async fn search(
     };
     if !allowed_patients(&claims).contains(&pid) {
         log_event(
-            &mut m,
+            &mut s.m.lock().expect("lock"),
             Seen {
                 endpoint: "search",
                 client: Some(&client),
@@ -1193,7 +1196,7 @@ async fn search(
     }
     let Some(pi) = s.world.patients.iter().position(|p| *p == pid) else {
         log_event(
-            &mut m,
+            &mut s.m.lock().expect("lock"),
             Seen {
                 endpoint: "search",
                 client: Some(&client),
@@ -1299,7 +1302,7 @@ async fn search(
     }
     let bundle = json!({ "resourceType": "Bundle", "type": "searchset", "total": total, "link": links, "entry": entries });
     log_event(
-        &mut m,
+        &mut s.m.lock().expect("lock"),
         Seen {
             endpoint: "search",
             client: Some(&client),
@@ -1320,7 +1323,7 @@ async fn search(
                 "application/fhir+json; fhirVersion=4.0".into(),
             ),
             ("nhn-securitylabel-nors-count", nors.to_string()),
-            ("dpop-nonce", m.nonce_rs[0].clone()),
+            ("dpop-nonce", nonce_now.clone()),
         ],
     );
     post_fault(fl.as_deref(), r, body)

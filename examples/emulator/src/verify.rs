@@ -96,12 +96,17 @@ pub fn signature_ok(p: &Parsed, alg: Alg, jwk: &Value) -> bool {
 #[derive(Default)]
 pub struct Replay {
     seen: HashMap<String, u64>,
+    pruned_at: u64,
 }
 
 impl Replay {
     /// Records `jti` until `until`; false if it was seen and is still remembered.
     pub fn fresh(&mut self, jti: &str, now: u64, until: u64) -> bool {
-        self.seen.retain(|_, exp| *exp + SKEW >= now);
+        // Forget expired ids at most once a second: pruning on every call is quadratic under load.
+        if now != self.pruned_at {
+            self.seen.retain(|_, exp| *exp + SKEW >= now);
+            self.pruned_at = now;
+        }
         if self.seen.contains_key(jti) {
             return false;
         }

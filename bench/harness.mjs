@@ -1,0 +1,14 @@
+// Measuring: warm up, then `runs` timed runs; each figure is the median with min and max.
+export async function measure(fn, { runs = 7, warmup = 2, iterations = 1 } = {}) {
+  for (let i = 0; i < warmup; i++) await fn(iterations);
+  const t = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn(iterations);
+    t.push((performance.now() - t0) / iterations);
+  }
+  t.sort((a, b) => a - b);
+  return { median: t[Math.floor(t.length / 2)], min: t[0], max: t[t.length - 1] };
+}
+
+export const fmt = (x, d = 3) => (x >= 100 ? x.toFixed(0) : x.toPrecision(d));

@@ -1,0 +1,95 @@
+// The benchmark suite, shared by Node and headless Chromium. Every figure is a median of
+// several runs after warm-up (min and max kept), and where a baseline exists it is measured
+// in the same run and reported as a ratio.
+import { measure } from './harness.mjs';
+import { minimiseJs } from './baseline-minimise.mjs';
+import { attestation, syntheticFnr, documentReference, searchset } from '../tests/js/fixtures.mjs';
+
+const ISSUER = 'https://helseid-sts.test.nhn.no';
+const TYPES = ['A03-2', 'A13-2', 'E01-2', 'I01-2', 'C01-2', 'C03-2', 'B02-2', 'I02-2'];
+
+export function bundleText(n, patient) {
+  const docs = [];
+  for (let i = 0; i < n; i++) {
+    const extra = i % 17 === 0 ? { securityLabel: [{ coding: [{ system: 'urn:oid:2.16.578.1.12.4.1.1.9603', code: 'NORS' }] }] } : i % 11 === 0 ? { securityLabel: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R' }] }] } : {};
+    const year = 2018 + (i % 9);
+    docs.push(documentReference(`d${i}`, i % 50 === 49 ? syntheticFnr(9) : patient, TYPES[i % TYPES.length], `${year}-0${1 + (i % 9)}-1${i % 10}`, extra));
+  }
+  return JSON.stringify(searchset(docs));
+}
+
+export async function run({ tillit, jose, runs = 7, auditSinks = [] }) {
+  const rows = [];
+  const patient = syntheticFnr(4);
+  const att = attestation(patient);
+  const ctx = tillit.TrustContext.fromJSON(att);
+
+  // 1. Attestation + client assertion + DPoP proof, against jose signing the same claims.
+  for (const [alg, iterations] of [['ES256', 100], ['RS256', 20], ['PS256', 20]]) {
+    const key = await tillit.generateKey({ alg });
+    const t = await measure(async (n) => {
+      for (let i = 0; i < n; i++) {
+        const c = tillit.TrustContext.fromJSON(att);
+        await tillit.createClientAssertion({ clientId: 'bench', issuer: ISSUER, key, trustContext: c });
+        await tillit.createDpopProof({ key, method: 'POST', url: `${ISSUER}/connect/token`, nonce: 'n' });
+      }
+    }, { runs, iterations });
+    const j = await measure(async (n) => {
+      for (let i = 0; i < n; i++) {
+        const now = Math.floor(Date.now() / 1000);
+        await new jose.SignJWT({ assertion_details: [JSON.parse(JSON.stringify(att))] })
+          .setProtectedHeader({ alg, kid: key.kid, typ: 'client-authentication+jwt' })
+          .setIssuer('bench').setSubject('bench').setAudience(ISSUER).setIssuedAt(now).setNotBefore(now).setExpirationTime(now + 10).setJti(crypto.randomUUID())
+          .sign(key.privateKey);
+        await new jose.SignJWT({ htm: 'POST', htu: `${ISSUER}/connect/token`, nonce: 'n' })
+          .setProtectedHeader({ alg, typ: 'dpop+jwt', jwk: key.publicJwk }).setIssuedAt(now).setJti(crypto.randomUUID())
+          .sign(key.privateKey);
+      }
+    }, { runs, iterations });
+    rows.push({ bench: `assertion+proof ${alg}`, unit: 'µs/op', tillit: t.median * 1000, baseline: j.median * 1000, baselineName: 'jose', ratio: t.median / j.median, min: t.min * 1000, max: t.max * 1000, target: '≤ 1.2' });
+  }
+
+  // 2. Minimisation against the plain-JS baseline of the same policy.
+  const perSize = {};
+  for (const n of [100, 1000, 10000]) {
+    const text = bundleText(n, patient);
+    const now = Date.UTC(2026, 5, 15) / 1000;
+    const iterations = n >= 10000 ? 1 : n >= 1000 ? 5 : 40;
+    let a, b;
+    const t = await measure(async (k) => { for (let i = 0; i < k; i++) a = tillit.minimise(text, ctx, undefined, { now }); }, { runs, iterations });
+    const j = await measure(async (k) => { for (let i = 0; i < k; i++) b = minimiseJs(text, [patient], 'TREAT', 'LE', new Date(now * 1000)); }, { runs, iterations });
+    if (a.bundle.entry.length !== b.bundle.entry.length || a.withheld.length !== b.withheld.length) {
+      throw new Error(`the baseline and tillit disagree at ${n} entries (${a.bundle.entry.length}/${b.bundle.entry.length} kept)`);
+    }
+    perSize[n] = t.median;
+    rows.push({ bench: `minimise ${n} entries`, unit: 'ms', tillit: t.median, baseline: j.median, baselineName: 'plain JS', ratio: t.median / j.median, min: t.min, max: t.max, target: n === 10000 ? '≤ 1.0' : '' });
+  }
+  rows.push({ bench: 'minimise growth 1k→10k', unit: '×', tillit: perSize[10000] / perSize[1000], baseline: 10, baselineName: 'linear', ratio: perSize[10000] / perSize[1000] / 10, min: null, max: null, target: '≈ 1 (linear)' });
+
+  // 3. Audit appends with the hash chain.
+  for (const { name, open, n } of [{ name: 'memory', open: () => tillit.AuditLog.open({ sink: 'memory' }), n: 5000 }, ...auditSinks]) {
+    const t = await measure(async () => {
+      const log = await open();
+      const batch = [];
+      for (let i = 0; i < n; i++) batch.push(log.append({ kind: 'search', trustContext: ctx, clientId: 'bench', server: 'https://api.example', transactionId: `t-${i}` }));
+      await Promise.all(batch);
+      await log.close();
+    }, { runs: Math.min(runs, 5), warmup: 1 });
+    rows.push({ bench: `audit append (${name})`, unit: 'entries/s', tillit: n / (t.median / 1000), baseline: null, baselineName: '', ratio: null, min: n / (t.max / 1000), max: n / (t.min / 1000), target: name === 'memory' ? '≥ 50000' : '' });
+  }
+  return rows;
+}
+
+/** Compiles and instantiates the wasm bytes (imports stubbed; no start function runs). */
+export async function instantiateMs(bytes, runs = 7) {
+  const t = await measure(async () => {
+    const m = await WebAssembly.compile(bytes);
+    const imports = {};
+    for (const imp of WebAssembly.Module.imports(m)) {
+      imports[imp.module] ??= {};
+      imports[imp.module][imp.name] = imp.kind === 'function' ? () => {} : imp.kind === 'memory' ? new WebAssembly.Memory({ initial: 17 }) : imp.kind === 'table' ? new WebAssembly.Table({ initial: 1, element: 'anyfunc' }) : 0;
+    }
+    await WebAssembly.instantiate(m, imports);
+  }, { runs });
+  return t;
+}
