@@ -55,4 +55,7 @@ ls target/vite-check/assets/*.wasm >/dev/null
 step "examples: the quick-start runs against the built package"
 node examples/quickstart/main.mjs > /dev/null
 
+step "fuzz smoke (libFuzzer, 5 s per target)"
+bash scripts/fuzz.sh 5
+
 step "all tests passed"
