@@ -566,7 +566,7 @@ export class Client {
     for (const [k, v] of [['from', opts.from], ['to', opts.to]] as const) {
       if (v !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(v)) throw new ArgumentError('INVALID_ARGUMENT', k, 'must be a date YYYY-MM-DD');
     }
-    const system = core.parseNationalId(opts.patient).system as string;
+    const system = core.parseNationalId(opts.patient, undefined).system as string;
     const scope = this.#o.scopes?.search ?? SEARCH;
     const url = `${this.#o.documentListBaseUrl}/R4/fhir/DocumentReference/_search`;
     for (let page = 1; ; page++) {

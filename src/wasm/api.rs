@@ -53,10 +53,25 @@ pub fn trust_context_check_fresh(ctx: JsValue, skew_secs: u32) -> JsResult<()> {
 
 /// Parses a national id: `{ kind, synthetic, birthDate, system }`, or a typed error.
 #[wasm_bindgen(js_name = parseNationalId)]
-pub fn parse_national_id(id: &str, system: Option<String>) -> JsResult<JsValue> {
-    let n = match system {
+pub fn parse_national_id(id: JsValue, system: JsValue) -> JsResult<JsValue> {
+    let id = id.as_string().ok_or_else(|| {
+        to_js(Error::new(
+            ErrorCode::InvalidIdentifier,
+            "identifier",
+            "must be a string of 11 digits",
+        ))
+    })?;
+    let id = id.as_str();
+    let n = match system.as_string() {
         Some(s) => NationalId::parse_with_system(id, &s, "identifier"),
-        None => NationalId::parse(id, "identifier"),
+        None if system.is_undefined() || system.is_null() => NationalId::parse(id, "identifier"),
+        None => {
+            return Err(to_js(Error::new(
+                ErrorCode::InvalidCode,
+                "system",
+                "must be a string (the OID system)",
+            )))
+        }
     }
     .map_err(to_js)?;
     let (y, m, d) = n.birth_date();
@@ -72,20 +87,25 @@ pub fn parse_national_id(id: &str, system: Option<String>) -> JsResult<JsValue> 
 
 /// Checks an organisation number.
 #[wasm_bindgen(js_name = isValidOrgNr)]
-pub fn is_valid_orgnr(s: &str) -> bool {
-    OrgNr::parse(s, "orgnr").is_ok()
+pub fn is_valid_orgnr(s: JsValue) -> bool {
+    s.as_string()
+        .is_some_and(|s| OrgNr::parse(&s, "orgnr").is_ok())
 }
 
 /// Generates a non-extractable key pair.
 #[wasm_bindgen(js_name = generateKeyPair)]
-pub async fn generate_key_pair(alg: String) -> JsResult<Object> {
-    platform::generate(Alg::parse(&alg, "alg").map_err(to_js)?).await
+pub async fn generate_key_pair(alg: JsValue) -> JsResult<Object> {
+    platform::generate(alg_arg(&alg)?).await
+}
+
+fn alg_arg(alg: &JsValue) -> JsResult<Alg> {
+    Alg::parse(&alg.as_string().unwrap_or_default(), "alg").map_err(to_js)
 }
 
 /// Imports a private key (JWK object or PKCS#8 PEM) as non-extractable.
 #[wasm_bindgen(js_name = importPrivateKey)]
-pub async fn import_private_key(input: JsValue, alg: String) -> JsResult<Object> {
-    platform::import_private(&input, Alg::parse(&alg, "alg").map_err(to_js)?).await
+pub async fn import_private_key(input: JsValue, alg: JsValue) -> JsResult<Object> {
+    platform::import_private(&input, alg_arg(&alg)?).await
 }
 
 /// The RFC 7638 thumbprint of a public (or private: the private members are ignored) JWK.
