@@ -321,7 +321,9 @@ export class AuditLog {
    * then may the request be sent. Rejects with {@link AuditError} if it cannot be stored.
    */
   append(event: AuditEventInput & { id?: string }): Promise<{ id: string; seq: number }> {
-    const input: Record<string, unknown> = { ...event, trustContext: event?.trustContext?.toJSON?.() ?? event?.trustContext, outcome: 'pending' };
+    // The context travels as JSON text: the core parses it once per distinct context.
+    const tc = event?.trustContext?.toJSON?.() ?? event?.trustContext;
+    const input: Record<string, unknown> = { ...event, trustContext: tc === undefined ? undefined : JSON.stringify(tc), outcome: 'pending' };
     input.id ??= uuid();
     return new Promise((resolve, reject) => {
       this.#queue.push({ input, resolve, reject });
@@ -351,8 +353,8 @@ export class AuditLog {
       while (this.#queue.length) {
         const batch = this.#queue.splice(0, this.#queue.length);
         try {
-          const lines = await this.#write(() => call(() => this.#chain.prepareEvents(batch.map((b) => b.input))));
-          batch.forEach((b, i) => b.resolve({ id: b.input.id as string, seq: JSON.parse(lines[i]!).seq }));
+          const { first } = await this.#write(() => call(() => this.#chain.prepareEvents(batch.map((b) => b.input))));
+          batch.forEach((b, i) => b.resolve({ id: b.input.id as string, seq: first + i }));
         } catch (e) {
           const err = e instanceof AuditError ? e : new AuditError('AUDIT_FAILURE', (e as { path?: string }).path ?? 'event', (e as { rule?: string }).rule ?? 'the entry could not be written');
           for (const b of batch) b.reject(err);
@@ -362,18 +364,22 @@ export class AuditLog {
     })();
   }
 
-  async #write(prepare: () => string[]): Promise<string[]> {
+  async #write(prepare: () => string[]): Promise<{ lines: string[]; first: number }> {
     const run = async () => {
-      if (this.#sink.readFrom) this.#chain.absorb(await this.#sink.readFrom(this.#chain.head().nextSeq));
+      if (this.#sink.readFrom) {
+        const fresh = await this.#sink.readFrom((this.#chain.head() as { nextSeq: number }).nextSeq);
+        call(() => this.#chain.absorb(fresh));
+      }
+      const first = (this.#chain.head() as { nextSeq: number }).nextSeq;
       const lines = prepare();
       await this.#sink.append(lines);
       for (const l of lines) this.#chain.commit(l);
       this.#sinceCheckpoint += lines.length;
-      return lines;
+      return { lines, first };
     };
-    const lines = await (this.#sink.lock ? this.#sink.lock(run) : run());
+    const r = await (this.#sink.lock ? this.#sink.lock(run) : run());
     if (this.#key && this.#sinceCheckpoint >= this.#every) await this.checkpoint();
-    return lines;
+    return r;
   }
 
   /** Appends a checkpoint: the chain head signed with the checkpoint key. */
@@ -382,7 +388,10 @@ export class AuditLog {
     this.#sinceCheckpoint = 0;
     const key = this.#key;
     const run = async () => {
-      if (this.#sink.readFrom) this.#chain.absorb(await this.#sink.readFrom(this.#chain.head().nextSeq));
+      if (this.#sink.readFrom) {
+        const fresh = await this.#sink.readFrom((this.#chain.head() as { nextSeq: number }).nextSeq);
+        call(() => this.#chain.absorb(fresh));
+      }
       const jws = await callAsync(() => core.signCheckpoint(key, this.#chain.checkpointClaims()));
       const line = call(() => this.#chain.prepareRecord('checkpoint', { jws, kid: key.kid }));
       await this.#sink.append([line]);
@@ -406,19 +415,19 @@ export class AuditLog {
 
   /** Follow-up reports: missing decision refs, emergency access, self-granted, unusual volume, unknown outcomes. */
   report(opts: { volumeThreshold?: number } = {}): Record<string, unknown> {
-    return this.#chain.report(opts.volumeThreshold ?? 50) as Record<string, unknown>;
+    return call(() => this.#chain.report(opts.volumeThreshold ?? 50)) as Record<string, unknown>;
   }
 
   /** "Who looked at my record": never the practitioner's national id. */
   citizenReport(patientId: string): CitizenReportEntry[] {
-    return this.#chain.citizenReport(patientId) as CitizenReportEntry[];
+    return call(() => this.#chain.citizenReport(patientId)) as CitizenReportEntry[];
   }
 
   /** The records as NDJSON (with the chain), or the AuditEvents as a FHIR Bundle. */
   export(format: 'ndjson'): string;
   export(format: 'bundle'): { resourceType: 'Bundle'; type: 'collection'; entry: Array<{ resource: Record<string, unknown> }> };
   export(format: 'ndjson' | 'bundle'): unknown {
-    return format === 'ndjson' ? this.#chain.exportNdjson() : this.#chain.exportBundle();
+    return format === 'ndjson' ? this.#chain.exportNdjson() : call(() => this.#chain.exportBundle());
   }
 
   /** Waits for pending writes, then releases the sink. */
@@ -434,7 +443,7 @@ export async function verifyLines(lines: string[], publicJwk?: Key['publicJwk'])
   let checkpointsVerified = 0;
   if (r.ok && publicJwk) {
     const c = new core.AuditCore(lines);
-    const cps = c.checkpoints() as Array<{ index: number; jws: string; prevHash: string }>;
+    const cps = call(() => c.checkpoints()) as Array<{ index: number; jws: string; prevHash: string }>;
     c.free();
     for (const cp of cps) {
       const claims = (await callAsync(() => core.verifyCheckpoint(publicJwk, cp.jws))) as { head: string; count: number } | null;

@@ -46,6 +46,33 @@ impl Default for Head {
 }
 
 impl Head {
+    /// Makes the next record's line (its RFC 8785 canonical form, `hash` included) and advances
+    /// the head. The canonical body is written once and both the hashed form and the line are
+    /// assembled from it: `body < hash < kind < prev < seq` is already the canonical key order.
+    pub fn append_line(&mut self, kind: &str, body: &Value) -> (String, String) {
+        let body_c = canonical(body);
+        let kind_c = canonical(&Value::String(kind.to_string()));
+        let tail = format!(
+            ",\"kind\":{kind_c},\"prev\":\"{}\",\"seq\":{}}}",
+            self.hash, self.next_seq
+        );
+        let mut unsigned = String::with_capacity(body_c.len() + tail.len() + 10);
+        unsigned.push_str("{\"body\":");
+        unsigned.push_str(&body_c);
+        unsigned.push_str(&tail);
+        let h = hex(&Sha256::digest(unsigned.as_bytes()));
+        let mut line = String::with_capacity(unsigned.len() + 80);
+        line.push_str("{\"body\":");
+        line.push_str(&body_c);
+        line.push_str(",\"hash\":\"");
+        line.push_str(&h);
+        line.push('"');
+        line.push_str(&tail);
+        self.next_seq += 1;
+        self.hash = h.clone();
+        (line, h)
+    }
+
     /// Makes the next record of `kind` with `body` and advances the head.
     pub fn append(&mut self, kind: &str, body: Value) -> Value {
         let mut m = Map::new();
@@ -106,39 +133,72 @@ fn bad(i: usize, n: usize, problem: &str) -> Report {
     }
 }
 
-/// Verifies a chain from its first record: sequence numbers consecutive from 0, each
-/// record's hash its own, each `prev` the previous record's hash.
-pub fn verify(records: &[Value]) -> Report {
-    let n = records.len();
-    let mut prev = GENESIS.to_string();
-    for (i, r) in records.iter().enumerate() {
+/// Checks records one at a time, so a long log need not be held in memory to be verified.
+#[derive(Clone, Debug, Default)]
+pub struct Verifier {
+    next: usize,
+    prev: Option<String>,
+}
+
+impl Verifier {
+    /// A verifier that continues after `head` (records already checked).
+    pub fn after(head: &Head) -> Self {
+        Verifier {
+            next: head.next_seq as usize,
+            prev: (head.next_seq > 0).then(|| head.hash.clone()),
+        }
+    }
+
+    /// Checks the next record; on failure, the index of the first bad record and the problem.
+    pub fn push(&mut self, r: &Value) -> core::result::Result<(), (usize, &'static str)> {
+        let i = self.next;
         let (Some(seq), Some(p), Some(h), Some(_kind)) = (
             r.get("seq").and_then(Value::as_u64),
             r.get("prev").and_then(Value::as_str),
             r.get("hash").and_then(Value::as_str),
             r.get("kind").and_then(Value::as_str),
         ) else {
-            return bad(i, n, "MALFORMED: a record needs seq, prev, kind and hash");
+            return Err((i, "MALFORMED: a record needs seq, prev, kind and hash"));
         };
         if record_hash(r) != h {
-            return bad(i, n, "ALTERED: the record does not match its own hash");
+            return Err((i, "ALTERED: the record does not match its own hash"));
         }
         if seq != i as u64 {
-            return bad(
+            return Err((
                 i,
-                n,
                 "MISSING_OR_REORDERED: sequence numbers are not consecutive",
-            );
+            ));
         }
-        if p != prev {
+        if p != self.prev.as_deref().unwrap_or(GENESIS) {
             // The record before was replaced (its hash recomputed) or removed: it is the bad one.
-            return bad(
+            return Err((
                 i.saturating_sub(1),
-                n,
                 "ALTERED: the record does not match the hash the next record committed to",
-            );
+            ));
         }
-        prev = h.to_string();
+        self.prev = Some(h.to_string());
+        self.next += 1;
+        Ok(())
+    }
+
+    /// The head after the records pushed so far.
+    pub fn head(&self) -> Head {
+        Head {
+            next_seq: self.next as u64,
+            hash: self.prev.clone().unwrap_or_else(|| GENESIS.to_string()),
+        }
+    }
+}
+
+/// Verifies a chain from its first record: sequence numbers consecutive from 0, each
+/// record's hash its own, each `prev` the previous record's hash.
+pub fn verify(records: &[Value]) -> Report {
+    let n = records.len();
+    let mut v = Verifier::default();
+    for r in records {
+        if let Err((i, problem)) = v.push(r) {
+            return bad(i, n, problem);
+        }
     }
     Report {
         ok: true,
@@ -269,6 +329,22 @@ mod tests {
         t[0].as_object_mut().unwrap().remove("prev");
         assert!(verify(&t).problem.unwrap().starts_with("MALFORMED"));
         assert!(Head::after(&t).is_err());
+    }
+
+    #[test]
+    fn lines_are_canonical_and_hash_like_values() {
+        let mut a = Head::default();
+        let mut b = Head::default();
+        for i in 0..3 {
+            let body = json!({"z": i, "a": {"y": "æ\n", "b": [1, 2]}});
+            let (line, h) = a.append_line("event", &body);
+            let rec = b.append("event", body);
+            let parsed: Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(parsed, rec);
+            assert_eq!(line, canonical(&rec));
+            assert_eq!(h, record_hash(&parsed));
+        }
+        assert_eq!(a, b);
     }
 
     #[test]

@@ -12,11 +12,14 @@ use crate::jose::{compact, parse_compact, signing_input, PublicJwk};
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
-/// The chain state of one log.
+/// The chain state of one log: the head, the stored lines (parsed only when a query needs
+/// them), and the lines prepared but not yet stored by the sink.
 #[wasm_bindgen]
 pub struct AuditCore {
     head: Head,
-    records: Vec<Value>,
+    lines: Vec<String>,
+    pending: Vec<(String, Head)>,
+    context_cache: Option<(String, crate::trust::TrustContext)>,
 }
 
 fn parse_line(line: &str, i: usize) -> JsResult<Value> {
@@ -35,7 +38,9 @@ impl AuditCore {
     pub fn new(lines: JsValue) -> JsResult<AuditCore> {
         let mut core = AuditCore {
             head: Head::default(),
-            records: Vec::new(),
+            lines: Vec::new(),
+            pending: Vec::new(),
+            context_cache: None,
         };
         core.absorb(lines)?;
         Ok(core)
@@ -44,84 +49,90 @@ impl AuditCore {
     /// Takes in lines another writer (another tab) appended after our head; they must link.
     pub fn absorb(&mut self, lines: JsValue) -> JsResult<u32> {
         let lines = lines_arg(&lines)?;
-        let mut all = self.records.clone();
-        let start = all.len();
+        let mut v = chain::Verifier::after(&self.head);
         for (i, l) in lines.iter().enumerate() {
-            all.push(parse_line(l, start + i)?);
+            let rec = parse_line(l, self.lines.len() + i)?;
+            v.push(&rec).map_err(|(at, problem)| {
+                to_js(Error::new(
+                    ErrorCode::InvalidResource,
+                    format!("log[{at}]"),
+                    format!("the log does not verify: {problem}"),
+                ))
+            })?;
         }
-        self.head = Head::after(&all).map_err(to_js)?;
-        self.records = all;
-        Ok(lines.len() as u32)
+        self.head = v.head();
+        self.pending.clear();
+        let n = lines.len() as u32;
+        self.lines.extend(lines);
+        Ok(n)
     }
 
     /// The number of records.
     #[wasm_bindgen(getter)]
     pub fn length(&self) -> u32 {
-        self.records.len() as u32
+        self.lines.len() as u32
     }
 
-    /// The head: `{ seq, hash }` of the next record.
+    /// The head: `{ nextSeq, hash }`.
     pub fn head(&self) -> JsValue {
         to_js_value(&json!({ "nextSeq": self.head.next_seq, "hash": self.head.hash }))
     }
 
-    /// Builds the record line for a look-up event (pending or completed) without committing it.
-    #[wasm_bindgen(js_name = prepareEvent)]
-    pub fn prepare_event(&self, input: JsValue) -> JsResult<String> {
-        let body = build_event(&input)?;
-        Ok(self.prepare_body("event", body))
-    }
-
-    /// Builds the lines for several look-up events, chained one after another from the head,
-    /// without committing them (a sink stores a batch in one write).
+    /// Builds the lines for look-up events, chained one after another from the head, without
+    /// committing them (a sink stores a batch in one write). Returns `[line, …]`.
     #[wasm_bindgen(js_name = prepareEvents)]
-    pub fn prepare_events(&self, inputs: js_sys::Array) -> JsResult<Vec<String>> {
+    pub fn prepare_events(&mut self, inputs: js_sys::Array) -> JsResult<Vec<String>> {
         let mut h = self.head.clone();
         let mut out = Vec::with_capacity(inputs.length() as usize);
+        let mut pending = Vec::with_capacity(out.capacity());
         for input in inputs.iter() {
-            let body = build_event(&input)?;
-            out.push(
-                serde_json::to_string(&h.append("event", body)).expect("a Value always serialises"),
-            );
+            let body = self.build_event(&input)?;
+            let (line, _) = h.append_line("event", &body);
+            pending.push((line.clone(), h.clone()));
+            out.push(line);
         }
+        self.pending = pending;
         Ok(out)
     }
 
-    /// Builds a record of another kind (`recovery`), without committing it.
+    /// Builds a record of another kind (`recovery`, `checkpoint`, `note`), without committing it.
     #[wasm_bindgen(js_name = prepareRecord)]
-    pub fn prepare_record(&self, kind: &str, body: JsValue) -> JsResult<String> {
+    pub fn prepare_record(&mut self, kind: &str, body: JsValue) -> JsResult<String> {
         if !matches!(kind, "recovery" | "checkpoint" | "note") {
             return Err(arg_err("kind", "must be recovery, checkpoint or note"));
         }
-        Ok(self.prepare_body(kind, from_js(&body, "body")?))
-    }
-
-    fn prepare_body(&self, kind: &str, body: Value) -> String {
         let mut h = self.head.clone();
-        serde_json::to_string(&h.append(kind, body)).expect("a Value always serialises")
+        let (line, _) = h.append_line(kind, &from_js(&body, "body")?);
+        self.pending = vec![(line.clone(), h)];
+        Ok(line)
     }
 
-    /// Commits a prepared line once the sink has stored it.
+    /// Commits a prepared line once the sink has stored it (in the order prepared).
     pub fn commit(&mut self, line: &str) -> JsResult<()> {
-        let rec = parse_line(line, self.records.len())?;
-        if rec.get("prev").and_then(Value::as_str) != Some(self.head.hash.as_str())
-            || rec.get("seq").and_then(Value::as_u64) != Some(self.head.next_seq)
-        {
-            return Err(to_js(Error::new(
+        match self.pending.first() {
+            Some((l, _)) if l == line => {
+                let (l, h) = self.pending.remove(0);
+                self.head = h;
+                self.lines.push(l);
+                Ok(())
+            }
+            _ => Err(to_js(Error::new(
                 ErrorCode::InvalidArgument,
                 "line",
-                "does not follow the head: another writer appended first",
-            )));
+                "was not prepared by this log at its head: another writer appended first",
+            ))),
         }
-        self.head = Head {
-            next_seq: self.head.next_seq + 1,
-            hash: rec["hash"].as_str().unwrap_or_default().to_string(),
-        };
-        self.records.push(rec);
-        Ok(())
     }
 
-    /// The head line as JSON for signing a checkpoint: `{ head, count }`.
+    fn records(&self) -> JsResult<Vec<Value>> {
+        self.lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| parse_line(l, i))
+            .collect()
+    }
+
+    /// The head as claims for a checkpoint: `{ head, count, iat }`.
     #[wasm_bindgen(js_name = checkpointClaims)]
     pub fn checkpoint_claims(&self) -> JsValue {
         to_js_value(
@@ -130,20 +141,20 @@ impl AuditCore {
     }
 
     /// Verifies the chain: `{ ok, entries, firstBadIndex?, problem? }`.
-    pub fn verify(&self) -> JsValue {
-        report_js(&chain::verify(&self.records))
+    pub fn verify(&self) -> JsResult<JsValue> {
+        Ok(report_js(&chain::verify(&self.records()?)))
     }
 
-    /// The checkpoint records as `{ index, jws }`.
-    pub fn checkpoints(&self) -> JsValue {
+    /// The checkpoint records as `{ index, jws, prevHash }`.
+    pub fn checkpoints(&self) -> JsResult<JsValue> {
         let list: Vec<Value> = self
-            .records
+            .records()?
             .iter()
             .enumerate()
             .filter(|(_, r)| r.get("kind").and_then(Value::as_str) == Some("checkpoint"))
             .map(|(i, r)| json!({ "index": i, "jws": r.pointer("/body/jws"), "prevHash": r.get("prev") }))
             .collect();
-        to_js_value(&Value::Array(list))
+        Ok(to_js_value(&Value::Array(list)))
     }
 
     /// Look-ups matching a filter.
@@ -156,40 +167,69 @@ impl AuditCore {
             purpose: opt_str(&filter, "purpose")?,
             action: opt_str(&filter, "action")?,
         };
-        let found: Vec<Value> = control::query(&self.records, &f)
-            .into_iter()
-            .cloned()
-            .collect();
+        let records = self.records()?;
+        let found: Vec<Value> = control::query(&records, &f).into_iter().cloned().collect();
         Ok(to_js_value(&Value::Array(found)))
     }
 
     /// The follow-up reports.
-    pub fn report(&self, volume_threshold: u32) -> JsValue {
-        to_js_value(&control::report(&self.records, volume_threshold as usize))
+    pub fn report(&self, volume_threshold: u32) -> JsResult<JsValue> {
+        Ok(to_js_value(&control::report(
+            &self.records()?,
+            volume_threshold as usize,
+        )))
     }
 
     /// "Who looked at my record" for one patient.
     #[wasm_bindgen(js_name = citizenReport)]
-    pub fn citizen_report(&self, patient: &str) -> JsValue {
-        to_js_value(&Value::Array(control::citizen_report(
-            &self.records,
+    pub fn citizen_report(&self, patient: &str) -> JsResult<JsValue> {
+        Ok(to_js_value(&Value::Array(control::citizen_report(
+            &self.records()?,
             patient,
-        )))
+        ))))
     }
 
     /// The records as NDJSON.
     #[wasm_bindgen(js_name = exportNdjson)]
     pub fn export_ndjson(&self) -> String {
-        self.records
-            .iter()
-            .map(|r| serde_json::to_string(r).expect("serialises") + "\n")
-            .collect()
+        self.lines.iter().map(|l| format!("{l}\n")).collect()
     }
 
     /// The current AuditEvents as a FHIR `collection` Bundle.
     #[wasm_bindgen(js_name = exportBundle)]
-    pub fn export_bundle(&self) -> JsValue {
-        to_js_value(&control::bundle(&self.records))
+    pub fn export_bundle(&self) -> JsResult<JsValue> {
+        Ok(to_js_value(&control::bundle(&self.records()?)))
+    }
+}
+
+impl AuditCore {
+    /// The trust context of an event input, given as JSON text (parsed once per distinct text)
+    /// or as an object.
+    fn context(&mut self, v: &JsValue) -> JsResult<crate::trust::TrustContext> {
+        if let Some(text) = v.as_string() {
+            if let Some((t, tc)) = &self.context_cache {
+                if *t == text {
+                    return Ok(tc.clone());
+                }
+            }
+            let json = crate::json::parse_limited(&text, 1 << 20, 64, "event.trustContext")
+                .map_err(to_js)?;
+            let tc = crate::trust::TrustContext::from_json(&json)
+                .map_err(|e| to_js(e.under("event.trustContext")))?;
+            self.context_cache = Some((text, tc.clone()));
+            return Ok(tc);
+        }
+        let json = from_js(v, "event.trustContext")?;
+        crate::trust::TrustContext::from_json(&json)
+            .map_err(|e| to_js(e.under("event.trustContext")))
+    }
+
+    fn build_event(&mut self, input: &JsValue) -> JsResult<Value> {
+        let tc = self.context(
+            &prop(input, "trustContext")
+                .ok_or_else(|| arg_err("event.trustContext", "is required"))?,
+        )?;
+        build_event(input, &tc)
     }
 }
 
@@ -234,16 +274,10 @@ pub fn audit_read_ndjson(bytes: &[u8]) -> JsResult<JsValue> {
     ))
 }
 
-fn build_event(input: &JsValue) -> JsResult<Value> {
+fn build_event(input: &JsValue, tc: &crate::trust::TrustContext) -> JsResult<Value> {
     let action =
         Action::parse(&prop_str(input, "kind").map_err(|_| arg_err("event.kind", "is required"))?)
             .map_err(to_js)?;
-    let tc_json = from_js(
-        &prop(input, "trustContext").ok_or_else(|| arg_err("event.trustContext", "is required"))?,
-        "event.trustContext",
-    )?;
-    let tc = crate::trust::TrustContext::from_json(&tc_json)
-        .map_err(|e| to_js(e.under("event.trustContext")))?;
     let outcome = Outcome::parse(&opt_str(input, "outcome")?.unwrap_or_else(|| "pending".into()))
         .map_err(to_js)?;
     let id = match opt_str(input, "id")? {
@@ -264,7 +298,7 @@ fn build_event(input: &JsValue) -> JsResult<Value> {
     let l = LookUp {
         id: &id,
         action,
-        trust_context: &tc,
+        trust_context: tc,
         client_id: &client_id,
         server: &server,
         transaction_id: &transaction_id,
