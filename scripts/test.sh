@@ -27,6 +27,12 @@ step "build pkg/"
 bash scripts/build.sh
 mkdir -p tests/node_modules && ln -sfn ../../pkg tests/node_modules/tillit
 
+step "npm install of pkg/ into a scratch folder; import('tillit') as a user does"
+scratch="$(mktemp -d)"
+(cd "$scratch" && npm init -y >/dev/null && npm install --no-audit --no-fund --loglevel=error "$ROOT/pkg" >/dev/null \
+  && node -e "import('tillit').then(m => { if (typeof m.TrustContext.fromJSON !== 'function') process.exit(1); console.log('tillit ' + m.coreVersion + ' imported from a scratch install') })")
+rm -rf "$scratch"
+
 step "TypeScript: the published declarations type a consumer"
 node_modules/.bin/tsc -p tests/types/tsconfig.json
 

@@ -151,3 +151,20 @@ test('argument errors are typed', async () => {
   const citizen = TrustContext.fromJSON({ type: 'tillit:citizen', citizen: { identifier: { id: syntheticFnr(5), system: FNR } } });
   await assert.rejects(createClientAssertion({ clientId: 'c', issuer: ISSUER, key, trustContext: citizen }), (e) => e.path === 'trustContext');
 });
+
+test('the emulator accepts RS256 and PS256 client assertions end to end', async () => {
+  const { startEmulator, PRACTITIONER } = await import('../support/emulator.mjs');
+  const { Client, AuditLog } = await import('tillit');
+  for (const alg of ['RS256', 'PS256']) {
+    const emu = await startEmulator({ alg });
+    try {
+      const key = await importPrivateKey(emu.pem, { alg });
+      const patients = await emu.patients();
+      const client = new Client({ issuer: emu.url, clientId: emu.clientId, key, documentListBaseUrl: emu.url, auditLog: await AuditLog.open({ sink: 'memory' }) });
+      const r = await client.withContext(TrustContext.fromJSON(attestation(patients[0], PRACTITIONER))).searchDocuments({ patient: patients[0], pageSize: 100 });
+      assert.ok(r.entries.length > 0, alg);
+    } finally {
+      await emu.stop();
+    }
+  }
+});
