@@ -10,7 +10,7 @@ import { attestation } from '../tests/js/fixtures.mjs';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export async function emulatorLoad({ seconds = 3, concurrency = 16 } = {}) {
   const t0 = performance.now();
-  const child = spawn(join(ROOT, 'target', process.env.TILLIT_EMULATOR_PROFILE ?? 'release', 'tillit-emulator'), ['--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(join(ROOT, 'target', process.env.TILLIT_EMULATOR_PROFILE ?? 'emulator', 'tillit-emulator'), ['--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise((r) => child.stdout.on('data', (d) => { const m = /(http:\/\/\S+)/.exec(String(d)); if (m) r(m[1]); }));
   const startMs = performance.now() - t0;
   try {

@@ -154,6 +154,21 @@ struct Owned {
     now: u64,
 }
 
+impl Owned {
+    /// The inputs every signed JWT of a flow shares.
+    fn common<'a>(&'a self, signer: &'a Signer) -> Common<'a> {
+        Common {
+            client_id: &self.client_id,
+            issuer: &self.issuer,
+            alg: signer.alg(),
+            kid: signer.kid(),
+            now: self.now,
+            lifetime_secs: self.lifetime,
+            jti: &self.jti,
+        }
+    }
+}
+
 fn owned_common(opts: &JsValue) -> JsResult<Owned> {
     Ok(Owned {
         client_id: prop_str(opts, "clientId")?,
@@ -179,15 +194,7 @@ pub async fn create_client_assertion(opts: JsValue) -> JsResult<String> {
     let placement = details(&opts)?
         .map(Placement::ClientAssertion)
         .unwrap_or(Placement::None);
-    let common = Common {
-        client_id: &o.client_id,
-        issuer: &o.issuer,
-        alg: signer.alg(),
-        kid: signer.kid(),
-        now: o.now,
-        lifetime_secs: o.lifetime,
-        jti: &o.jti,
-    };
+    let common = o.common(&signer);
     let (h, c) = assertion::client_assertion(&common, &placement).map_err(to_js)?;
     sign_jwt(&signer, &h, &c).await
 }
@@ -220,15 +227,7 @@ pub async fn create_request_object(opts: JsValue) -> JsResult<String> {
         code_challenge: &code_challenge,
         resources: &resources,
     };
-    let common = Common {
-        client_id: &o.client_id,
-        issuer: &o.issuer,
-        alg: signer.alg(),
-        kid: signer.kid(),
-        now: o.now,
-        lifetime_secs: o.lifetime,
-        jti: &o.jti,
-    };
+    let common = o.common(&signer);
     let (h, c) = assertion::request_object(&common, &params, &placement).map_err(to_js)?;
     sign_jwt(&signer, &h, &c).await
 }

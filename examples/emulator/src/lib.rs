@@ -1376,39 +1376,25 @@ async fn retrieve(
             "documentUniqueId, repositoryUniqueId and homeCommunityId are required",
         );
     };
+    let seen = |status: u16| Seen {
+        endpoint: "retrieve",
+        client: Some(&client),
+        attestation: att.as_ref(),
+        patient: Some(&nin),
+        document: Some(unique),
+        event_id: Some(&event_id),
+        status,
+        ..Seen::default()
+    };
     let Some(doc) = s.world.by_unique_id(unique).cloned() else {
-        log_event(
-            &mut m,
-            Seen {
-                endpoint: "retrieve",
-                client: Some(&client),
-                attestation: att.as_ref(),
-                patient: Some(&nin),
-                document: Some(unique),
-                event_id: Some(&event_id),
-                status: 404,
-                ..Seen::default()
-            },
-        );
+        log_event(&mut m, seen(404));
         return outcome(StatusCode::NOT_FOUND, "not-found", "no such document");
     };
     if s.world.orgs[doc.org].repository != repo.as_str()
         || s.world.patients[doc.patient] != nin
         || !allowed_patients(&claims).contains(&nin)
     {
-        log_event(
-            &mut m,
-            Seen {
-                endpoint: "retrieve",
-                client: Some(&client),
-                attestation: att.as_ref(),
-                patient: Some(&nin),
-                document: Some(unique),
-                event_id: Some(&event_id),
-                status: 403,
-                ..Seen::default()
-            },
-        );
+        log_event(&mut m, seen(403));
         return outcome(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -1421,38 +1407,14 @@ async fn retrieve(
             .iter()
             .any(|(sy, c)| *sy == data::SYSTEM_BLOCKS && *c == "NORS")
     {
-        log_event(
-            &mut m,
-            Seen {
-                endpoint: "retrieve",
-                client: Some(&client),
-                attestation: att.as_ref(),
-                patient: Some(&nin),
-                document: Some(unique),
-                event_id: Some(&event_id),
-                status: 403,
-                ..Seen::default()
-            },
-        );
+        log_event(&mut m, seen(403));
         return outcome(
             StatusCode::FORBIDDEN,
             "forbidden",
             "the patient has blocked this document",
         );
     }
-    log_event(
-        &mut m,
-        Seen {
-            endpoint: "retrieve",
-            client: Some(&client),
-            attestation: att.as_ref(),
-            patient: Some(&nin),
-            document: Some(unique),
-            event_id: Some(&event_id),
-            status: 200,
-            ..Seen::default()
-        },
-    );
+    log_event(&mut m, seen(200));
     let nonce = m.nonce_rs[0].clone();
     drop(m);
     let (ct, body) = if doc.cda {
