@@ -113,6 +113,14 @@ export interface RetrievedDocument {
   transactionId: string;
 }
 
+interface Fetched {
+  status: number;
+  headers: Headers;
+  body: Uint8Array;
+  /** A successful body left unread (streamed retrieval). */
+  stream?: ReadableStream<Uint8Array>;
+}
+
 interface Token {
   accessToken: string;
   expiresAt: number;
@@ -166,6 +174,10 @@ function storage(): Storage | undefined {
   } catch {
     return undefined;
   }
+}
+
+function isPdf(b: Uint8Array): boolean {
+  return b[0] === 0x25 && b[1] === 0x50 && b[2] === 0x44 && b[3] === 0x46;
 }
 
 function origin(url: string): string {
@@ -265,7 +277,8 @@ export class Client {
     idempotent: boolean,
     dpop?: { accessToken?: string; fresh?: () => Promise<Record<string, string>> },
     signal?: AbortSignal,
-  ): Promise<{ status: number; headers: Headers; body: Uint8Array }> {
+    stream = false,
+  ): Promise<Fetched> {
     const o = origin(url);
     let attempt = 0;
     let nonceRetried = false;
@@ -276,9 +289,9 @@ export class Client {
         headers['DPoP'] = await createDpopProof({ key: await this.#dpopKey(), method: init.method, url, accessToken: dpop.accessToken, nonce: this.#s.nonces.get(o) });
         if (dpop.accessToken) headers['Authorization'] = `DPoP ${dpop.accessToken}`;
       }
-      let res: { status: number; headers: Headers; body: Uint8Array };
+      let res: Fetched;
       try {
-        res = await this.#once(url, { ...init, headers }, signal);
+        res = await this.#once(url, { ...init, headers }, signal, stream);
       } catch (e) {
         if (e instanceof NetworkError && idempotent && attempt < 2 && !signal?.aborted) {
           attempt++;
@@ -317,8 +330,11 @@ export class Client {
     }
   }
 
-  /** One attempt: fetch and read the body under the time-out. */
-  async #once(url: string, init: RequestInit, signal?: AbortSignal): Promise<{ status: number; headers: Headers; body: Uint8Array }> {
+  /**
+   * One attempt: fetch and read the body under the time-out. With `stream`, a successful PDF
+   * body is handed back unread (the time-out then covers the headers; `signal` cancels the rest).
+   */
+  async #once(url: string, init: RequestInit, signal?: AbortSignal, stream = false): Promise<Fetched> {
     const timeoutMs = this.#o.timeoutMs ?? 15_000;
     const ac = new AbortController();
     let timedOut = false;
@@ -331,6 +347,9 @@ export class Client {
     try {
       if (signal?.aborted) throw new NetworkError('NETWORK_ERROR', 'signal', 'the request was cancelled');
       const res = await this.#fetch(url, { ...init, signal: ac.signal, redirect: 'manual' });
+      if (stream && res.ok && res.body && (res.headers.get('content-type') ?? '').startsWith('application/pdf')) {
+        return { status: res.status, headers: res.headers, body: new Uint8Array(0), stream: res.body };
+      }
       const body = new Uint8Array(await res.arrayBuffer());
       return { status: res.status, headers: res.headers, body };
     } catch (e) {
@@ -541,12 +560,12 @@ export class Client {
   }
 
   /** Logs, sends and reads one resource request; the caller completes the log entry on success. */
-  async #resource(req: { method: 'GET' | 'POST'; url: string; headers: Record<string, string>; body?: string; scope: string; kind: 'search' | 'read'; query?: string; documentId?: string; signal?: AbortSignal }) {
+  async #resource(req: { method: 'GET' | 'POST'; url: string; headers: Record<string, string>; body?: string; scope: string; kind: 'search' | 'read'; query?: string; documentId?: string; signal?: AbortSignal; stream?: boolean }) {
     const token = await this.#token(req.scope);
     const log = await this.#audit({ kind: req.kind, server: origin(req.url), query: req.query, documentId: req.documentId, tokenJti: token.jti });
     try {
       const headers = { ...req.headers, 'nhn-event-id': log.transactionId, 'nhn-source-system': this.#o.sourceSystem ?? 'tillit' };
-      const res = await this.#http(req.url, { method: req.method, headers, body: req.body }, true, { accessToken: token.accessToken }, req.signal);
+      const res = await this.#http(req.url, { method: req.method, headers, body: req.body }, true, { accessToken: token.accessToken }, req.signal, req.stream);
       return { res, log };
     } catch (e) {
       if (e instanceof OAuthError && e.status === 401 && e.error === 'invalid_token') this.#s.tokens.clear();
@@ -628,11 +647,8 @@ export class Client {
     return out;
   }
 
-  /**
-   * Retrieves a document (ITI-68) for an entry the document list returned; refuses
-   * (`DOCUMENT_WITHHELD`) what the policy withholds, unwraps CDA carrying a PDF.
-   */
-  async getDocument(entry: Record<string, unknown>, opts: { signal?: AbortSignal } = {}): Promise<RetrievedDocument> {
+  /** The checks before any retrieval: the policy, the URL, the allowed origins. */
+  #retrievalTarget(entry: Record<string, unknown>): { url: string; documentId: string; headers: Record<string, string> } {
     const ctx = this.#requireContext();
     minimiseDocument(entry, null, ctx, this.#o.policy);
     const url = (entry as { content?: Array<{ attachment?: { url?: string } }> }).content?.[0]?.attachment?.url;
@@ -648,15 +664,74 @@ export class Client {
     const documentId = u.searchParams.get('documentUniqueId');
     if (!documentId) throw new ArgumentError('INVALID_ARGUMENT', 'entry.content[0].attachment.url', 'has no documentUniqueId');
     const patient = (entry as { subject?: { identifier?: { value?: string } } }).subject?.identifier?.value ?? ctx.patientIds[0]!;
-    const headers = { Accept: 'application/pdf, application/xml;q=0.9', 'nhn-patient-nin': patient };
-    const { res, log } = await this.#resource({ method: 'GET', url, headers, scope: this.#o.scopes?.read ?? READ, kind: 'read', documentId, signal: opts.signal });
+    return { url, documentId, headers: { Accept: 'application/pdf, application/xml;q=0.9', 'nhn-patient-nin': patient } };
+  }
+
+  /** Unwraps CDA, checks a promised PDF is one, and completes the log entry. */
+  async #finishDocument(res: Fetched, log: { id: string; transactionId: string }, documentId: string): Promise<RetrievedDocument> {
     const un = core.unwrapDocument(res.headers.get('content-type') ?? '', res.body) as { contentType: string; bytes: Uint8Array; fromCda: boolean };
-    if (un.contentType === 'application/pdf' && !(un.bytes[0] === 0x25 && un.bytes[1] === 0x50 && un.bytes[2] === 0x44 && un.bytes[3] === 0x46)) {
+    if (un.contentType === 'application/pdf' && !isPdf(un.bytes)) {
       const m = new MalformedResponseError('MALFORMED_RESPONSE', 'document', 'a PDF was promised but the body is not one (truncated?)');
       await this.#failAudit(log.id, m);
       throw m;
     }
     await this.#o.auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status, description: un.fromCda ? 'CDA with embedded PDF' : un.contentType } });
     return { contentType: un.contentType, bytes: un.bytes, fromCda: un.fromCda, documentId, transactionId: log.transactionId };
+  }
+
+  /**
+   * Retrieves a document (ITI-68) for an entry the document list returned; refuses
+   * (`DOCUMENT_WITHHELD`) what the policy withholds, unwraps CDA carrying a PDF.
+   */
+  async getDocument(entry: Record<string, unknown>, opts: { signal?: AbortSignal } = {}): Promise<RetrievedDocument> {
+    const t = this.#retrievalTarget(entry);
+    const { res, log } = await this.#resource({ method: 'GET', url: t.url, headers: t.headers, scope: this.#o.scopes?.read ?? READ, kind: 'read', documentId: t.documentId, signal: opts.signal });
+    return this.#finishDocument(res, log, t.documentId);
+  }
+
+  /**
+   * Retrieves a document as a stream, for large documents: a PDF body is passed on as it
+   * arrives (its first bytes checked, the log entry completed when it ends or fails); CDA is
+   * read whole and its PDF unwrapped. Cancel with `signal`.
+   */
+  async getDocumentStream(entry: Record<string, unknown>, opts: { signal?: AbortSignal } = {}): Promise<{ contentType: string; stream: ReadableStream<Uint8Array>; fromCda: boolean; documentId: string; transactionId: string }> {
+    const t = this.#retrievalTarget(entry);
+    const { res, log } = await this.#resource({ method: 'GET', url: t.url, headers: t.headers, scope: this.#o.scopes?.read ?? READ, kind: 'read', documentId: t.documentId, signal: opts.signal, stream: true });
+    if (!res.stream) {
+      const d = await this.#finishDocument(res, log, t.documentId);
+      return { contentType: d.contentType, stream: new Blob([d.bytes as Uint8Array<ArrayBuffer>]).stream(), fromCda: d.fromCda, documentId: d.documentId, transactionId: d.transactionId };
+    }
+    const auditLog = this.#o.auditLog;
+    const fail = (e: unknown) => this.#failAudit(log.id, e).catch(() => undefined);
+    let head = new Uint8Array(0);
+    let checked = false;
+    let bytes = 0;
+    const check = new TransformStream<Uint8Array, Uint8Array>({
+      async transform(chunk, ctl) {
+        bytes += chunk.length;
+        if (!checked) {
+          head = new Uint8Array([...head, ...chunk.subarray(0, 4)]);
+          if (head.length >= 4) {
+            checked = true;
+            if (!isPdf(head)) {
+              const m = new MalformedResponseError('MALFORMED_RESPONSE', 'document', 'a PDF was promised but the body is not one');
+              await fail(m);
+              throw m;
+            }
+          }
+        }
+        ctl.enqueue(chunk);
+      },
+      async flush() {
+        if (!checked) {
+          const m = new MalformedResponseError('MALFORMED_RESPONSE', 'document', 'the document ended before it began');
+          await fail(m);
+          throw m;
+        }
+        await auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status, description: `application/pdf, streamed ${bytes} bytes` } });
+      },
+    });
+    const stream = res.stream.pipeThrough(check, { signal: opts.signal });
+    return { contentType: 'application/pdf', stream, fromCda: false, documentId: t.documentId, transactionId: log.transactionId };
   }
 }

@@ -187,3 +187,20 @@ test('bad options are typed errors', async () => {
   const c = new Client({ issuer: emu.url, clientId: 'c', key, documentListBaseUrl: emu.url, auditLog });
   await assert.rejects(c.searchDocuments({ patient: patients[0] }), (e) => e.path === 'trustContext');
 });
+
+test('large documents stream: a PDF is passed on as it arrives and logged when it ends', async () => {
+  const { client, auditLog } = await setup();
+  const ehr = client.withContext(ctxFor(patients[0]));
+  const r = await ehr.searchDocuments({ patient: patients[0], pageSize: 1000 });
+  for (const entry of r.entries.slice(0, 6)) {
+    const d = await ehr.getDocumentStream(entry);
+    const chunks = [];
+    for await (const c of d.stream) chunks.push(c);
+    const bytes = Buffer.concat(chunks);
+    assert.equal(bytes.subarray(0, 5).toString(), '%PDF-');
+    assert.equal(d.contentType, 'application/pdf');
+  }
+  const reads = auditLog.query({ action: 'read' });
+  assert.equal(reads.length, 6);
+  assert.ok(reads.every((e) => e.outcome === '0'), 'every streamed read completed in the log');
+});
