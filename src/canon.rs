@@ -29,19 +29,29 @@ fn write(v: &Value, out: &mut String) {
             out.push(']');
         }
         Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            let mut members: Vec<(&String, &Value)> = m.iter().collect();
+            members.sort_by(|(a, _), (b, _)| utf16_cmp(a, b));
             out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
+            for (i, (k, v)) in members.into_iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
                 write_string(k, out);
                 out.push(':');
-                write(&m[k], out);
+                write(v, out);
             }
             out.push('}');
         }
+    }
+}
+
+/// Orders member names by their UTF-16 code units, as RFC 8785 wants. Byte order is the
+/// same for ASCII (the usual case), so that is compared directly.
+fn utf16_cmp(a: &str, b: &str) -> core::cmp::Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        a.cmp(b)
+    } else {
+        a.encode_utf16().cmp(b.encode_utf16())
     }
 }
 
@@ -76,6 +86,11 @@ fn write_number(n: &serde_json::Number, out: &mut String) {
 
 fn write_string(s: &str, out: &mut String) {
     out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -144,3 +144,20 @@ test('log control and the citizen view', async () => {
   const text = JSON.stringify(seen);
   assert.ok(!text.includes(attestation().practitioner.identifier.id), 'never the practitioner national id');
 });
+
+test('record hashes are SHA-256 over RFC 8785 canonical JSON, as an independent JCS implementation computes them', async () => {
+  const { default: canonicalize } = await import('canonicalize');
+  const { createHash } = await import('node:crypto');
+  const log = await AuditLog.open({ sink: 'memory' });
+  const a = await log.append({ ...base, kind: 'search', transactionId: 'jcs-1', query: 'x=æøå&y="quoted"\n' });
+  await log.complete(a.id, { outcome: 'success', completion: { returned: 2, withheld: { PATIENT_BLOCK: 1 } } });
+  let prev = '0'.repeat(64);
+  for (const line of log.export('ndjson').trim().split('\n')) {
+    const rec = JSON.parse(line);
+    assert.equal(line, canonicalize(rec), 'the stored line is itself canonical');
+    const { hash, ...rest } = rec;
+    assert.equal(hash, createHash('sha256').update(canonicalize(rest)).digest('hex'));
+    assert.equal(rec.prev, prev);
+    prev = hash;
+  }
+});
