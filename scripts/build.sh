@@ -17,7 +17,7 @@ wasm-bindgen --target experimental-nodejs-module --out-dir pkg/node --out-name t
 
 if command -v wasm-opt >/dev/null; then
   for f in pkg/web/tillit_core_bg.wasm pkg/node/tillit_core_bg.wasm; do
-    wasm-opt -Oz --enable-mutable-globals --enable-sign-ext --enable-bulk-memory --enable-nontrapping-float-to-int "$f" -o "$f.opt" && mv "$f.opt" "$f"
+    wasm-opt -O3 --enable-mutable-globals --enable-sign-ext --enable-bulk-memory --enable-nontrapping-float-to-int "$f" -o "$f.opt" && mv "$f.opt" "$f"
   done
 else
   log "wasm-opt not found: size not optimised"
