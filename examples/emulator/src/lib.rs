@@ -1175,19 +1175,20 @@ async fn search(
             "patient.identifier is required",
         );
     };
+    let record = |status: u16| {
+        let seen = Seen {
+            endpoint: "search",
+            client: Some(&client),
+            attestation: att.as_ref(),
+            patient: Some(&pid),
+            event_id: event_id.as_deref(),
+            status,
+            ..Seen::default()
+        };
+        log_event(&mut s.m.lock().expect("lock"), seen);
+    };
     if !allowed_patients(&claims).contains(&pid) {
-        log_event(
-            &mut s.m.lock().expect("lock"),
-            Seen {
-                endpoint: "search",
-                client: Some(&client),
-                attestation: att.as_ref(),
-                patient: Some(&pid),
-                event_id: event_id.as_deref(),
-                status: 403,
-                ..Seen::default()
-            },
-        );
+        record(403);
         return outcome(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -1195,18 +1196,7 @@ async fn search(
         );
     }
     let Some(pi) = s.world.patients.iter().position(|p| *p == pid) else {
-        log_event(
-            &mut s.m.lock().expect("lock"),
-            Seen {
-                endpoint: "search",
-                client: Some(&client),
-                attestation: att.as_ref(),
-                patient: Some(&pid),
-                event_id: event_id.as_deref(),
-                status: 200,
-                ..Seen::default()
-            },
-        );
+        record(200);
         return json_response(
             StatusCode::OK,
             &json!({ "resourceType": "Bundle", "type": "searchset", "total": 0, "entry": [] }),
@@ -1301,18 +1291,7 @@ async fn search(
         links.push(json!({ "relation": "next", "url": format!("{b}/R4/fhir/DocumentReference/_search?_count={count}&_page={}", page + 1) }));
     }
     let bundle = json!({ "resourceType": "Bundle", "type": "searchset", "total": total, "link": links, "entry": entries });
-    log_event(
-        &mut s.m.lock().expect("lock"),
-        Seen {
-            endpoint: "search",
-            client: Some(&client),
-            attestation: att.as_ref(),
-            patient: Some(&pid),
-            event_id: event_id.as_deref(),
-            status: 200,
-            ..Seen::default()
-        },
-    );
+    record(200);
     let body = serde_json::to_string(&bundle).unwrap_or_default();
     let r = json_response(
         StatusCode::OK,
