@@ -62,8 +62,9 @@ export type DpopProofOptions = SignWith & {
   now?: number;
 };
 
+/** The context travels to the core as JSON text (parsed there in one step). */
 const plain = <T extends { trustContext?: TrustContext }>(o: T) =>
-  o && o.trustContext ? { ...o, trustContext: o.trustContext.toJSON() } : o;
+  o && o.trustContext ? { ...o, trustContext: JSON.stringify(o.trustContext.toJSON?.() ?? o.trustContext) } : o;
 
 /** A signed client assertion (`typ: client-authentication+jwt`). */
 export function createClientAssertion(opts: ClientAssertionOptions): Promise<string> {

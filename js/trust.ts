@@ -21,7 +21,7 @@
  * @module
  */
 import * as core from '#core';
-import { call } from './errors.js';
+import { ArgumentError, call, TrustContextError } from './errors.js';
 
 /** An identifier `{ id, system }` with optional display members HelseID may add. */
 export interface Identifier {
@@ -120,7 +120,8 @@ export class TrustContext {
    * {@link CodeError} naming the JSON path and rule.
    */
   static fromJSON(obj: TrustContextJSON | WrappedAttestationJSON | unknown): TrustContext {
-    return new TrustContext(call(() => core.trustContextParse(obj)) as TrustContextJSON);
+    if (typeof obj === 'string') throw new TrustContextError('INVALID_TRUST_CONTEXT', '$', 'must be an object, not string');
+    return new TrustContext(JSON.parse(call(() => core.trustContextParse(toText(obj)))) as TrustContextJSON);
   }
 
   /** The wire form (NHN's sample shape for practitioners). */
@@ -151,12 +152,12 @@ export class TrustContext {
    * wants a new attestation whenever the patient changes.
    */
   withPatients(patients: PatientJSON[]): TrustContext {
-    return new TrustContext(call(() => core.trustContextWithPatients(this.#json, patients)) as TrustContextJSON);
+    return new TrustContext(call(() => core.trustContextWithPatients(JSON.stringify(this.#json), patients)) as TrustContextJSON);
   }
 
   /** Throws {@link TrustContextError} (`ATTESTATION_EXPIRED`) if older than 60 minutes or from the future. */
   assertFresh(skewSeconds = 30): void {
-    call(() => core.trustContextCheckFresh(this.#json, skewSeconds));
+    call(() => core.trustContextCheckFresh(JSON.stringify(this.#json), skewSeconds));
   }
 }
 
@@ -180,6 +181,16 @@ export function parseNationalId(id: string, system?: string): NationalIdInfo {
 /** Whether `orgnr` is a valid 9-digit organisation number (mod-11). */
 export function isValidOrgNr(orgnr: string): boolean {
   return core.isValidOrgNr(orgnr);
+}
+
+/** Plain JSON data as text for the core; anything JSON cannot hold is passed as it is and refused there. */
+function toText(obj: unknown): unknown {
+  if (obj === null || typeof obj !== 'object') return obj;
+  try {
+    return JSON.stringify(obj);
+  } catch {
+    throw new ArgumentError('INVALID_ARGUMENT', '$', 'must be plain JSON data (no cycles, no BigInt)');
+  }
 }
 
 function deepFreeze<T>(o: T): T {

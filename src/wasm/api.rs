@@ -20,17 +20,26 @@ pub fn core_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
+/// A trust context from JSON text (the wrapper's fast path) or a plain object.
 fn trust_context(v: &JsValue, path: &str) -> JsResult<TrustContext> {
-    let json = from_js(v, path)?;
+    let json = json_arg(v, path)?;
     TrustContext::from_json(&json).map_err(|e| to_js(e.under(path)))
+}
+
+/// JSON given as text (parsed here, within limits) or as a plain JS value.
+pub(crate) fn json_arg(v: &JsValue, path: &str) -> JsResult<Value> {
+    match v.as_string() {
+        Some(text) => crate::json::parse_limited(&text, 1 << 20, 64, path).map_err(to_js),
+        None => from_js(v, path),
+    }
 }
 
 /// Validates a trust context and returns its canonical wire form.
 #[wasm_bindgen(js_name = trustContextParse)]
-pub fn trust_context_parse(v: JsValue) -> JsResult<JsValue> {
-    let json = from_js(&v, "$")?;
+pub fn trust_context_parse(v: JsValue) -> JsResult<String> {
+    let json = json_arg(&v, "$")?;
     let tc = TrustContext::from_json(&json).map_err(to_js)?;
-    Ok(to_js_value(&tc.to_json()))
+    Ok(serde_json::to_string(&tc.to_json()).expect("a Value always serialises"))
 }
 
 /// A new attestation for other patients, stamped now.

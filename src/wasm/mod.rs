@@ -30,14 +30,17 @@ pub(crate) fn arg_err(path: &str, rule: &str) -> JsValue {
     to_js(Error::new(ErrorCode::InvalidArgument, path, rule))
 }
 
-/// Reads a JS value into JSON (plain objects, arrays, strings, numbers, booleans).
+/// Reads a JS value into JSON through `JSON.stringify` and the core's limited parser, so a
+/// cyclic, enormous or deeply nested object is a typed error, never a stack overflow in wasm.
 pub(crate) fn from_js(v: &JsValue, path: &str) -> JsResult<Value> {
-    serde_wasm_bindgen::from_value(v.clone()).map_err(|_| {
-        arg_err(
-            path,
-            "must be plain JSON data (objects, arrays, strings, numbers, booleans)",
-        )
-    })
+    if v.is_undefined() {
+        return Ok(Value::Null);
+    }
+    let text = js_sys::JSON::stringify(v)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| arg_err(path, "must be plain JSON data (objects, arrays, strings, numbers, booleans; no cycles, no BigInt)"))?;
+    crate::json::parse_limited(&text, 16 << 20, 128, path).map_err(to_js)
 }
 
 /// Writes JSON to a JS value, objects as plain objects.

@@ -111,6 +111,13 @@ pub fn key_handle(alg: Alg, private_key: &CryptoKey, public: &PublicJwk) -> Obje
         ("alg", alg.name().into()),
         ("kid", thumb.into()),
         ("publicJwk", super::to_js_value(&public.to_value())),
+        // The same JWK as text: the signer reads this instead of walking the object each time.
+        (
+            "publicJwkJson",
+            serde_json::to_string(&public.to_value())
+                .expect("serialises")
+                .into(),
+        ),
         ("privateKey", private_key.into()),
     ])
 }
@@ -343,15 +350,18 @@ impl Signer {
                 "the CryptoKey's algorithm does not match alg",
             )));
         }
-        let public = PublicJwk::from_value(
-            &from_js(
+        // Keys tillit made carry their public half as text too (set when the key was made);
+        // others (a key reloaded from storage, a hand-built object) are read from `publicJwk`.
+        let jwk_json = match super::opt_str(k, "publicJwkJson")? {
+            Some(text) => {
+                crate::json::parse_limited(&text, 64 << 10, 8, "key.publicJwk").map_err(to_js)?
+            }
+            None => from_js(
                 &prop(k, "publicJwk").unwrap_or(JsValue::NULL),
                 "key.publicJwk",
             )?,
-            false,
-            "key.publicJwk",
-        )
-        .map_err(to_js)?;
+        };
+        let public = PublicJwk::from_value(&jwk_json, false, "key.publicJwk").map_err(to_js)?;
         let kid = super::opt_str(k, "kid")?.unwrap_or_else(|| public.thumbprint());
         Ok(Signer::Key {
             alg,

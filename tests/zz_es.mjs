@@ -1,0 +1,12 @@
+import * as t from 'tillit';
+import { attestation } from './js/fixtures.mjs';
+const key = await t.generateKey({ alg: 'ES256' });
+const att = attestation();
+const run = async (n) => { for (let i = 0; i < n; i++) { const c = t.TrustContext.fromJSON(att); await t.createClientAssertion({ clientId: 'b', issuer: 'https://x', key, trustContext: c }); await t.createDpopProof({ key, method: 'POST', url: 'https://x/t', nonce: 'n' }); } };
+await run(50);
+let t0 = performance.now(); await run(300); console.log('µs/op', ((performance.now() - t0) * 1000 / 300).toFixed(0));
+const c = t.TrustContext.fromJSON(att);
+t0 = performance.now(); for (let i = 0; i < 300; i++) t.TrustContext.fromJSON(att); console.log('fromJSON µs', ((performance.now() - t0) * 1000 / 300).toFixed(0));
+t0 = performance.now(); for (let i = 0; i < 300; i++) await t.createClientAssertion({ clientId: 'b', issuer: 'https://x', key, trustContext: c }); console.log('assertion µs', ((performance.now() - t0) * 1000 / 300).toFixed(0));
+t0 = performance.now(); for (let i = 0; i < 300; i++) await t.createDpopProof({ key, method: 'POST', url: 'https://x/t', nonce: 'n' }); console.log('proof µs', ((performance.now() - t0) * 1000 / 300).toFixed(0));
+t0 = performance.now(); for (let i = 0; i < 300; i++) await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key.privateKey, new Uint8Array(500)); console.log('raw sign µs', ((performance.now() - t0) * 1000 / 300).toFixed(0));
