@@ -862,16 +862,7 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Byte
     ) {
         Ok(p) => p.jkt,
         Err(r) => {
-            log_event(
-                &mut m,
-                Seen {
-                    endpoint: "token",
-                    client: Some(&client.id),
-                    status: 400,
-                    ..Seen::default()
-                },
-            );
-            return oauth_error(&r, StatusCode::BAD_REQUEST, Some(&nonce));
+            return refuse_token(&mut m, &client.id, &r, &nonce);
         }
     };
     let grant = f.get("grant_type").map(String::as_str).unwrap_or("");
@@ -966,19 +957,22 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Byte
                 &[("cache-control", "no-store".into()), ("dpop-nonce", nonce)],
             )
         }
-        Err(r) => {
-            log_event(
-                &mut m,
-                Seen {
-                    endpoint: "token",
-                    client: Some(&client.id),
-                    status: 400,
-                    ..Seen::default()
-                },
-            );
-            oauth_error(&r, StatusCode::BAD_REQUEST, Some(&nonce))
-        }
+        Err(r) => refuse_token(&mut m, &client.id, &r, &nonce),
     }
+}
+
+/// A refused token request: logged at the source, answered as an OAuth error with a nonce.
+fn refuse_token(m: &mut Mutable, client: &str, r: &Refusal, nonce: &str) -> Response {
+    log_event(
+        m,
+        Seen {
+            endpoint: "token",
+            client: Some(client),
+            status: 400,
+            ..Seen::default()
+        },
+    );
+    oauth_error(r, StatusCode::BAD_REQUEST, Some(nonce))
 }
 
 /// The end of a user-bound grant: the attestation from the PAR or the assertion, never both.
