@@ -270,28 +270,33 @@ export class Client {
 
   // ---- transport --------------------------------------------------------------------------
 
-  /** One HTTP exchange with time-out, bounded retries for idempotent reads, and the DPoP nonce dance. */
+  /**
+   * One HTTP exchange with time-out, bounded retries for idempotent reads, and the DPoP nonce
+   * dance. A `body` given as a function is made anew for every attempt (token requests need a
+   * fresh client assertion each time). Errors name `errorPath`.
+   */
   async #http(
     url: string,
-    init: { method: string; headers?: Record<string, string>; body?: string },
+    init: { method: string; headers?: Record<string, string>; body?: string | (() => Promise<string>) },
     idempotent: boolean,
-    dpop?: { accessToken?: string; fresh?: () => Promise<Record<string, string>> },
+    dpop?: { accessToken?: string },
     signal?: AbortSignal,
     stream = false,
+    errorPath = 'response',
   ): Promise<Fetched> {
     const o = origin(url);
     let attempt = 0;
     let nonceRetried = false;
     for (;;) {
       const headers: Record<string, string> = { ...init.headers };
+      const body = typeof init.body === 'function' ? await init.body() : init.body;
       if (dpop) {
-        Object.assign(headers, dpop.fresh ? await dpop.fresh() : {});
         headers['DPoP'] = await createDpopProof({ key: await this.#dpopKey(), method: init.method, url, accessToken: dpop.accessToken, nonce: this.#s.nonces.get(o) });
         if (dpop.accessToken) headers['Authorization'] = `DPoP ${dpop.accessToken}`;
       }
       let res: Fetched;
       try {
-        res = await this.#once(url, { ...init, headers }, signal, stream);
+        res = await this.#once(url, { method: init.method, headers, body }, signal, stream);
       } catch (e) {
         if (e instanceof NetworkError && idempotent && attempt < 2 && !signal?.aborted) {
           attempt++;
@@ -313,7 +318,7 @@ export class Client {
         case 'ok':
           return res;
         case 'use_nonce':
-          if (!dpop || nonceRetried || !n) throw new OAuthError(res.status, 'use_dpop_nonce', 'the server asked for a new DPoP nonce again after one retry');
+          if (!dpop || nonceRetried || !n) throw new OAuthError(res.status, 'use_dpop_nonce', 'the server asked for a new DPoP nonce again after one retry', errorPath);
           nonceRetried = true;
           continue;
         case 'retry':
@@ -321,11 +326,11 @@ export class Client {
           await sleep(v.afterMs, signal);
           continue;
         case 'oauth':
-          throw new OAuthError(v.status, v.error, v.description);
+          throw new OAuthError(v.status, v.error, v.description, errorPath);
         case 'fhir':
-          throw new FhirError(v.status, v.code, v.diagnostics);
+          throw new FhirError(v.status, v.code, v.diagnostics, errorPath);
         default:
-          throw new HttpError(v.status);
+          throw new HttpError(v.status, errorPath);
       }
     }
   }
@@ -382,36 +387,19 @@ export class Client {
 
   /** A token request with a fresh client assertion and DPoP proof on every attempt; exactly one nonce retry. */
   async #tokenRequest(d: Discovery, grant: Record<string, string>, withDetails: boolean, log?: { id: string; transactionId: string }): Promise<Record<string, unknown>> {
-    const url = d.token_endpoint;
-    const o = origin(url);
-    let nonceRetried = false;
+    const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' };
+    if (log) headers['nhn-event-id'] = log.transactionId;
+    const form = async () => {
+      const assertion = await createClientAssertion({ clientId: this.#o.clientId, issuer: this.#o.issuer, ...this.#sign, ...(withDetails ? this.#details() : {}) } as Parameters<typeof createClientAssertion>[0]);
+      return call(() => core.formEncode(Object.entries({ ...grant, client_id: this.#o.clientId, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion })));
+    };
     try {
-      for (;;) {
-        const assertion = await createClientAssertion({ clientId: this.#o.clientId, issuer: this.#o.issuer, ...this.#sign, ...(withDetails ? this.#details() : {}) } as Parameters<typeof createClientAssertion>[0]);
-        const form = call(() => core.formEncode(Object.entries({ ...grant, client_id: this.#o.clientId, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion })));
-        const proof = await createDpopProof({ key: await this.#dpopKey(), method: 'POST', url, nonce: this.#s.nonces.get(o) });
-        const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json', DPoP: proof };
-        if (log) headers['nhn-event-id'] = log.transactionId;
-        const res = await this.#once(url, { method: 'POST', headers, body: form });
-        const n = res.headers.get('dpop-nonce');
-        if (n) this.#s.nonces.set(o, n);
-        const v = call(() => core.classifyResponse(res.status, res.headers.get('www-authenticate') ?? undefined, undefined, res.body, false, 0, 0)) as { verdict: string; status: number; error: string; description: string; code: string; diagnostics: string };
-        if (v.verdict === 'use_nonce' && !nonceRetried && n) {
-          nonceRetried = true;
-          continue;
-        }
-        if (v.verdict === 'ok') {
-          const body = this.#json(res.body, 'token response');
-          if (typeof body.access_token !== 'string') throw new MalformedResponseError('MALFORMED_RESPONSE', 'token response.access_token', 'is missing');
-          if (String(body.token_type).toLowerCase() !== 'dpop') throw new MalformedResponseError('MALFORMED_RESPONSE', 'token response.token_type', 'must be DPoP');
-          if (log) await this.#s.o.auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status } });
-          return body;
-        }
-        if (v.verdict === 'use_nonce') throw new OAuthError(res.status, 'use_dpop_nonce', 'the token endpoint asked for a new DPoP nonce again after one retry');
-        if (v.verdict === 'oauth') throw new OAuthError(v.status, v.error, v.description, 'token');
-        if (v.verdict === 'fhir') throw new FhirError(v.status, v.code, v.diagnostics, 'token');
-        throw new HttpError(res.status, 'token');
-      }
+      const res = await this.#http(d.token_endpoint, { method: 'POST', headers, body: form }, false, {}, undefined, false, 'token');
+      const body = this.#json(res.body, 'token response');
+      if (typeof body.access_token !== 'string') throw new MalformedResponseError('MALFORMED_RESPONSE', 'token response.access_token', 'is missing');
+      if (String(body.token_type).toLowerCase() !== 'dpop') throw new MalformedResponseError('MALFORMED_RESPONSE', 'token response.token_type', 'must be DPoP');
+      if (log) await this.#s.o.auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status } });
+      return body;
     } catch (e) {
       if (log && !(e instanceof AuditError)) await this.#failAudit(log.id, e);
       throw e;
