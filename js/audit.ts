@@ -20,7 +20,7 @@
 import * as core from '#core';
 import { AuditError, call, callAsync, fromCore } from './errors.js';
 import type { Key } from './keys.js';
-import type { TrustContext } from './trust.js';
+import { TrustContext } from './trust.js';
 
 /** A caller-supplied sink (e.g. shipping to the organisation's log platform). */
 export interface CustomSink {
@@ -123,7 +123,7 @@ interface Sink {
 class MemorySink implements Sink {
   lines: string[] = [];
   async append(lines: string[]) {
-    this.lines.push(...lines);
+    for (const l of lines) this.lines.push(l);
   }
   async read() {
     return [...this.lines];
@@ -270,6 +270,8 @@ interface Pending {
 /** A tamper-evident access log. */
 export class AuditLog {
   #chain: core.AuditCore;
+  /** The stored records this log has seen, in order (the read side works on these). */
+  #lines: string[];
   #sink: Sink;
   #key?: Key;
   #every: number;
@@ -280,8 +282,9 @@ export class AuditLog {
   /** Set when opening found and repaired a torn last line. */
   readonly recovered?: Recovery;
 
-  private constructor(c: core.AuditCore, sink: Sink, opts: AuditLogOptions) {
+  private constructor(c: core.AuditCore, lines: string[], sink: Sink, opts: AuditLogOptions) {
     this.#chain = c;
+    this.#lines = lines;
     this.#sink = sink;
     this.#key = opts.checkpointKey;
     this.#every = opts.checkpointEvery ?? 100;
@@ -299,12 +302,12 @@ export class AuditLog {
     const lines = await sink.read();
     let c: core.AuditCore;
     try {
-      c = new core.AuditCore(lines);
+      c = new core.AuditCore(lines, await nativeSha256());
     } catch (e) {
       const err = fromCore(e) as { rule?: string; path?: string };
       throw new AuditError('AUDIT_FAILURE', err.path ?? 'log', `the stored log does not verify: ${err.rule ?? 'unreadable'}`);
     }
-    const log = new AuditLog(c, sink, opts);
+    const log = new AuditLog(c, [...lines], sink, opts);
     if (sink.recovered) {
       await log.#write(() => [call(() => log.#chain.prepareRecord('recovery', { tornBytes: sink.recovered!.tornBytes, savedAs: sink.recovered!.savedAs, note: 'a torn last line (an unfinished write) was set aside' }))]);
     }
@@ -313,7 +316,7 @@ export class AuditLog {
 
   /** Records, by sequence. */
   get length(): number {
-    return this.#chain.length;
+    return this.#lines.length;
   }
 
   /**
@@ -321,9 +324,15 @@ export class AuditLog {
    * then may the request be sent. Rejects with {@link AuditError} if it cannot be stored.
    */
   append(event: AuditEventInput & { id?: string }): Promise<{ id: string; seq: number }> {
-    // The context travels as JSON text: the core parses it once per distinct context.
-    const tc = event?.trustContext?.toJSON?.() ?? event?.trustContext;
-    const input: Record<string, unknown> = { ...event, trustContext: tc === undefined ? undefined : JSON.stringify(tc), outcome: 'pending' };
+    // The context travels as JSON text, one string per context object; the core parses each
+    // distinct text once.
+    let text: string | undefined;
+    try {
+      text = contextText(event?.trustContext);
+    } catch {
+      return Promise.reject(new AuditError('AUDIT_FAILURE', 'event.trustContext', 'must be a TrustContext or its JSON'));
+    }
+    const input: Record<string, unknown> = { ...event, trustContext: text, outcome: 'pending' };
     input.id ??= uuid();
     return new Promise((resolve, reject) => {
       this.#queue.push({ input, resolve, reject });
@@ -353,7 +362,7 @@ export class AuditLog {
       while (this.#queue.length) {
         const batch = this.#queue.splice(0, this.#queue.length);
         try {
-          const { first } = await this.#write(() => call(() => this.#chain.prepareEvents(batch.map((b) => b.input))));
+          const { first } = await this.#write(() => prepareBatch(this.#chain, batch));
           batch.forEach((b, i) => b.resolve({ id: b.input.id as string, seq: first + i }));
         } catch (e) {
           const err = e instanceof AuditError ? e : new AuditError('AUDIT_FAILURE', (e as { path?: string }).path ?? 'event', (e as { rule?: string }).rule ?? 'the entry could not be written');
@@ -367,13 +376,13 @@ export class AuditLog {
   async #write(prepare: () => string[]): Promise<{ lines: string[]; first: number }> {
     const run = async () => {
       if (this.#sink.readFrom) {
-        const fresh = await this.#sink.readFrom((this.#chain.head() as { nextSeq: number }).nextSeq);
-        call(() => this.#chain.absorb(fresh));
+        this.#absorb(await this.#sink.readFrom(this.#lines.length));
       }
       const first = (this.#chain.head() as { nextSeq: number }).nextSeq;
       const lines = prepare();
       await this.#sink.append(lines);
-      for (const l of lines) this.#chain.commit(l);
+      this.#chain.commitPrepared(lines.length);
+      for (const l of lines) this.#lines.push(l);
       this.#sinceCheckpoint += lines.length;
       return { lines, first };
     };
@@ -389,13 +398,13 @@ export class AuditLog {
     const key = this.#key;
     const run = async () => {
       if (this.#sink.readFrom) {
-        const fresh = await this.#sink.readFrom((this.#chain.head() as { nextSeq: number }).nextSeq);
-        call(() => this.#chain.absorb(fresh));
+        this.#absorb(await this.#sink.readFrom(this.#lines.length));
       }
       const jws = await callAsync(() => core.signCheckpoint(key, this.#chain.checkpointClaims()));
       const line = call(() => this.#chain.prepareRecord('checkpoint', { jws, kid: key.kid }));
       await this.#sink.append([line]);
-      this.#chain.commit(line);
+      this.#chain.commitPrepared(1);
+      this.#lines.push(line);
     };
     await (this.#sink.lock ? this.#sink.lock(run) : run());
   }
@@ -410,24 +419,40 @@ export class AuditLog {
 
   /** Look-ups matching `filter` (the latest state of each). */
   query(filter: AuditFilter = {}): Record<string, unknown>[] {
-    return call(() => this.#chain.query(filter)) as Record<string, unknown>[];
+    return this.#read((r) => r.query(filter)) as Record<string, unknown>[];
   }
 
   /** Follow-up reports: missing decision refs, emergency access, self-granted, unusual volume, unknown outcomes. */
   report(opts: { volumeThreshold?: number } = {}): Record<string, unknown> {
-    return call(() => this.#chain.report(opts.volumeThreshold ?? 50)) as Record<string, unknown>;
+    return this.#read((r) => r.report(opts.volumeThreshold ?? 50)) as Record<string, unknown>;
   }
 
   /** "Who looked at my record": never the practitioner's national id. */
   citizenReport(patientId: string): CitizenReportEntry[] {
-    return call(() => this.#chain.citizenReport(patientId)) as CitizenReportEntry[];
+    return this.#read((r) => r.citizenReport(patientId)) as CitizenReportEntry[];
   }
 
   /** The records as NDJSON (with the chain), or the AuditEvents as a FHIR Bundle. */
   export(format: 'ndjson'): string;
   export(format: 'bundle'): { resourceType: 'Bundle'; type: 'collection'; entry: Array<{ resource: Record<string, unknown> }> };
   export(format: 'ndjson' | 'bundle'): unknown {
-    return format === 'ndjson' ? this.#chain.exportNdjson() : call(() => this.#chain.exportBundle());
+    return format === 'ndjson' ? this.#lines.map((l) => `${l}\n`).join('') : this.#read((r) => r.exportBundle());
+  }
+
+  /** Lines another writer (another tab) stored after ours: they must link to our head. */
+  #absorb(fresh: string[]) {
+    call(() => this.#chain.absorb(fresh));
+    for (const l of fresh) this.#lines.push(l);
+  }
+
+  /** Runs a log-control read over the records (parsed in the core for this call). */
+  #read<T>(f: (r: core.AuditRecords) => T): T {
+    const r = call(() => new core.AuditRecords(this.#lines));
+    try {
+      return call(() => f(r));
+    } finally {
+      r.free();
+    }
   }
 
   /** Waits for pending writes, then releases the sink. */
@@ -442,7 +467,7 @@ export async function verifyLines(lines: string[], publicJwk?: Key['publicJwk'])
   const r = call(() => core.auditVerifyLines(lines)) as Omit<VerifyResult, 'checkpointsVerified'>;
   let checkpointsVerified = 0;
   if (r.ok && publicJwk) {
-    const c = new core.AuditCore(lines);
+    const c = new core.AuditRecords(lines);
     const cps = call(() => c.checkpoints()) as Array<{ index: number; jws: string; prevHash: string }>;
     c.free();
     for (const cp of cps) {
@@ -454,6 +479,64 @@ export async function verifyLines(lines: string[], publicJwk?: Key['publicJwk'])
     }
   }
   return { ...r, firstBadIndex: r.firstBadIndex ?? undefined, problem: r.problem ?? undefined, checkpointsVerified };
+}
+
+/**
+ * One crossing for a batch: the events as one JSON text, each naming its trust context by
+ * index into the batch's distinct context texts.
+ */
+function prepareBatch(chain: core.AuditCore, batch: Pending[]): string[] {
+  const contexts: string[] = [];
+  const index = new Map<unknown, number>();
+  const events = batch.map((b) => {
+    const t = b.input.trustContext;
+    if (typeof t !== 'string') return { ...b.input, trustContext: undefined };
+    let i = index.get(t);
+    if (i === undefined) {
+      i = contexts.length;
+      contexts.push(t);
+      index.set(t, i);
+    }
+    return { ...b.input, trustContext: i };
+  });
+  return call(() => chain.prepareEvents(JSON.stringify(events), contexts)) as string[];
+}
+
+const contextTexts = new WeakMap<object, string>();
+
+/**
+ * The JSON text of a trust context: for a {@link TrustContext} (deep-frozen) the same string
+ * every time; a plain object (which may change) is written anew each time.
+ */
+function contextText(tc: TrustContext | object | undefined): string | undefined {
+  if (tc === undefined || tc === null || typeof tc !== 'object') return tc as undefined;
+  if (!(tc instanceof TrustContext)) return JSON.stringify(tc);
+  let text = contextTexts.get(tc);
+  if (text === undefined) {
+    text = JSON.stringify(tc.toJSON());
+    contextTexts.set(tc, text);
+  }
+  return text;
+}
+
+let sha256: Promise<((bytes: Uint8Array) => Uint8Array) | undefined> | undefined;
+
+/**
+ * Node's native SHA-256 (`node:crypto`), which the core checks against its own and uses to
+ * chain records; elsewhere undefined (the core's RustCrypto SHA-256 serves).
+ */
+function nativeSha256(): Promise<((bytes: Uint8Array) => Uint8Array) | undefined> {
+  sha256 ??= (async () => {
+    if (typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node !== 'string') return undefined;
+    try {
+      const name = 'node:crypto';
+      const { createHash } = (await import(/* @vite-ignore */ name)) as { createHash(alg: string): { update(b: Uint8Array): { digest(): Uint8Array } } };
+      return (bytes: Uint8Array) => createHash('sha256').update(bytes).digest();
+    } catch {
+      return undefined;
+    }
+  })();
+  return sha256;
 }
 
 function uuid(): string {

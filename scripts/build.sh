@@ -8,7 +8,7 @@ WB_BIN="$(bash scripts/setup.sh | tail -n1)"
 export PATH="$WB_BIN:$PATH"
 
 log "building the wasm core (release)"
-RUSTFLAGS="-Ctarget-cpu=mvp" wasm_cargo build -q --release --lib --target "$WASM_TARGET"
+RUSTFLAGS="-Ctarget-cpu=mvp -Ctarget-feature=+bulk-memory,+sign-ext,+nontrapping-fptoint,+mutable-globals" wasm_cargo build -q --release --lib --target "$WASM_TARGET"
 WASM="$CARGO_TARGET_DIR_WASM/$WASM_TARGET/release/tillit.wasm"
 
 rm -rf pkg && mkdir -p pkg

@@ -84,7 +84,8 @@ fn write_number(n: &serde_json::Number, out: &mut String) {
     }
 }
 
-fn write_string(s: &str, out: &mut String) {
+/// Writes `s` as a JSON string with RFC 8785's minimal escaping.
+pub fn write_string(s: &str, out: &mut String) {
     out.push('"');
     if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
         out.push_str(s);
@@ -105,6 +106,137 @@ fn write_string(s: &str, out: &mut String) {
         }
     }
     out.push('"');
+}
+
+/// Writes canonical JSON straight into a string, without building a tree: the caller gives
+/// members in canonical order (ASCII names, ascending; checked in debug builds, and the
+/// callers' tests check that the output is its own canonical form).
+///
+/// ```
+/// use tillit::canon::Members;
+/// let mut out = String::new();
+/// Members::write(&mut out, |m| {
+///     m.str("a", "x\"y");
+///     m.obj("b", |m| { m.num("n", 3); });
+///     m.arr("c", |a| { a.str("z"); a.raw("true"); });
+/// });
+/// assert_eq!(out, r#"{"a":"x\"y","b":{"n":3},"c":["z",true]}"#);
+/// ```
+pub struct Members<'a> {
+    out: &'a mut String,
+    first: bool,
+    last: &'static str,
+}
+
+impl<'a> Members<'a> {
+    /// Writes one object whose members `f` gives.
+    pub fn write(out: &'a mut String, f: impl FnOnce(&mut Members<'_>)) {
+        out.push('{');
+        let mut m = Members {
+            out,
+            first: true,
+            last: "",
+        };
+        f(&mut m);
+        m.out.push('}');
+    }
+
+    fn key(&mut self, k: &'static str) -> &mut String {
+        debug_assert!(
+            k.is_ascii() && (self.first || self.last < k),
+            "member {k} after {} is out of canonical order",
+            self.last
+        );
+        self.last = k;
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out.push('"');
+        self.out.push_str(k);
+        self.out.push_str("\":");
+        self.out
+    }
+
+    /// A string member.
+    pub fn str(&mut self, k: &'static str, v: &str) -> &mut Self {
+        write_string(v, self.key(k));
+        self
+    }
+
+    /// A string member, if there is a value.
+    pub fn opt_str(&mut self, k: &'static str, v: Option<&str>) -> &mut Self {
+        if let Some(v) = v {
+            self.str(k, v);
+        }
+        self
+    }
+
+    /// An unsigned integer member.
+    pub fn num(&mut self, k: &'static str, v: u64) -> &mut Self {
+        use core::fmt::Write;
+        let _ = write!(self.key(k), "{v}");
+        self
+    }
+
+    /// A member whose value is already canonical JSON (`true`, a fragment written earlier).
+    pub fn raw(&mut self, k: &'static str, json: &str) -> &mut Self {
+        self.key(k).push_str(json);
+        self
+    }
+
+    /// An object member.
+    pub fn obj(&mut self, k: &'static str, f: impl FnOnce(&mut Members<'_>)) -> &mut Self {
+        Members::write(self.key(k), f);
+        self
+    }
+
+    /// An array member.
+    pub fn arr(&mut self, k: &'static str, f: impl FnOnce(&mut Items<'_>)) -> &mut Self {
+        Items::write(self.key(k), f);
+        self
+    }
+}
+
+/// The items of an array written by [`Members`].
+pub struct Items<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl<'a> Items<'a> {
+    fn write(out: &'a mut String, f: impl FnOnce(&mut Items<'_>)) {
+        out.push('[');
+        let mut a = Items { out, first: true };
+        f(&mut a);
+        a.out.push(']');
+    }
+
+    fn next(&mut self) -> &mut String {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out
+    }
+
+    /// A string item.
+    pub fn str(&mut self, v: &str) -> &mut Self {
+        write_string(v, self.next());
+        self
+    }
+
+    /// An item that is already canonical JSON.
+    pub fn raw(&mut self, json: &str) -> &mut Self {
+        self.next().push_str(json);
+        self
+    }
+
+    /// An object item.
+    pub fn obj(&mut self, f: impl FnOnce(&mut Members<'_>)) -> &mut Self {
+        Members::write(self.next(), f);
+        self
+    }
 }
 
 #[cfg(test)]

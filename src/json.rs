@@ -57,6 +57,11 @@ impl<'a> Obj<'a> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
+    /// The member names, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &'a String> {
+        self.map.keys()
+    }
+
     /// A required member.
     pub fn req(&self, key: &str) -> Result<&'a Value> {
         self.get(key).ok_or_else(|| self.err(key, "is required"))

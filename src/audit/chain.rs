@@ -15,7 +15,19 @@ use sha2::{Digest, Sha256};
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// SHA-256, the chain's hash function (RustCrypto `sha2`). A platform may hand
+/// [`Head::append_written`] its own native implementation of the same function.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
 }
 
 /// The hash of a record: SHA-256 over the canonical form without its `hash` member.
@@ -47,30 +59,50 @@ impl Default for Head {
 
 impl Head {
     /// Makes the next record's line (its RFC 8785 canonical form, `hash` included) and advances
-    /// the head. The canonical body is written once and both the hashed form and the line are
-    /// assembled from it: `body < hash < kind < prev < seq` is already the canonical key order.
+    /// the head: `(line, hash)`. `body` is written as a tree; see [`Head::append_written`].
     pub fn append_line(&mut self, kind: &str, body: &Value) -> (String, String) {
         let body_c = canonical(body);
-        let kind_c = canonical(&Value::String(kind.to_string()));
-        let tail = format!(
-            ",\"kind\":{kind_c},\"prev\":\"{}\",\"seq\":{}}}",
-            self.hash, self.next_seq
-        );
-        let mut unsigned = String::with_capacity(body_c.len() + tail.len() + 10);
-        unsigned.push_str("{\"body\":");
-        unsigned.push_str(&body_c);
-        unsigned.push_str(&tail);
-        let h = hex(&Sha256::digest(unsigned.as_bytes()));
-        let mut line = String::with_capacity(unsigned.len() + 80);
+        self.append_written(
+            kind,
+            |out| {
+                out.push_str(&body_c);
+                Ok(())
+            },
+            &mut |b| Ok(sha256(b)),
+        )
+        .expect("writing a finished body with sha2 cannot fail")
+    }
+
+    /// Makes the next record's line with a body that `write_body` writes in canonical form
+    /// (an event from [`crate::audit::event::write_into`]), hashed with `digest` (SHA-256:
+    /// [`sha256`] or a platform's native one), in one buffer: `body < hash < kind < prev < seq`
+    /// is already the canonical member order, so the hashed form is the line without `hash`.
+    pub fn append_written(
+        &mut self,
+        kind: &str,
+        write_body: impl FnOnce(&mut String) -> Result<()>,
+        digest: &mut dyn FnMut(&[u8]) -> Result<[u8; 32]>,
+    ) -> Result<(String, String)> {
+        let mut line = String::with_capacity(4096);
         line.push_str("{\"body\":");
-        line.push_str(&body_c);
+        write_body(&mut line)?;
+        let body_end = line.len();
+        line.push_str(",\"kind\":");
+        crate::canon::write_string(kind, &mut line);
+        line.push_str(",\"prev\":\"");
+        line.push_str(&self.hash);
+        line.push_str("\",\"seq\":");
+        line.push_str(&self.next_seq.to_string());
+        line.push('}');
+        let h = hex(&digest(line.as_bytes())?);
+        let tail = line.split_off(body_end);
         line.push_str(",\"hash\":\"");
         line.push_str(&h);
         line.push('"');
         line.push_str(&tail);
         self.next_seq += 1;
-        self.hash = h.clone();
-        (line, h)
+        self.hash.clone_from(&h);
+        Ok((line, h))
     }
 
     /// Makes the next record of `kind` with `body` and advances the head.

@@ -7,9 +7,11 @@
 //! consumer's and the source's logs join), the token by `jti` only, and the care
 //! relationship (`decision_ref`, healthcare service, purpose details) so an auditor sees *why*.
 
+use crate::canon::{Items, Members};
 use crate::error::{Error, ErrorCode, Result};
-use crate::trust::{Extras, TrustContext};
-use serde_json::{json, Map, Value};
+use crate::json::Obj;
+use crate::trust::TrustContext;
+use serde_json::Value;
 
 const DCM: &str = "http://dicom.nema.org/resources/ontology/DCM";
 const ENTITY_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-entity-type";
@@ -134,24 +136,126 @@ pub struct Completion {
     pub leaks: Option<u64>,
 }
 
-fn coding(system: &str, code: &str, display: &str) -> Value {
-    json!({ "system": system, "code": code, "display": display })
+/// A look-up to log as the platform hands it over (owned; everything but the trust context,
+/// which the caller keeps, and the time, which the platform's clock gives).
+#[derive(Clone, Debug)]
+pub struct EventInput {
+    /// What was done.
+    pub action: Action,
+    /// How it ended (pending before the request).
+    pub outcome: Outcome,
+    /// The event id, if the caller chose it (else the platform makes a UUID).
+    pub id: Option<String>,
+    /// The app's client id.
+    pub client_id: String,
+    /// The server's base URL.
+    pub server: String,
+    /// The `nhn-event-id`.
+    pub transaction_id: String,
+    /// ITI-67 query string.
+    pub query: Option<String>,
+    /// ITI-68 document unique id.
+    pub document_id: Option<String>,
+    /// The access token's `jti`.
+    pub token_jti: Option<String>,
+    /// The completion, for a completed look-up.
+    pub completion: Completion,
 }
 
-fn detail(kind: &str, value: impl Into<String>) -> Value {
-    json!({ "type": kind, "valueString": value.into() })
-}
-
-fn code_pair(code: &str, system: &str, extras: &Extras) -> Value {
-    let mut c = json!({ "system": system, "code": code });
-    if let Some(t) = extras.get("text") {
-        c["display"] = json!(t);
+impl EventInput {
+    /// Reads one event input `{ kind, outcome?, id?, clientId, server, transactionId, query?,
+    /// documentId?, tokenJti?, completion? }` (other members, such as the trust context the
+    /// caller resolves, are ignored here); errors name `event.<member>`.
+    pub fn from_json(v: &Value) -> Result<Self> {
+        const MAX: usize = 8192;
+        let o = Obj::new(v, "event", ErrorCode::InvalidArgument)?;
+        let action = Action::parse(o.req_str("kind", 16)?)?;
+        let outcome = Outcome::parse(o.opt_str("outcome", 16)?.unwrap_or("pending"))?;
+        let mut completion = Completion::default();
+        if let Some(done) = o.opt_obj("completion")? {
+            completion.http_status = done.opt_u64("httpStatus")?.map(|s| s.min(999) as u16);
+            completion.description = done
+                .opt_str("description", MAX)?
+                .map(|d| d.chars().take(200).collect());
+            completion.returned = done.opt_u64("returned")?;
+            completion.leaks = done.opt_u64("leaks")?;
+            if let Some(w) = done.opt_obj("withheld")? {
+                for k in w.keys() {
+                    let n = w.opt_u64(k)?.ok_or_else(|| w.err(k, "must be a count"))?;
+                    completion.withheld.push((k.clone(), n));
+                }
+                completion.withheld.sort();
+            }
+        }
+        let opt =
+            |k: &str| -> Result<Option<String>> { Ok(o.opt_str(k, MAX)?.map(str::to_string)) };
+        Ok(EventInput {
+            action,
+            outcome,
+            id: opt("id")?,
+            client_id: o.req_str("clientId", MAX)?.to_string(),
+            server: o.req_str("server", MAX)?.to_string(),
+            transaction_id: o.req_str("transactionId", MAX)?.to_string(),
+            query: opt("query")?,
+            document_id: opt("documentId")?,
+            token_jti: opt("tokenJti")?,
+            completion,
+        })
     }
-    c
+
+    /// Writes this look-up's AuditEvent (see [`write_into`]) with `id` and `recorded`.
+    pub fn write_into(
+        &self,
+        out: &mut String,
+        trust_context: &TrustContext,
+        id: &str,
+        recorded: &str,
+    ) -> Result<()> {
+        let l = LookUp {
+            id,
+            action: self.action,
+            trust_context,
+            client_id: &self.client_id,
+            server: &self.server,
+            transaction_id: &self.transaction_id,
+            query: self.query.as_deref(),
+            document_id: self.document_id.as_deref(),
+            token_jti: self.token_jti.as_deref(),
+            recorded,
+        };
+        write_into(out, &l, self.outcome, &self.completion)
+    }
 }
 
-/// Builds the AuditEvent for a look-up, with `outcome` (pending before the request).
-pub fn build(l: &LookUp<'_>, outcome: Outcome, completion: &Completion) -> Result<Value> {
+/// A Coding's members (`code`, `display`, `system`: canonical order).
+fn coding(m: &mut Members<'_>, system: &str, code: &str, display: Option<&str>) {
+    m.str("code", code)
+        .opt_str("display", display)
+        .str("system", system);
+}
+
+/// `{ "coding": [ … ] }` with one Coding.
+fn concept(m: &mut Members<'_>, system: &str, code: &str, display: Option<&str>) {
+    m.arr("coding", |a| {
+        a.obj(|c| coding(c, system, code, display));
+    });
+}
+
+fn detail(a: &mut Items<'_>, kind: &str, value: &str) {
+    a.obj(|d| {
+        d.str("type", kind).str("valueString", value);
+    });
+}
+
+/// `{ "identifier": { "system"?, "value" } }`, with `display` before it when given.
+fn who(m: &mut Members<'_>, display: Option<&str>, system: Option<&str>, value: &str) {
+    m.opt_str("display", display).obj("identifier", |i| {
+        i.opt_str("system", system).str("value", value);
+    });
+}
+
+/// Checks what a look-up must carry before anything is written.
+fn check(l: &LookUp<'_>) -> Result<()> {
     if l.transaction_id.is_empty() || l.transaction_id.len() > 128 {
         return Err(Error::new(
             ErrorCode::InvalidArgument,
@@ -166,136 +270,13 @@ pub fn build(l: &LookUp<'_>, outcome: Outcome, completion: &Completion) -> Resul
             "client id and server are required",
         ));
     }
-    let (profile, subtype, action) = match l.action {
-        Action::Search => (
-            "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientQuery",
-            vec![coding("http://hl7.org/fhir/restful-interaction", "search", "search"), coding("urn:ihe:event-type-code", "ITI-67", "Find Document References")],
-            "E",
-        ),
-        Action::Read => (
-            "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientRead",
-            vec![coding("http://hl7.org/fhir/restful-interaction", "read", "read"), coding("urn:ihe:event-type-code", "ITI-68", "Retrieve Document")],
-            "R",
-        ),
-        Action::Token => (
-            "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.SAMLaccessTokenUse.Minimal",
-            vec![coding("urn:ietf:params:oauth", "token-request", "OAuth token request")],
-            "E",
-        ),
-    };
-    let mut ev = Map::new();
-    ev.insert("resourceType".into(), json!("AuditEvent"));
-    ev.insert("id".into(), json!(l.id));
-    ev.insert("meta".into(), json!({ "profile": [profile] }));
-    ev.insert(
-        "type".into(),
-        coding(
-            "http://terminology.hl7.org/CodeSystem/audit-event-type",
-            "rest",
-            "RESTful Operation",
-        ),
-    );
-    ev.insert("subtype".into(), Value::Array(subtype));
-    ev.insert("action".into(), json!(action));
-    ev.insert("recorded".into(), json!(l.recorded));
-    let (code, desc) = match outcome {
-        Outcome::Pending => (None, "pending: written before the request was sent"),
-        Outcome::Success => (Some("0"), "success"),
-        Outcome::Failure => (Some("4"), "failure"),
-        Outcome::Error => (Some("8"), "error"),
-    };
-    if let Some(c) = code {
-        ev.insert("outcome".into(), json!(c));
+    if l.action == Action::Read && l.document_id.is_none() {
+        return Err(Error::new(
+            ErrorCode::InvalidArgument,
+            "event.documentId",
+            "is required for a read",
+        ));
     }
-    let mut outcome_desc = desc.to_string();
-    if let Some(s) = completion.http_status {
-        outcome_desc.push_str(&format!("; HTTP {s}"));
-    }
-    if let Some(d) = &completion.description {
-        outcome_desc.push_str("; ");
-        outcome_desc.push_str(d);
-    }
-    ev.insert("outcomeDesc".into(), json!(outcome_desc));
-
-    let purpose = l.trust_context.purpose_of_use();
-    if let Some(p) = purpose {
-        ev.insert(
-            "purposeOfEvent".into(),
-            json!([{ "coding": [coding(p.system(), p.code(), p.code())] }]),
-        );
-    }
-
-    let mut agents = vec![
-        json!({
-            "type": { "coding": [coding(DCM, "110153", "Source Role ID")] },
-            "who": { "identifier": { "value": l.client_id }, "display": l.client_id },
-            "requestor": false
-        }),
-        json!({
-            "type": { "coding": [coding(DCM, "110152", "Destination Role ID")] },
-            "who": { "display": l.server },
-            "requestor": false,
-            "network": { "address": l.server, "type": "5" }
-        }),
-    ];
-    agents.push(user_agent(l.trust_context));
-    ev.insert("agent".into(), Value::Array(agents));
-    ev.insert(
-        "source".into(),
-        json!({ "observer": { "display": "tillit" }, "type": [coding("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")] }),
-    );
-
-    let mut entities = Vec::new();
-    for p in l.trust_context.patients() {
-        entities.push(json!({
-            "what": { "identifier": { "system": p.system(), "value": p.as_str() } },
-            "type": coding(ENTITY_TYPE, "1", "Person"),
-            "role": coding(OBJECT_ROLE, "1", "Patient")
-        }));
-    }
-    match l.action {
-        Action::Search => {
-            let mut q = json!({ "type": coding(ENTITY_TYPE, "2", "System Object"), "role": coding(OBJECT_ROLE, "24", "Query") });
-            if let Some(query) = l.query {
-                q["query"] = json!(<base64ct::Base64 as base64ct::Encoding>::encode_string(
-                    query.as_bytes()
-                ));
-            }
-            let mut details = Vec::new();
-            if let Some(n) = completion.returned {
-                details.push(detail("returned", n.to_string()));
-            }
-            for (reason, n) in &completion.withheld {
-                details.push(detail(&format!("withheld:{reason}"), n.to_string()));
-            }
-            if let Some(n) = completion.leaks {
-                details.push(detail("leaks", n.to_string()));
-            }
-            if !details.is_empty() {
-                q["detail"] = Value::Array(details);
-            }
-            entities.push(q);
-        }
-        Action::Read => {
-            let doc = l.document_id.ok_or_else(|| {
-                Error::new(
-                    ErrorCode::InvalidArgument,
-                    "event.documentId",
-                    "is required for a read",
-                )
-            })?;
-            entities.push(json!({
-                "what": { "identifier": { "value": doc } },
-                "type": coding(ENTITY_TYPE, "2", "System Object"),
-                "role": coding(OBJECT_ROLE, "3", "Report")
-            }));
-        }
-        Action::Token => {}
-    }
-    entities.push(json!({
-        "what": { "identifier": { "value": l.transaction_id } },
-        "type": coding(BALP_ENTITY, "XrequestId", "X-Request-Id")
-    }));
     if let Some(jti) = l.token_jti {
         if jti.len() > 256 || jti.contains('.') {
             return Err(Error::new(
@@ -304,52 +285,261 @@ pub fn build(l: &LookUp<'_>, outcome: Outcome, completion: &Completion) -> Resul
                 "must be a jti, never a token",
             ));
         }
-        entities.push(json!({
-            "what": { "identifier": { "value": format!("urn:ietf:params:oauth:jti:{jti}") } },
-            "type": coding(BALP_ENTITY, "OAuth2", "OAuth2 access token")
-        }));
     }
-    if let Some(a) = l.trust_context.attestation() {
-        let c = &a.care_relationship;
-        let mut d = vec![
-            detail("decision_ref", c.decision_ref.id.clone()),
-            detail("user_selected", c.decision_ref.user_selected.to_string()),
-        ];
-        if let Some(desc) = &c.decision_ref.description {
-            d.push(detail("decision_description", desc.clone()));
-        }
-        if let Some((h, _)) = &c.healthcare_service {
-            d.push(detail(
-                "healthcare_service",
-                format!("{}|{}", h.system(), h.code()),
-            ));
-        }
-        if let Some((p, _)) = &c.purpose_of_use_details {
-            d.push(detail(
-                "purpose_of_use_details",
-                format!("{}|{}", p.system(), p.code()),
-            ));
-        }
-        d.push(detail(
-            "legal_entity",
-            a.practitioner.legal_entity.orgnr.as_str(),
-        ));
-        d.push(detail(
-            "point_of_care",
-            a.practitioner.point_of_care.orgnr.as_str(),
-        ));
-        entities.push(json!({
-            "type": coding(ENTITY_TYPE, "4", "Other"),
-            "role": coding(OBJECT_ROLE, "13", "Security Resource"),
-            "name": "care relationship (tillitsrammeverk attestation)",
-            "detail": d
-        }));
-    }
-    ev.insert("entity".into(), Value::Array(entities));
-    Ok(Value::Object(ev))
+    Ok(())
 }
 
-fn user_agent(tc: &TrustContext) -> Value {
+/// Builds the AuditEvent for a look-up, with `outcome` (pending before the request), as a
+/// JSON tree. The same event as [`write`] (it is parsed from it).
+pub fn build(l: &LookUp<'_>, outcome: Outcome, completion: &Completion) -> Result<Value> {
+    let text = write(l, outcome, completion)?;
+    Ok(serde_json::from_str(&text).expect("the writer writes JSON"))
+}
+
+/// Writes the AuditEvent for a look-up directly in its RFC 8785 canonical form (members in
+/// canonical order), which is what the hash chain stores: no JSON tree is built.
+pub fn write(l: &LookUp<'_>, outcome: Outcome, completion: &Completion) -> Result<String> {
+    let mut out = String::with_capacity(4096);
+    write_into(&mut out, l, outcome, completion)?;
+    Ok(out)
+}
+
+/// [`write`] into `out` (the chain writes the event straight into its record's line).
+pub fn write_into(
+    out: &mut String,
+    l: &LookUp<'_>,
+    outcome: Outcome,
+    completion: &Completion,
+) -> Result<()> {
+    check(l)?;
+    let (profile, subtype, action): (&str, &[(&str, &str, &str)], &str) = match l.action {
+        Action::Search => (
+            "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientQuery",
+            &[("http://hl7.org/fhir/restful-interaction", "search", "search"), ("urn:ihe:event-type-code", "ITI-67", "Find Document References")],
+            "E",
+        ),
+        Action::Read => (
+            "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientRead",
+            &[("http://hl7.org/fhir/restful-interaction", "read", "read"), ("urn:ihe:event-type-code", "ITI-68", "Retrieve Document")],
+            "R",
+        ),
+        Action::Token => (
+            "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.SAMLaccessTokenUse.Minimal",
+            &[("urn:ietf:params:oauth", "token-request", "OAuth token request")],
+            "E",
+        ),
+    };
+    let (code, desc) = match outcome {
+        Outcome::Pending => (None, "pending: written before the request was sent"),
+        Outcome::Success => (Some("0"), "success"),
+        Outcome::Failure => (Some("4"), "failure"),
+        Outcome::Error => (Some("8"), "error"),
+    };
+    let mut outcome_desc = desc.to_string();
+    if let Some(s) = completion.http_status {
+        outcome_desc.push_str(&format!("; HTTP {s}"));
+    }
+    if let Some(d) = &completion.description {
+        outcome_desc.push_str("; ");
+        outcome_desc.push_str(d);
+    }
+    let tc = l.trust_context;
+    Members::write(out, |ev| {
+        ev.str("action", action);
+        ev.arr("agent", |a| {
+            a.obj(|m| {
+                m.raw("requestor", "false")
+                    .obj("type", |t| {
+                        concept(t, DCM, "110153", Some("Source Role ID"))
+                    })
+                    .obj("who", |w| who(w, Some(l.client_id), None, l.client_id));
+            });
+            a.obj(|m| {
+                m.obj("network", |n| {
+                    n.str("address", l.server).str("type", "5");
+                })
+                .raw("requestor", "false")
+                .obj("type", |t| {
+                    concept(t, DCM, "110152", Some("Destination Role ID"))
+                })
+                .obj("who", |w| {
+                    w.str("display", l.server);
+                });
+            });
+            a.obj(|m| user_agent(m, tc));
+        });
+        ev.arr("entity", |a| entities(a, l, completion));
+        ev.str("id", l.id);
+        ev.obj("meta", |m| {
+            m.arr("profile", |p| {
+                p.str(profile);
+            });
+        });
+        ev.opt_str("outcome", code);
+        ev.str("outcomeDesc", &outcome_desc);
+        if let Some(p) = tc.purpose_of_use() {
+            ev.arr("purposeOfEvent", |a| {
+                a.obj(|c| concept(c, p.system(), p.code(), Some(p.code())));
+            });
+        }
+        ev.str("recorded", l.recorded);
+        ev.str("resourceType", "AuditEvent");
+        ev.obj("source", |s| {
+            s.obj("observer", |o| {
+                o.str("display", "tillit");
+            })
+            .arr("type", |t| {
+                t.obj(|c| {
+                    coding(
+                        c,
+                        "http://terminology.hl7.org/CodeSystem/security-source-type",
+                        "4",
+                        Some("Application Server"),
+                    )
+                });
+            });
+        });
+        ev.arr("subtype", |a| {
+            for (system, code, display) in subtype {
+                a.obj(|c| coding(c, system, code, Some(display)));
+            }
+        });
+        ev.obj("type", |c| {
+            coding(
+                c,
+                "http://terminology.hl7.org/CodeSystem/audit-event-type",
+                "rest",
+                Some("RESTful Operation"),
+            )
+        });
+    });
+    Ok(())
+}
+
+/// The entities: the patients, the query or document, the transaction id, the token by
+/// `jti`, and the care relationship.
+fn entities(a: &mut Items<'_>, l: &LookUp<'_>, completion: &Completion) {
+    for p in l.trust_context.patients() {
+        a.obj(|m| {
+            m.obj("role", |c| coding(c, OBJECT_ROLE, "1", Some("Patient")))
+                .obj("type", |c| coding(c, ENTITY_TYPE, "1", Some("Person")))
+                .obj("what", |w| who(w, None, Some(p.system()), p.as_str()));
+        });
+    }
+    match l.action {
+        Action::Search => {
+            a.obj(|m| {
+                let has_details = completion.returned.is_some()
+                    || !completion.withheld.is_empty()
+                    || completion.leaks.is_some();
+                if has_details {
+                    m.arr("detail", |d| {
+                        if let Some(n) = completion.returned {
+                            detail(d, "returned", &n.to_string());
+                        }
+                        for (reason, n) in &completion.withheld {
+                            detail(d, &format!("withheld:{reason}"), &n.to_string());
+                        }
+                        if let Some(n) = completion.leaks {
+                            detail(d, "leaks", &n.to_string());
+                        }
+                    });
+                }
+                if let Some(query) = l.query {
+                    m.str(
+                        "query",
+                        &<base64ct::Base64 as base64ct::Encoding>::encode_string(query.as_bytes()),
+                    );
+                }
+                m.obj("role", |c| coding(c, OBJECT_ROLE, "24", Some("Query")))
+                    .obj("type", |c| {
+                        coding(c, ENTITY_TYPE, "2", Some("System Object"))
+                    });
+            });
+        }
+        Action::Read => {
+            let doc = l.document_id.unwrap_or_default();
+            a.obj(|m| {
+                m.obj("role", |c| coding(c, OBJECT_ROLE, "3", Some("Report")))
+                    .obj("type", |c| {
+                        coding(c, ENTITY_TYPE, "2", Some("System Object"))
+                    })
+                    .obj("what", |w| who(w, None, None, doc));
+            });
+        }
+        Action::Token => {}
+    }
+    a.obj(|m| {
+        m.obj("type", |c| {
+            coding(c, BALP_ENTITY, "XrequestId", Some("X-Request-Id"))
+        })
+        .obj("what", |w| who(w, None, None, l.transaction_id));
+    });
+    if let Some(jti) = l.token_jti {
+        a.obj(|m| {
+            m.obj("type", |c| {
+                coding(c, BALP_ENTITY, "OAuth2", Some("OAuth2 access token"))
+            })
+            .obj("what", |w| {
+                who(w, None, None, &format!("urn:ietf:params:oauth:jti:{jti}"))
+            });
+        });
+    }
+    if let Some(at) = l.trust_context.attestation() {
+        let c = &at.care_relationship;
+        a.obj(|m| {
+            m.arr("detail", |d| {
+                detail(d, "decision_ref", &c.decision_ref.id);
+                detail(
+                    d,
+                    "user_selected",
+                    if c.decision_ref.user_selected {
+                        "true"
+                    } else {
+                        "false"
+                    },
+                );
+                if let Some(desc) = &c.decision_ref.description {
+                    detail(d, "decision_description", desc);
+                }
+                if let Some((h, _)) = &c.healthcare_service {
+                    detail(
+                        d,
+                        "healthcare_service",
+                        &format!("{}|{}", h.system(), h.code()),
+                    );
+                }
+                if let Some((p, _)) = &c.purpose_of_use_details {
+                    detail(
+                        d,
+                        "purpose_of_use_details",
+                        &format!("{}|{}", p.system(), p.code()),
+                    );
+                }
+                detail(
+                    d,
+                    "legal_entity",
+                    at.practitioner.legal_entity.orgnr.as_str(),
+                );
+                detail(
+                    d,
+                    "point_of_care",
+                    at.practitioner.point_of_care.orgnr.as_str(),
+                );
+            })
+            .str("name", "care relationship (tillitsrammeverk attestation)")
+            .obj("role", |r| {
+                coding(r, OBJECT_ROLE, "13", Some("Security Resource"))
+            })
+            .obj("type", |t| coding(t, ENTITY_TYPE, "4", Some("Other")));
+        });
+    }
+}
+
+/// The user: the practitioner (HPR number, authorisation, point of care, purpose of use) or
+/// the citizen (and whom they represent).
+fn user_agent(m: &mut Members<'_>, tc: &TrustContext) {
+    const HUMAN: &str = "http://terminology.hl7.org/CodeSystem/extra-security-role-type";
     match tc {
         TrustContext::Practitioner(a) => {
             let p = &a.practitioner;
@@ -357,43 +547,70 @@ fn user_agent(tc: &TrustContext) -> Value {
                 Some((h, _)) => (crate::ident::SYSTEM_HPR, h.as_str()),
                 None => (p.identifier.id.system(), p.identifier.id.as_str()),
             };
-            let mut who = json!({ "identifier": { "system": system, "value": value } });
-            if let Some(name) = p.identifier.extras.get("name") {
-                who["display"] = json!(name);
-            }
-            let mut roles = Vec::new();
-            if let Some((auth, x)) = &p.authorization {
-                roles.push(json!({ "coding": [code_pair(auth.code(), crate::codes::SYSTEM_AUTHORIZATION, x)] }));
-            }
-            let c = &a.care_relationship;
-            let mut agent = json!({
-                "type": { "coding": [coding("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user")] },
-                "who": who,
-                "requestor": true,
-                "purposeOfUse": [{ "coding": [code_pair(c.purpose_of_use.0.code(), c.purpose_of_use.0.system(), &c.purpose_of_use.1)] }]
-            });
-            if !roles.is_empty() {
-                agent["role"] = Value::Array(roles);
-            }
             let org = &p.point_of_care;
-            let mut location = json!({ "identifier": { "system": crate::ident::SYSTEM_ORGNR, "value": org.orgnr.as_str() } });
-            if let Some(n) = org.extras.get("name") {
-                location["display"] = json!(n);
+            let c = &a.care_relationship;
+            m.obj("location", |w| {
+                who(
+                    w,
+                    org.extras.get("name"),
+                    Some(crate::ident::SYSTEM_ORGNR),
+                    org.orgnr.as_str(),
+                )
+            })
+            .arr("purposeOfUse", |u| {
+                let (pou, x) = &c.purpose_of_use;
+                u.obj(|k| concept(k, pou.system(), pou.code(), x.get("text")));
+            })
+            .raw("requestor", "true");
+            if let Some((auth, x)) = &p.authorization {
+                m.arr("role", |r| {
+                    r.obj(|k| {
+                        concept(
+                            k,
+                            crate::codes::SYSTEM_AUTHORIZATION,
+                            auth.code(),
+                            x.get("text"),
+                        )
+                    });
+                });
             }
-            agent["location"] = location;
-            agent
+            m.obj("type", |t| {
+                concept(t, HUMAN, "humanuser", Some("human user"))
+            })
+            .obj("who", |w| {
+                who(w, p.identifier.extras.get("name"), Some(system), value)
+            });
         }
         TrustContext::Citizen(c) => {
-            let mut agent = json!({
-                "type": { "coding": [coding("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user")] },
-                "who": { "identifier": { "system": c.citizen.id.system(), "value": c.citizen.id.as_str() } },
-                "requestor": true,
-                "purposeOfUse": [{ "coding": [coding("http://terminology.hl7.org/CodeSystem/v3-ActReason", "PATADMIN", "patient's own access")] }]
-            });
+            m.arr("purposeOfUse", |u| {
+                u.obj(|k| {
+                    concept(
+                        k,
+                        "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                        "PATADMIN",
+                        Some("patient's own access"),
+                    )
+                });
+            })
+            .raw("requestor", "true");
             if let Some((_, basis)) = &c.represented {
-                agent["role"] = json!([{ "coding": [coding("urn:tillit:representation", basis.code(), basis.code())] }]);
+                m.arr("role", |r| {
+                    r.obj(|k| {
+                        concept(
+                            k,
+                            "urn:tillit:representation",
+                            basis.code(),
+                            Some(basis.code()),
+                        )
+                    });
+                });
             }
-            agent
+            m.obj("type", |t| {
+                concept(t, HUMAN, "humanuser", Some("human user"))
+            })
+            .obj("who", |w| {
+                who(w, None, Some(c.citizen.id.system()), c.citizen.id.as_str())
+            });
         }
     }
 }

@@ -209,3 +209,101 @@ fn helpers() {
     assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"));
     let _: Value = json!(null);
 }
+
+#[test]
+#[ignore]
+fn timing_append() {
+    let tc = ctx("TREAT", true);
+    let mut h = Head::default();
+    let n = 20000;
+    let t0 = std::time::Instant::now();
+    let mut build_t = std::time::Duration::ZERO;
+    for i in 0..n {
+        let id = format!("e{i}");
+        let b0 = std::time::Instant::now();
+        let l = look_up(&id, Action::Search, &tc, "2026-06-01T10:00:00.000Z");
+        build_t += b0.elapsed();
+        let _ = h
+            .append_written(
+                "event",
+                |out| super::event::write_into(out, &l, Outcome::Pending, &Completion::default()),
+                &mut |b| Ok(super::chain::sha256(b)),
+            )
+            .unwrap();
+    }
+    let el = t0.elapsed();
+    eprintln!("per append {:?}, build {:?}", el / n, build_t / n);
+}
+
+#[test]
+/// The writer gives members in canonical order for every shape an event can take (checked
+/// against the tree canonicaliser; the debug-build order assertions also run here).
+fn written_events_are_canonical() {
+    use crate::canon::canonical;
+    let mut contexts = vec![ctx("TREAT", true), ctx("BTG", false)];
+    let mut v = sample(&synthetic_fnr(1));
+    v["care_relationship"]["purpose_of_use"]["text"] = json!("Behandling \"x\"\n");
+    v["practitioner"]["authorization"]["text"] = json!("Lege");
+    v["practitioner"]["point_of_care"]["name"] = json!("Sykehus æøå");
+    contexts.push(TrustContext::from_json(&v).unwrap());
+    let mut v = sample(&synthetic_fnr(1));
+    v["practitioner"].as_object_mut().unwrap().remove("hpr_nr");
+    v["practitioner"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorization");
+    v["care_relationship"]
+        .as_object_mut()
+        .unwrap()
+        .remove("purpose_of_use_details");
+    contexts.push(TrustContext::from_json(&v).unwrap());
+    for rep in [true, false] {
+        let me = synthetic_fnr(11);
+        let mut v = json!({"type": "tillit:citizen", "citizen": {"identifier": {"id": me, "system": "urn:oid:2.16.578.1.12.4.1.4.1"}}});
+        if rep {
+            v["represented"] = json!({"identifier": {"id": synthetic_fnr(12), "system": "urn:oid:2.16.578.1.12.4.1.4.1"}, "basis": "parent"});
+        }
+        contexts.push(TrustContext::from_json(&v).unwrap());
+    }
+    let completions = [
+        Completion::default(),
+        Completion {
+            http_status: Some(200),
+            description: Some("ok \\ \u{1}".into()),
+            returned: Some(3),
+            withheld: vec![("PATIENT_BLOCK".into(), 2), ("OTHER_PATIENT".into(), 1)],
+            leaks: Some(1),
+        },
+        Completion {
+            http_status: Some(503),
+            ..Default::default()
+        },
+    ];
+    let mut n = 0;
+    for tc in &contexts {
+        for action in [Action::Search, Action::Read, Action::Token] {
+            for outcome in [
+                Outcome::Pending,
+                Outcome::Success,
+                Outcome::Failure,
+                Outcome::Error,
+            ] {
+                for c in &completions {
+                    for jti in [None, Some("j-1")] {
+                        let mut l = look_up("e\"1", action, tc, "2026-06-01T10:00:00.000Z");
+                        l.token_jti = jti;
+                        if action != Action::Search {
+                            l.query = None;
+                        }
+                        let text = super::event::write(&l, outcome, c).unwrap();
+                        let tree: Value = serde_json::from_str(&text).unwrap();
+                        assert_eq!(canonical(&tree), text);
+                        assert_eq!(build(&l, outcome, c).unwrap(), tree);
+                        n += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(n, 432);
+}

@@ -3,23 +3,46 @@
 //! once the sink has stored the line), so a failing sink leaves the chain unchanged.
 
 use super::platform::{self, Signer};
-use super::{arg_err, from_js, opt_str, prop, prop_str, to_js, to_js_value, JsResult};
+use super::{arg_err, from_js, opt_str, to_js, to_js_value, JsResult};
 use crate::audit::chain::{self, Head};
 use crate::audit::control::{self, Filter};
-use crate::audit::event::{self, Action, Completion, LookUp, Outcome};
+use crate::audit::event::{self, EventInput};
 use crate::error::{Error, ErrorCode};
 use crate::jose::{compact, parse_compact, signing_input, PublicJwk};
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
-/// The chain state of one log: the head, the stored lines (parsed only when a query needs
-/// them), and the lines prepared but not yet stored by the sink.
+/// The chain state of one log's writer: the head, and the lines prepared but not yet stored
+/// by the sink. The records themselves live in the sink and the wrapper (JS strings), not
+/// in wasm memory, so a long-lived log does not fill the module's 4 GiB address space.
 #[wasm_bindgen]
 pub struct AuditCore {
     head: Head,
-    lines: Vec<String>,
-    pending: Vec<(String, Head)>,
+    pending: std::collections::VecDeque<Head>,
+    /// The last trust context: its JSON text and the parsed context.
     context_cache: Option<(String, crate::trust::TrustContext)>,
+    /// A native SHA-256 the platform offers (Node's `crypto`), checked at construction.
+    digest: Option<js_sys::Function>,
+}
+
+/// SHA-256 through the platform's function `f` (bytes in, 32 bytes out).
+fn native_digest(f: &js_sys::Function, bytes: &[u8]) -> crate::error::Result<[u8; 32]> {
+    let failed = || {
+        Error::new(
+            ErrorCode::InvalidArgument,
+            "digest",
+            "the platform's SHA-256 failed or did not return 32 bytes",
+        )
+    };
+    let copy = js_sys::Uint8Array::from(bytes);
+    let out = f.call1(&JsValue::NULL, &copy).map_err(|_| failed())?;
+    let out: js_sys::Uint8Array = out.dyn_into().map_err(|_| failed())?;
+    if out.length() != 32 {
+        return Err(failed());
+    }
+    let mut h = [0u8; 32];
+    out.copy_to(&mut h);
+    Ok(h)
 }
 
 fn parse_line(line: &str, i: usize) -> JsResult<Value> {
@@ -33,14 +56,22 @@ fn lines_arg(lines: &JsValue) -> JsResult<Vec<String>> {
 
 #[wasm_bindgen]
 impl AuditCore {
-    /// A log resumed from stored lines; throws if they do not verify.
+    /// A log resumed from stored lines; throws if they do not verify. `digest`, if given, is
+    /// the platform's native SHA-256 (`Uint8Array` in, 32 bytes out) used to chain new
+    /// records; it must agree with RustCrypto's on a test vector or the log does not open.
     #[wasm_bindgen(constructor)]
-    pub fn new(lines: JsValue) -> JsResult<AuditCore> {
+    pub fn new(lines: JsValue, digest: Option<js_sys::Function>) -> JsResult<AuditCore> {
+        if let Some(f) = &digest {
+            let probe = b"tillit: the platform's SHA-256 must agree with RustCrypto's";
+            if native_digest(f, probe).map_err(to_js)? != chain::sha256(probe) {
+                return Err(arg_err("digest", "is not SHA-256"));
+            }
+        }
         let mut core = AuditCore {
             head: Head::default(),
-            lines: Vec::new(),
-            pending: Vec::new(),
+            pending: Default::default(),
             context_cache: None,
+            digest,
         };
         core.absorb(lines)?;
         Ok(core)
@@ -51,7 +82,7 @@ impl AuditCore {
         let lines = lines_arg(&lines)?;
         let mut v = chain::Verifier::after(&self.head);
         for (i, l) in lines.iter().enumerate() {
-            let rec = parse_line(l, self.lines.len() + i)?;
+            let rec = parse_line(l, self.head.next_seq as usize + i)?;
             v.push(&rec).map_err(|(at, problem)| {
                 to_js(Error::new(
                     ErrorCode::InvalidResource,
@@ -62,15 +93,13 @@ impl AuditCore {
         }
         self.head = v.head();
         self.pending.clear();
-        let n = lines.len() as u32;
-        self.lines.extend(lines);
-        Ok(n)
+        Ok(lines.len() as u32)
     }
 
     /// The number of records.
     #[wasm_bindgen(getter)]
     pub fn length(&self) -> u32 {
-        self.lines.len() as u32
+        self.head.next_seq as u32
     }
 
     /// The head: `{ nextSeq, hash }`.
@@ -79,17 +108,48 @@ impl AuditCore {
     }
 
     /// Builds the lines for look-up events, chained one after another from the head, without
-    /// committing them (a sink stores a batch in one write). Returns `[line, …]`.
+    /// committing them (a sink stores a batch in one write). `events` is the JSON text of an
+    /// array of event inputs whose `trustContext` is an index into `contexts` (JSON texts of
+    /// trust contexts): one crossing per batch. Returns `[line, …]`.
     #[wasm_bindgen(js_name = prepareEvents)]
-    pub fn prepare_events(&mut self, inputs: js_sys::Array) -> JsResult<Vec<String>> {
+    pub fn prepare_events(
+        &mut self,
+        events: &str,
+        contexts: Vec<String>,
+    ) -> JsResult<js_sys::Array> {
+        let events = crate::json::parse_limited(events, 64 << 20, 16, "events").map_err(to_js)?;
+        let Value::Array(events) = events else {
+            return Err(arg_err("events", "must be an array"));
+        };
         let mut h = self.head.clone();
-        let mut out = Vec::with_capacity(inputs.length() as usize);
-        let mut pending = Vec::with_capacity(out.capacity());
-        for input in inputs.iter() {
-            let body = self.build_event(&input)?;
-            let (line, _) = h.append_line("event", &body);
-            pending.push((line.clone(), h.clone()));
-            out.push(line);
+        let out = js_sys::Array::new();
+        let mut pending = std::collections::VecDeque::with_capacity(events.len());
+        let now = event::rfc3339(js_sys::Date::now() as u64);
+        for e in &events {
+            let i = e
+                .get("trustContext")
+                .and_then(Value::as_u64)
+                .and_then(|i| contexts.get(i as usize))
+                .ok_or_else(|| arg_err("event.trustContext", "is required"))?;
+            self.load_context(i)?;
+            let tc = &self.context_cache.as_ref().expect("just loaded").1;
+            let input = EventInput::from_json(e).map_err(to_js)?;
+            let id = match &input.id {
+                Some(id) => id.clone(),
+                None => event::uuid_v4(platform::random_bytes::<16>()?),
+            };
+            let (line, _) = h
+                .append_written(
+                    "event",
+                    |out| input.write_into(out, tc, &id, &now),
+                    &mut |b| match &self.digest {
+                        Some(f) => native_digest(f, b),
+                        None => Ok(chain::sha256(b)),
+                    },
+                )
+                .map_err(to_js)?;
+            out.push(&JsValue::from_str(&line));
+            pending.push_back(h.clone());
         }
         self.pending = pending;
         Ok(out)
@@ -102,34 +162,35 @@ impl AuditCore {
             return Err(arg_err("kind", "must be recovery, checkpoint or note"));
         }
         let mut h = self.head.clone();
-        let (line, _) = h.append_line(kind, &from_js(&body, "body")?);
-        self.pending = vec![(line.clone(), h)];
+        let body = crate::canon::canonical(&from_js(&body, "body")?);
+        let (line, _) = h
+            .append_written(
+                kind,
+                |out| {
+                    out.push_str(&body);
+                    Ok(())
+                },
+                &mut |b| match &self.digest {
+                    Some(f) => native_digest(f, b),
+                    None => Ok(chain::sha256(b)),
+                },
+            )
+            .map_err(to_js)?;
+        self.pending = [h].into();
         Ok(line)
     }
 
-    /// Commits a prepared line once the sink has stored it (in the order prepared).
-    pub fn commit(&mut self, line: &str) -> JsResult<()> {
-        match self.pending.first() {
-            Some((l, _)) if l == line => {
-                let (l, h) = self.pending.remove(0);
-                self.head = h;
-                self.lines.push(l);
-                Ok(())
-            }
-            _ => Err(to_js(Error::new(
-                ErrorCode::InvalidArgument,
-                "line",
-                "was not prepared by this log at its head: another writer appended first",
-            ))),
+    /// Commits the first `count` prepared lines once the sink has stored them (cheaper than
+    /// handing each line back: they are committed in the order prepared).
+    #[wasm_bindgen(js_name = commitPrepared)]
+    pub fn commit_prepared(&mut self, count: u32) -> JsResult<()> {
+        if count as usize > self.pending.len() {
+            return Err(arg_err("count", "is more than the lines prepared"));
         }
-    }
-
-    fn records(&self) -> JsResult<Vec<Value>> {
-        self.lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| parse_line(l, i))
-            .collect()
+        if let Some(h) = self.pending.drain(..count as usize).next_back() {
+            self.head = h;
+        }
+        Ok(())
     }
 
     /// The head as claims for a checkpoint: `{ head, count, iat }`.
@@ -139,16 +200,36 @@ impl AuditCore {
             &json!({ "head": self.head.hash, "count": self.head.next_seq, "iat": platform::now_secs() }),
         )
     }
+}
+
+/// Stored records, parsed, for log control: queries, reports, the citizen's view, export.
+#[wasm_bindgen]
+pub struct AuditRecords {
+    records: Vec<Value>,
+}
+
+#[wasm_bindgen]
+impl AuditRecords {
+    /// Parses stored lines (`log[i]` names a line that is not JSON).
+    #[wasm_bindgen(constructor)]
+    pub fn new(lines: JsValue) -> JsResult<AuditRecords> {
+        let records = lines_arg(&lines)?
+            .iter()
+            .enumerate()
+            .map(|(i, l)| parse_line(l, i))
+            .collect::<JsResult<_>>()?;
+        Ok(AuditRecords { records })
+    }
 
     /// Verifies the chain: `{ ok, entries, firstBadIndex?, problem? }`.
     pub fn verify(&self) -> JsResult<JsValue> {
-        Ok(report_js(&chain::verify(&self.records()?)))
+        Ok(report_js(&chain::verify(&self.records)))
     }
 
     /// The checkpoint records as `{ index, jws, prevHash }`.
     pub fn checkpoints(&self) -> JsResult<JsValue> {
         let list: Vec<Value> = self
-            .records()?
+            .records
             .iter()
             .enumerate()
             .filter(|(_, r)| r.get("kind").and_then(Value::as_str) == Some("checkpoint"))
@@ -167,15 +248,17 @@ impl AuditCore {
             purpose: opt_str(&filter, "purpose")?,
             action: opt_str(&filter, "action")?,
         };
-        let records = self.records()?;
-        let found: Vec<Value> = control::query(&records, &f).into_iter().cloned().collect();
+        let found: Vec<Value> = control::query(&self.records, &f)
+            .into_iter()
+            .cloned()
+            .collect();
         Ok(to_js_value(&Value::Array(found)))
     }
 
     /// The follow-up reports.
     pub fn report(&self, volume_threshold: u32) -> JsResult<JsValue> {
         Ok(to_js_value(&control::report(
-            &self.records()?,
+            &self.records,
             volume_threshold as usize,
         )))
     }
@@ -184,52 +267,30 @@ impl AuditCore {
     #[wasm_bindgen(js_name = citizenReport)]
     pub fn citizen_report(&self, patient: &str) -> JsResult<JsValue> {
         Ok(to_js_value(&Value::Array(control::citizen_report(
-            &self.records()?,
+            &self.records,
             patient,
         ))))
-    }
-
-    /// The records as NDJSON.
-    #[wasm_bindgen(js_name = exportNdjson)]
-    pub fn export_ndjson(&self) -> String {
-        self.lines.iter().map(|l| format!("{l}\n")).collect()
     }
 
     /// The current AuditEvents as a FHIR `collection` Bundle.
     #[wasm_bindgen(js_name = exportBundle)]
     pub fn export_bundle(&self) -> JsResult<JsValue> {
-        Ok(to_js_value(&control::bundle(&self.records()?)))
+        Ok(to_js_value(&control::bundle(&self.records)))
     }
 }
 
 impl AuditCore {
-    /// The trust context of an event input, given as JSON text (parsed once per distinct text)
-    /// or as an object.
-    fn context(&mut self, v: &JsValue) -> JsResult<crate::trust::TrustContext> {
-        if let Some(text) = v.as_string() {
-            if let Some((t, tc)) = &self.context_cache {
-                if *t == text {
-                    return Ok(tc.clone());
-                }
-            }
-            let json = crate::json::parse_limited(&text, 1 << 20, 64, "event.trustContext")
+    /// Parses a trust context's JSON text, once per distinct text (a log writes many entries
+    /// for one context in a row).
+    fn load_context(&mut self, text: &str) -> JsResult<()> {
+        if !matches!(&self.context_cache, Some((t, _)) if t == text) {
+            let json = crate::json::parse_limited(text, 1 << 20, 64, "event.trustContext")
                 .map_err(to_js)?;
             let tc = crate::trust::TrustContext::from_json(&json)
                 .map_err(|e| to_js(e.under("event.trustContext")))?;
-            self.context_cache = Some((text, tc.clone()));
-            return Ok(tc);
+            self.context_cache = Some((text.to_string(), tc));
         }
-        let json = from_js(v, "event.trustContext")?;
-        crate::trust::TrustContext::from_json(&json)
-            .map_err(|e| to_js(e.under("event.trustContext")))
-    }
-
-    fn build_event(&mut self, input: &JsValue) -> JsResult<Value> {
-        let tc = self.context(
-            &prop(input, "trustContext")
-                .ok_or_else(|| arg_err("event.trustContext", "is required"))?,
-        )?;
-        build_event(input, &tc)
+        Ok(())
     }
 }
 
@@ -272,54 +333,6 @@ pub fn audit_read_ndjson(bytes: &[u8]) -> JsResult<JsValue> {
     Ok(to_js_value(
         &json!({ "lines": lines, "tornAt": read.torn_at }),
     ))
-}
-
-fn build_event(input: &JsValue, tc: &crate::trust::TrustContext) -> JsResult<Value> {
-    let action =
-        Action::parse(&prop_str(input, "kind").map_err(|_| arg_err("event.kind", "is required"))?)
-            .map_err(to_js)?;
-    let outcome = Outcome::parse(&opt_str(input, "outcome")?.unwrap_or_else(|| "pending".into()))
-        .map_err(to_js)?;
-    let id = match opt_str(input, "id")? {
-        Some(id) => id,
-        None => event::uuid_v4(platform::random_bytes::<16>()?),
-    };
-    let recorded = event::rfc3339(js_sys::Date::now() as u64);
-    let (client_id, server, transaction_id) = (
-        prop_str(input, "clientId")?,
-        prop_str(input, "server")?,
-        prop_str(input, "transactionId")?,
-    );
-    let (query, document_id, token_jti) = (
-        opt_str(input, "query")?,
-        opt_str(input, "documentId")?,
-        opt_str(input, "tokenJti")?,
-    );
-    let l = LookUp {
-        id: &id,
-        action,
-        trust_context: tc,
-        client_id: &client_id,
-        server: &server,
-        transaction_id: &transaction_id,
-        query: query.as_deref(),
-        document_id: document_id.as_deref(),
-        token_jti: token_jti.as_deref(),
-        recorded: &recorded,
-    };
-    let mut c = Completion::default();
-    if let Some(done) = prop(input, "completion") {
-        c.http_status = super::opt_u64(&done, "httpStatus")?.map(|s| s.min(999) as u16);
-        c.description = opt_str(&done, "description")?.map(|d| d.chars().take(200).collect());
-        c.returned = super::opt_u64(&done, "returned")?;
-        c.leaks = super::opt_u64(&done, "leaks")?;
-        if let Some(w) = prop(&done, "withheld") {
-            let map: std::collections::BTreeMap<String, u64> = serde_wasm_bindgen::from_value(w)
-                .map_err(|_| arg_err("completion.withheld", "must map reason codes to counts"))?;
-            c.withheld = map.into_iter().collect();
-        }
-    }
-    event::build(&l, outcome, &c).map_err(to_js)
 }
 
 /// Signs checkpoint claims `{ head, count, iat }` as a compact JWS with a tillit key.
