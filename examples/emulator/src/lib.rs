@@ -185,6 +185,9 @@ pub struct Emulator {
     signing: p256::ecdsa::SigningKey,
     kid: String,
     m: Mutex<Mutable>,
+    /// Search entries already written as JSON, per document id, for one base URL: the world
+    /// does not change, so a page is assembled from these instead of serialised anew.
+    entries: Mutex<(String, HashMap<String, Arc<str>>)>,
 }
 
 type Shared = Arc<Emulator>;
@@ -229,7 +232,27 @@ impl Emulator {
                 counter: 0,
                 log: Vec::new(),
             }),
+            entries: Mutex::new((String::new(), HashMap::new())),
         })
+    }
+
+    /// A document's search entry (`fullUrl`, `resource`, `search`) as JSON text.
+    fn entry_json(&self, d: &data::Doc, base: &str) -> Arc<str> {
+        {
+            let cache = self.entries.lock().expect("lock");
+            if cache.0 == base {
+                if let Some(e) = cache.1.get(&d.id) {
+                    return e.clone();
+                }
+            }
+        }
+        let e: Arc<str> = entry_value(&self.world, d, base).to_string().into();
+        let mut cache = self.entries.lock().expect("lock");
+        if cache.0 != base {
+            *cache = (base.to_string(), HashMap::new());
+        }
+        cache.1.insert(d.id.clone(), e.clone());
+        e
     }
 
     /// The synthetic patients' national ids.
@@ -335,6 +358,11 @@ fn fault(s: &Emulator, headers: &HeaderMap) -> Option<String> {
         .and_then(|h| h.to_str().ok())
         .map(String::from)
         .or_else(|| s.config.fault.clone())
+}
+
+/// A searchset entry for document `d`.
+fn entry_value(world: &World, d: &data::Doc, base: &str) -> Value {
+    json!({ "fullUrl": format!("{base}/R4/fhir/DocumentReference/{}", d.id), "resource": world.document_reference(d, base), "search": { "mode": "match" } })
 }
 
 fn json_response(status: StatusCode, body: &Value, extra: &[(&'static str, String)]) -> Response {
@@ -858,7 +886,7 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Byte
         now(),
         Some(&accepted),
         None,
-        &mut m.replay_proofs,
+        &mut |jti, now, until| m.replay_proofs.fresh(jti, now, until),
     ) {
         Ok(p) => p.jkt,
         Err(r) => {
@@ -992,17 +1020,28 @@ fn finish_user_grant(
 }
 
 /// Checks `Authorization: DPoP <token>` and the proof at the resource.
+/// Checks a resource request's DPoP-bound token and proof and its scope: the token's claims
+/// and the current resource nonce. The shared state is locked only to read the nonces and
+/// the token and to record the proof's `jti`: signature checks run in parallel.
 fn resource_auth(
     s: &Emulator,
-    m: &mut Mutable,
     headers: &HeaderMap,
     method: &str,
     url: &str,
     scope: &str,
     fault: Option<&str>,
-) -> Result<Value, Box<Response>> {
-    m.rotate(s.config.nonce_secs, fault == Some("nonce"));
-    let nonce = m.nonce_rs[0].clone();
+) -> Result<(Value, String), Box<Response>> {
+    let auth = headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let token = auth.strip_prefix("DPoP ");
+    let (nonce, accepted, info) = {
+        let mut m = s.m.lock().expect("lock");
+        m.rotate(s.config.nonce_secs, fault == Some("nonce"));
+        let info = token.and_then(|t| m.tokens.get(t).cloned());
+        (m.nonce_rs[0].clone(), m.nonce_rs.clone(), info)
+    };
     let challenge = |error: &str, desc: &str| {
         let mut r = json_response(
             StatusCode::UNAUTHORIZED,
@@ -1018,27 +1057,18 @@ fn resource_auth(
         );
         Box::new(r)
     };
-    let auth = headers
-        .get("authorization")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    let Some(token) = auth.strip_prefix("DPoP ") else {
+    let Some(token) = token else {
         return Err(challenge(
             "invalid_token",
             "a DPoP-bound access token is required",
         ));
     };
-    let info = m
-        .tokens
-        .get(token)
-        .cloned()
-        .ok_or_else(|| challenge("invalid_token", "unknown token"))?;
+    let info = info.ok_or_else(|| challenge("invalid_token", "unknown token"))?;
     let expired =
         fault == Some("expired-token") || info.claims["exp"].as_u64().unwrap_or(0) < now();
     if expired {
         return Err(challenge("invalid_token", "the access token has expired"));
     }
-    let accepted = m.nonce_rs.clone();
     let proof = verify::dpop(
         headers.get("dpop").and_then(|h| h.to_str().ok()),
         method,
@@ -1046,7 +1076,12 @@ fn resource_auth(
         now(),
         Some(&accepted),
         Some(token),
-        &mut m.replay_proofs,
+        &mut |jti, now, until| {
+            s.m.lock()
+                .expect("lock")
+                .replay_proofs
+                .fresh(jti, now, until)
+        },
     )
     .map_err(|r| challenge(r.error, &r.description))?;
     if info.claims.pointer("/cnf/jkt").and_then(Value::as_str) != Some(proof.jkt.as_str()) {
@@ -1082,7 +1117,7 @@ fn resource_auth(
             return Err(Box::new(outcome(StatusCode::FORBIDDEN, "forbidden", "the kjernejournalforskriften scope needs the nhn-access-basis header (akutt, samtykke or unntak)")));
         }
     }
-    Ok(info.claims)
+    Ok((info.claims, nonce))
 }
 
 fn outcome(status: StatusCode, code: &str, text: &str) -> Response {
@@ -1137,10 +1172,8 @@ async fn search(
     if method == Method::POST {
         params.extend(form(&body));
     }
-    let mut m = s.m.lock().expect("lock");
-    let claims = match resource_auth(
+    let (claims, nonce_now) = match resource_auth(
         &s,
-        &mut m,
         &headers,
         method.as_str(),
         &url,
@@ -1150,9 +1183,6 @@ async fn search(
         Ok(c) => c,
         Err(r) => return *r,
     };
-    // Verification needs the shared state; building the page does not: release the lock.
-    let nonce_now = m.nonce_rs[0].clone();
-    drop(m);
     let event_id = headers
         .get("nhn-event-id")
         .and_then(|h| h.to_str().ok())
@@ -1259,22 +1289,22 @@ async fn search(
         .unwrap_or(1)
         .max(1);
     let total = matching.len();
-    let mut entries: Vec<Value> = matching
+    let mut entries: Vec<Arc<str>> = matching
         .iter()
         .skip((page - 1) * count)
         .take(count)
-        .map(|d| json!({ "fullUrl": format!("{b}/R4/fhir/DocumentReference/{}", d.id), "resource": s.world.document_reference(d, &b), "search": { "mode": "match" } }))
+        .map(|d| s.entry_json(d, &b))
         .collect();
     match fl.as_deref() {
         Some("leak-patient") => {
             let other = s.world.docs.iter().find(|d| d.patient != pi).cloned();
             if let Some(o) = other {
-                entries.push(json!({ "fullUrl": format!("{b}/R4/fhir/DocumentReference/{}", o.id), "resource": s.world.document_reference(&o, &b), "search": { "mode": "match" } }));
+                entries.push(entry_value(&s.world, &o, &b).to_string().into());
             }
         }
         Some("leak-type") => {
             let n = s.world.illegal_doc(pi);
-            entries.push(json!({ "fullUrl": format!("{b}/R4/fhir/DocumentReference/{}", n.id), "resource": s.world.document_reference(&n, &b), "search": { "mode": "match" } }));
+            entries.push(entry_value(&s.world, &n, &b).to_string().into());
         }
         _ => {}
     }
@@ -1284,9 +1314,20 @@ async fn search(
     if page * count < total {
         links.push(json!({ "relation": "next", "url": format!("{b}/R4/fhir/DocumentReference/_search?_count={count}&_page={}", page + 1) }));
     }
-    let bundle = json!({ "resourceType": "Bundle", "type": "searchset", "total": total, "link": links, "entry": entries });
     record(200);
-    let body = serde_json::to_string(&bundle).unwrap_or_default();
+    // The searchset Bundle, assembled from the entries' JSON.
+    let mut body = String::with_capacity(256 + entries.iter().map(|e| e.len() + 1).sum::<usize>());
+    body.push_str(&format!(
+        "{{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"total\":{total},\"link\":{},\"entry\":[",
+        Value::Array(links)
+    ));
+    for (i, e) in entries.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(e);
+    }
+    body.push_str("]}");
     let r = json_response(
         StatusCode::OK,
         &json!(null),
@@ -1314,8 +1355,8 @@ async fn retrieve(
     }
     let b = base(&headers);
     let url = format!("{b}{}", uri.path());
-    let mut m = s.m.lock().expect("lock");
-    let claims = match resource_auth(&s, &mut m, &headers, "GET", &url, SCOPE_READ, fl.as_deref()) {
+    let (claims, nonce) = match resource_auth(&s, &headers, "GET", &url, SCOPE_READ, fl.as_deref())
+    {
         Ok(c) => c,
         Err(r) => return *r,
     };
@@ -1360,14 +1401,14 @@ async fn retrieve(
         ..Seen::default()
     };
     let Some(doc) = s.world.by_unique_id(unique).cloned() else {
-        log_event(&mut m, seen(404));
+        log_event(&mut s.m.lock().expect("lock"), seen(404));
         return outcome(StatusCode::NOT_FOUND, "not-found", "no such document");
     };
     if s.world.orgs[doc.org].repository != repo.as_str()
         || s.world.patients[doc.patient] != nin
         || !allowed_patients(&claims).contains(&nin)
     {
-        log_event(&mut m, seen(403));
+        log_event(&mut s.m.lock().expect("lock"), seen(403));
         return outcome(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -1380,16 +1421,14 @@ async fn retrieve(
             .iter()
             .any(|(sy, c)| *sy == data::SYSTEM_BLOCKS && *c == "NORS")
     {
-        log_event(&mut m, seen(403));
+        log_event(&mut s.m.lock().expect("lock"), seen(403));
         return outcome(
             StatusCode::FORBIDDEN,
             "forbidden",
             "the patient has blocked this document",
         );
     }
-    log_event(&mut m, seen(200));
-    let nonce = m.nonce_rs[0].clone();
-    drop(m);
+    log_event(&mut s.m.lock().expect("lock"), seen(200));
     let (ct, body) = if doc.cda {
         ("application/xml", data::cda(&doc.title).into_bytes())
     } else {

@@ -36,28 +36,26 @@ pub fn signature_ok(p: &Parsed, alg: Alg, jwk: &Value) -> bool {
     let msg = p.signing_input.as_bytes();
     match alg {
         Alg::Es256 => {
-            use p256::ecdsa::signature::Verifier;
             let (Some(x), Some(y)) = (
                 jwk.get("x").and_then(Value::as_str).and_then(b64),
                 jwk.get("y").and_then(Value::as_str).and_then(b64),
             ) else {
                 return false;
             };
-            if x.len() != 32 || y.len() != 32 {
+            if x.len() != 32 || y.len() != 32 || p.signature.len() != 64 {
                 return false;
             }
-            let point = p256::EncodedPoint::from_affine_coordinates(
-                x.as_slice().into(),
-                y.as_slice().into(),
-                false,
-            );
-            let Ok(key) = p256::ecdsa::VerifyingKey::from_encoded_point(&point) else {
-                return false;
-            };
-            let Ok(sig) = p256::ecdsa::Signature::from_slice(&p.signature) else {
-                return false;
-            };
-            key.verify(msg, &sig).is_ok()
+            // SEC1 uncompressed point; ring checks it is on the curve.
+            let mut point = Vec::with_capacity(65);
+            point.push(4);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            ring::signature::UnparsedPublicKey::new(
+                &ring::signature::ECDSA_P256_SHA256_FIXED,
+                &point,
+            )
+            .verify(msg, &p.signature)
+            .is_ok()
         }
         Alg::Rs256 | Alg::Ps256 => {
             use rsa::signature::Verifier;
@@ -237,7 +235,7 @@ pub fn dpop(
     now: u64,
     nonces: Option<&[String]>,
     token: Option<&str>,
-    replay: &mut Replay,
+    fresh: &mut dyn FnMut(&str, u64, u64) -> bool,
 ) -> Result<Proof, Refusal> {
     let proof = proof.ok_or_else(|| refuse("invalid_dpop_proof", "the DPoP header is required"))?;
     let p = parse_compact(proof, "dpop")
@@ -306,7 +304,7 @@ pub fn dpop(
         .get("jti")
         .and_then(Value::as_str)
         .ok_or_else(|| refuse("invalid_dpop_proof", "jti is required"))?;
-    if !replay.fresh(jti, now, iat + 60) {
+    if !fresh(jti, now, iat + 60) {
         return Err(refuse("invalid_dpop_proof", "jti was used before (replay)"));
     }
     Ok(Proof {
