@@ -265,6 +265,8 @@ interface Pending {
   input: Record<string, unknown>;
   resolve: (v: { id: string; seq: number }) => void;
   reject: (e: unknown) => void;
+  /** Bookkeeping once the line is stored (before the caller hears of it). */
+  stored: () => void;
 }
 
 /** A tamper-evident access log. */
@@ -335,11 +337,8 @@ export class AuditLog {
     const input: Record<string, unknown> = { ...event, trustContext: text, outcome: 'pending' };
     input.id ??= uuid();
     return new Promise((resolve, reject) => {
-      this.#queue.push({ input, resolve, reject });
+      this.#queue.push({ input, resolve, reject, stored: () => this.#open.set(input.id as string, input) });
       this.#kick();
-    }).then((r) => {
-      this.#open.set(input.id as string, input);
-      return r as { id: string; seq: number };
     });
   }
 
@@ -349,11 +348,8 @@ export class AuditLog {
     if (!base) return Promise.reject(new AuditError('AUDIT_FAILURE', 'id', 'no pending look-up with this id in this log'));
     const input = { ...base, outcome: done.outcome, completion: done.completion };
     return new Promise<{ id: string; seq: number }>((resolve, reject) => {
-      this.#queue.push({ input, resolve, reject });
+      this.#queue.push({ input, resolve, reject, stored: () => this.#open.delete(id) });
       this.#kick();
-    }).then((r) => {
-      this.#open.delete(id);
-      return r;
     });
   }
 
@@ -363,7 +359,10 @@ export class AuditLog {
         const batch = this.#queue.splice(0, this.#queue.length);
         try {
           const { first } = await this.#write(() => prepareBatch(this.#chain, batch));
-          batch.forEach((b, i) => b.resolve({ id: b.input.id as string, seq: first + i }));
+          batch.forEach((b, i) => {
+            b.stored();
+            b.resolve({ id: b.input.id as string, seq: first + i });
+          });
         } catch (e) {
           const err = e instanceof AuditError ? e : new AuditError('AUDIT_FAILURE', (e as { path?: string }).path ?? 'event', (e as { rule?: string }).rule ?? 'the entry could not be written');
           for (const b of batch) b.reject(err);
@@ -530,8 +529,13 @@ function nativeSha256(): Promise<((bytes: Uint8Array) => Uint8Array) | undefined
     if (typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node !== 'string') return undefined;
     try {
       const name = 'node:crypto';
-      const { createHash } = (await import(/* @vite-ignore */ name)) as { createHash(alg: string): { update(b: Uint8Array): { digest(): Uint8Array } } };
-      return (bytes: Uint8Array) => createHash('sha256').update(bytes).digest();
+      const c = (await import(/* @vite-ignore */ name)) as {
+        hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Uint8Array;
+        createHash(alg: string): { update(b: Uint8Array): { digest(): Uint8Array } };
+      };
+      // crypto.hash (Node >= 20.12) is the one-shot form: no Hash object per record.
+      const hash = c.hash;
+      return hash ? (bytes: Uint8Array) => hash('sha256', bytes, 'buffer') : (bytes: Uint8Array) => c.createHash('sha256').update(bytes).digest();
     } catch {
       return undefined;
     }

@@ -205,7 +205,8 @@ pub struct Items<'a> {
 }
 
 impl<'a> Items<'a> {
-    fn write(out: &'a mut String, f: impl FnOnce(&mut Items<'_>)) {
+    /// Writes one array whose items `f` gives.
+    pub fn write(out: &'a mut String, f: impl FnOnce(&mut Items<'_>)) {
         out.push('[');
         let mut a = Items { out, first: true };
         f(&mut a);
@@ -226,7 +227,7 @@ impl<'a> Items<'a> {
         self
     }
 
-    /// An item that is already canonical JSON.
+    /// An item (or several, comma-separated) that is already canonical JSON.
     pub fn raw(&mut self, json: &str) -> &mut Self {
         self.next().push_str(json);
         self

@@ -203,11 +203,13 @@ impl EventInput {
         })
     }
 
-    /// Writes this look-up's AuditEvent (see [`write_into`]) with `id` and `recorded`.
+    /// Writes this look-up's AuditEvent (see [`write_framed`]) with `id` and `recorded`;
+    /// `frame` must have been written for `trust_context`.
     pub fn write_into(
         &self,
         out: &mut String,
         trust_context: &TrustContext,
+        frame: &EventFrame,
         id: &str,
         recorded: &str,
     ) -> Result<()> {
@@ -223,7 +225,7 @@ impl EventInput {
             token_jti: self.token_jti.as_deref(),
             recorded,
         };
-        write_into(out, &l, self.outcome, &self.completion)
+        write_framed(out, &l, self.outcome, &self.completion, frame)
     }
 }
 
@@ -296,6 +298,84 @@ pub fn build(l: &LookUp<'_>, outcome: Outcome, completion: &Completion) -> Resul
     Ok(serde_json::from_str(&text).expect("the writer writes JSON"))
 }
 
+/// The parts of an AuditEvent that depend only on who looks, with which app, at which
+/// server (the agents, the patients, the care relationship, the purpose): written once per
+/// (trust context, client, server) and reused for every look-up with them.
+#[derive(Clone, Debug)]
+pub struct EventFrame {
+    client_id: String,
+    server: String,
+    agents: String,
+    patients: String,
+    care: String,
+    purpose: String,
+}
+
+impl EventFrame {
+    /// Writes the frame for `tc`, `client_id` and `server`.
+    pub fn new(tc: &TrustContext, client_id: &str, server: &str) -> Self {
+        let mut agents = String::with_capacity(1024);
+        Items::write(&mut agents, |a| {
+            a.obj(|m| {
+                m.raw("requestor", "false")
+                    .obj("type", |t| {
+                        concept(t, DCM, "110153", Some("Source Role ID"))
+                    })
+                    .obj("who", |w| who(w, Some(client_id), None, client_id));
+            });
+            a.obj(|m| {
+                m.obj("network", |n| {
+                    n.str("address", server).str("type", "5");
+                })
+                .raw("requestor", "false")
+                .obj("type", |t| {
+                    concept(t, DCM, "110152", Some("Destination Role ID"))
+                })
+                .obj("who", |w| {
+                    w.str("display", server);
+                });
+            });
+            a.obj(|m| user_agent(m, tc));
+        });
+        let mut patients = String::new();
+        Items::write(&mut patients, |a| {
+            for p in tc.patients() {
+                a.obj(|m| {
+                    m.obj("role", |c| coding(c, OBJECT_ROLE, "1", Some("Patient")))
+                        .obj("type", |c| coding(c, ENTITY_TYPE, "1", Some("Person")))
+                        .obj("what", |w| who(w, None, Some(p.system()), p.as_str()));
+                });
+            }
+        });
+        // The items without the brackets.
+        let patients = patients[1..patients.len() - 1].to_string();
+        let mut care = String::new();
+        if let Some(at) = tc.attestation() {
+            Members::write(&mut care, |m| care_entity(m, at));
+        }
+        let mut purpose = String::new();
+        if let Some(p) = tc.purpose_of_use() {
+            Items::write(&mut purpose, |a| {
+                a.obj(|c| concept(c, p.system(), p.code(), Some(p.code())));
+            });
+        }
+        EventFrame {
+            client_id: client_id.to_string(),
+            server: server.to_string(),
+            agents,
+            patients,
+            care,
+            purpose,
+        }
+    }
+
+    /// Whether this frame was written for `client_id` and `server` (the caller keeps it with
+    /// the trust context it was written for).
+    pub fn is_for(&self, client_id: &str, server: &str) -> bool {
+        self.client_id == client_id && self.server == server
+    }
+}
+
 /// Writes the AuditEvent for a look-up directly in its RFC 8785 canonical form (members in
 /// canonical order), which is what the hash chain stores: no JSON tree is built.
 pub fn write(l: &LookUp<'_>, outcome: Outcome, completion: &Completion) -> Result<String> {
@@ -311,7 +391,27 @@ pub fn write_into(
     outcome: Outcome,
     completion: &Completion,
 ) -> Result<()> {
+    let frame = EventFrame::new(l.trust_context, l.client_id, l.server);
+    write_framed(out, l, outcome, completion, &frame)
+}
+
+/// [`write_into`] with the frame for the look-up's trust context, client and server
+/// (see [`EventFrame`]), so only the parts that change per look-up are written.
+pub fn write_framed(
+    out: &mut String,
+    l: &LookUp<'_>,
+    outcome: Outcome,
+    completion: &Completion,
+    frame: &EventFrame,
+) -> Result<()> {
     check(l)?;
+    if !frame.is_for(l.client_id, l.server) {
+        return Err(Error::new(
+            ErrorCode::InvalidArgument,
+            "event.clientId",
+            "the event frame was written for another client or server",
+        ));
+    }
     let (profile, subtype, action): (&str, &[(&str, &str, &str)], &str) = match l.action {
         Action::Search => (
             "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientQuery",
@@ -343,32 +443,10 @@ pub fn write_into(
         outcome_desc.push_str("; ");
         outcome_desc.push_str(d);
     }
-    let tc = l.trust_context;
     Members::write(out, |ev| {
         ev.str("action", action);
-        ev.arr("agent", |a| {
-            a.obj(|m| {
-                m.raw("requestor", "false")
-                    .obj("type", |t| {
-                        concept(t, DCM, "110153", Some("Source Role ID"))
-                    })
-                    .obj("who", |w| who(w, Some(l.client_id), None, l.client_id));
-            });
-            a.obj(|m| {
-                m.obj("network", |n| {
-                    n.str("address", l.server).str("type", "5");
-                })
-                .raw("requestor", "false")
-                .obj("type", |t| {
-                    concept(t, DCM, "110152", Some("Destination Role ID"))
-                })
-                .obj("who", |w| {
-                    w.str("display", l.server);
-                });
-            });
-            a.obj(|m| user_agent(m, tc));
-        });
-        ev.arr("entity", |a| entities(a, l, completion));
+        ev.raw("agent", &frame.agents);
+        ev.arr("entity", |a| entities(a, l, completion, frame));
         ev.str("id", l.id);
         ev.obj("meta", |m| {
             m.arr("profile", |p| {
@@ -377,10 +455,8 @@ pub fn write_into(
         });
         ev.opt_str("outcome", code);
         ev.str("outcomeDesc", &outcome_desc);
-        if let Some(p) = tc.purpose_of_use() {
-            ev.arr("purposeOfEvent", |a| {
-                a.obj(|c| concept(c, p.system(), p.code(), Some(p.code())));
-            });
+        if !frame.purpose.is_empty() {
+            ev.raw("purposeOfEvent", &frame.purpose);
         }
         ev.str("recorded", l.recorded);
         ev.str("resourceType", "AuditEvent");
@@ -418,13 +494,9 @@ pub fn write_into(
 
 /// The entities: the patients, the query or document, the transaction id, the token by
 /// `jti`, and the care relationship.
-fn entities(a: &mut Items<'_>, l: &LookUp<'_>, completion: &Completion) {
-    for p in l.trust_context.patients() {
-        a.obj(|m| {
-            m.obj("role", |c| coding(c, OBJECT_ROLE, "1", Some("Patient")))
-                .obj("type", |c| coding(c, ENTITY_TYPE, "1", Some("Person")))
-                .obj("what", |w| who(w, None, Some(p.system()), p.as_str()));
-        });
+fn entities(a: &mut Items<'_>, l: &LookUp<'_>, completion: &Completion, frame: &EventFrame) {
+    if !frame.patients.is_empty() {
+        a.raw(&frame.patients);
     }
     match l.action {
         Action::Search => {
@@ -485,55 +557,58 @@ fn entities(a: &mut Items<'_>, l: &LookUp<'_>, completion: &Completion) {
             });
         });
     }
-    if let Some(at) = l.trust_context.attestation() {
-        let c = &at.care_relationship;
-        a.obj(|m| {
-            m.arr("detail", |d| {
-                detail(d, "decision_ref", &c.decision_ref.id);
-                detail(
-                    d,
-                    "user_selected",
-                    if c.decision_ref.user_selected {
-                        "true"
-                    } else {
-                        "false"
-                    },
-                );
-                if let Some(desc) = &c.decision_ref.description {
-                    detail(d, "decision_description", desc);
-                }
-                if let Some((h, _)) = &c.healthcare_service {
-                    detail(
-                        d,
-                        "healthcare_service",
-                        &format!("{}|{}", h.system(), h.code()),
-                    );
-                }
-                if let Some((p, _)) = &c.purpose_of_use_details {
-                    detail(
-                        d,
-                        "purpose_of_use_details",
-                        &format!("{}|{}", p.system(), p.code()),
-                    );
-                }
-                detail(
-                    d,
-                    "legal_entity",
-                    at.practitioner.legal_entity.orgnr.as_str(),
-                );
-                detail(
-                    d,
-                    "point_of_care",
-                    at.practitioner.point_of_care.orgnr.as_str(),
-                );
-            })
-            .str("name", "care relationship (tillitsrammeverk attestation)")
-            .obj("role", |r| {
-                coding(r, OBJECT_ROLE, "13", Some("Security Resource"))
-            })
-            .obj("type", |t| coding(t, ENTITY_TYPE, "4", Some("Other")));
-        });
+    if !frame.care.is_empty() {
+        a.raw(&frame.care);
     }
+}
+
+/// The care relationship entity: why the look-up was allowed.
+fn care_entity(m: &mut Members<'_>, at: &crate::trust::Attestation) {
+    let c = &at.care_relationship;
+    m.arr("detail", |d| {
+        detail(d, "decision_ref", &c.decision_ref.id);
+        detail(
+            d,
+            "user_selected",
+            if c.decision_ref.user_selected {
+                "true"
+            } else {
+                "false"
+            },
+        );
+        if let Some(desc) = &c.decision_ref.description {
+            detail(d, "decision_description", desc);
+        }
+        if let Some((h, _)) = &c.healthcare_service {
+            detail(
+                d,
+                "healthcare_service",
+                &format!("{}|{}", h.system(), h.code()),
+            );
+        }
+        if let Some((p, _)) = &c.purpose_of_use_details {
+            detail(
+                d,
+                "purpose_of_use_details",
+                &format!("{}|{}", p.system(), p.code()),
+            );
+        }
+        detail(
+            d,
+            "legal_entity",
+            at.practitioner.legal_entity.orgnr.as_str(),
+        );
+        detail(
+            d,
+            "point_of_care",
+            at.practitioner.point_of_care.orgnr.as_str(),
+        );
+    })
+    .str("name", "care relationship (tillitsrammeverk attestation)")
+    .obj("role", |r| {
+        coding(r, OBJECT_ROLE, "13", Some("Security Resource"))
+    })
+    .obj("type", |t| coding(t, ENTITY_TYPE, "4", Some("Other")));
 }
 
 /// The user: the practitioner (HPR number, authorisation, point of care, purpose of use) or

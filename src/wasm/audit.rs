@@ -6,7 +6,7 @@ use super::platform::{self, Signer};
 use super::{arg_err, from_js, opt_str, to_js, to_js_value, JsResult};
 use crate::audit::chain::{self, Head};
 use crate::audit::control::{self, Filter};
-use crate::audit::event::{self, EventInput};
+use crate::audit::event::{self, EventFrame, EventInput};
 use crate::error::{Error, ErrorCode};
 use crate::jose::{compact, parse_compact, signing_input, PublicJwk};
 use serde_json::{json, Value};
@@ -19,8 +19,9 @@ use wasm_bindgen::prelude::*;
 pub struct AuditCore {
     head: Head,
     pending: std::collections::VecDeque<Head>,
-    /// The last trust context: its JSON text and the parsed context.
-    context_cache: Option<(String, crate::trust::TrustContext)>,
+    /// The last trust context: its JSON text, the parsed context, and its event frame for
+    /// the last client and server.
+    context_cache: Option<(String, crate::trust::TrustContext, Option<EventFrame>)>,
     /// A native SHA-256 the platform offers (Node's `crypto`), checked at construction.
     digest: Option<js_sys::Function>,
 }
@@ -132,8 +133,15 @@ impl AuditCore {
                 .and_then(|i| contexts.get(i as usize))
                 .ok_or_else(|| arg_err("event.trustContext", "is required"))?;
             self.load_context(i)?;
-            let tc = &self.context_cache.as_ref().expect("just loaded").1;
             let input = EventInput::from_json(e).map_err(to_js)?;
+            let (_, tc, frame) = self.context_cache.as_mut().expect("just loaded");
+            if !frame
+                .as_ref()
+                .is_some_and(|f| f.is_for(&input.client_id, &input.server))
+            {
+                *frame = Some(EventFrame::new(tc, &input.client_id, &input.server));
+            }
+            let frame = frame.as_ref().expect("just written");
             let id = match &input.id {
                 Some(id) => id.clone(),
                 None => event::uuid_v4(platform::random_bytes::<16>()?),
@@ -141,7 +149,7 @@ impl AuditCore {
             let (line, _) = h
                 .append_written(
                     "event",
-                    |out| input.write_into(out, tc, &id, &now),
+                    |out| input.write_into(out, tc, frame, &id, &now),
                     &mut |b| match &self.digest {
                         Some(f) => native_digest(f, b),
                         None => Ok(chain::sha256(b)),
@@ -283,12 +291,12 @@ impl AuditCore {
     /// Parses a trust context's JSON text, once per distinct text (a log writes many entries
     /// for one context in a row).
     fn load_context(&mut self, text: &str) -> JsResult<()> {
-        if !matches!(&self.context_cache, Some((t, _)) if t == text) {
+        if !matches!(&self.context_cache, Some((t, _, _)) if t == text) {
             let json = crate::json::parse_limited(text, 1 << 20, 64, "event.trustContext")
                 .map_err(to_js)?;
             let tc = crate::trust::TrustContext::from_json(&json)
                 .map_err(|e| to_js(e.under("event.trustContext")))?;
-            self.context_cache = Some((text.to_string(), tc));
+            self.context_cache = Some((text.to_string(), tc, None));
         }
         Ok(())
     }
