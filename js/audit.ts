@@ -261,8 +261,16 @@ function customSink(s: CustomSink): Sink {
   };
 }
 
+/**
+ * Entries prepared and stored per sink write, at most: a batch's lines stay small enough for
+ * the CPU caches, and a file sink still syncs once per batch, not per entry.
+ */
+const BATCH = 256;
+
 interface Pending {
   input: Record<string, unknown>;
+  /** The trust context's JSON text. */
+  context: string | undefined;
   resolve: (v: { id: string; seq: number }) => void;
   reject: (e: unknown) => void;
   /** Bookkeeping once the line is stored (before the caller hears of it). */
@@ -277,7 +285,7 @@ export class AuditLog {
   #sink: Sink;
   #key?: Key;
   #every: number;
-  #open = new Map<string, Record<string, unknown>>();
+  #open = new Map<string, { input: Record<string, unknown>; context: string | undefined }>();
   #queue: Pending[] = [];
   #flushing: Promise<void> | null = null;
   #sinceCheckpoint = 0;
@@ -334,10 +342,11 @@ export class AuditLog {
     } catch {
       return Promise.reject(new AuditError('AUDIT_FAILURE', 'event.trustContext', 'must be a TrustContext or its JSON'));
     }
-    const input: Record<string, unknown> = { ...event, trustContext: text, outcome: 'pending' };
+    // Our own copy: the batch writer sets its trustContext to an index, its context stays here.
+    const input: Record<string, unknown> = { ...event, trustContext: undefined, outcome: 'pending' };
     input.id ??= uuid();
     return new Promise((resolve, reject) => {
-      this.#queue.push({ input, resolve, reject, stored: () => this.#open.set(input.id as string, input) });
+      this.#queue.push({ input, context: text, resolve, reject, stored: () => this.#open.set(input.id as string, { input, context: text }) });
       this.#kick();
     });
   }
@@ -346,26 +355,40 @@ export class AuditLog {
   complete(id: string, done: AuditCompletion): Promise<{ id: string; seq: number }> {
     const base = this.#open.get(id);
     if (!base) return Promise.reject(new AuditError('AUDIT_FAILURE', 'id', 'no pending look-up with this id in this log'));
-    const input = { ...base, outcome: done.outcome, completion: done.completion };
+    const input = { ...base.input, outcome: done.outcome, completion: done.completion };
     return new Promise<{ id: string; seq: number }>((resolve, reject) => {
-      this.#queue.push({ input, resolve, reject, stored: () => this.#open.delete(id) });
+      this.#queue.push({ input, context: base.context, resolve, reject, stored: () => this.#open.delete(id) });
       this.#kick();
     });
   }
 
   #kick() {
     this.#flushing ??= (async () => {
+      const toError = (e: unknown) => (e instanceof AuditError ? e : new AuditError('AUDIT_FAILURE', (e as { path?: string }).path ?? 'event', (e as { rule?: string }).rule ?? 'the entry could not be written'));
+      const store = async (items: Pending[]) => {
+        const { first } = await this.#write(() => prepareBatch(this.#chain, items));
+        items.forEach((b, i) => {
+          b.stored();
+          b.resolve({ id: b.input.id as string, seq: first + i });
+        });
+      };
       while (this.#queue.length) {
-        const batch = this.#queue.splice(0, this.#queue.length);
+        const batch = this.#queue.splice(0, BATCH);
         try {
-          const { first } = await this.#write(() => prepareBatch(this.#chain, batch));
-          batch.forEach((b, i) => {
-            b.stored();
-            b.resolve({ id: b.input.id as string, seq: first + i });
-          });
+          await store(batch);
         } catch (e) {
-          const err = e instanceof AuditError ? e : new AuditError('AUDIT_FAILURE', (e as { path?: string }).path ?? 'event', (e as { rule?: string }).rule ?? 'the entry could not be written');
-          for (const b of batch) b.reject(err);
+          // Nothing of the batch was stored. One bad entry must not fail the others: store
+          // them one by one, so each caller hears about its own entry.
+          if (batch.length === 1) batch[0]!.reject(toError(e));
+          else {
+            for (const b of batch) {
+              try {
+                await store([b]);
+              } catch (e1) {
+                b.reject(toError(e1));
+              }
+            }
+          }
         }
       }
       this.#flushing = null;
@@ -488,17 +511,20 @@ function prepareBatch(chain: core.AuditCore, batch: Pending[]): string[] {
   const contexts: string[] = [];
   const index = new Map<unknown, number>();
   const events = batch.map((b) => {
-    const t = b.input.trustContext;
-    if (typeof t !== 'string') return { ...b.input, trustContext: undefined };
-    let i = index.get(t);
-    if (i === undefined) {
-      i = contexts.length;
-      contexts.push(t);
-      index.set(t, i);
+    const t = b.context;
+    let i: number | undefined;
+    if (typeof t === 'string') {
+      i = index.get(t);
+      if (i === undefined) {
+        i = contexts.length;
+        contexts.push(t);
+        index.set(t, i);
+      }
     }
-    return { ...b.input, trustContext: i };
+    b.input.trustContext = i;
+    return b.input;
   });
-  return call(() => chain.prepareEvents(JSON.stringify(events), contexts)) as string[];
+  return (call(() => chain.prepareEvents(JSON.stringify(events), contexts)) as string).split('\n');
 }
 
 const contextTexts = new WeakMap<object, string>();

@@ -75,17 +75,7 @@ impl<'a> Obj<'a> {
 
     /// An optional string (absent or null → `None`); if present, non-empty and at most `max` bytes.
     pub fn opt_str(&self, key: &str, max: usize) -> Result<Option<&'a str>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) if s.is_empty() => Err(self.err(key, "must not be empty")),
-            Some(Value::String(s)) if s.len() > max => {
-                Err(self.err(key, format!("must be at most {max} bytes")))
-            }
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => {
-                Err(self.err(key, format!("must be a string, not {}", type_name(other))))
-            }
-        }
+        opt_str_in(self.get(key), max).map_err(|rule| self.err(key, rule))
     }
 
     /// An optional boolean.
@@ -101,16 +91,7 @@ impl<'a> Obj<'a> {
 
     /// An optional non-negative integer.
     pub fn opt_u64(&self, key: &str) -> Result<Option<u64>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| self.err(key, "must be a non-negative whole number")),
-            Some(other) => {
-                Err(self.err(key, format!("must be a number, not {}", type_name(other))))
-            }
-        }
+        opt_u64_in(self.get(key)).map_err(|rule| self.err(key, rule))
     }
 
     /// An optional member read as an object.
@@ -146,6 +127,30 @@ impl<'a> Obj<'a> {
             )),
             None => Ok(()),
         }
+    }
+}
+
+/// A member value read as an optional string (null → `None`): non-empty, at most `max`
+/// bytes; on failure, the rule broken (the caller names the path).
+pub fn opt_str_in(v: Option<&Value>, max: usize) -> core::result::Result<Option<&str>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Err("must not be empty".into()),
+        Some(Value::String(s)) if s.len() > max => Err(format!("must be at most {max} bytes")),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(format!("must be a string, not {}", type_name(other))),
+    }
+}
+
+/// A member value read as an optional non-negative integer (null → `None`).
+pub fn opt_u64_in(v: Option<&Value>) -> core::result::Result<Option<u64>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| "must be a non-negative whole number".into()),
+        Some(other) => Err(format!("must be a number, not {}", type_name(other))),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::canon::{Items, Members};
 use crate::error::{Error, ErrorCode, Result};
 use crate::json::Obj;
 use crate::trust::TrustContext;
+use serde::Deserialize as _;
 use serde_json::Value;
 
 const DCM: &str = "http://dicom.nema.org/resources/ontology/DCM";
@@ -162,17 +163,91 @@ pub struct EventInput {
     pub completion: Completion,
 }
 
+/// An event input's members as they arrive, typed by [`EventInput`]'s reader (deserialised
+/// straight from the batch text: no JSON tree per event).
+#[derive(Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEvent {
+    kind: Option<Value>,
+    outcome: Option<Value>,
+    id: Option<Value>,
+    client_id: Option<Value>,
+    server: Option<Value>,
+    transaction_id: Option<Value>,
+    query: Option<Value>,
+    document_id: Option<Value>,
+    token_jti: Option<Value>,
+    completion: Option<Value>,
+    trust_context: Option<Value>,
+}
+
 impl EventInput {
     /// Reads one event input `{ kind, outcome?, id?, clientId, server, transactionId, query?,
     /// documentId?, tokenJti?, completion? }` (other members, such as the trust context the
     /// caller resolves, are ignored here); errors name `event.<member>`.
     pub fn from_json(v: &Value) -> Result<Self> {
+        if !v.is_object() {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                "event",
+                format!("must be an object, not {}", crate::json::type_name(v)),
+            ));
+        }
+        let raw = RawEvent::deserialize(v)
+            .map_err(|_| Error::new(ErrorCode::InvalidArgument, "event", "has a member twice"))?;
+        Self::from_raw(&raw)
+    }
+
+    /// Reads a batch: the JSON text of an array of event inputs, each with `trustContext`, an
+    /// index the caller resolves; returns `(index, input)` pairs.
+    pub fn parse_batch(text: &str, max_bytes: usize) -> Result<Vec<(Option<u64>, Self)>> {
+        if text.len() > max_bytes {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                "events",
+                format!("must be at most {max_bytes} bytes"),
+            ));
+        }
+        let raw: Vec<RawEvent> = serde_json::from_str(text).map_err(|_| {
+            Error::new(
+                ErrorCode::InvalidArgument,
+                "events",
+                "must be a JSON array of event objects",
+            )
+        })?;
+        raw.iter()
+            .map(|r| {
+                let ctx = r.trust_context.as_ref().and_then(Value::as_u64);
+                Ok((ctx, Self::from_raw(r)?))
+            })
+            .collect()
+    }
+
+    fn from_raw(r: &RawEvent) -> Result<Self> {
         const MAX: usize = 8192;
-        let o = Obj::new(v, "event", ErrorCode::InvalidArgument)?;
-        let action = Action::parse(o.req_str("kind", 16)?)?;
-        let outcome = Outcome::parse(o.opt_str("outcome", 16)?.unwrap_or("pending"))?;
+        fn err(k: &'static str) -> impl Fn(String) -> Error {
+            move |rule| Error::new(ErrorCode::InvalidArgument, format!("event.{k}"), rule)
+        }
+        let opt = |v: &Option<Value>, k: &'static str| -> Result<Option<String>> {
+            Ok(crate::json::opt_str_in(v.as_ref(), MAX)
+                .map_err(err(k))?
+                .map(str::to_string))
+        };
+        let req = |v: &Option<Value>, k: &'static str| -> Result<String> {
+            opt(v, k)?.ok_or_else(|| err(k)("is required".into()))
+        };
+        let kind = crate::json::opt_str_in(r.kind.as_ref(), 16)
+            .map_err(err("kind"))?
+            .ok_or_else(|| err("kind")("is required".into()))?;
+        let action = Action::parse(kind)?;
+        let outcome = Outcome::parse(
+            crate::json::opt_str_in(r.outcome.as_ref(), 16)
+                .map_err(err("outcome"))?
+                .unwrap_or("pending"),
+        )?;
         let mut completion = Completion::default();
-        if let Some(done) = o.opt_obj("completion")? {
+        if let Some(v) = r.completion.as_ref().filter(|v| !v.is_null()) {
+            let done = Obj::new(v, "event.completion", ErrorCode::InvalidArgument)?;
             completion.http_status = done.opt_u64("httpStatus")?.map(|s| s.min(999) as u16);
             completion.description = done
                 .opt_str("description", MAX)?
@@ -187,18 +262,16 @@ impl EventInput {
                 completion.withheld.sort();
             }
         }
-        let opt =
-            |k: &str| -> Result<Option<String>> { Ok(o.opt_str(k, MAX)?.map(str::to_string)) };
         Ok(EventInput {
             action,
             outcome,
-            id: opt("id")?,
-            client_id: o.req_str("clientId", MAX)?.to_string(),
-            server: o.req_str("server", MAX)?.to_string(),
-            transaction_id: o.req_str("transactionId", MAX)?.to_string(),
-            query: opt("query")?,
-            document_id: opt("documentId")?,
-            token_jti: opt("tokenJti")?,
+            id: opt(&r.id, "id")?,
+            client_id: req(&r.client_id, "clientId")?,
+            server: req(&r.server, "server")?,
+            transaction_id: req(&r.transaction_id, "transactionId")?,
+            query: opt(&r.query, "query")?,
+            document_id: opt(&r.document_id, "documentId")?,
+            token_jti: opt(&r.token_jti, "tokenJti")?,
             completion,
         })
     }

@@ -211,39 +211,6 @@ fn helpers() {
 }
 
 #[test]
-#[ignore]
-fn timing_append() {
-    let tc = ctx("TREAT", true);
-    let mut h = Head::default();
-    let n = 20000;
-    let l = look_up("e1", Action::Search, &tc, "2026-06-01T10:00:00.000Z");
-    let t0 = std::time::Instant::now();
-    for _ in 0..n {
-        let mut out = String::with_capacity(4096);
-        super::event::write_into(&mut out, &l, Outcome::Pending, &Completion::default()).unwrap();
-        std::hint::black_box(&out);
-    }
-    let w = t0.elapsed() / n;
-    let line = super::event::write(&l, Outcome::Pending, &Completion::default()).unwrap();
-    let t0 = std::time::Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(super::chain::sha256(line.as_bytes()));
-    }
-    let sh = t0.elapsed() / n;
-    let t0 = std::time::Instant::now();
-    for _ in 0..n {
-        let _ = h
-            .append_written(
-                "event",
-                |out| super::event::write_into(out, &l, Outcome::Pending, &Completion::default()),
-                &mut |b| Ok(super::chain::sha256(b)),
-            )
-            .unwrap();
-    }
-    eprintln!("write {w:?}, sha {sh:?}, append {:?}", t0.elapsed() / n);
-}
-
-#[test]
 /// The writer gives members in canonical order for every shape an event can take (checked
 /// against the tree canonicaliser; the debug-build order assertions also run here).
 fn written_events_are_canonical() {
@@ -314,4 +281,72 @@ fn written_events_are_canonical() {
         }
     }
     assert_eq!(n, 432);
+}
+
+#[test]
+fn batch_inputs_name_the_bad_member() {
+    use super::event::EventInput;
+    let ok = r#"[{"kind":"search","trustContext":0,"clientId":"c","server":"s","transactionId":"t","id":"i1"},
+                 {"kind":"read","trustContext":1,"clientId":"c","server":"s","transactionId":"t2","documentId":"d","completion":{"httpStatus":200,"withheld":{"B":1,"A":2}}}]"#;
+    let got = EventInput::parse_batch(ok, 1 << 20).unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].0, Some(0));
+    assert_eq!(got[1].1.action, Action::Read);
+    assert_eq!(
+        got[1].1.completion.withheld,
+        vec![("A".into(), 2), ("B".into(), 1)]
+    );
+    for (text, path) in [
+        (
+            r#"[{"trustContext":0,"clientId":"c","server":"s","transactionId":"t"}]"#,
+            "event.kind",
+        ),
+        (
+            r#"[{"kind":"search","clientId":1,"server":"s","transactionId":"t"}]"#,
+            "event.clientId",
+        ),
+        (
+            r#"[{"kind":"search","clientId":"c","server":"s"}]"#,
+            "event.transactionId",
+        ),
+        (
+            r#"[{"kind":"search","clientId":"c","server":"s","transactionId":"t","completion":{"returned":-1}}]"#,
+            "event.completion.returned",
+        ),
+        (
+            r#"[{"kind":"delete","clientId":"c","server":"s","transactionId":"t"}]"#,
+            "event.kind",
+        ),
+        (r#"{"kind":"search"}"#, "events"),
+        ("[1", "events"),
+    ] {
+        let e = EventInput::parse_batch(text, 1 << 20).unwrap_err();
+        assert_eq!(e.path(), path, "{text}");
+    }
+    assert_eq!(
+        EventInput::parse_batch("[]", 1).unwrap_err().path(),
+        "events"
+    );
+}
+
+#[test]
+fn a_frame_serves_only_its_client_and_server() {
+    use super::event::{write_framed, EventFrame};
+    let tc = ctx("TREAT", true);
+    let l = look_up("e1", Action::Search, &tc, "2026-06-01T10:00:00.000Z");
+    let frame = EventFrame::new(&tc, l.client_id, l.server);
+    let mut a = String::new();
+    write_framed(&mut a, &l, Outcome::Pending, &Completion::default(), &frame).unwrap();
+    assert_eq!(
+        a,
+        super::event::write(&l, Outcome::Pending, &Completion::default()).unwrap()
+    );
+    let other = EventFrame::new(&tc, "another-app", l.server);
+    let mut b = String::new();
+    assert_eq!(
+        write_framed(&mut b, &l, Outcome::Pending, &Completion::default(), &other)
+            .unwrap_err()
+            .path(),
+        "event.clientId"
+    );
 }

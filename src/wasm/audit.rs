@@ -35,8 +35,15 @@ fn native_digest(f: &js_sys::Function, bytes: &[u8]) -> crate::error::Result<[u8
             "the platform's SHA-256 failed or did not return 32 bytes",
         )
     };
-    let copy = js_sys::Uint8Array::from(bytes);
-    let out = f.call1(&JsValue::NULL, &copy).map_err(|_| failed())?;
+    // A view of the bytes where they lie in the module's memory (no copy, no new
+    // ArrayBuffer): `f` reads it synchronously, before anything here runs again.
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    let view = js_sys::Uint8Array::new_with_byte_offset_and_length(
+        &memory.buffer(),
+        bytes.as_ptr() as usize as u32,
+        bytes.len() as u32,
+    );
+    let out = f.call1(&JsValue::NULL, &view).map_err(|_| failed())?;
     let out: js_sys::Uint8Array = out.dyn_into().map_err(|_| failed())?;
     if out.length() != 32 {
         return Err(failed());
@@ -111,29 +118,20 @@ impl AuditCore {
     /// Builds the lines for look-up events, chained one after another from the head, without
     /// committing them (a sink stores a batch in one write). `events` is the JSON text of an
     /// array of event inputs whose `trustContext` is an index into `contexts` (JSON texts of
-    /// trust contexts): one crossing per batch. Returns `[line, …]`.
+    /// trust contexts): one crossing per batch. Returns the lines joined by `\n` (one string
+    /// to decode instead of one per line; a canonical line never holds a raw newline).
     #[wasm_bindgen(js_name = prepareEvents)]
-    pub fn prepare_events(
-        &mut self,
-        events: &str,
-        contexts: Vec<String>,
-    ) -> JsResult<js_sys::Array> {
-        let events = crate::json::parse_limited(events, 64 << 20, 16, "events").map_err(to_js)?;
-        let Value::Array(events) = events else {
-            return Err(arg_err("events", "must be an array"));
-        };
+    pub fn prepare_events(&mut self, events: &str, contexts: Vec<String>) -> JsResult<String> {
+        let events = EventInput::parse_batch(events, 64 << 20).map_err(to_js)?;
         let mut h = self.head.clone();
-        let out = js_sys::Array::new();
+        let mut out = String::with_capacity(events.len() * 4096);
         let mut pending = std::collections::VecDeque::with_capacity(events.len());
         let now = event::rfc3339(js_sys::Date::now() as u64);
-        for e in &events {
-            let i = e
-                .get("trustContext")
-                .and_then(Value::as_u64)
+        for (ctx, input) in &events {
+            let text = ctx
                 .and_then(|i| contexts.get(i as usize))
                 .ok_or_else(|| arg_err("event.trustContext", "is required"))?;
-            self.load_context(i)?;
-            let input = EventInput::from_json(e).map_err(to_js)?;
+            self.load_context(text)?;
             let (_, tc, frame) = self.context_cache.as_mut().expect("just loaded");
             if !frame
                 .as_ref()
@@ -156,7 +154,10 @@ impl AuditCore {
                     },
                 )
                 .map_err(to_js)?;
-            out.push(&JsValue::from_str(&line));
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&line);
             pending.push_back(h.clone());
         }
         self.pending = pending;

@@ -57,6 +57,25 @@ test('a failing sink blocks the look-up (fail closed) and leaves the chain intac
   await assert.rejects(log.complete('nope', { outcome: 'success' }), AuditError);
 });
 
+test('concurrent appends: one bad entry fails alone, the rest are stored in order and chained', async () => {
+  const log = await AuditLog.open({ sink: 'memory' });
+  // 600 appends in one tick: more than one batch; entry 300 is bad (a token where a jti goes).
+  const results = await Promise.allSettled(Array.from({ length: 600 }, (_, i) =>
+    log.append({ ...base, kind: 'search', transactionId: `t-${i}`, tokenJti: i === 300 ? 'eyJhbGciOiJFUzI1NiJ9.eyJ4IjoxfQ.c2ln' : `j-${i}` })));
+  const bad = results.filter((r) => r.status === 'rejected');
+  assert.equal(bad.length, 1);
+  assert.ok(bad[0].reason instanceof AuditError && bad[0].reason.path === 'event.tokenJti', String(bad[0].reason?.path));
+  assert.equal(log.length, 599);
+  const seqs = results.filter((r) => r.status === 'fulfilled').map((r) => r.value.seq);
+  assert.deepEqual(new Set(seqs).size, 599);
+  const v = await log.verify();
+  assert.equal(v.ok, true);
+  assert.equal(v.entries, 599);
+  // Every stored entry is the one its caller was told about.
+  const byTx = new Map(log.query().map((e) => [e.entity.find((x) => x.type.code === 'XrequestId').what.identifier.value, e.id]));
+  results.forEach((r, i) => { if (r.status === 'fulfilled') assert.equal(byTx.get(`t-${i}`), r.value.id); });
+});
+
 test('editing, deleting or reordering any entry is detected', async () => {
   const dir = tmp();
   const file = join(dir, 'log.ndjson');
