@@ -1,6 +1,10 @@
-// Measuring: warm up, then `runs` timed runs; each figure is the median with min and max.
-export async function measure(fn, { runs = 7, warmup = 2, iterations = 1 } = {}) {
-  for (let i = 0; i < warmup; i++) await fn(iterations);
+// Measuring: warm up (at least `warmup` runs and at least `warmupMs` of running, so V8 has
+// optimised the hot wasm and JS functions: it compiles them with a baseline tier first and
+// optimises in the background), then `runs` timed runs; each figure is the median with min
+// and max. Baselines are measured the same way.
+export async function measure(fn, { runs = 7, warmup = 2, warmupMs = 1500, iterations = 1 } = {}) {
+  const start = performance.now();
+  for (let i = 0; i < warmup || performance.now() - start < warmupMs; i++) await fn(iterations);
   const t = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();

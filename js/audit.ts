@@ -21,6 +21,7 @@ import * as core from '#core';
 import { AuditError, call, callAsync, fromCore } from './errors.js';
 import type { Key } from './keys.js';
 import { TrustContext } from './trust.js';
+import { contextTextOf } from './context-text.js';
 
 /** A caller-supplied sink (e.g. shipping to the organisation's log platform). */
 export interface CustomSink {
@@ -527,21 +528,13 @@ function prepareBatch(chain: core.AuditCore, batch: Pending[]): string[] {
   return (call(() => chain.prepareEvents(JSON.stringify(events), contexts)) as string).split('\n');
 }
 
-const contextTexts = new WeakMap<object, string>();
-
 /**
  * The JSON text of a trust context: for a {@link TrustContext} (deep-frozen) the same string
  * every time; a plain object (which may change) is written anew each time.
  */
 function contextText(tc: TrustContext | object | undefined): string | undefined {
   if (tc === undefined || tc === null || typeof tc !== 'object') return tc as undefined;
-  if (!(tc instanceof TrustContext)) return JSON.stringify(tc);
-  let text = contextTexts.get(tc);
-  if (text === undefined) {
-    text = JSON.stringify(tc.toJSON());
-    contextTexts.set(tc, text);
-  }
-  return text;
+  return tc instanceof TrustContext ? contextTextOf(tc) : JSON.stringify(tc);
 }
 
 let sha256: Promise<((bytes: Uint8Array) => Uint8Array) | undefined> | undefined;

@@ -21,6 +21,7 @@ import { createClientAssertion, createDpopProof, createRequestObject } from './j
 import { minimise, minimiseDocument, type Policy, type WithheldEntry, type Bundle } from './minimise.js';
 import type { AuditLog } from './audit.js';
 import type { TrustContext } from './trust.js';
+import { contextTextOf } from './context-text.js';
 
 /** Options of {@link Client}. */
 export interface ClientOptions {
@@ -420,7 +421,7 @@ export class Client {
   /** A token for `scope` in this view's context: cached, refreshed before expiry, one request for concurrent callers. */
   async #token(scope: string): Promise<Token> {
     const resource = this.#o.resources?.documentList ?? 'nhn:phr';
-    const key = call(() => core.tokenCacheKey(resource, scope, this.#ctx?.toJSON()));
+    const key = call(() => core.tokenCacheKey(resource, scope, this.#ctx ? contextTextOf(this.#ctx) : undefined));
     const t = this.#s.tokens.get(key);
     if (t && t.expiresAt - this.#skew > Date.now() / 1000) return t;
     const pending = this.#s.inflight.get(key);
@@ -428,7 +429,7 @@ export class Client {
     const p = (async () => {
       const s = this.#s.session;
       if (s) {
-        const ctxJson = this.#ctx ? JSON.stringify(this.#ctx.toJSON()) : undefined;
+        const ctxJson = this.#ctx ? contextTextOf(this.#ctx) : undefined;
         if (s.parContext !== undefined && s.parContext !== ctxJson) {
           throw new ArgumentError('INVALID_ARGUMENT', 'trustContext', 'the attestation was given at login (request object): log in again to change patient or care relationship');
         }
@@ -523,7 +524,7 @@ export class Client {
     const body = await this.#tokenRequest(d, { grant_type: 'authorization_code', code, redirect_uri: pending.redirectUri, code_verifier: pending.verifier }, pending.context === undefined, log);
     this.#s.session = { refreshToken: String(body.refresh_token ?? ''), parContext: pending.context };
     const scope = String(body.scope ?? '').split(' ').includes(this.#o.scopes?.search ?? SEARCH) ? (this.#o.scopes?.search ?? SEARCH) : String(body.scope ?? '');
-    const key = call(() => core.tokenCacheKey(this.#o.resources?.documentList ?? 'nhn:phr', scope, this.#ctx?.toJSON()));
+    const key = call(() => core.tokenCacheKey(this.#o.resources?.documentList ?? 'nhn:phr', scope, this.#ctx ? contextTextOf(this.#ctx) : undefined));
     this.#storeToken(key, body);
   }
 

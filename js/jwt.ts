@@ -14,7 +14,8 @@
 import * as core from '#core';
 import { callAsync } from './errors.js';
 import type { Key, Signer } from './keys.js';
-import type { TrustContext } from './trust.js';
+import { TrustContext } from './trust.js';
+import { contextTextOf } from './context-text.js';
 
 /** Who signs: a key made by tillit, or a signer. */
 export type SignWith = { key: Key; signer?: never } | { signer: Signer; key?: never };
@@ -63,8 +64,9 @@ export type DpopProofOptions = SignWith & {
 };
 
 /** The context travels to the core as JSON text (parsed there in one step). */
+/** The options with the trust context as its JSON text (the core reads text; see contextTextOf). */
 const plain = <T extends { trustContext?: TrustContext }>(o: T) =>
-  o && o.trustContext ? { ...o, trustContext: JSON.stringify(o.trustContext.toJSON?.() ?? o.trustContext) } : o;
+  o && o.trustContext ? { ...o, trustContext: o.trustContext instanceof TrustContext ? contextTextOf(o.trustContext) : JSON.stringify(o.trustContext) } : o;
 
 /** A signed client assertion (`typ: client-authentication+jwt`). */
 export function createClientAssertion(opts: ClientAssertionOptions): Promise<string> {

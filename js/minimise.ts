@@ -12,6 +12,7 @@
 import * as core from '#core';
 import { call } from './errors.js';
 import type { TrustContext } from './trust.js';
+import { contextTextOf } from './context-text.js';
 
 /** Stable reason codes for withheld entries. */
 export type WithheldReason =
@@ -90,7 +91,7 @@ export function validatePolicy(policy: unknown): asserts policy is Policy {
  * in the core), for the patients of `trustContext`.
  */
 export function minimise(input: string | Uint8Array | ArrayBuffer, trustContext: TrustContext, policy?: Policy, opts?: { now?: number }): MinimiseResult {
-  const r = call(() => core.minimise(input, trustContext.toJSON(), policy, opts?.now)) as Omit<MinimiseResult, 'bundle'> & { bundleJson?: string };
+  const r = call(() => core.minimise(input, contextTextOf(trustContext), policy, opts?.now)) as Omit<MinimiseResult, 'bundle'> & { bundleJson?: string };
   const bundle = JSON.parse(r.bundleJson as string) as Bundle;
   delete r.bundleJson;
   return { ...r, bundle };
@@ -101,6 +102,6 @@ export function minimise(input: string | Uint8Array | ArrayBuffer, trustContext:
  * document; otherwise throws {@link WithheldError} (`DOCUMENT_WITHHELD`).
  */
 export function minimiseDocument<T>(entry: unknown, bytes: T, trustContext: TrustContext, policy?: Policy, opts?: { now?: number }): T {
-  call(() => core.checkDocument(entry, trustContext.toJSON(), policy, opts?.now));
+  call(() => core.checkDocument(entry, contextTextOf(trustContext), policy, opts?.now));
   return bytes;
 }

@@ -22,6 +22,7 @@
  */
 import * as core from '#core';
 import { ArgumentError, call, TrustContextError } from './errors.js';
+import { texts } from './context-text.js';
 
 /** An identifier `{ id, system }` with optional display members HelseID may add. */
 export interface Identifier {
@@ -110,8 +111,9 @@ export interface WrappedAttestationJSON {
 export class TrustContext {
   readonly #json: TrustContextJSON;
 
-  private constructor(json: TrustContextJSON) {
+  private constructor(json: TrustContextJSON, text?: string) {
     this.#json = deepFreeze(json);
+    if (text !== undefined) texts.set(this, text);
   }
 
   /**
@@ -121,7 +123,8 @@ export class TrustContext {
    */
   static fromJSON(obj: TrustContextJSON | WrappedAttestationJSON | unknown): TrustContext {
     if (typeof obj === 'string') throw new TrustContextError('INVALID_TRUST_CONTEXT', '$', 'must be an object, not string');
-    return new TrustContext(JSON.parse(call(() => core.trustContextParse(toText(obj)))) as TrustContextJSON);
+    const text = call(() => core.trustContextParse(toText(obj))) as string;
+    return new TrustContext(JSON.parse(text) as TrustContextJSON, text);
   }
 
   /** The wire form (NHN's sample shape for practitioners). */

@@ -20,10 +20,31 @@ pub fn core_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
+thread_local! {
+    /// The last trust context given as text, parsed: a session passes the same context text
+    /// for every assertion, proof and page, and parsing and validating it each time is most
+    /// of the cost of building an assertion. Parsing is deterministic, so a hit is exact.
+    static LAST_CONTEXT: std::cell::RefCell<Option<(String, TrustContext)>> = const { std::cell::RefCell::new(None) };
+}
+
 /// A trust context from JSON text (the wrapper's fast path) or a plain object.
 fn trust_context(v: &JsValue, path: &str) -> JsResult<TrustContext> {
+    let text = v.as_string();
+    if let Some(t) = &text {
+        let hit = LAST_CONTEXT.with(|c| match &*c.borrow() {
+            Some((last, tc)) if last == t => Some(tc.clone()),
+            _ => None,
+        });
+        if let Some(tc) = hit {
+            return Ok(tc);
+        }
+    }
     let json = json_arg(v, path)?;
-    TrustContext::from_json(&json).map_err(|e| to_js(e.under(path)))
+    let tc = TrustContext::from_json(&json).map_err(|e| to_js(e.under(path)))?;
+    if let Some(t) = text {
+        LAST_CONTEXT.with(|c| *c.borrow_mut() = Some((t, tc.clone())));
+    }
+    Ok(tc)
 }
 
 /// JSON given as text (parsed here, within limits) or as a plain JS value.
@@ -39,7 +60,10 @@ pub(crate) fn json_arg(v: &JsValue, path: &str) -> JsResult<Value> {
 pub fn trust_context_parse(v: JsValue) -> JsResult<String> {
     let json = json_arg(&v, "$")?;
     let tc = TrustContext::from_json(&json).map_err(to_js)?;
-    Ok(serde_json::to_string(&tc.to_json()).expect("a Value always serialises"))
+    let text = serde_json::to_string(&tc.to_json()).expect("a Value always serialises");
+    // The wrapper passes this text back with the context from now on.
+    LAST_CONTEXT.with(|c| *c.borrow_mut() = Some((text.clone(), tc)));
+    Ok(text)
 }
 
 /// A new attestation for other patients, stamped now.
@@ -424,7 +448,7 @@ pub fn token_cache_key(resource: &str, scope: &str, trust_context: JsValue) -> J
     let tc = if trust_context.is_undefined() || trust_context.is_null() {
         None
     } else {
-        Some(from_js(&trust_context, "trustContext")?)
+        Some(json_arg(&trust_context, "trustContext")?)
     };
     Ok(crate::client::cache_key(resource, scope, tc.as_ref()))
 }
