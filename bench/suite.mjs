@@ -1,7 +1,7 @@
 // The benchmark suite, shared by Node and headless Chromium. Every figure is a median of
 // several runs after warm-up (min and max kept), and where a baseline exists it is measured
 // in the same run and reported as a ratio.
-import { measure } from './harness.mjs';
+import { measure, measurePair } from './harness.mjs';
 import { minimiseJs } from './baseline-minimise.mjs';
 import { attestation, syntheticFnr, documentReference, searchset } from '../tests/js/fixtures.mjs';
 
@@ -33,14 +33,13 @@ export async function run({ tillit, jose, runs = 7, auditSinks = [] }) {
   // 1. Attestation + client assertion + DPoP proof, against jose signing the same claims.
   for (const [alg, iterations] of [['ES256', 100], ['RS256', 20], ['PS256', 20]]) {
     const key = await tillit.generateKey({ alg });
-    const t = await measure(async (n) => {
+    const { a: t, b: j } = await measurePair(async (n) => {
       for (let i = 0; i < n; i++) {
         const c = tillit.TrustContext.fromJSON(att);
         await tillit.createClientAssertion({ clientId: 'bench', issuer: ISSUER, key, trustContext: c });
         await tillit.createDpopProof({ key, method: 'POST', url: `${ISSUER}/connect/token`, nonce: 'n' });
       }
-    }, { runs, iterations, warmup: WARMUP });
-    const j = await measure(async (n) => {
+    }, async (n) => {
       for (let i = 0; i < n; i++) {
         const now = Math.floor(Date.now() / 1000);
         await new jose.SignJWT({ assertion_details: [JSON.parse(JSON.stringify(att))] })
@@ -62,8 +61,11 @@ export async function run({ tillit, jose, runs = 7, auditSinks = [] }) {
     const now = Date.UTC(2026, 5, 15) / 1000;
     const iterations = n >= 10000 ? 1 : n >= 1000 ? 5 : 40;
     let a, b;
-    const t = await measure(async (k) => { for (let i = 0; i < k; i++) a = tillit.minimise(text, ctx, undefined, { now }); }, { runs, iterations, warmup: WARMUP });
-    const j = await measure(async (k) => { for (let i = 0; i < k; i++) b = minimiseJs(text, [patient], "TREAT", "LE", new Date(now * 1000)); }, { runs, iterations, warmup: WARMUP });
+    const { a: t, b: j } = await measurePair(
+      async (k) => { for (let i = 0; i < k; i++) a = tillit.minimise(text, ctx, undefined, { now }); },
+      async (k) => { for (let i = 0; i < k; i++) b = minimiseJs(text, [patient], 'TREAT', 'LE', new Date(now * 1000)); },
+      { runs, iterations, warmup: WARMUP },
+    );
     if (a.bundle.entry.length !== b.bundle.entry.length || a.withheld.length !== b.withheld.length) {
       throw new Error(`the baseline and tillit disagree at ${n} entries (${a.bundle.entry.length}/${b.bundle.entry.length} kept)`);
     }

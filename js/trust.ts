@@ -22,7 +22,7 @@
  */
 import * as core from '#core';
 import { ArgumentError, call, TrustContextError } from './errors.js';
-import { texts } from './context-text.js';
+import { contextTextOf, texts } from './context-text.js';
 
 /** An identifier `{ id, system }` with optional display members HelseID may add. */
 export interface Identifier {
@@ -109,11 +109,16 @@ export interface WrappedAttestationJSON {
 
 /** A validated, immutable trust context. */
 export class TrustContext {
-  readonly #json: TrustContextJSON;
+  #parsed: TrustContextJSON | undefined;
 
-  private constructor(json: TrustContextJSON, text?: string) {
-    this.#json = deepFreeze(json);
+  /** From the core's canonical text (parsed when first read) or from a JSON object. */
+  private constructor(json: TrustContextJSON | undefined, text?: string) {
+    this.#parsed = json === undefined ? undefined : deepFreeze(json);
     if (text !== undefined) texts.set(this, text);
+  }
+
+  get #json(): TrustContextJSON {
+    return (this.#parsed ??= deepFreeze(JSON.parse(texts.get(this)!) as TrustContextJSON));
   }
 
   /**
@@ -124,7 +129,7 @@ export class TrustContext {
   static fromJSON(obj: TrustContextJSON | WrappedAttestationJSON | unknown): TrustContext {
     if (typeof obj === 'string') throw new TrustContextError('INVALID_TRUST_CONTEXT', '$', 'must be an object, not string');
     const text = call(() => core.trustContextParse(toText(obj))) as string;
-    return new TrustContext(JSON.parse(text) as TrustContextJSON, text);
+    return new TrustContext(undefined, text);
   }
 
   /** The wire form (NHN's sample shape for practitioners). */
@@ -155,12 +160,12 @@ export class TrustContext {
    * wants a new attestation whenever the patient changes.
    */
   withPatients(patients: PatientJSON[]): TrustContext {
-    return new TrustContext(call(() => core.trustContextWithPatients(JSON.stringify(this.#json), patients)) as TrustContextJSON);
+    return new TrustContext(call(() => core.trustContextWithPatients(contextTextOf(this), patients)) as TrustContextJSON);
   }
 
   /** Throws {@link TrustContextError} (`ATTESTATION_EXPIRED`) if older than 60 minutes or from the future. */
   assertFresh(skewSeconds = 30): void {
-    call(() => core.trustContextCheckFresh(JSON.stringify(this.#json), skewSeconds));
+    call(() => core.trustContextCheckFresh(contextTextOf(this), skewSeconds));
   }
 }
 

@@ -40,11 +40,47 @@ fn crypto_err(op: &str) -> impl Fn(JsValue) -> JsValue + '_ {
 
 /// `n` random bytes from the platform's CSPRNG.
 pub fn random_bytes<const N: usize>() -> JsResult<[u8; N]> {
-    let mut b = [0u8; N];
-    crypto()?
-        .get_random_values_with_u8_array(&mut b)
-        .map_err(crypto_err("getRandomValues"))?;
-    Ok(b)
+    const POOL: usize = 4096;
+    thread_local! {
+        /// Random bytes drawn from the platform's CSPRNG a page at a time (one
+        /// getRandomValues call per 256 ids instead of one per id); each byte is used once.
+        static POOL_BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    POOL_BYTES.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if pool.len() < N {
+            let mut fresh = vec![0u8; POOL.max(N)];
+            crypto()?
+                .get_random_values_with_u8_array(&mut fresh)
+                .map_err(crypto_err("getRandomValues"))?;
+            *pool = fresh;
+        }
+        let mut b = [0u8; N];
+        let at = pool.len() - N;
+        b.copy_from_slice(&pool[at..]);
+        // Used bytes are zeroed and dropped, never handed out twice.
+        pool[at..].fill(0);
+        pool.truncate(at);
+        Ok(b)
+    })
+}
+
+/// A key's public JWK from its text, parsed once per distinct text (a key signs many
+/// proofs; the last one read is kept).
+fn public_jwk_from_text(text: String) -> JsResult<PublicJwk> {
+    thread_local! {
+        static LAST_JWK: std::cell::RefCell<Option<(String, PublicJwk)>> = const { std::cell::RefCell::new(None) };
+    }
+    if let Some(hit) = LAST_JWK.with(|c| match &*c.borrow() {
+        Some((t, j)) if *t == text => Some(j.clone()),
+        _ => None,
+    }) {
+        return Ok(hit);
+    }
+    let json = crate::json::parse_limited(&text, 64 << 10, 8, "key.publicJwk").map_err(to_js)?;
+    let public = PublicJwk::from_value(&json, false, "key.publicJwk").map_err(to_js)?;
+    LAST_JWK.with(|c| *c.borrow_mut() = Some((text, public.clone())));
+    Ok(public)
 }
 
 /// A fresh 128-bit random id, base64url (22 characters).
@@ -352,16 +388,18 @@ impl Signer {
         }
         // Keys tillit made carry their public half as text too (set when the key was made);
         // others (a key reloaded from storage, a hand-built object) are read from `publicJwk`.
-        let jwk_json = match super::opt_str(k, "publicJwkJson")? {
-            Some(text) => {
-                crate::json::parse_limited(&text, 64 << 10, 8, "key.publicJwk").map_err(to_js)?
-            }
-            None => from_js(
-                &prop(k, "publicJwk").unwrap_or(JsValue::NULL),
+        let public = match super::opt_str(k, "publicJwkJson")? {
+            Some(text) => public_jwk_from_text(text)?,
+            None => PublicJwk::from_value(
+                &from_js(
+                    &prop(k, "publicJwk").unwrap_or(JsValue::NULL),
+                    "key.publicJwk",
+                )?,
+                false,
                 "key.publicJwk",
-            )?,
+            )
+            .map_err(to_js)?,
         };
-        let public = PublicJwk::from_value(&jwk_json, false, "key.publicJwk").map_err(to_js)?;
         let kid = super::opt_str(k, "kid")?.unwrap_or_else(|| public.thumbprint());
         Ok(Signer::Key {
             alg,
