@@ -365,7 +365,7 @@ fn check(l: &LookUp<'_>) -> Result<()> {
 }
 
 /// Builds the AuditEvent for a look-up, with `outcome` (pending before the request), as a
-/// JSON tree. The same event as [`write`] (it is parsed from it).
+/// JSON tree. The same event as [`write()`] (it is parsed from it).
 pub fn build(l: &LookUp<'_>, outcome: Outcome, completion: &Completion) -> Result<Value> {
     let text = write(l, outcome, completion)?;
     Ok(serde_json::from_str(&text).expect("the writer writes JSON"))
@@ -457,7 +457,7 @@ pub fn write(l: &LookUp<'_>, outcome: Outcome, completion: &Completion) -> Resul
     Ok(out)
 }
 
-/// [`write`] into `out` (the chain writes the event straight into its record's line).
+/// [`write()`] into `out` (the chain writes the event straight into its record's line).
 pub fn write_into(
     out: &mut String,
     l: &LookUp<'_>,
