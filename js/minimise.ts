@@ -86,12 +86,16 @@ export function validatePolicy(policy: unknown): asserts policy is Policy {
   call(() => core.validatePolicy(policy));
 }
 
+const encoder = new TextEncoder();
+
 /**
  * Minimises a FHIR R4 Bundle of DocumentReferences, given as JSON text or bytes (parsed once,
  * in the core), for the patients of `trustContext`.
  */
 export function minimise(input: string | Uint8Array | ArrayBuffer, trustContext: TrustContext, policy?: Policy, opts?: { now?: number }): MinimiseResult {
-  const r = call(() => core.minimise(input, contextTextOf(trustContext), policy, opts?.now)) as Omit<MinimiseResult, 'bundle'> & { bundleJson?: string };
+  // Text goes in as UTF-8 bytes made by the platform's encoder (one copy into the core).
+  const bytes = typeof input === 'string' ? encoder.encode(input) : input;
+  const r = call(() => core.minimise(bytes, contextTextOf(trustContext), policy, opts?.now)) as Omit<MinimiseResult, 'bundle'> & { bundleJson?: string };
   const bundle = JSON.parse(r.bundleJson as string) as Bundle;
   delete r.bundleJson;
   return { ...r, bundle };

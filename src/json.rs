@@ -157,6 +157,13 @@ pub fn opt_u64_in(v: Option<&Value>) -> core::result::Result<Option<u64>, String
 /// Parses JSON text with a size limit and a nesting limit, so hostile input cannot exhaust
 /// memory or the stack. `what` names the argument in errors.
 pub fn parse_limited(text: &str, max_bytes: usize, max_depth: usize, what: &str) -> Result<Value> {
+    check_limits(text, max_bytes, max_depth, what)?;
+    serde_json::from_str(text).map_err(|e| json_error(&e, what))
+}
+
+/// The size and nesting limits of [`parse_limited`], for readers that parse the text their
+/// own way.
+pub fn check_limits(text: &str, max_bytes: usize, max_depth: usize, what: &str) -> Result<()> {
     if text.len() > max_bytes {
         return Err(Error::new(
             ErrorCode::InputTooLarge,
@@ -170,40 +177,42 @@ pub fn parse_limited(text: &str, max_bytes: usize, max_depth: usize, what: &str)
             what,
             format!("nests deeper than {max_depth} levels"),
         )
-    })?;
-    serde_json::from_str(text).map_err(|e| {
-        // serde_json's message names line and column and the kind of problem, never the input.
-        let kind = match e.classify() {
-            serde_json::error::Category::Eof => "ends too early",
-            serde_json::error::Category::Syntax => "is not valid JSON",
-            serde_json::error::Category::Data => "has data of the wrong type",
-            serde_json::error::Category::Io => "could not be read",
-        };
-        Error::new(
-            ErrorCode::MalformedJson,
-            what,
-            format!("{kind} (line {}, column {})", e.line(), e.column()),
-        )
     })
+}
+
+/// A serde_json error as a typed error: the kind of problem, line and column, never the input.
+pub fn json_error(e: &serde_json::Error, what: &str) -> Error {
+    let kind = match e.classify() {
+        serde_json::error::Category::Eof => "ends too early",
+        serde_json::error::Category::Syntax => "is not valid JSON",
+        serde_json::error::Category::Data => "has data of the wrong type",
+        serde_json::error::Category::Io => "could not be read",
+    };
+    Error::new(
+        ErrorCode::MalformedJson,
+        what,
+        format!("{kind} (line {}, column {})", e.line(), e.column()),
+    )
 }
 
 /// Checks bracket nesting without parsing (strings are skipped correctly).
 fn check_depth(bytes: &[u8], max: usize) -> core::result::Result<(), ()> {
     let mut depth = 0usize;
-    let mut in_str = false;
-    let mut esc = false;
-    for &b in bytes {
-        if in_str {
-            match (esc, b) {
-                (true, _) => esc = false,
-                (false, b'\\') => esc = true,
-                (false, b'"') => in_str = false,
-                _ => {}
+    let mut i = 0;
+    let n = bytes.len();
+    while i < n {
+        match bytes[i] {
+            b'"' => {
+                // Skip the string: a tight loop to its closing quote, stepping over escapes.
+                i += 1;
+                while i < n {
+                    match bytes[i] {
+                        b'"' => break,
+                        b'\\' => i += 2,
+                        _ => i += 1,
+                    }
+                }
             }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
             b'{' | b'[' => {
                 depth += 1;
                 if depth > max {
@@ -213,6 +222,7 @@ fn check_depth(bytes: &[u8], max: usize) -> core::result::Result<(), ()> {
             b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     Ok(())
 }
@@ -249,6 +259,14 @@ mod tests {
             ErrorCode::InputTooLarge
         );
         assert!(parse_limited(r#"{"a":"[[[[[[[[[[[["}"#, 1 << 20, 3, "x").is_ok());
+        // Escaped quotes and backslashes inside strings do not end them.
+        assert!(parse_limited(r#"{"a":"\"[[[[\\\"[[[["}"#, 1 << 20, 3, "x").is_ok());
+        assert_eq!(
+            parse_limited(r#"{"a":"\\","b":[[[[]]]]}"#, 1 << 20, 3, "x")
+                .unwrap_err()
+                .code(),
+            ErrorCode::InputTooLarge
+        );
         let e = parse_limited("{\"a\": 12345678901", 1 << 20, 64, "bundle").unwrap_err();
         assert_eq!(e.code(), ErrorCode::MalformedJson);
         assert!(!e.rule().contains("12345678901"));

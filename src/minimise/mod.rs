@@ -17,7 +17,10 @@ use crate::policy::{
     SYSTEM_DOCUMENT_TYPE,
 };
 use crate::trust::TrustContext;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Why an entry was withheld. The string codes are stable: a UI translates them, an auditor
@@ -116,14 +119,21 @@ pub struct Stats {
 /// What [`minimise`] returns.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outcome {
-    /// The minimised Bundle.
-    pub bundle: Value,
+    /// The minimised Bundle as JSON text (kept members are the input's own text).
+    pub bundle_json: String,
     /// Every withheld entry.
     pub withheld: Vec<Withheld>,
     /// Entries about a patient the context does not name.
     pub leaks: usize,
     /// Counts.
     pub stats: Stats,
+}
+
+impl Outcome {
+    /// The minimised Bundle parsed.
+    pub fn bundle(&self) -> Value {
+        serde_json::from_str(&self.bundle_json).expect("minimise writes JSON")
+    }
 }
 
 /// The security tag for content removed for security reasons.
@@ -339,28 +349,319 @@ fn decide(
     Ok(())
 }
 
+/// A member's value: the input's own text, or a value rewritten by the projection.
+enum Member<'a> {
+    Raw(&'a RawValue),
+    Parsed(Value),
+}
+
+impl Member<'_> {
+    fn value(&self) -> Value {
+        match self {
+            Member::Raw(r) => serde_json::from_str(r.get()).expect("the input was parsed"),
+            Member::Parsed(v) => v.clone(),
+        }
+    }
+
+    fn write(&self, out: &mut String) {
+        match self {
+            Member::Raw(r) => out.push_str(r.get()),
+            Member::Parsed(v) => out.push_str(&v.to_string()),
+        }
+    }
+}
+
+/// An object's members in input order, values unparsed (a repeated name keeps its first
+/// place and its last value, as serde_json's map does).
+struct Members<'a>(Vec<(Cow<'a, str>, Member<'a>)>);
+
+impl<'a> Members<'a> {
+    fn get(&self, k: &str) -> Option<&Member<'a>> {
+        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v)
+    }
+
+    fn set(&mut self, k: Cow<'a, str>, v: Member<'a>) {
+        match self.0.iter_mut().find(|(n, _)| *n == k) {
+            Some(slot) => slot.1 = v,
+            None => self.0.push((k, v)),
+        }
+    }
+
+    /// The members the decision reads, parsed (the rest stays text).
+    fn decision_view(&self) -> Value {
+        let mut m = Map::new();
+        for k in [
+            "resourceType",
+            "id",
+            "subject",
+            "status",
+            "type",
+            "category",
+            "securityLabel",
+            "date",
+        ] {
+            if let Some(v) = self.get(k) {
+                m.insert(k.into(), v.value());
+            }
+        }
+        // The attachment's creation stands in for a missing date.
+        if !m.get("date").is_some_and(Value::is_string) {
+            if let Some(v) = self.get("content") {
+                m.insert("content".into(), v.value());
+            }
+        }
+        Value::Object(m)
+    }
+
+    fn write(&self, out: &mut String) {
+        out.push('{');
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            crate::canon::write_string(k, out);
+            out.push(':');
+            v.write(out);
+        }
+        out.push('}');
+    }
+}
+
+/// A member name, borrowed from the input unless it had escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        struct V<'a>(core::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Key<'a>;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> core::result::Result<Key<'a>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> core::result::Result<Key<'a>, E> {
+                Ok(Key(Cow::Owned(s.to_string())))
+            }
+        }
+        d.deserialize_str(V(core::marker::PhantomData))
+    }
+}
+
+/// A resource as it arrives: its members, or something that is not an object (which the
+/// rules withhold rather than fail the whole Bundle for).
+enum Resource<'a> {
+    Object(Members<'a>),
+    Other,
+}
+
+/// An entry as it arrives: its members (`resource` read as a [`Resource`], the others kept
+/// as text), or something that is not an object.
+enum Entry<'a> {
+    Object {
+        members: Members<'a>,
+        resource: Option<Resource<'a>>,
+    },
+    Other,
+}
+
+/// The visitor methods for values that are not objects: consumed and answered with `$other`.
+macro_rules! other_values {
+    ($other:expr) => {
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> core::result::Result<Self::Value, A::Error> {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok($other)
+        }
+        fn visit_unit<E>(self) -> core::result::Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_bool<E>(self, _: bool) -> core::result::Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_i64<E>(self, _: i64) -> core::result::Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_u64<E>(self, _: u64) -> core::result::Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_f64<E>(self, _: f64) -> core::result::Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_str<E>(self, _: &str) -> core::result::Result<Self::Value, E> {
+            Ok($other)
+        }
+    };
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Resource<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        struct V<'a>(core::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Resource<'a>;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a resource")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> core::result::Result<Resource<'a>, A::Error> {
+                let mut m = Members(Vec::with_capacity(16));
+                while let Some(Key(k)) = map.next_key::<Key<'a>>()? {
+                    let v: &'de RawValue = map.next_value()?;
+                    m.set(k, Member::Raw(v));
+                }
+                Ok(Resource::Object(m))
+            }
+            other_values!(Resource::Other);
+        }
+        d.deserialize_any(V(core::marker::PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Entry<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        struct V<'a>(core::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Entry<'a>;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("an entry")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> core::result::Result<Entry<'a>, A::Error> {
+                let mut members = Members(Vec::with_capacity(4));
+                let mut resource = None;
+                while let Some(Key(k)) = map.next_key::<Key<'a>>()? {
+                    if k == "resource" {
+                        // Read in the same pass; its place among the members is kept.
+                        resource = Some(map.next_value::<Resource<'a>>()?);
+                        members.set(k, Member::Parsed(Value::Null));
+                    } else {
+                        let v: &'de RawValue = map.next_value()?;
+                        members.set(k, Member::Raw(v));
+                    }
+                }
+                Ok(Entry::Object { members, resource })
+            }
+            other_values!(Entry::Other);
+        }
+        d.deserialize_any(V(core::marker::PhantomData))
+    }
+}
+
+/// `Bundle.entry`: the entries, or the JSON type it wrongly is.
+enum Entries<'a> {
+    List(Vec<Entry<'a>>),
+    Wrong(&'static str),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        struct V<'a>(core::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Entries<'a>;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("an array of entries")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> core::result::Result<Entries<'a>, A::Error> {
+                let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(e) = seq.next_element::<Entry<'a>>()? {
+                    v.push(e);
+                }
+                Ok(Entries::List(v))
+            }
+            fn visit_unit<E>(self) -> core::result::Result<Entries<'a>, E> {
+                Ok(Entries::List(Vec::new()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> core::result::Result<Entries<'a>, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Entries::Wrong("object"))
+            }
+            fn visit_bool<E>(self, _: bool) -> core::result::Result<Entries<'a>, E> {
+                Ok(Entries::Wrong("boolean"))
+            }
+            fn visit_i64<E>(self, _: i64) -> core::result::Result<Entries<'a>, E> {
+                Ok(Entries::Wrong("number"))
+            }
+            fn visit_u64<E>(self, _: u64) -> core::result::Result<Entries<'a>, E> {
+                Ok(Entries::Wrong("number"))
+            }
+            fn visit_f64<E>(self, _: f64) -> core::result::Result<Entries<'a>, E> {
+                Ok(Entries::Wrong("number"))
+            }
+            fn visit_str<E>(self, _: &str) -> core::result::Result<Entries<'a>, E> {
+                Ok(Entries::Wrong("string"))
+            }
+        }
+        d.deserialize_any(V(core::marker::PhantomData))
+    }
+}
+
+/// The Bundle members minimisation reads; entries are read member by member in the same pass.
+#[derive(Deserialize)]
+struct BundleIn<'a> {
+    #[serde(rename = "resourceType")]
+    resource_type: Option<Value>,
+    id: Option<Value>,
+    meta: Option<Value>,
+    #[serde(rename = "type")]
+    kind: Option<Value>,
+    timestamp: Option<Value>,
+    link: Option<Value>,
+    total: Option<Value>,
+    #[serde(borrow)]
+    entry: Option<Entries<'a>>,
+}
+
 /// Projects a kept resource to the policy's fields; returns the number of elements removed.
-fn project(r: &mut Value, policy: &Policy) -> usize {
-    let Some(m) = r.as_object_mut() else { return 0 };
-    let before = m.len();
-    m.retain(|k, _| policy.fields.iter().any(|f| f == k));
-    let mut removed = before - m.len();
-    if let Some(content) = m.get_mut("content").and_then(Value::as_array_mut) {
-        for c in content.iter_mut() {
-            if let Some(cm) = c.as_object_mut() {
-                let n = cm.len();
-                cm.retain(|k, _| k == "attachment" || k == "format");
-                removed += n - cm.len();
-                if let Some(att) = cm.get_mut("attachment").and_then(Value::as_object_mut) {
-                    let n = att.len();
-                    att.retain(|k, _| policy.attachment_fields.iter().any(|f| f == k));
-                    removed += n - att.len();
+fn project(m: &mut Members<'_>, policy: &Policy) -> usize {
+    let before = m.0.len();
+    m.0.retain(|(k, _)| policy.fields.iter().any(|f| f == k));
+    let mut removed = before - m.0.len();
+    if let Some((_, member)) = m.0.iter_mut().find(|(k, _)| k == "content") {
+        let mut content = member.value();
+        if let Some(content) = content.as_array_mut() {
+            for c in content.iter_mut() {
+                if let Some(cm) = c.as_object_mut() {
+                    let n = cm.len();
+                    cm.retain(|k, _| k == "attachment" || k == "format");
+                    removed += n - cm.len();
+                    if let Some(att) = cm.get_mut("attachment").and_then(Value::as_object_mut) {
+                        let n = att.len();
+                        att.retain(|k, _| policy.attachment_fields.iter().any(|f| f == k));
+                        removed += n - att.len();
+                    }
                 }
             }
         }
+        *member = Member::Parsed(content);
     }
     if removed > 0 {
-        add_tag(m, "REDACTED");
+        // The resource's meta gets the tag (a new meta goes last, as a map insert would).
+        let mut holder = Map::new();
+        if let Some((_, meta)) = m.0.iter().find(|(k, _)| k == "meta") {
+            holder.insert("meta".into(), meta.value());
+        }
+        add_tag(&mut holder, "REDACTED");
+        let meta = holder.remove("meta").expect("add_tag makes meta");
+        match m.0.iter_mut().find(|(k, _)| k == "meta") {
+            Some(slot) => slot.1 = Member::Parsed(meta),
+            None => m.0.push((Cow::Borrowed("meta"), Member::Parsed(meta))),
+        }
     }
     removed
 }
@@ -387,7 +688,9 @@ fn add_tag(m: &mut Map<String, Value>, code: &str) {
     }
 }
 
-/// Minimises a Bundle given as JSON bytes (parsed once, within the policy's limits).
+/// Minimises a Bundle given as JSON bytes, within the policy's limits. One pass reads the
+/// Bundle, its entries and their resources' members without building a tree; the members
+/// the rules read are parsed, kept members are written out as the input's own text.
 pub fn minimise(
     input: &[u8],
     ctx: &TrustContext,
@@ -396,48 +699,60 @@ pub fn minimise(
 ) -> Result<Outcome> {
     let text = core::str::from_utf8(input)
         .map_err(|_| Error::new(ErrorCode::MalformedJson, "bundle", "is not UTF-8"))?;
-    let v = parse_limited(text, policy.max_input_bytes, policy.max_depth, "bundle")?;
-    minimise_value(v, ctx, policy, now_unix)
-}
-
-/// Minimises a parsed Bundle.
-pub fn minimise_value(
-    mut bundle: Value,
-    ctx: &TrustContext,
-    policy: &Policy,
-    now_unix: u64,
-) -> Result<Outcome> {
-    let rt = bundle.get("resourceType").and_then(Value::as_str);
-    if rt != Some("Bundle") {
+    crate::json::check_limits(text, policy.max_input_bytes, policy.max_depth, "bundle")?;
+    if !text.trim_start().starts_with('{') {
+        let v = parse_limited(text, policy.max_input_bytes, policy.max_depth, "bundle")?;
+        return Err(Error::new(
+            ErrorCode::InvalidResource,
+            "bundle.resourceType",
+            format!("must be Bundle (the input is {})", type_name(&v)),
+        ));
+    }
+    let b: BundleIn<'_> = serde_json::from_str(text).map_err(|e| json_error(&e, "bundle"))?;
+    if b.resource_type.as_ref().and_then(Value::as_str) != Some("Bundle") {
         return Err(Error::new(
             ErrorCode::InvalidResource,
             "bundle.resourceType",
             "must be Bundle",
         ));
     }
-    let server_total = bundle.get("total").and_then(Value::as_u64);
-    let entries = match bundle.as_object_mut().and_then(|m| m.remove("entry")) {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a,
-        Some(other) => {
+    let server_total = b.total.as_ref().and_then(Value::as_u64);
+    let entries = match b.entry {
+        None => Vec::new(),
+        Some(Entries::List(l)) => l,
+        Some(Entries::Wrong(t)) => {
             return Err(Error::new(
                 ErrorCode::InvalidResource,
                 "bundle.entry",
-                format!("must be an array, not {}", type_name(&other)),
+                format!("must be an array, not {t}"),
             ))
         }
     };
     let viewer = Viewer::new(ctx);
     let today = Day::from_unix(now_unix);
 
-    let mut id_counts: HashMap<String, usize> = HashMap::new();
-    for e in &entries {
-        if let Some(id) = e.pointer("/resource/id").and_then(Value::as_str) {
-            *id_counts.entry(id.to_string()).or_default() += 1;
-        }
+    // Each resource's id (a string id, else None), for duplicates, before any decision.
+    let ids: Vec<Option<String>> = entries
+        .iter()
+        .map(|e| match e {
+            Entry::Object {
+                resource: Some(Resource::Object(m)),
+                ..
+            } => match m.get("id").map(Member::value) {
+                Some(Value::String(s)) => Some(s),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    let mut id_counts: HashMap<&str, usize> = HashMap::new();
+    for id in ids.iter().flatten() {
+        *id_counts.entry(id).or_default() += 1;
     }
 
-    let mut kept = Vec::new();
+    // The kept entries, written one after another as the Bundle's entry array.
+    let mut kept = 0usize;
+    let mut entries_json = String::with_capacity(text.len() / 2);
     let mut withheld = Vec::new();
     let mut stats = Stats {
         input: entries.len(),
@@ -445,42 +760,90 @@ pub fn minimise_value(
         ..Stats::default()
     };
     let mut leaks = 0;
-    for (index, mut e) in entries.into_iter().enumerate() {
-        let id = e
-            .pointer("/resource/id")
-            .and_then(Value::as_str)
+    for (index, (entry, rid)) in entries.into_iter().zip(&ids).enumerate() {
+        let id = rid
+            .as_deref()
             .filter(|s| is_fhir_id(s))
             .map(String::from)
             .unwrap_or_else(|| format!("entry[{index}]"));
-        let decision = match e.get("resource") {
+        let resource = match &entry {
+            Entry::Object { resource, .. } => resource.as_ref(),
+            Entry::Other => None,
+        };
+        let decision = match resource {
             None => Err((
                 Reason::MalformedEntry,
                 "an entry needs a resource".to_string(),
             )),
-            Some(_) if id_counts.get(&id).copied().unwrap_or(0) > 1 => Err((
-                Reason::DuplicateId,
-                "several entries share this id; none is shown".to_string(),
-            )),
-            Some(r) => decide(r, &viewer, policy, today),
+            Some(_)
+                if rid
+                    .as_deref()
+                    .is_some_and(|i| id_counts.get(i).copied().unwrap_or(0) > 1) =>
+            {
+                Err((
+                    Reason::DuplicateId,
+                    "several entries share this id; none is shown".to_string(),
+                ))
+            }
+            Some(Resource::Object(m)) => decide(&m.decision_view(), &viewer, policy, today),
+            Some(Resource::Other) => decide(&Value::Null, &viewer, policy, today),
         };
         let decision = decision.and_then(|()| match policy.max_entries {
-            Some(max) if kept.len() >= max => Err((
+            Some(max) if kept >= max => Err((
                 Reason::CountLimit,
                 "beyond the policy's maximum number of entries".to_string(),
             )),
             _ => Ok(()),
         });
-        match decision {
-            Ok(()) => {
-                if let Some(em) = e.as_object_mut() {
-                    em.retain(|k, _| k == "fullUrl" || k == "resource" || k == "search");
+        match (decision, entry) {
+            (
+                Ok(()),
+                Entry::Object {
+                    members: em,
+                    resource: Some(Resource::Object(mut rm)),
+                },
+            ) => {
+                stats.elements_removed += project(&mut rm, policy);
+                if kept > 0 {
+                    entries_json.push(',');
                 }
-                if let Some(r) = e.get_mut("resource") {
-                    stats.elements_removed += project(r, policy);
+                kept += 1;
+                let out = &mut entries_json;
+                out.push('{');
+                let mut first = true;
+                for (k, v) in &em.0 {
+                    if !matches!(k.as_ref(), "fullUrl" | "resource" | "search") {
+                        continue;
+                    }
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    crate::canon::write_string(k, out);
+                    out.push(':');
+                    if k == "resource" {
+                        rm.write(out);
+                    } else {
+                        v.write(out);
+                    }
                 }
-                kept.push(e);
+                out.push('}');
             }
-            Err((reason, rule)) => {
+            // decide() keeps only DocumentReference objects, so nothing else gets here; were
+            // it to, it is withheld, never shown.
+            (Ok(()), _) => {
+                *stats
+                    .by_reason
+                    .entry(Reason::MalformedEntry.code())
+                    .or_default() += 1;
+                withheld.push(Withheld {
+                    id,
+                    index,
+                    reason: Reason::MalformedEntry,
+                    rule: "an entry needs a resource object".into(),
+                });
+            }
+            (Err((reason, rule)), _) => {
                 if reason == Reason::OtherPatient {
                     leaks += 1;
                 }
@@ -494,14 +857,19 @@ pub fn minimise_value(
             }
         }
     }
-    stats.returned = kept.len();
+    stats.returned = kept;
 
-    let src = bundle.as_object().cloned().unwrap_or_default();
     let mut out = Map::new();
     out.insert("resourceType".into(), json!("Bundle"));
-    for k in ["id", "meta", "type", "timestamp", "link"] {
-        if let Some(v) = src.get(k) {
-            out.insert(k.into(), v.clone());
+    for (k, v) in [
+        ("id", b.id),
+        ("meta", b.meta),
+        ("type", b.kind),
+        ("timestamp", b.timestamp),
+        ("link", b.link),
+    ] {
+        if let Some(v) = v.filter(|v| !v.is_null()) {
+            out.insert(k.into(), v);
         }
     }
     if !out.contains_key("type") {
@@ -513,14 +881,24 @@ pub fn minimise_value(
     if withheld.iter().any(|w| !w.reason.is_security()) {
         add_tag(&mut out, "SUBSETTED");
     }
-    out.insert("total".into(), json!(kept.len()));
-    out.insert("entry".into(), Value::Array(kept));
+    out.insert("total".into(), json!(kept));
+    let mut bundle_json = Value::Object(out).to_string();
+    bundle_json.pop(); // the closing brace: the entries follow
+    bundle_json.reserve(entries_json.len() + 12);
+    bundle_json.push_str(",\"entry\":[");
+    bundle_json.push_str(&entries_json);
+    bundle_json.push_str("]}");
     Ok(Outcome {
-        bundle: Value::Object(out),
+        bundle_json,
         withheld,
         leaks,
         stats,
     })
+}
+
+/// A JSON error as a typed error naming `what`, the kind of problem and where (never the input).
+fn json_error(e: &serde_json::Error, what: &str) -> Error {
+    crate::json::json_error(e, what)
 }
 
 /// Checks one DocumentReference before its document is retrieved or shown: refuses with

@@ -72,13 +72,13 @@ fn case(
                 "{name}: withheld {:?}",
                 out.withheld
             );
-            assert_eq!(out.bundle["entry"].as_array().unwrap().len(), 1, "{name}");
+            assert_eq!(out.bundle()["entry"].as_array().unwrap().len(), 1, "{name}");
         }
         Some(r) => {
             assert_eq!(out.withheld.len(), 1, "{name}: kept, expected {r:?}");
             assert_eq!(out.withheld[0].reason, r, "{name}");
-            assert_eq!(out.bundle["entry"].as_array().unwrap().len(), 0, "{name}");
-            let text = serde_json::to_string(&out.bundle).unwrap();
+            assert_eq!(out.bundle()["entry"].as_array().unwrap().len(), 0, "{name}");
+            let text = serde_json::to_string(&out.bundle()).unwrap();
             assert!(
                 !text.contains("Epikrise"),
                 "{name}: withheld content must not appear in any form"
@@ -489,7 +489,8 @@ fn duplicates_counts_and_leaks() {
     assert_eq!(out.stats.input, 6);
     assert_eq!(out.stats.returned, 2);
     assert_eq!(out.stats.by_reason["DUPLICATE_ID"], 2);
-    let tags: Vec<&str> = out.bundle["meta"]["security"]
+    let b = out.bundle();
+    let tags: Vec<&str> = b["meta"]["security"]
         .as_array()
         .unwrap()
         .iter()
@@ -505,21 +506,21 @@ fn projection_drops_fields_and_inline_content() {
     d["content"][0]["attachment"]["data"] = json!("JVBERi0xLjQK");
     d["extension"] = json!([{"url": "x", "valueString": "y"}]);
     let out = run(vec![d], &ctx(), &Policy::default_policy());
-    let r = &out.bundle["entry"][0]["resource"];
+    let r = &out.bundle()["entry"][0]["resource"];
     assert!(r.get("text").is_none() && r.get("extension").is_none());
     assert!(r["content"][0]["attachment"].get("data").is_none());
     assert_eq!(r["content"][0]["attachment"]["title"], "Epikrise");
     assert_eq!(out.stats.elements_removed, 3);
     assert_eq!(r["meta"]["security"][0]["code"], "REDACTED");
-    assert_eq!(out.bundle["meta"]["security"][0]["code"], "REDACTED");
+    assert_eq!(out.bundle()["meta"]["security"][0]["code"], "REDACTED");
     // Nothing removed: no tag.
     let clean = run(
         vec![doc("d1", "A03-2", "2026-01-01")],
         &ctx(),
         &Policy::default_policy(),
     );
-    assert!(clean.bundle.get("meta").is_none());
-    assert!(clean.bundle["entry"][0]["resource"].get("meta").is_none());
+    assert!(clean.bundle().get("meta").is_none());
+    assert!(clean.bundle()["entry"][0]["resource"].get("meta").is_none());
 }
 
 #[test]
@@ -658,7 +659,8 @@ proptest! {
         });
         let n = entries.len();
         let out = run(entries.clone(), &context, &policy);
-        let kept = out.bundle["entry"].as_array().unwrap();
+        let b = out.bundle();
+        let kept = b["entry"].as_array().unwrap();
         // output ∪ withheld = input, disjoint, by position.
         prop_assert_eq!(kept.len() + out.withheld.len(), n);
         let mut seen: Vec<usize> = out.withheld.iter().map(|w| w.index).collect();

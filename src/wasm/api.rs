@@ -372,7 +372,7 @@ pub fn minimise(
         }
     });
     let result = to_js_value(&rest);
-    let bundle_json = serde_json::to_string(&out.bundle).expect("a Value always serialises");
+    let bundle_json = out.bundle_json;
     super::set(result.unchecked_ref(), "bundleJson", &bundle_json.into());
     Ok(result)
 }
