@@ -95,10 +95,7 @@ const encoder = new TextEncoder();
 export function minimise(input: string | Uint8Array | ArrayBuffer, trustContext: TrustContext, policy?: Policy, opts?: { now?: number }): MinimiseResult {
   // Text goes in as UTF-8 bytes made by the platform's encoder (one copy into the core).
   const bytes = typeof input === 'string' ? encoder.encode(input) : input;
-  const r = call(() => core.minimise(bytes, contextTextOf(trustContext), policy, opts?.now)) as Omit<MinimiseResult, 'bundle'> & { bundleJson?: string };
-  const bundle = JSON.parse(r.bundleJson as string) as Bundle;
-  delete r.bundleJson;
-  return { ...r, bundle };
+  return JSON.parse(call(() => core.minimise(bytes, contextTextOf(trustContext), policy, opts?.now)) as string) as MinimiseResult;
 }
 
 /**

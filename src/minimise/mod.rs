@@ -207,9 +207,30 @@ fn codings(concept: &Value) -> impl Iterator<Item = (&str, &str)> {
         .filter_map(|c| Some((c.get("system")?.as_str()?, c.get("code")?.as_str()?)))
 }
 
+/// The members of a resource the rules read: a parsed resource, or the few members parsed
+/// out of one read as text.
+trait Fields {
+    fn field(&self, k: &str) -> Option<&Value>;
+}
+
+impl Fields for Value {
+    fn field(&self, k: &str) -> Option<&Value> {
+        self.get(k)
+    }
+}
+
+/// The members the rules read, parsed, by name (a handful: a list beats a hash map).
+struct View(Vec<(&'static str, Value)>);
+
+impl Fields for View {
+    fn field(&self, k: &str) -> Option<&Value> {
+        self.0.iter().find(|(n, _)| *n == k).map(|(_, v)| v)
+    }
+}
+
 /// The national id a DocumentReference's `subject` names, if it names one.
-fn subject_id(r: &Value) -> Option<&str> {
-    let s = r.get("subject")?;
+fn subject_id(r: &impl Fields) -> Option<&str> {
+    let s = r.field("subject")?;
     if let Some(id) = s.get("identifier") {
         let system = id.get("system").and_then(Value::as_str)?;
         NationalIdKind::from_system(system)?;
@@ -224,19 +245,23 @@ fn subject_id(r: &Value) -> Option<&str> {
 
 /// The decision for one resource (the per-entry rules, without duplicates and counts).
 fn decide(
-    r: &Value,
+    r: &impl Fields,
     viewer: &Viewer<'_>,
     policy: &Policy,
     today: Day,
 ) -> core::result::Result<(), (Reason, String)> {
     let w = |reason, rule: &str| Err((reason, rule.to_string()));
-    if r.get("resourceType").and_then(Value::as_str) != Some("DocumentReference") {
+    if r.field("resourceType").and_then(Value::as_str) != Some("DocumentReference") {
         return w(
             Reason::NotDocumentReference,
             "only DocumentReference entries are shown",
         );
     }
-    if !r.get("id").and_then(Value::as_str).is_some_and(is_fhir_id) {
+    if !r
+        .field("id")
+        .and_then(Value::as_str)
+        .is_some_and(is_fhir_id)
+    {
         return w(Reason::MalformedEntry, "an entry needs a valid FHIR id");
     }
     let Some(subject) = subject_id(r) else {
@@ -251,11 +276,11 @@ fn decide(
             "the subject is not a patient of this trust context",
         );
     }
-    if r.get("status").and_then(Value::as_str) != Some("current") {
+    if r.field("status").and_then(Value::as_str) != Some("current") {
         return w(Reason::NotCurrent, "only current documents are shown");
     }
     let Some(type_code) = r
-        .get("type")
+        .field("type")
         .and_then(|t| {
             codings(t).find(|(s, c)| *s == SYSTEM_DOCUMENT_TYPE && is_document_type_code(c))
         })
@@ -265,7 +290,7 @@ fn decide(
     };
     let group = document_group(type_code);
     for cat in r
-        .get("category")
+        .field("category")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -284,7 +309,7 @@ fn decide(
         );
     };
     let labels: Vec<(&str, &str)> = r
-        .get("securityLabel")
+        .field("securityLabel")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -326,10 +351,11 @@ fn decide(
     };
     if let Some(years) = window {
         let date = r
-            .get("date")
+            .field("date")
             .and_then(Value::as_str)
             .or_else(|| {
-                r.pointer("/content/0/attachment/creation")
+                r.field("content")
+                    .and_then(|c| c.pointer("/0/attachment/creation"))
                     .and_then(Value::as_str)
             })
             .and_then(Day::parse);
@@ -388,8 +414,8 @@ impl<'a> Members<'a> {
     }
 
     /// The members the decision reads, parsed (the rest stays text).
-    fn decision_view(&self) -> Value {
-        let mut m = Map::new();
+    fn decision_view(&self) -> View {
+        let mut m = Vec::with_capacity(9);
         for k in [
             "resourceType",
             "id",
@@ -401,16 +427,17 @@ impl<'a> Members<'a> {
             "date",
         ] {
             if let Some(v) = self.get(k) {
-                m.insert(k.into(), v.value());
+                m.push((k, v.value()));
             }
         }
+        let mut view = View(m);
         // The attachment's creation stands in for a missing date.
-        if !m.get("date").is_some_and(Value::is_string) {
+        if !view.field("date").is_some_and(Value::is_string) {
             if let Some(v) = self.get("content") {
-                m.insert("content".into(), v.value());
+                view.0.push(("content", v.value()));
             }
         }
-        Value::Object(m)
+        view
     }
 
     fn write(&self, out: &mut String) {

@@ -339,15 +339,15 @@ pub fn validate_policy(policy: JsValue) -> JsResult<()> {
         .map_err(to_js)
 }
 
-/// Minimises a Bundle (JSON text or bytes). Returns `{ bundleJson, withheld, leaks, stats }`;
-/// the wrapper parses `bundleJson` once.
+/// Minimises a Bundle (JSON text or bytes). Returns the JSON text of
+/// `{ withheld, leaks, stats, bundle }`; the wrapper parses it once.
 #[wasm_bindgen(js_name = minimise)]
 pub fn minimise(
     input: JsValue,
     ctx: JsValue,
     policy: JsValue,
     now: Option<f64>,
-) -> JsResult<JsValue> {
+) -> JsResult<String> {
     let bytes = bytes_arg(&input, "input")?;
     let tc = trust_context(&ctx, "trustContext")?;
     let policy = policy_arg(&policy)?;
@@ -371,10 +371,15 @@ pub fn minimise(
             "byReason": out.stats.by_reason,
         }
     });
-    let result = to_js_value(&rest);
-    let bundle_json = out.bundle_json;
-    super::set(result.unchecked_ref(), "bundleJson", &bundle_json.into());
-    Ok(result)
+    // One JSON text for the whole result (the wrapper parses it once): the counts, then the
+    // Bundle as the core wrote it.
+    let mut text = rest.to_string();
+    text.pop();
+    text.reserve(out.bundle_json.len() + 12);
+    text.push_str(",\"bundle\":");
+    text.push_str(&out.bundle_json);
+    text.push('}');
+    Ok(text)
 }
 
 /// Refuses (`DOCUMENT_WITHHELD`) a document whose entry the policy withholds.
