@@ -493,7 +493,7 @@ export class Client {
     }, false);
     const par = this.#json(r.body, 'PAR response');
     if (typeof par.request_uri !== 'string') throw new MalformedResponseError('MALFORMED_RESPONSE', 'PAR response.request_uri', 'is missing');
-    const pending = { verifier, redirectUri: opts.redirectUri, context: inRequestObject ? JSON.stringify(this.#ctx!.toJSON()) : undefined };
+    const pending = { verifier, redirectUri: opts.redirectUri, context: inRequestObject ? contextTextOf(this.#ctx!) : undefined };
     this.#s.pkce.set(state, pending);
     // A browser login leaves the page: keep the PKCE verifier for this tab only (sessionStorage).
     storage()?.setItem(`tillit:pkce:${state}`, JSON.stringify(pending));

@@ -111,14 +111,17 @@ export interface WrappedAttestationJSON {
 export class TrustContext {
   #parsed: TrustContextJSON | undefined;
 
-  /** From the core's canonical text (parsed when first read) or from a JSON object. */
+  /**
+   * From validated JSON text (its canonical wire form is written by the core when first
+   * read) or from the core's JSON object.
+   */
   private constructor(json: TrustContextJSON | undefined, text?: string) {
     this.#parsed = json === undefined ? undefined : deepFreeze(json);
     if (text !== undefined) texts.set(this, text);
   }
 
   get #json(): TrustContextJSON {
-    return (this.#parsed ??= deepFreeze(JSON.parse(texts.get(this)!) as TrustContextJSON));
+    return (this.#parsed ??= deepFreeze(JSON.parse(call(() => core.trustContextParse(texts.get(this)!)) as string) as TrustContextJSON));
   }
 
   /**
@@ -128,8 +131,9 @@ export class TrustContext {
    */
   static fromJSON(obj: TrustContextJSON | WrappedAttestationJSON | unknown): TrustContext {
     if (typeof obj === 'string') throw new TrustContextError('INVALID_TRUST_CONTEXT', '$', 'must be an object, not string');
-    const text = call(() => core.trustContextParse(toText(obj))) as string;
-    return new TrustContext(undefined, text);
+    const text = toText(obj);
+    call(() => core.trustContextValidate(text));
+    return new TrustContext(undefined, text as string);
   }
 
   /** The wire form (NHN's sample shape for practitioners). */

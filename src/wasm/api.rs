@@ -66,6 +66,18 @@ pub fn trust_context_parse(v: JsValue) -> JsResult<String> {
     Ok(text)
 }
 
+/// Validates a trust context given as JSON text, without writing it back: the wrapper keeps
+/// the text and hands it to the core from then on (the parsed context stays cached by it).
+#[wasm_bindgen(js_name = trustContextValidate)]
+pub fn trust_context_validate(v: JsValue) -> JsResult<()> {
+    let json = json_arg(&v, "$")?;
+    let tc = TrustContext::from_json(&json).map_err(to_js)?;
+    if let Some(text) = v.as_string() {
+        LAST_CONTEXT.with(|c| *c.borrow_mut() = Some((text, tc)));
+    }
+    Ok(())
+}
+
 /// A new attestation for other patients, stamped now.
 #[wasm_bindgen(js_name = trustContextWithPatients)]
 pub fn trust_context_with_patients(ctx: JsValue, patients: JsValue) -> JsResult<JsValue> {
