@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     .unwrap();
     let policy = Policy::default_policy();
     if let Ok(out) = minimise(data, &ctx, &policy, 1_781_481_600) {
-        let bundle = out.bundle();
+        let bundle = out.bundle().unwrap();
         let entries = bundle["entry"].as_array().unwrap();
         for e in entries {
             assert_eq!(e.pointer("/resource/subject/identifier/value").and_then(|v| v.as_str()), Some("04818500012"));

@@ -130,9 +130,10 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The minimised Bundle parsed.
-    pub fn bundle(&self) -> Value {
-        serde_json::from_str(&self.bundle_json).expect("minimise writes JSON")
+    /// The minimised Bundle parsed (an error only where the input's own nesting is deeper
+    /// than serde_json reads).
+    pub fn bundle(&self) -> Result<Value> {
+        serde_json::from_str(&self.bundle_json).map_err(|e| json_error(&e, "bundle"))
     }
 }
 
@@ -382,10 +383,14 @@ enum Member<'a> {
 }
 
 impl Member<'_> {
-    fn value(&self) -> Value {
+    /// The value parsed (its text was read once already; parsing it can still meet
+    /// serde_json's nesting limit, which is an error, not a panic).
+    fn value(&self) -> Result<Value> {
         match self {
-            Member::Raw(r) => serde_json::from_str(r.get()).expect("the input was parsed"),
-            Member::Parsed(v) => v.clone(),
+            Member::Raw(r) => {
+                serde_json::from_str(r.get()).map_err(|e| json_error(&e, "bundle.entry"))
+            }
+            Member::Parsed(v) => Ok(v.clone()),
         }
     }
 
@@ -414,7 +419,7 @@ impl<'a> Members<'a> {
     }
 
     /// The members the decision reads, parsed (the rest stays text).
-    fn decision_view(&self) -> View {
+    fn decision_view(&self) -> Result<View> {
         let mut m = Vec::with_capacity(9);
         for k in [
             "resourceType",
@@ -427,17 +432,17 @@ impl<'a> Members<'a> {
             "date",
         ] {
             if let Some(v) = self.get(k) {
-                m.push((k, v.value()));
+                m.push((k, v.value()?));
             }
         }
         let mut view = View(m);
         // The attachment's creation stands in for a missing date.
         if !view.field("date").is_some_and(Value::is_string) {
             if let Some(v) = self.get("content") {
-                view.0.push(("content", v.value()));
+                view.0.push(("content", v.value()?));
             }
         }
-        view
+        Ok(view)
     }
 
     fn write(&self, out: &mut String) {
@@ -655,12 +660,12 @@ struct BundleIn<'a> {
 }
 
 /// Projects a kept resource to the policy's fields; returns the number of elements removed.
-fn project(m: &mut Members<'_>, policy: &Policy) -> usize {
+fn project(m: &mut Members<'_>, policy: &Policy) -> Result<usize> {
     let before = m.0.len();
     m.0.retain(|(k, _)| policy.fields.iter().any(|f| f == k));
     let mut removed = before - m.0.len();
     if let Some((_, member)) = m.0.iter_mut().find(|(k, _)| k == "content") {
-        let mut content = member.value();
+        let mut content = member.value()?;
         if let Some(content) = content.as_array_mut() {
             for c in content.iter_mut() {
                 if let Some(cm) = c.as_object_mut() {
@@ -681,7 +686,7 @@ fn project(m: &mut Members<'_>, policy: &Policy) -> usize {
         // The resource's meta gets the tag (a new meta goes last, as a map insert would).
         let mut holder = Map::new();
         if let Some((_, meta)) = m.0.iter().find(|(k, _)| k == "meta") {
-            holder.insert("meta".into(), meta.value());
+            holder.insert("meta".into(), meta.value()?);
         }
         add_tag(&mut holder, "REDACTED");
         let meta = holder.remove("meta").expect("add_tag makes meta");
@@ -690,7 +695,7 @@ fn project(m: &mut Members<'_>, policy: &Policy) -> usize {
             None => m.0.push((Cow::Borrowed("meta"), Member::Parsed(meta))),
         }
     }
-    removed
+    Ok(removed)
 }
 
 fn add_tag(m: &mut Map<String, Value>, code: &str) {
@@ -766,7 +771,7 @@ pub fn minimise(
                 resource: Some(Resource::Object(m)),
                 ..
             } => match m.get("id").map(Member::value) {
-                Some(Value::String(s)) => Some(s),
+                Some(Ok(Value::String(s))) => Some(s),
                 _ => None,
             },
             _ => None,
@@ -812,7 +817,7 @@ pub fn minimise(
                     "several entries share this id; none is shown".to_string(),
                 ))
             }
-            Some(Resource::Object(m)) => decide(&m.decision_view(), &viewer, policy, today),
+            Some(Resource::Object(m)) => decide(&m.decision_view()?, &viewer, policy, today),
             Some(Resource::Other) => decide(&Value::Null, &viewer, policy, today),
         };
         let decision = decision.and_then(|()| match policy.max_entries {
@@ -830,7 +835,7 @@ pub fn minimise(
                     resource: Some(Resource::Object(mut rm)),
                 },
             ) => {
-                stats.elements_removed += project(&mut rm, policy);
+                stats.elements_removed += project(&mut rm, policy)?;
                 if kept > 0 {
                     entries_json.push(',');
                 }

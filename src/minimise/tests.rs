@@ -72,13 +72,21 @@ fn case(
                 "{name}: withheld {:?}",
                 out.withheld
             );
-            assert_eq!(out.bundle()["entry"].as_array().unwrap().len(), 1, "{name}");
+            assert_eq!(
+                out.bundle().unwrap()["entry"].as_array().unwrap().len(),
+                1,
+                "{name}"
+            );
         }
         Some(r) => {
             assert_eq!(out.withheld.len(), 1, "{name}: kept, expected {r:?}");
             assert_eq!(out.withheld[0].reason, r, "{name}");
-            assert_eq!(out.bundle()["entry"].as_array().unwrap().len(), 0, "{name}");
-            let text = serde_json::to_string(&out.bundle()).unwrap();
+            assert_eq!(
+                out.bundle().unwrap()["entry"].as_array().unwrap().len(),
+                0,
+                "{name}"
+            );
+            let text = serde_json::to_string(&out.bundle().unwrap()).unwrap();
             assert!(
                 !text.contains("Epikrise"),
                 "{name}: withheld content must not appear in any form"
@@ -489,7 +497,7 @@ fn duplicates_counts_and_leaks() {
     assert_eq!(out.stats.input, 6);
     assert_eq!(out.stats.returned, 2);
     assert_eq!(out.stats.by_reason["DUPLICATE_ID"], 2);
-    let b = out.bundle();
+    let b = out.bundle().unwrap();
     let tags: Vec<&str> = b["meta"]["security"]
         .as_array()
         .unwrap()
@@ -506,21 +514,26 @@ fn projection_drops_fields_and_inline_content() {
     d["content"][0]["attachment"]["data"] = json!("JVBERi0xLjQK");
     d["extension"] = json!([{"url": "x", "valueString": "y"}]);
     let out = run(vec![d], &ctx(), &Policy::default_policy());
-    let r = &out.bundle()["entry"][0]["resource"];
+    let r = &out.bundle().unwrap()["entry"][0]["resource"];
     assert!(r.get("text").is_none() && r.get("extension").is_none());
     assert!(r["content"][0]["attachment"].get("data").is_none());
     assert_eq!(r["content"][0]["attachment"]["title"], "Epikrise");
     assert_eq!(out.stats.elements_removed, 3);
     assert_eq!(r["meta"]["security"][0]["code"], "REDACTED");
-    assert_eq!(out.bundle()["meta"]["security"][0]["code"], "REDACTED");
+    assert_eq!(
+        out.bundle().unwrap()["meta"]["security"][0]["code"],
+        "REDACTED"
+    );
     // Nothing removed: no tag.
     let clean = run(
         vec![doc("d1", "A03-2", "2026-01-01")],
         &ctx(),
         &Policy::default_policy(),
     );
-    assert!(clean.bundle().get("meta").is_none());
-    assert!(clean.bundle()["entry"][0]["resource"].get("meta").is_none());
+    assert!(clean.bundle().unwrap().get("meta").is_none());
+    assert!(clean.bundle().unwrap()["entry"][0]["resource"]
+        .get("meta")
+        .is_none());
 }
 
 #[test]
@@ -553,6 +566,21 @@ fn malformed_inputs_are_typed_errors() {
             .code(),
         ErrorCode::InputTooLarge
     );
+    // A policy may allow deeper nesting than the JSON reader's own limit (128): a member
+    // nested that deep is an error for the Bundle, never a crash.
+    let deep_ok = policy_with(|v| v["limits"]["maxDepth"] = json!(400));
+    for member in ["subject", "content", "meta", "author"] {
+        let mut r = doc("d1", "A03-2", "2026-05-01");
+        let nested = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        r[member] = serde_json::from_str::<Value>("null").unwrap();
+        let text = String::from_utf8(bundle(vec![r]))
+            .unwrap()
+            .replace("null", &nested);
+        match minimise(text.as_bytes(), &c, &deep_ok, NOW) {
+            Ok(out) => assert!(out.withheld.len() + out.stats.returned == 1, "{member}"),
+            Err(e) => assert_eq!(e.code(), ErrorCode::MalformedJson, "{member}"),
+        }
+    }
     // Entries without a resource are withheld, not passed on.
     let raw = br#"{"resourceType":"Bundle","type":"searchset","entry":[{"fullUrl":"x"},7]}"#;
     let out = minimise(raw, &c, &p, NOW).unwrap();
@@ -659,7 +687,7 @@ proptest! {
         });
         let n = entries.len();
         let out = run(entries.clone(), &context, &policy);
-        let b = out.bundle();
+        let b = out.bundle().unwrap();
         let kept = b["entry"].as_array().unwrap();
         // output ∪ withheld = input, disjoint, by position.
         prop_assert_eq!(kept.len() + out.withheld.len(), n);
