@@ -8,7 +8,12 @@ WB_BIN="$(bash scripts/setup.sh | tail -n1)"
 export PATH="$WB_BIN:$PATH"
 
 log "building the wasm core (release)"
-RUSTFLAGS="-Ctarget-cpu=mvp -Ctarget-feature=+bulk-memory,+sign-ext,+nontrapping-fptoint,+mutable-globals" wasm_cargo build -q --release --lib --target "$WASM_TARGET"
+# Bulk memory (memcpy as one instruction), sign-ext and friends: every runtime tillit supports
+# has them. Where std is built here (Debian's toolchain), panics also carry no file/line
+# strings (-Zlocation-detail=none): tillit does not panic on input, and it saves ~3 KB gzipped.
+flags="-Ctarget-cpu=mvp -Ctarget-feature=+bulk-memory,+sign-ext,+nontrapping-fptoint,+mutable-globals"
+[ "$WASM_RUSTUP" = 1 ] || flags="$flags -Zlocation-detail=none"
+RUSTFLAGS="$flags" wasm_cargo build -q --release --lib --target "$WASM_TARGET"
 WASM="$CARGO_TARGET_DIR_WASM/$WASM_TARGET/release/tillit.wasm"
 
 rm -rf pkg && mkdir -p pkg
