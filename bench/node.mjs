@@ -2,6 +2,7 @@
 // the Chromium part when it ran).
 import { readFileSync, writeFileSync, mkdtempSync, existsSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +18,8 @@ const runs = quick ? 3 : cfg.runs;
 
 const dir = mkdtempSync(join(tmpdir(), 'tillit-bench-'));
 let fileNo = 0;
-const rows = await run({ tillit, jose, runs, auditSinks: [{ name: 'NDJSON file, fsync per batch', n: 2000, open: () => tillit.AuditLog.open({ sink: { file: join(dir, `log-${fileNo++}.ndjson`) } }) }] });
+const digest = (text) => createHash('sha256').update(text).digest('hex');
+const rows = await run({ tillit, jose, runs, digest, auditSinks: [{ name: 'NDJSON file, fsync per batch', n: 2000, open: () => tillit.AuditLog.open({ sink: { file: join(dir, `log-${fileNo++}.ndjson`) } }) }] });
 
 const wasm = readFileSync(join(HERE, '..', 'pkg', 'web', 'tillit_core_bg.wasm'));
 const gz = gzipSync(wasm, { level: 9 }).length;
