@@ -537,24 +537,24 @@ function contextText(tc: TrustContext | object | undefined): string | undefined 
   return tc instanceof TrustContext ? contextTextOf(tc) : JSON.stringify(tc);
 }
 
-let sha256: Promise<((bytes: Uint8Array) => Uint8Array) | undefined> | undefined;
+let sha256: Promise<((bytes: Uint8Array) => string) | undefined> | undefined;
 
 /**
  * Node's native SHA-256 (`node:crypto`), which the core checks against its own and uses to
  * chain records; elsewhere undefined (the core's RustCrypto SHA-256 serves).
  */
-function nativeSha256(): Promise<((bytes: Uint8Array) => Uint8Array) | undefined> {
+function nativeSha256(): Promise<((bytes: Uint8Array) => string) | undefined> {
   sha256 ??= (async () => {
     if (typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node !== 'string') return undefined;
     try {
       const name = 'node:crypto';
       const c = (await import(/* @vite-ignore */ name)) as {
-        hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Uint8Array;
-        createHash(alg: string): { update(b: Uint8Array): { digest(): Uint8Array } };
+        hash?: (alg: string, data: Uint8Array, enc: 'hex') => string;
+        createHash(alg: string): { update(b: Uint8Array): { digest(enc: 'hex'): string } };
       };
       // crypto.hash (Node >= 20.12) is the one-shot form: no Hash object per record.
       const hash = c.hash;
-      return hash ? (bytes: Uint8Array) => hash('sha256', bytes, 'buffer') : (bytes: Uint8Array) => c.createHash('sha256').update(bytes).digest();
+      return hash ? (bytes: Uint8Array) => hash('sha256', bytes, 'hex') : (bytes: Uint8Array) => c.createHash('sha256').update(bytes).digest('hex');
     } catch {
       return undefined;
     }

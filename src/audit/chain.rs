@@ -30,6 +30,18 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+/// [`sha256`] as lowercase hex, the form records carry.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&sha256(bytes))
+}
+
+/// Whether `h` is a SHA-256 in the records' form: 64 lowercase hex digits.
+pub fn is_hash_hex(h: &str) -> bool {
+    h.len() == 64
+        && h.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// The hash of a record: SHA-256 over the canonical form without its `hash` member.
 pub fn record_hash(record: &Value) -> String {
     let mut r = record.clone();
@@ -68,20 +80,20 @@ impl Head {
                 out.push_str(&body_c);
                 Ok(())
             },
-            &mut |b| Ok(sha256(b)),
+            &mut |b| Ok(sha256_hex(b)),
         )
         .expect("writing a finished body with sha2 cannot fail")
     }
 
     /// Makes the next record's line with a body that `write_body` writes in canonical form
-    /// (an event from [`crate::audit::event::write_into`]), hashed with `digest` (SHA-256:
-    /// [`sha256`] or a platform's native one), in one buffer: `body < hash < kind < prev < seq`
+    /// (an event from [`crate::audit::event::write_into`]), hashed with `digest` (SHA-256 as
+    /// lowercase hex: [`sha256_hex`] or a platform's native one), in one buffer: `body < hash < kind < prev < seq`
     /// is already the canonical member order, so the hashed form is the line without `hash`.
     pub fn append_written(
         &mut self,
         kind: &str,
         write_body: impl FnOnce(&mut String) -> Result<()>,
-        digest: &mut dyn FnMut(&[u8]) -> Result<[u8; 32]>,
+        digest: &mut dyn FnMut(&[u8]) -> Result<String>,
     ) -> Result<(String, String)> {
         let mut line = String::with_capacity(4096);
         line.push_str("{\"body\":");
@@ -94,7 +106,14 @@ impl Head {
         line.push_str("\",\"seq\":");
         line.push_str(&self.next_seq.to_string());
         line.push('}');
-        let h = hex(&digest(line.as_bytes())?);
+        let h = digest(line.as_bytes())?;
+        if !is_hash_hex(&h) {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                "digest",
+                "must give SHA-256 as 64 lowercase hex digits",
+            ));
+        }
         let tail = line.split_off(body_end);
         line.push_str(",\"hash\":\"");
         line.push_str(&h);

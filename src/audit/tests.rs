@@ -350,3 +350,24 @@ fn a_frame_serves_only_its_client_and_server() {
         "event.clientId"
     );
 }
+
+#[test]
+fn a_platform_digest_must_give_sha256_hex() {
+    let mut h = Head::default();
+    let body = |out: &mut String| {
+        out.push_str("{}");
+        Ok(())
+    };
+    for bad in ["", "ABCDEF", &"A".repeat(64), &"0".repeat(63)] {
+        let e = h
+            .append_written("note", body, &mut |_| Ok(bad.to_string()))
+            .unwrap_err();
+        assert_eq!(e.path(), "digest");
+    }
+    assert_eq!(h, Head::default(), "a refused digest leaves the head");
+    let (line, hash) = h
+        .append_written("note", body, &mut |b| Ok(super::chain::sha256_hex(b)))
+        .unwrap();
+    assert!(line.contains(&hash));
+    assert_eq!(h.next_seq, 1);
+}

@@ -23,34 +23,38 @@ pub struct AuditCore {
     /// the last client and server.
     context_cache: Option<(String, crate::trust::TrustContext, Option<EventFrame>)>,
     /// A native SHA-256 the platform offers (Node's `crypto`), checked at construction.
-    digest: Option<js_sys::Function>,
+    digest: Option<Native>,
 }
 
-/// SHA-256 through the platform's function `f` (bytes in, 32 bytes out).
-fn native_digest(f: &js_sys::Function, bytes: &[u8]) -> crate::error::Result<[u8; 32]> {
+/// A native SHA-256 the platform offers: `f(view) -> hex`, and the module's memory the view is made on.
+struct Native {
+    f: js_sys::Function,
+    memory: js_sys::WebAssembly::Memory,
+}
+
+/// SHA-256 as lowercase hex: the platform's native function if it offers one, else RustCrypto's.
+fn digest_hex(native: &Option<Native>, bytes: &[u8]) -> crate::error::Result<String> {
+    let Some(n) = native else {
+        return Ok(chain::sha256_hex(bytes));
+    };
     let failed = || {
         Error::new(
             ErrorCode::InvalidArgument,
             "digest",
-            "the platform's SHA-256 failed or did not return 32 bytes",
+            "the platform's SHA-256 failed or did not return hex",
         )
     };
     // A view of the bytes where they lie in the module's memory (no copy, no new
     // ArrayBuffer): `f` reads it synchronously, before anything here runs again.
-    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
     let view = js_sys::Uint8Array::new_with_byte_offset_and_length(
-        &memory.buffer(),
+        &n.memory.buffer(),
         bytes.as_ptr() as usize as u32,
         bytes.len() as u32,
     );
-    let out = f.call1(&JsValue::NULL, &view).map_err(|_| failed())?;
-    let out: js_sys::Uint8Array = out.dyn_into().map_err(|_| failed())?;
-    if out.length() != 32 {
-        return Err(failed());
-    }
-    let mut h = [0u8; 32];
-    out.copy_to(&mut h);
-    Ok(h)
+    n.f.call1(&JsValue::NULL, &view)
+        .ok()
+        .and_then(|h| h.as_string())
+        .ok_or_else(failed)
 }
 
 fn parse_line(line: &str, i: usize) -> JsResult<Value> {
@@ -69,9 +73,13 @@ impl AuditCore {
     /// records; it must agree with RustCrypto's on a test vector or the log does not open.
     #[wasm_bindgen(constructor)]
     pub fn new(lines: JsValue, digest: Option<js_sys::Function>) -> JsResult<AuditCore> {
-        if let Some(f) = &digest {
+        let digest = digest.map(|f| Native {
+            f,
+            memory: wasm_bindgen::memory().unchecked_into(),
+        });
+        if digest.is_some() {
             let probe = b"tillit: the platform's SHA-256 must agree with RustCrypto's";
-            if native_digest(f, probe).map_err(to_js)? != chain::sha256(probe) {
+            if digest_hex(&digest, probe).map_err(to_js)? != chain::sha256_hex(probe) {
                 return Err(arg_err("digest", "is not SHA-256"));
             }
         }
@@ -148,10 +156,7 @@ impl AuditCore {
                 .append_written(
                     "event",
                     |out| input.write_into(out, tc, frame, &id, &now),
-                    &mut |b| match &self.digest {
-                        Some(f) => native_digest(f, b),
-                        None => Ok(chain::sha256(b)),
-                    },
+                    &mut |b| digest_hex(&self.digest, b),
                 )
                 .map_err(to_js)?;
             if !out.is_empty() {
@@ -179,10 +184,7 @@ impl AuditCore {
                     out.push_str(&body);
                     Ok(())
                 },
-                &mut |b| match &self.digest {
-                    Some(f) => native_digest(f, b),
-                    None => Ok(chain::sha256(b)),
-                },
+                &mut |b| digest_hex(&self.digest, b),
             )
             .map_err(to_js)?;
         self.pending = [h].into();
