@@ -274,8 +274,8 @@ interface Pending {
   context: string | undefined;
   resolve: (v: { id: string; seq: number }) => void;
   reject: (e: unknown) => void;
-  /** Bookkeeping once the line is stored (before the caller hears of it). */
-  stored: () => void;
+  /** Whether this entry opens a look-up (append) or completes one (complete). */
+  opens: boolean;
 }
 
 /** A tamper-evident access log. */
@@ -343,11 +343,23 @@ export class AuditLog {
     } catch {
       return Promise.reject(new AuditError('AUDIT_FAILURE', 'event.trustContext', 'must be a TrustContext or its JSON'));
     }
-    // Our own copy: the batch writer sets its trustContext to an index, its context stays here.
-    const input: Record<string, unknown> = { ...event, trustContext: undefined, outcome: 'pending' };
-    input.id ??= uuid();
+    // Our own copy, of the members the core reads (one shape for every entry): the batch
+    // writer sets its trustContext to an index; the context's text stays beside it.
+    const e = (event ?? {}) as Partial<AuditEventInput> & { id?: string };
+    const input: Record<string, unknown> = {
+      kind: e.kind,
+      trustContext: undefined,
+      clientId: e.clientId,
+      server: e.server,
+      transactionId: e.transactionId,
+      query: e.query,
+      documentId: e.documentId,
+      tokenJti: e.tokenJti,
+      id: e.id ?? uuid(),
+      outcome: 'pending',
+    };
     return new Promise((resolve, reject) => {
-      this.#queue.push({ input, context: text, resolve, reject, stored: () => this.#open.set(input.id as string, { input, context: text }) });
+      this.#queue.push({ input, context: text, resolve, reject, opens: true });
       this.#kick();
     });
   }
@@ -358,7 +370,7 @@ export class AuditLog {
     if (!base) return Promise.reject(new AuditError('AUDIT_FAILURE', 'id', 'no pending look-up with this id in this log'));
     const input = { ...base.input, outcome: done.outcome, completion: done.completion };
     return new Promise<{ id: string; seq: number }>((resolve, reject) => {
-      this.#queue.push({ input, context: base.context, resolve, reject, stored: () => this.#open.delete(id) });
+      this.#queue.push({ input, context: base.context, resolve, reject, opens: false });
       this.#kick();
     });
   }
@@ -369,8 +381,11 @@ export class AuditLog {
       const store = async (items: Pending[]) => {
         const { first } = await this.#write(() => prepareBatch(this.#chain, items));
         items.forEach((b, i) => {
-          b.stored();
-          b.resolve({ id: b.input.id as string, seq: first + i });
+          const id = b.input.id as string;
+          // A pending look-up stays open until its completion is stored.
+          if (b.opens) this.#open.set(id, { input: b.input, context: b.context });
+          else this.#open.delete(id);
+          b.resolve({ id, seq: first + i });
         });
       };
       while (this.#queue.length) {
