@@ -416,7 +416,7 @@ export class AuditLog {
       if (this.#sink.readFrom) {
         this.#absorb(await this.#sink.readFrom(this.#lines.length));
       }
-      const first = (this.#chain.head() as { nextSeq: number }).nextSeq;
+      const first = this.#lines.length;
       const lines = prepare();
       await this.#sink.append(lines);
       this.#chain.commitPrepared(lines.length);
@@ -502,13 +502,12 @@ export class AuditLog {
 
 /** Verifies stored lines (for tooling): the chain, and checkpoints with `publicJwk`. */
 export async function verifyLines(lines: string[], publicJwk?: Key['publicJwk']): Promise<VerifyResult> {
-  const r = call(() => core.auditVerifyLines(lines)) as Omit<VerifyResult, 'checkpointsVerified'>;
+  const { checkpoints, ...r } = call(() => core.auditVerifyLines(lines)) as Omit<VerifyResult, 'checkpointsVerified'> & {
+    checkpoints?: Array<{ index: number; jws: string; prevHash: string }>;
+  };
   let checkpointsVerified = 0;
   if (r.ok && publicJwk) {
-    const c = new core.AuditRecords(lines);
-    const cps = call(() => c.checkpoints()) as Array<{ index: number; jws: string; prevHash: string }>;
-    c.free();
-    for (const cp of cps) {
+    for (const cp of checkpoints ?? []) {
       const claims = (await callAsync(() => core.verifyCheckpoint(publicJwk, cp.jws))) as { head: string; count: number } | null;
       if (!claims || claims.head !== cp.prevHash || claims.count !== cp.index) {
         return { ok: false, entries: r.entries, firstBadIndex: cp.index, problem: 'CHECKPOINT: the signature or the signed head does not match', checkpointsVerified };

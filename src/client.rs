@@ -125,36 +125,28 @@ pub fn classify(
         };
     }
     if let Some(j) = &json {
+        // A server's text member, cleaned and bounded (absent: `default`).
+        let text = |v: Option<&Value>, key: &str, default: &str, max: usize| {
+            clean(
+                v.and_then(|v| v.get(key))
+                    .and_then(Value::as_str)
+                    .unwrap_or(default),
+                max,
+            )
+        };
         if let Some(e) = j.get("error").and_then(Value::as_str) {
             return Verdict::OAuth {
                 status,
                 error: clean(e, 64),
-                description: clean(
-                    j.get("error_description")
-                        .and_then(Value::as_str)
-                        .unwrap_or(""),
-                    300,
-                ),
+                description: text(Some(j), "error_description", "", 300),
             };
         }
         if j.get("resourceType").and_then(Value::as_str) == Some("OperationOutcome") {
             let issue = j.pointer("/issue/0");
             return Verdict::Fhir {
                 status,
-                code: clean(
-                    issue
-                        .and_then(|i| i.get("code"))
-                        .and_then(Value::as_str)
-                        .unwrap_or("unknown"),
-                    64,
-                ),
-                diagnostics: clean(
-                    issue
-                        .and_then(|i| i.get("diagnostics"))
-                        .and_then(Value::as_str)
-                        .unwrap_or(""),
-                    300,
-                ),
+                code: text(issue, "code", "unknown", 64),
+                diagnostics: text(issue, "diagnostics", "", 300),
             };
         }
     }

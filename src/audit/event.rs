@@ -11,7 +11,6 @@ use crate::canon::{Items, Members};
 use crate::error::{Error, ErrorCode, Result};
 use crate::json::Obj;
 use crate::trust::TrustContext;
-use serde::Deserialize as _;
 use serde_json::Value;
 
 const DCM: &str = "http://dicom.nema.org/resources/ontology/DCM";
@@ -182,24 +181,10 @@ struct RawEvent {
 }
 
 impl EventInput {
-    /// Reads one event input `{ kind, outcome?, id?, clientId, server, transactionId, query?,
-    /// documentId?, tokenJti?, completion? }` (other members, such as the trust context the
-    /// caller resolves, are ignored here); errors name `event.<member>`.
-    pub fn from_json(v: &Value) -> Result<Self> {
-        if !v.is_object() {
-            return Err(Error::new(
-                ErrorCode::InvalidArgument,
-                "event",
-                format!("must be an object, not {}", crate::json::type_name(v)),
-            ));
-        }
-        let raw = RawEvent::deserialize(v)
-            .map_err(|_| Error::new(ErrorCode::InvalidArgument, "event", "has a member twice"))?;
-        Self::from_raw(&raw)
-    }
-
-    /// Reads a batch: the JSON text of an array of event inputs, each with `trustContext`, an
-    /// index the caller resolves; returns `(index, input)` pairs.
+    /// Reads a batch: the JSON text of an array of event inputs `{ kind, outcome?, id?,
+    /// clientId, server, transactionId, query?, documentId?, tokenJti?, completion? }`, each
+    /// with `trustContext`, an index the caller resolves; returns `(index, input)` pairs.
+    /// Errors name `event.<member>`.
     pub fn parse_batch(text: &str, max_bytes: usize) -> Result<Vec<(Option<u64>, Self)>> {
         if text.len() > max_bytes {
             return Err(Error::new(

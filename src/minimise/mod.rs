@@ -11,7 +11,7 @@ use crate::codes::PurposeOfUse;
 use crate::error::{Error, ErrorCode, Result};
 use crate::fhirtime::Day;
 use crate::ident::NationalIdKind;
-use crate::json::{parse_limited, type_name};
+use crate::json::{json_error, parse_limited, type_name};
 use crate::policy::{
     document_group, is_document_type_code, Allow, Policy, SYSTEM_BLOCKS, SYSTEM_CONFIDENTIALITY,
     SYSTEM_DOCUMENT_TYPE,
@@ -498,6 +498,33 @@ enum Entry<'a> {
     Other,
 }
 
+/// Visitor methods for scalars: each is consumed and answered with `$answer`, in which
+/// `$kind` names its JSON type.
+macro_rules! scalars {
+    ($kind:ident => $answer:expr) => {
+        fn visit_bool<E>(self, _: bool) -> core::result::Result<Self::Value, E> {
+            let $kind = "boolean";
+            Ok($answer)
+        }
+        fn visit_i64<E>(self, _: i64) -> core::result::Result<Self::Value, E> {
+            let $kind = "number";
+            Ok($answer)
+        }
+        fn visit_u64<E>(self, _: u64) -> core::result::Result<Self::Value, E> {
+            let $kind = "number";
+            Ok($answer)
+        }
+        fn visit_f64<E>(self, _: f64) -> core::result::Result<Self::Value, E> {
+            let $kind = "number";
+            Ok($answer)
+        }
+        fn visit_str<E>(self, _: &str) -> core::result::Result<Self::Value, E> {
+            let $kind = "string";
+            Ok($answer)
+        }
+    };
+}
+
 /// The visitor methods for values that are not objects: consumed and answered with `$other`.
 macro_rules! other_values {
     ($other:expr) => {
@@ -511,21 +538,7 @@ macro_rules! other_values {
         fn visit_unit<E>(self) -> core::result::Result<Self::Value, E> {
             Ok($other)
         }
-        fn visit_bool<E>(self, _: bool) -> core::result::Result<Self::Value, E> {
-            Ok($other)
-        }
-        fn visit_i64<E>(self, _: i64) -> core::result::Result<Self::Value, E> {
-            Ok($other)
-        }
-        fn visit_u64<E>(self, _: u64) -> core::result::Result<Self::Value, E> {
-            Ok($other)
-        }
-        fn visit_f64<E>(self, _: f64) -> core::result::Result<Self::Value, E> {
-            Ok($other)
-        }
-        fn visit_str<E>(self, _: &str) -> core::result::Result<Self::Value, E> {
-            Ok($other)
-        }
+        scalars!(_kind => $other);
     };
 }
 
@@ -623,21 +636,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
                 {}
                 Ok(Entries::Wrong("object"))
             }
-            fn visit_bool<E>(self, _: bool) -> core::result::Result<Entries<'a>, E> {
-                Ok(Entries::Wrong("boolean"))
-            }
-            fn visit_i64<E>(self, _: i64) -> core::result::Result<Entries<'a>, E> {
-                Ok(Entries::Wrong("number"))
-            }
-            fn visit_u64<E>(self, _: u64) -> core::result::Result<Entries<'a>, E> {
-                Ok(Entries::Wrong("number"))
-            }
-            fn visit_f64<E>(self, _: f64) -> core::result::Result<Entries<'a>, E> {
-                Ok(Entries::Wrong("number"))
-            }
-            fn visit_str<E>(self, _: &str) -> core::result::Result<Entries<'a>, E> {
-                Ok(Entries::Wrong("string"))
-            }
+            scalars!(kind => Entries::Wrong(kind));
         }
         d.deserialize_any(V(core::marker::PhantomData))
     }
@@ -926,11 +925,6 @@ pub fn minimise(
         leaks,
         stats,
     })
-}
-
-/// A JSON error as a typed error naming `what`, the kind of problem and where (never the input).
-fn json_error(e: &serde_json::Error, what: &str) -> Error {
-    crate::json::json_error(e, what)
 }
 
 /// Checks one DocumentReference before its document is retrieved or shown: refuses with

@@ -58,24 +58,15 @@ pub(crate) fn json_arg(v: &JsValue, path: &str) -> JsResult<Value> {
 /// Validates a trust context and returns its canonical wire form.
 #[wasm_bindgen(js_name = trustContextParse)]
 pub fn trust_context_parse(v: JsValue) -> JsResult<String> {
-    let json = json_arg(&v, "$")?;
-    let tc = TrustContext::from_json(&json).map_err(to_js)?;
-    let text = serde_json::to_string(&tc.to_json()).expect("a Value always serialises");
-    // The wrapper passes this text back with the context from now on.
-    LAST_CONTEXT.with(|c| *c.borrow_mut() = Some((text.clone(), tc)));
-    Ok(text)
+    let tc = trust_context(&v, "$")?;
+    Ok(serde_json::to_string(&tc.to_json()).expect("a Value always serialises"))
 }
 
 /// Validates a trust context given as JSON text, without writing it back: the wrapper keeps
 /// the text and hands it to the core from then on (the parsed context stays cached by it).
 #[wasm_bindgen(js_name = trustContextValidate)]
 pub fn trust_context_validate(v: JsValue) -> JsResult<()> {
-    let json = json_arg(&v, "$")?;
-    let tc = TrustContext::from_json(&json).map_err(to_js)?;
-    if let Some(text) = v.as_string() {
-        LAST_CONTEXT.with(|c| *c.borrow_mut() = Some((text, tc)));
-    }
-    Ok(())
+    trust_context(&v, "$").map(drop)
 }
 
 /// A new attestation for other patients, stamped now.

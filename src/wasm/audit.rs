@@ -112,17 +112,6 @@ impl AuditCore {
         Ok(lines.len() as u32)
     }
 
-    /// The number of records.
-    #[wasm_bindgen(getter)]
-    pub fn length(&self) -> u32 {
-        self.head.next_seq as u32
-    }
-
-    /// The head: `{ nextSeq, hash }`.
-    pub fn head(&self) -> JsValue {
-        to_js_value(&json!({ "nextSeq": self.head.next_seq, "hash": self.head.hash }))
-    }
-
     /// Builds the lines for look-up events, chained one after another from the head, without
     /// committing them (a sink stores a batch in one write). `events` is the JSON text of an
     /// array of event inputs whose `trustContext` is an index into `contexts` (JSON texts of
@@ -232,23 +221,6 @@ impl AuditRecords {
         Ok(AuditRecords { records })
     }
 
-    /// Verifies the chain: `{ ok, entries, firstBadIndex?, problem? }`.
-    pub fn verify(&self) -> JsResult<JsValue> {
-        Ok(report_js(&chain::verify(&self.records)))
-    }
-
-    /// The checkpoint records as `{ index, jws, prevHash }`.
-    pub fn checkpoints(&self) -> JsResult<JsValue> {
-        let list: Vec<Value> = self
-            .records
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.get("kind").and_then(Value::as_str) == Some("checkpoint"))
-            .map(|(i, r)| json!({ "index": i, "jws": r.pointer("/body/jws"), "prevHash": r.get("prev") }))
-            .collect();
-        Ok(to_js_value(&Value::Array(list)))
-    }
-
     /// Look-ups matching a filter.
     pub fn query(&self, filter: JsValue) -> JsResult<JsValue> {
         let f = Filter {
@@ -305,13 +277,23 @@ impl AuditCore {
     }
 }
 
-fn report_js(r: &chain::Report) -> JsValue {
-    to_js_value(
-        &json!({ "ok": r.ok, "entries": r.entries, "firstBadIndex": r.first_bad_index, "problem": r.problem }),
-    )
+fn report_value(r: &chain::Report) -> Value {
+    json!({ "ok": r.ok, "entries": r.entries, "firstBadIndex": r.first_bad_index, "problem": r.problem })
 }
 
-/// Verifies stored lines without opening a log (for tooling and tests).
+/// The checkpoint records as `{ index, jws, prevHash }`.
+fn checkpoints(records: &[Value]) -> Value {
+    records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.get("kind").and_then(Value::as_str) == Some("checkpoint"))
+        .map(|(i, r)| json!({ "index": i, "jws": r.pointer("/body/jws"), "prevHash": r.get("prev") }))
+        .collect()
+}
+
+/// Verifies stored lines without opening a log (for tooling and tests): `{ ok, entries,
+/// firstBadIndex?, problem? }`, and when the chain holds, its `checkpoints` (see
+/// [`checkpoints`]) for the wrapper to check their signatures, from the same parse.
 #[wasm_bindgen(js_name = auditVerifyLines)]
 pub fn audit_verify_lines(lines: JsValue) -> JsResult<JsValue> {
     let lines = lines_arg(&lines)?;
@@ -320,16 +302,21 @@ pub fn audit_verify_lines(lines: JsValue) -> JsResult<JsValue> {
         match crate::json::parse_limited(l, 16 << 20, 128, "line") {
             Ok(v) => recs.push(v),
             Err(_) => {
-                return Ok(report_js(&chain::Report {
+                return Ok(to_js_value(&report_value(&chain::Report {
                     ok: false,
                     entries: lines.len(),
                     first_bad_index: Some(i),
                     problem: Some("MALFORMED: not JSON".into()),
-                }))
+                })))
             }
         }
     }
-    Ok(report_js(&chain::verify(&recs)))
+    let report = chain::verify(&recs);
+    let mut out = report_value(&report);
+    if report.ok {
+        out["checkpoints"] = checkpoints(&recs);
+    }
+    Ok(to_js_value(&out))
 }
 
 /// Splits NDJSON bytes: `{ lines, tornAt }` (a torn last line is not a record).
