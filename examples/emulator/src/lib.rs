@@ -1019,10 +1019,45 @@ fn finish_user_grant(
     Ok((user, scope, att, Some(session)))
 }
 
-/// Checks `Authorization: DPoP <token>` and the proof at the resource.
 /// Checks a resource request's DPoP-bound token and proof and its scope: the token's claims
 /// and the current resource nonce. The shared state is locked only to read the nonces and
 /// the token and to record the proof's `jti`: signature checks run in parallel.
+/// What a resource endpoint starts from once the request is let in.
+struct Admitted {
+    /// The fault mode in force for this request.
+    fault: Option<String>,
+    /// The base URL the client used.
+    base: String,
+    /// The access token's claims.
+    claims: Value,
+    /// The current resource nonce, for the answer's `DPoP-Nonce`.
+    nonce: String,
+}
+
+/// The common start of the document list and the document source: answers a fault that
+/// comes before the work, then checks the token, proof and scope (see [`resource_auth`]).
+async fn admit(
+    s: &Emulator,
+    headers: &HeaderMap,
+    method: &str,
+    uri: &Uri,
+    scope: &str,
+) -> Result<Admitted, Box<Response>> {
+    let mode = fault(s, headers);
+    if let Some(r) = pre_fault(mode.as_deref()).await {
+        return Err(Box::new(r));
+    }
+    let base = base(headers);
+    let url = format!("{base}{}", uri.path());
+    let (claims, nonce) = resource_auth(s, headers, method, &url, scope, mode.as_deref())?;
+    Ok(Admitted {
+        fault: mode,
+        base,
+        claims,
+        nonce,
+    })
+}
+
 fn resource_auth(
     s: &Emulator,
     headers: &HeaderMap,
@@ -1162,27 +1197,19 @@ async fn search(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let fl = fault(&s, &headers);
-    if let Some(r) = pre_fault(fl.as_deref()).await {
-        return r;
-    }
-    let b = base(&headers);
-    let url = format!("{b}{}", uri.path());
+    let Admitted {
+        fault: fl,
+        base: b,
+        claims,
+        nonce: nonce_now,
+    } = match admit(&s, &headers, method.as_str(), &uri, SCOPE_SEARCH).await {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
     let mut params = uri.query().map(url_decode_pairs).unwrap_or_default();
     if method == Method::POST {
         params.extend(form(&body));
     }
-    let (claims, nonce_now) = match resource_auth(
-        &s,
-        &headers,
-        method.as_str(),
-        &url,
-        SCOPE_SEARCH,
-        fl.as_deref(),
-    ) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
     let event_id = headers
         .get("nhn-event-id")
         .and_then(|h| h.to_str().ok())
@@ -1349,15 +1376,13 @@ async fn retrieve(
     uri: Uri,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let fl = fault(&s, &headers);
-    if let Some(r) = pre_fault(fl.as_deref()).await {
-        return r;
-    }
-    let b = base(&headers);
-    let url = format!("{b}{}", uri.path());
-    let (claims, nonce) = match resource_auth(&s, &headers, "GET", &url, SCOPE_READ, fl.as_deref())
-    {
-        Ok(c) => c,
+    let Admitted {
+        fault: fl,
+        claims,
+        nonce,
+        ..
+    } = match admit(&s, &headers, "GET", &uri, SCOPE_READ).await {
+        Ok(a) => a,
         Err(r) => return *r,
     };
     let h = |k: &str| {
