@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveStatic } from '../tests/support/static-server.mjs';
-import { launch } from '../tests/support/browser.mjs';
+import { launch, openPage } from '../tests/support/browser.mjs';
 import { fmt } from './harness.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -11,10 +11,7 @@ const quick = process.argv.includes('--quick');
 const server = await serveStatic(join(HERE, '..'));
 const context = await launch();
 try {
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.error('page error:', e.message));
-  await page.goto(`${server.url}/bench/browser.html`);
-  await page.waitForFunction(() => window.ready === true);
+  const page = await openPage(context, `${server.url}/bench/browser.html`);
   const { rows, ua } = await page.evaluate((runs) => window.runBench(runs), quick ? 3 : 7);
   const version = /Chrome\/(\S+)/.exec(ua)?.[1] ?? ua;
   const head = ['benchmark', 'tillit', 'baseline', 'ratio', 'min…max', 'target'];

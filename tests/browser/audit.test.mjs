@@ -4,19 +4,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { serveStatic } from '../support/static-server.mjs';
-import { launch } from '../support/browser.mjs';
+import { launch, openPage } from '../support/browser.mjs';
 import { attestation } from '../js/fixtures.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let server, context;
 
-async function tab() {
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.error('page error:', e.message));
-  await page.goto(`${server.url}/tests/browser/keys.html`);
-  await page.waitForFunction(() => window.ready === true);
-  return page;
-}
+const tab = () => openPage(context, `${server.url}/tests/browser/keys.html`);
 
 before(async () => {
   server = await serveStatic(ROOT);

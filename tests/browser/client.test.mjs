@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createPrivateKey } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { serveStatic } from '../support/static-server.mjs';
-import { launch } from '../support/browser.mjs';
+import { launch, openPage } from '../support/browser.mjs';
 import { startEmulator, PRACTITIONER } from '../support/emulator.mjs';
 import { attestation } from '../js/fixtures.mjs';
 
@@ -19,10 +19,7 @@ before(async () => {
   jwk = createPrivateKey(emu.pem).export({ format: 'jwk' });
   server = await serveStatic(ROOT);
   context = await launch();
-  page = await context.newPage();
-  page.on('pageerror', (e) => console.error('page error:', e.message));
-  await page.goto(`${server.url}/tests/browser/keys.html`);
-  await page.waitForFunction(() => window.ready === true);
+  page = await openPage(context, `${server.url}/tests/browser/keys.html`);
   await page.evaluate(({ emuUrl, clientId, jwk }) => {
     window.setup = async (fault, timeoutMs = 5000) => {
       const { tillit } = window;

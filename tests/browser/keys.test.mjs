@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { serveStatic } from '../support/static-server.mjs';
-import { launch } from '../support/browser.mjs';
+import { launch, openPage } from '../support/browser.mjs';
 import { attestation } from '../js/fixtures.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -13,10 +13,7 @@ let server, context, page;
 before(async () => {
   server = await serveStatic(ROOT);
   context = await launch();
-  page = await context.newPage();
-  page.on('pageerror', (e) => console.error('page error:', e.message));
-  await page.goto(`${server.url}/tests/browser/keys.html`);
-  await page.waitForFunction(() => window.ready === true);
+  page = await openPage(context, `${server.url}/tests/browser/keys.html`);
 });
 after(async () => {
   await context?.close();

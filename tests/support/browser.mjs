@@ -14,3 +14,12 @@ export async function launch() {
   const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   return context;
 }
+
+/** Opens `url` in a new page of `context`, reports page errors, and waits for `window.ready`. */
+export async function openPage(context, url) {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+  await page.goto(url);
+  await page.waitForFunction(() => window.ready === true);
+  return page;
+}
