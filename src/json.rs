@@ -155,15 +155,10 @@ pub fn opt_u64_in(v: Option<&Value>) -> core::result::Result<Option<u64>, String
 }
 
 /// Parses JSON text with a size limit and a nesting limit, so hostile input cannot exhaust
-/// memory or the stack. `what` names the argument in errors.
+/// memory or the stack: the text is checked by [`crate::scan::Reader`] (which knows the
+/// nesting as it reads) before serde_json builds the tree. `what` names the argument in
+/// errors.
 pub fn parse_limited(text: &str, max_bytes: usize, max_depth: usize, what: &str) -> Result<Value> {
-    check_limits(text, max_bytes, max_depth, what)?;
-    serde_json::from_str(text).map_err(|e| json_error(&e, what))
-}
-
-/// The size and nesting limits of [`parse_limited`], for readers that parse the text their
-/// own way.
-pub fn check_limits(text: &str, max_bytes: usize, max_depth: usize, what: &str) -> Result<()> {
     if text.len() > max_bytes {
         return Err(Error::new(
             ErrorCode::InputTooLarge,
@@ -171,13 +166,10 @@ pub fn check_limits(text: &str, max_bytes: usize, max_depth: usize, what: &str) 
             format!("is larger than the limit of {max_bytes} bytes"),
         ));
     }
-    check_depth(text.as_bytes(), max_depth).map_err(|_| {
-        Error::new(
-            ErrorCode::InputTooLarge,
-            what,
-            format!("nests deeper than {max_depth} levels"),
-        )
-    })
+    let mut r = crate::scan::Reader::new(text, max_depth, what);
+    r.skip()?;
+    r.end()?;
+    serde_json::from_str(text).map_err(|e| json_error(&e, what))
 }
 
 /// A serde_json error as a typed error: the kind of problem, line and column, never the input.
@@ -193,38 +185,6 @@ pub fn json_error(e: &serde_json::Error, what: &str) -> Error {
         what,
         format!("{kind} (line {}, column {})", e.line(), e.column()),
     )
-}
-
-/// Checks bracket nesting without parsing (strings are skipped correctly).
-fn check_depth(bytes: &[u8], max: usize) -> core::result::Result<(), ()> {
-    let mut depth = 0usize;
-    let mut i = 0;
-    let n = bytes.len();
-    while i < n {
-        match bytes[i] {
-            b'"' => {
-                // Skip the string: a tight loop to its closing quote, stepping over escapes.
-                i += 1;
-                while i < n {
-                    match bytes[i] {
-                        b'"' => break,
-                        b'\\' => i += 2,
-                        _ => i += 1,
-                    }
-                }
-            }
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > max {
-                    return Err(());
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! - [`ident`] and [`codes`]: Norwegian identifiers and code systems as parsed types;
 //! - [`assertion`] and [`dpop`]: the JWTs HelseID wants, with the attestation in exactly one place;
 //! - [`jose`] and [`canon`]: JOSE encodings, public JWKs, RFC 7638 thumbprints, RFC 8785 JSON;
+//! - [`scan`]: JSON text read in place, validated, without a tree (for large Bundles);
 //! - [`policy`] and [`minimise`]: what this user, purpose and patient may see, and why the rest was withheld;
 //! - [`client`]: the client's platform-free decisions (responses, retries, nonces, cache keys, CDA);
 //! - [`audit`]: a FHIR AuditEvent for every look-up, hash-chained, with log control and the citizen's view.
@@ -30,6 +31,7 @@ pub mod jose;
 pub mod json;
 pub mod minimise;
 pub mod policy;
+pub mod scan;
 pub mod trust;
 
 #[cfg(target_arch = "wasm32")]

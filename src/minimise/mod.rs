@@ -11,14 +11,13 @@ use crate::codes::PurposeOfUse;
 use crate::error::{Error, ErrorCode, Result};
 use crate::fhirtime::Day;
 use crate::ident::NationalIdKind;
-use crate::json::{json_error, parse_limited, type_name};
+use crate::json::json_error;
 use crate::policy::{
     document_group, is_document_type_code, Allow, Policy, SYSTEM_BLOCKS, SYSTEM_CONFIDENTIALITY,
     SYSTEM_DOCUMENT_TYPE,
 };
+use crate::scan::{Kind, Node, Reader};
 use crate::trust::TrustContext;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -199,43 +198,22 @@ fn is_fhir_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
-fn codings(concept: &Value) -> impl Iterator<Item = (&str, &str)> {
+fn codings<'n>(concept: &'n Node<'_>) -> impl Iterator<Item = (&'n str, &'n str)> {
     concept
         .get("coding")
-        .and_then(Value::as_array)
+        .and_then(Node::as_array)
         .into_iter()
         .flatten()
         .filter_map(|c| Some((c.get("system")?.as_str()?, c.get("code")?.as_str()?)))
 }
 
-/// The members of a resource the rules read: a parsed resource, or the few members parsed
-/// out of one read as text.
-trait Fields {
-    fn field(&self, k: &str) -> Option<&Value>;
-}
-
-impl Fields for Value {
-    fn field(&self, k: &str) -> Option<&Value> {
-        self.get(k)
-    }
-}
-
-/// The members the rules read, parsed, by name (a handful: a list beats a hash map).
-struct View(Vec<(&'static str, Value)>);
-
-impl Fields for View {
-    fn field(&self, k: &str) -> Option<&Value> {
-        self.0.iter().find(|(n, _)| *n == k).map(|(_, v)| v)
-    }
-}
-
 /// The national id a DocumentReference's `subject` names, if it names one.
-fn subject_id(r: &impl Fields) -> Option<&str> {
-    let s = r.field("subject")?;
+fn subject_id<'n>(r: &'n Node<'_>) -> Option<&'n str> {
+    let s = r.get("subject")?;
     if let Some(id) = s.get("identifier") {
-        let system = id.get("system").and_then(Value::as_str)?;
+        let system = id.get("system").and_then(Node::as_str)?;
         NationalIdKind::from_system(system)?;
-        return id.get("value").and_then(Value::as_str);
+        return id.get("value").and_then(Node::as_str);
     }
     let reference = s.get("reference")?.as_str()?;
     let q = reference.strip_prefix("Patient?identifier=")?;
@@ -246,23 +224,19 @@ fn subject_id(r: &impl Fields) -> Option<&str> {
 
 /// The decision for one resource (the per-entry rules, without duplicates and counts).
 fn decide(
-    r: &impl Fields,
+    r: &Node<'_>,
     viewer: &Viewer<'_>,
     policy: &Policy,
     today: Day,
 ) -> core::result::Result<(), (Reason, String)> {
     let w = |reason, rule: &str| Err((reason, rule.to_string()));
-    if r.field("resourceType").and_then(Value::as_str) != Some("DocumentReference") {
+    if r.get("resourceType").and_then(Node::as_str) != Some("DocumentReference") {
         return w(
             Reason::NotDocumentReference,
             "only DocumentReference entries are shown",
         );
     }
-    if !r
-        .field("id")
-        .and_then(Value::as_str)
-        .is_some_and(is_fhir_id)
-    {
+    if !r.get("id").and_then(Node::as_str).is_some_and(is_fhir_id) {
         return w(Reason::MalformedEntry, "an entry needs a valid FHIR id");
     }
     let Some(subject) = subject_id(r) else {
@@ -277,11 +251,11 @@ fn decide(
             "the subject is not a patient of this trust context",
         );
     }
-    if r.field("status").and_then(Value::as_str) != Some("current") {
+    if r.get("status").and_then(Node::as_str) != Some("current") {
         return w(Reason::NotCurrent, "only current documents are shown");
     }
     let Some(type_code) = r
-        .field("type")
+        .get("type")
         .and_then(|t| {
             codings(t).find(|(s, c)| *s == SYSTEM_DOCUMENT_TYPE && is_document_type_code(c))
         })
@@ -291,8 +265,8 @@ fn decide(
     };
     let group = document_group(type_code);
     for cat in r
-        .field("category")
-        .and_then(Value::as_array)
+        .get("category")
+        .and_then(Node::as_array)
         .into_iter()
         .flatten()
     {
@@ -310,8 +284,8 @@ fn decide(
         );
     };
     let labels: Vec<(&str, &str)> = r
-        .field("securityLabel")
-        .and_then(Value::as_array)
+        .get("securityLabel")
+        .and_then(Node::as_array)
         .into_iter()
         .flatten()
         .flat_map(codings)
@@ -352,12 +326,12 @@ fn decide(
     };
     if let Some(years) = window {
         let date = r
-            .field("date")
-            .and_then(Value::as_str)
+            .get("date")
+            .and_then(Node::as_str)
             .or_else(|| {
-                r.field("content")
-                    .and_then(|c| c.pointer("/0/attachment/creation"))
-                    .and_then(Value::as_str)
+                r.get("content")
+                    .and_then(|c| c.as_array()?.first()?.get("attachment")?.get("creation"))
+                    .and_then(Node::as_str)
             })
             .and_then(Day::parse);
         let Some(date) = date else {
@@ -376,73 +350,43 @@ fn decide(
     Ok(())
 }
 
-/// A member's value: the input's own text, or a value rewritten by the projection.
-enum Member<'a> {
-    Raw(&'a RawValue),
-    Parsed(Value),
-}
-
-impl Member<'_> {
-    /// The value parsed (its text was read once already; parsing it can still meet
-    /// serde_json's nesting limit, which is an error, not a panic).
-    fn value(&self) -> Result<Value> {
-        match self {
-            Member::Raw(r) => {
-                serde_json::from_str(r.get()).map_err(|e| json_error(&e, "bundle.entry"))
-            }
-            Member::Parsed(v) => Ok(v.clone()),
-        }
-    }
-
-    fn write(&self, out: &mut String) {
-        match self {
-            Member::Raw(r) => out.push_str(r.get()),
-            Member::Parsed(v) => out.push_str(&v.to_string()),
-        }
-    }
-}
-
-/// An object's members in input order, values unparsed (a repeated name keeps its first
-/// place and its last value, as serde_json's map does).
-struct Members<'a>(Vec<(Cow<'a, str>, Member<'a>)>);
+/// An object's members in input order, each value as JSON text: the input's own, or
+/// rewritten by the projection. A repeated name keeps its first place and its last value,
+/// as `JSON.parse` and serde_json's map do.
+struct Members<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
 impl<'a> Members<'a> {
-    fn get(&self, k: &str) -> Option<&Member<'a>> {
+    /// Reads an object's members as text.
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        let mut m = Members(Vec::with_capacity(8));
+        r.object(|r, name| {
+            let text = r.skip()?;
+            m.set(name, Cow::Borrowed(text));
+            Ok(())
+        })?;
+        Ok(m)
+    }
+
+    fn get(&self, k: &str) -> Option<&Cow<'a, str>> {
         self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v)
     }
 
-    fn set(&mut self, k: Cow<'a, str>, v: Member<'a>) {
+    fn get_mut(&mut self, k: &str) -> Option<&mut Cow<'a, str>> {
+        self.0.iter_mut().find(|(n, _)| n == k).map(|(_, v)| v)
+    }
+
+    fn set(&mut self, k: Cow<'a, str>, v: Cow<'a, str>) {
         match self.0.iter_mut().find(|(n, _)| *n == k) {
             Some(slot) => slot.1 = v,
             None => self.0.push((k, v)),
         }
     }
 
-    /// The members the decision reads, parsed (the rest stays text).
-    fn decision_view(&self) -> Result<View> {
-        let mut m = Vec::with_capacity(9);
-        for k in [
-            "resourceType",
-            "id",
-            "subject",
-            "status",
-            "type",
-            "category",
-            "securityLabel",
-            "date",
-        ] {
-            if let Some(v) = self.get(k) {
-                m.push((k, v.value()?));
-            }
-        }
-        let mut view = View(m);
-        // The attachment's creation stands in for a missing date.
-        if !view.field("date").is_some_and(Value::is_string) {
-            if let Some(v) = self.get("content") {
-                view.0.push(("content", v.value()?));
-            }
-        }
-        Ok(view)
+    /// Keeps the members `keep` says yes to; returns how many went.
+    fn retain(&mut self, keep: impl Fn(&str) -> bool) -> usize {
+        let before = self.0.len();
+        self.0.retain(|(k, _)| keep(k));
+        before - self.0.len()
     }
 
     fn write(&self, out: &mut String) {
@@ -453,39 +397,68 @@ impl<'a> Members<'a> {
             }
             crate::canon::write_string(k, out);
             out.push(':');
-            v.write(out);
+            out.push_str(v);
         }
         out.push('}');
     }
 }
 
-/// A member name, borrowed from the input unless it had escapes.
-struct Key<'a>(Cow<'a, str>);
+/// The members of a resource the rules read, parsed (the rest stays text). `content` is
+/// parsed only when there is no `date` (its attachment's creation stands in).
+const DECISION_MEMBERS: [&str; 8] = [
+    "resourceType",
+    "id",
+    "subject",
+    "status",
+    "type",
+    "category",
+    "securityLabel",
+    "date",
+];
 
-impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
-        struct V<'a>(core::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
-            type Value = Key<'a>;
-            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.write_str("a member name")
-            }
-            fn visit_borrowed_str<E>(self, s: &'de str) -> core::result::Result<Key<'a>, E> {
-                Ok(Key(Cow::Borrowed(s)))
-            }
-            fn visit_str<E>(self, s: &str) -> core::result::Result<Key<'a>, E> {
-                Ok(Key(Cow::Owned(s.to_string())))
-            }
-        }
-        d.deserialize_str(V(core::marker::PhantomData))
-    }
+/// A resource as it arrives: its members as text and the members the rules read as a
+/// [`Node`], or something that is not an object (which the rules withhold rather than fail
+/// the whole Bundle for).
+enum Resource<'a> {
+    Object {
+        members: Members<'a>,
+        view: Node<'a>,
+    },
+    Other,
 }
 
-/// A resource as it arrives: its members, or something that is not an object (which the
-/// rules withhold rather than fail the whole Bundle for).
-enum Resource<'a> {
-    Object(Members<'a>),
-    Other,
+impl<'a> Resource<'a> {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        if r.peek()? != Kind::Object {
+            r.skip()?;
+            return Ok(Resource::Other);
+        }
+        let mut members = Members(Vec::with_capacity(16));
+        let mut view = Vec::with_capacity(DECISION_MEMBERS.len());
+        r.object(|r, name| {
+            let text = if DECISION_MEMBERS.contains(&name.as_ref()) {
+                let (node, text) = r.node_and_text()?;
+                view.push((name.clone(), node));
+                text
+            } else {
+                r.skip()?
+            };
+            members.set(name, Cow::Borrowed(text));
+            Ok(())
+        })?;
+        Ok(Resource::Object {
+            members,
+            view: Node::Object(view),
+        })
+    }
+
+    /// The resource's id, if it is a string.
+    fn id(&self) -> Option<&str> {
+        match self {
+            Resource::Object { view, .. } => view.get("id").and_then(Node::as_str),
+            Resource::Other => None,
+        }
+    }
 }
 
 /// An entry as it arrives: its members (`resource` read as a [`Resource`], the others kept
@@ -498,201 +471,106 @@ enum Entry<'a> {
     Other,
 }
 
-/// Visitor methods for scalars: each is consumed and answered with `$answer`, in which
-/// `$kind` names its JSON type.
-macro_rules! scalars {
-    ($kind:ident => $answer:expr) => {
-        fn visit_bool<E>(self, _: bool) -> core::result::Result<Self::Value, E> {
-            let $kind = "boolean";
-            Ok($answer)
+impl<'a> Entry<'a> {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        if r.peek()? != Kind::Object {
+            r.skip()?;
+            return Ok(Entry::Other);
         }
-        fn visit_i64<E>(self, _: i64) -> core::result::Result<Self::Value, E> {
-            let $kind = "number";
-            Ok($answer)
-        }
-        fn visit_u64<E>(self, _: u64) -> core::result::Result<Self::Value, E> {
-            let $kind = "number";
-            Ok($answer)
-        }
-        fn visit_f64<E>(self, _: f64) -> core::result::Result<Self::Value, E> {
-            let $kind = "number";
-            Ok($answer)
-        }
-        fn visit_str<E>(self, _: &str) -> core::result::Result<Self::Value, E> {
-            let $kind = "string";
-            Ok($answer)
-        }
-    };
-}
-
-/// The visitor methods for values that are not objects: consumed and answered with `$other`.
-macro_rules! other_values {
-    ($other:expr) => {
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(
-            self,
-            mut seq: A,
-        ) -> core::result::Result<Self::Value, A::Error> {
-            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-            Ok($other)
-        }
-        fn visit_unit<E>(self) -> core::result::Result<Self::Value, E> {
-            Ok($other)
-        }
-        scalars!(_kind => $other);
-    };
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Resource<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
-        struct V<'a>(core::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
-            type Value = Resource<'a>;
-            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.write_str("a resource")
+        let mut members = Members(Vec::with_capacity(4));
+        let mut resource = None;
+        r.object(|r, name| {
+            if name == "resource" {
+                // Read in the same pass; its place among the members is kept.
+                resource = Some(Resource::read(r)?);
+                members.set(name, Cow::Borrowed("null"));
+            } else {
+                let text = r.skip()?;
+                members.set(name, Cow::Borrowed(text));
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> core::result::Result<Resource<'a>, A::Error> {
-                let mut m = Members(Vec::with_capacity(16));
-                while let Some(Key(k)) = map.next_key::<Key<'a>>()? {
-                    let v: &'de RawValue = map.next_value()?;
-                    m.set(k, Member::Raw(v));
-                }
-                Ok(Resource::Object(m))
-            }
-            other_values!(Resource::Other);
+            Ok(())
+        })?;
+        Ok(Entry::Object { members, resource })
+    }
+
+    fn resource(&self) -> Option<&Resource<'a>> {
+        match self {
+            Entry::Object { resource, .. } => resource.as_ref(),
+            Entry::Other => None,
         }
-        d.deserialize_any(V(core::marker::PhantomData))
     }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Entry<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
-        struct V<'a>(core::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
-            type Value = Entry<'a>;
-            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.write_str("an entry")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> core::result::Result<Entry<'a>, A::Error> {
-                let mut members = Members(Vec::with_capacity(4));
-                let mut resource = None;
-                while let Some(Key(k)) = map.next_key::<Key<'a>>()? {
-                    if k == "resource" {
-                        // Read in the same pass; its place among the members is kept.
-                        resource = Some(map.next_value::<Resource<'a>>()?);
-                        members.set(k, Member::Parsed(Value::Null));
-                    } else {
-                        let v: &'de RawValue = map.next_value()?;
-                        members.set(k, Member::Raw(v));
-                    }
-                }
-                Ok(Entry::Object { members, resource })
-            }
-            other_values!(Entry::Other);
-        }
-        d.deserialize_any(V(core::marker::PhantomData))
+/// The Bundle members the minimised Bundle carries over (each read once, as text).
+const BUNDLE_MEMBERS: [&str; 7] = [
+    "resourceType",
+    "id",
+    "meta",
+    "type",
+    "timestamp",
+    "link",
+    "total",
+];
+
+/// Projects `content[].attachment` to the policy's attachment fields: the rewritten text and
+/// the number of elements removed, or `None` when nothing was.
+fn project_content(text: &str, policy: &Policy) -> Result<Option<(String, usize)>> {
+    let mut r = Reader::new(text, policy.max_depth, "bundle.entry");
+    if r.peek()? != Kind::Array {
+        return Ok(None);
     }
-}
-
-/// `Bundle.entry`: the entries, or the JSON type it wrongly is.
-enum Entries<'a> {
-    List(Vec<Entry<'a>>),
-    Wrong(&'static str),
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
-        struct V<'a>(core::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
-            type Value = Entries<'a>;
-            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.write_str("an array of entries")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> core::result::Result<Entries<'a>, A::Error> {
-                let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(e) = seq.next_element::<Entry<'a>>()? {
-                    v.push(e);
-                }
-                Ok(Entries::List(v))
-            }
-            fn visit_unit<E>(self) -> core::result::Result<Entries<'a>, E> {
-                Ok(Entries::List(Vec::new()))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> core::result::Result<Entries<'a>, A::Error> {
-                while map
-                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-                    .is_some()
-                {}
-                Ok(Entries::Wrong("object"))
-            }
-            scalars!(kind => Entries::Wrong(kind));
+    let mut out = String::with_capacity(text.len());
+    let mut removed = 0;
+    out.push('[');
+    r.array(|r| {
+        if out.len() > 1 {
+            out.push(',');
         }
-        d.deserialize_any(V(core::marker::PhantomData))
-    }
-}
-
-/// The Bundle members minimisation reads; entries are read member by member in the same pass.
-#[derive(Deserialize)]
-struct BundleIn<'a> {
-    #[serde(rename = "resourceType")]
-    resource_type: Option<Value>,
-    id: Option<Value>,
-    meta: Option<Value>,
-    #[serde(rename = "type")]
-    kind: Option<Value>,
-    timestamp: Option<Value>,
-    link: Option<Value>,
-    total: Option<Value>,
-    #[serde(borrow)]
-    entry: Option<Entries<'a>>,
+        if r.peek()? != Kind::Object {
+            out.push_str(r.skip()?);
+            return Ok(());
+        }
+        let mut item = Members::read(r)?;
+        removed += item.retain(|k| k == "attachment" || k == "format");
+        if let Some(att) = item.get_mut("attachment") {
+            let mut ar = Reader::new(att, policy.max_depth, "bundle.entry");
+            if ar.peek()? == Kind::Object {
+                let mut a = Members::read(&mut ar)?;
+                let n = a.retain(|k| policy.attachment_fields.iter().any(|f| f == k));
+                if n > 0 {
+                    removed += n;
+                    let mut t = String::with_capacity(att.len());
+                    a.write(&mut t);
+                    *att = Cow::Owned(t);
+                }
+            }
+        }
+        item.write(&mut out);
+        Ok(())
+    })?;
+    out.push(']');
+    Ok((removed > 0).then_some((out, removed)))
 }
 
 /// Projects a kept resource to the policy's fields; returns the number of elements removed.
 fn project(m: &mut Members<'_>, policy: &Policy) -> Result<usize> {
-    let before = m.0.len();
-    m.0.retain(|(k, _)| policy.fields.iter().any(|f| f == k));
-    let mut removed = before - m.0.len();
-    if let Some((_, member)) = m.0.iter_mut().find(|(k, _)| k == "content") {
-        let mut content = member.value()?;
-        if let Some(content) = content.as_array_mut() {
-            for c in content.iter_mut() {
-                if let Some(cm) = c.as_object_mut() {
-                    let n = cm.len();
-                    cm.retain(|k, _| k == "attachment" || k == "format");
-                    removed += n - cm.len();
-                    if let Some(att) = cm.get_mut("attachment").and_then(Value::as_object_mut) {
-                        let n = att.len();
-                        att.retain(|k, _| policy.attachment_fields.iter().any(|f| f == k));
-                        removed += n - att.len();
-                    }
-                }
-            }
+    let mut removed = m.retain(|k| policy.fields.iter().any(|f| f == k));
+    if let Some(content) = m.get_mut("content") {
+        if let Some((text, n)) = project_content(content, policy)? {
+            *content = Cow::Owned(text);
+            removed += n;
         }
-        *member = Member::Parsed(content);
     }
     if removed > 0 {
         // The resource's meta gets the tag (a new meta goes last, as a map insert would).
         let mut holder = Map::new();
-        if let Some((_, meta)) = m.0.iter().find(|(k, _)| k == "meta") {
-            holder.insert("meta".into(), meta.value()?);
+        if let Some(meta) = m.get("meta") {
+            let meta = serde_json::from_str(meta).map_err(|e| json_error(&e, "bundle.entry"))?;
+            holder.insert("meta".into(), meta);
         }
         add_tag(&mut holder, "REDACTED");
         let meta = holder.remove("meta").expect("add_tag makes meta");
-        match m.0.iter_mut().find(|(k, _)| k == "meta") {
-            Some(slot) => slot.1 = Member::Parsed(meta),
-            None => m.0.push((Cow::Borrowed("meta"), Member::Parsed(meta))),
-        }
+        m.set(Cow::Borrowed("meta"), Cow::Owned(meta.to_string()));
     }
     Ok(removed)
 }
@@ -719,9 +597,95 @@ fn add_tag(m: &mut Map<String, Value>, code: &str) {
     }
 }
 
+/// What one pass over the Bundle's text reads: the members carried over (as text) and the
+/// entries.
+struct BundleIn<'a> {
+    members: [Option<&'a str>; BUNDLE_MEMBERS.len()],
+    entries: Vec<Entry<'a>>,
+}
+
+impl<'a> BundleIn<'a> {
+    fn read(text: &'a str, policy: &Policy) -> Result<Self> {
+        let mut r = Reader::new(text, policy.max_depth, "bundle");
+        let kind = r.peek()?;
+        if kind != Kind::Object {
+            r.skip()?;
+            r.end()?;
+            return Err(Error::new(
+                ErrorCode::InvalidResource,
+                "bundle.resourceType",
+                format!("must be Bundle (the input is {})", kind.name()),
+            ));
+        }
+        let mut members = [None; BUNDLE_MEMBERS.len()];
+        let mut entries = None;
+        r.object(|r, name| {
+            let slot = BUNDLE_MEMBERS.iter().position(|m| *m == name);
+            let seen = match slot {
+                Some(i) => members[i].is_some(),
+                None => name == "entry" && entries.is_some(),
+            };
+            if seen {
+                return Err(Error::new(
+                    ErrorCode::MalformedJson,
+                    format!("bundle.{name}"),
+                    "appears more than once",
+                ));
+            }
+            match slot {
+                Some(i) => members[i] = Some(r.skip()?),
+                None if name == "entry" => {
+                    entries = Some(match r.peek()? {
+                        Kind::Array => {
+                            let mut list = Vec::new();
+                            r.array(|r| {
+                                list.push(Entry::read(r)?);
+                                Ok(())
+                            })?;
+                            list
+                        }
+                        Kind::Null => {
+                            r.skip()?;
+                            Vec::new()
+                        }
+                        other => {
+                            return Err(Error::new(
+                                ErrorCode::InvalidResource,
+                                "bundle.entry",
+                                format!("must be an array, not {}", other.name()),
+                            ))
+                        }
+                    });
+                }
+                None => {
+                    r.skip()?;
+                }
+            }
+            Ok(())
+        })?;
+        r.end()?;
+        Ok(BundleIn {
+            members,
+            entries: entries.unwrap_or_default(),
+        })
+    }
+
+    /// A carried-over member, parsed (they are few and small).
+    fn member(&self, name: &str) -> Result<Option<Value>> {
+        let i = BUNDLE_MEMBERS.iter().position(|m| *m == name);
+        match i.and_then(|i| self.members[i]) {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(text)
+                .map(Some)
+                .map_err(|e| json_error(&e, "bundle")),
+        }
+    }
+}
+
 /// Minimises a Bundle given as JSON bytes, within the policy's limits. One pass reads the
-/// Bundle, its entries and their resources' members without building a tree; the members
-/// the rules read are parsed, kept members are written out as the input's own text.
+/// Bundle, its entries and their resources' members without building a tree (see
+/// [`crate::scan`]); the members the rules read are parsed, kept members are written out as
+/// the input's own text.
 pub fn minimise(
     input: &[u8],
     ctx: &TrustContext,
@@ -730,54 +694,31 @@ pub fn minimise(
 ) -> Result<Outcome> {
     let text = core::str::from_utf8(input)
         .map_err(|_| Error::new(ErrorCode::MalformedJson, "bundle", "is not UTF-8"))?;
-    crate::json::check_limits(text, policy.max_input_bytes, policy.max_depth, "bundle")?;
-    if !text.trim_start().starts_with('{') {
-        let v = parse_limited(text, policy.max_input_bytes, policy.max_depth, "bundle")?;
+    if text.len() > policy.max_input_bytes {
         return Err(Error::new(
-            ErrorCode::InvalidResource,
-            "bundle.resourceType",
-            format!("must be Bundle (the input is {})", type_name(&v)),
+            ErrorCode::InputTooLarge,
+            "bundle",
+            format!(
+                "is larger than the limit of {} bytes",
+                policy.max_input_bytes
+            ),
         ));
     }
-    let b: BundleIn<'_> = serde_json::from_str(text).map_err(|e| json_error(&e, "bundle"))?;
-    if b.resource_type.as_ref().and_then(Value::as_str) != Some("Bundle") {
+    let b = BundleIn::read(text, policy)?;
+    if b.member("resourceType")?.as_ref().and_then(Value::as_str) != Some("Bundle") {
         return Err(Error::new(
             ErrorCode::InvalidResource,
             "bundle.resourceType",
             "must be Bundle",
         ));
     }
-    let server_total = b.total.as_ref().and_then(Value::as_u64);
-    let entries = match b.entry {
-        None => Vec::new(),
-        Some(Entries::List(l)) => l,
-        Some(Entries::Wrong(t)) => {
-            return Err(Error::new(
-                ErrorCode::InvalidResource,
-                "bundle.entry",
-                format!("must be an array, not {t}"),
-            ))
-        }
-    };
+    let server_total = b.member("total")?.as_ref().and_then(Value::as_u64);
     let viewer = Viewer::new(ctx);
     let today = Day::from_unix(now_unix);
 
     // Each resource's id (a string id, else None), for duplicates, before any decision.
-    let ids: Vec<Option<String>> = entries
-        .iter()
-        .map(|e| match e {
-            Entry::Object {
-                resource: Some(Resource::Object(m)),
-                ..
-            } => match m.get("id").map(Member::value) {
-                Some(Ok(Value::String(s))) => Some(s),
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect();
-    let mut id_counts: HashMap<&str, usize> = HashMap::new();
-    for id in ids.iter().flatten() {
+    let mut id_counts: HashMap<&str, usize> = HashMap::with_capacity(b.entries.len());
+    for id in b.entries.iter().filter_map(|e| e.resource()?.id()) {
         *id_counts.entry(id).or_default() += 1;
     }
 
@@ -786,38 +727,37 @@ pub fn minimise(
     let mut entries_json = String::with_capacity(text.len() / 2);
     let mut withheld = Vec::new();
     let mut stats = Stats {
-        input: entries.len(),
+        input: b.entries.len(),
         server_total,
         ..Stats::default()
     };
     let mut leaks = 0;
-    for (index, (entry, rid)) in entries.into_iter().zip(&ids).enumerate() {
-        let id = rid
-            .as_deref()
-            .filter(|s| is_fhir_id(s))
-            .map(String::from)
-            .unwrap_or_else(|| format!("entry[{index}]"));
-        let resource = match &entry {
-            Entry::Object { resource, .. } => resource.as_ref(),
-            Entry::Other => None,
-        };
+    for (index, entry) in b.entries.iter().enumerate() {
+        let resource = entry.resource();
+        let rid = resource.and_then(Resource::id);
         let decision = match resource {
             None => Err((
                 Reason::MalformedEntry,
                 "an entry needs a resource".to_string(),
             )),
-            Some(_)
-                if rid
-                    .as_deref()
-                    .is_some_and(|i| id_counts.get(i).copied().unwrap_or(0) > 1) =>
-            {
-                Err((
-                    Reason::DuplicateId,
-                    "several entries share this id; none is shown".to_string(),
-                ))
+            Some(_) if rid.is_some_and(|i| id_counts.get(i).copied().unwrap_or(0) > 1) => Err((
+                Reason::DuplicateId,
+                "several entries share this id; none is shown".to_string(),
+            )),
+            Some(Resource::Object { members, view }) => {
+                if view.get("date").and_then(Node::as_str).is_some() {
+                    decide(view, &viewer, policy, today)
+                } else {
+                    // The attachment's creation stands in for a missing date.
+                    let mut view = view.clone();
+                    if let (Node::Object(v), Some(content)) = (&mut view, members.get("content")) {
+                        let node = Reader::new(content, policy.max_depth, "bundle.entry").node()?;
+                        v.push((Cow::Borrowed("content"), node));
+                    }
+                    decide(&view, &viewer, policy, today)
+                }
             }
-            Some(Resource::Object(m)) => decide(&m.decision_view()?, &viewer, policy, today),
-            Some(Resource::Other) => decide(&Value::Null, &viewer, policy, today),
+            Some(Resource::Other) => decide(&Node::Null, &viewer, policy, today),
         };
         let decision = decision.and_then(|()| match policy.max_entries {
             Some(max) if kept >= max => Err((
@@ -826,14 +766,15 @@ pub fn minimise(
             )),
             _ => Ok(()),
         });
-        match (decision, entry) {
+        let (reason, rule) = match (decision, entry) {
             (
                 Ok(()),
                 Entry::Object {
                     members: em,
-                    resource: Some(Resource::Object(mut rm)),
+                    resource: Some(Resource::Object { members: rm, .. }),
                 },
             ) => {
+                let mut rm = Members(rm.0.clone());
                 stats.elements_removed += project(&mut rm, policy)?;
                 if kept > 0 {
                     entries_json.push(',');
@@ -855,51 +796,39 @@ pub fn minimise(
                     if k == "resource" {
                         rm.write(out);
                     } else {
-                        v.write(out);
+                        out.push_str(v);
                     }
                 }
                 out.push('}');
+                continue;
             }
             // decide() keeps only DocumentReference objects, so nothing else gets here; were
             // it to, it is withheld, never shown.
-            (Ok(()), _) => {
-                *stats
-                    .by_reason
-                    .entry(Reason::MalformedEntry.code())
-                    .or_default() += 1;
-                withheld.push(Withheld {
-                    id,
-                    index,
-                    reason: Reason::MalformedEntry,
-                    rule: "an entry needs a resource object".into(),
-                });
-            }
-            (Err((reason, rule)), _) => {
-                if reason == Reason::OtherPatient {
-                    leaks += 1;
-                }
-                *stats.by_reason.entry(reason.code()).or_default() += 1;
-                withheld.push(Withheld {
-                    id,
-                    index,
-                    reason,
-                    rule,
-                });
-            }
+            (Ok(()), _) => (
+                Reason::MalformedEntry,
+                "an entry needs a resource object".to_string(),
+            ),
+            (Err(why), _) => why,
+        };
+        if reason == Reason::OtherPatient {
+            leaks += 1;
         }
+        *stats.by_reason.entry(reason.code()).or_default() += 1;
+        withheld.push(Withheld {
+            id: rid
+                .filter(|s| is_fhir_id(s))
+                .map_or_else(|| format!("entry[{index}]"), String::from),
+            index,
+            reason,
+            rule,
+        });
     }
     stats.returned = kept;
 
     let mut out = Map::new();
     out.insert("resourceType".into(), json!("Bundle"));
-    for (k, v) in [
-        ("id", b.id),
-        ("meta", b.meta),
-        ("type", b.kind),
-        ("timestamp", b.timestamp),
-        ("link", b.link),
-    ] {
-        if let Some(v) = v.filter(|v| !v.is_null()) {
+    for k in ["id", "meta", "type", "timestamp", "link"] {
+        if let Some(v) = b.member(k)?.filter(|v| !v.is_null()) {
             out.insert(k.into(), v);
         }
     }
@@ -935,8 +864,8 @@ pub fn check_document(
     policy: &Policy,
     now_unix: u64,
 ) -> Result<()> {
-    let r = entry.get("resource").unwrap_or(entry);
-    decide(r, &Viewer::new(ctx), policy, Day::from_unix(now_unix)).map_err(|(reason, rule)| {
+    let r = Node::from(entry.get("resource").unwrap_or(entry));
+    decide(&r, &Viewer::new(ctx), policy, Day::from_unix(now_unix)).map_err(|(reason, rule)| {
         Error::new(
             ErrorCode::DocumentWithheld,
             "entry",
