@@ -34,8 +34,16 @@ pub fn is_document_type_code(code: &str) -> bool {
 }
 
 /// The group (`category`) a 9602 subtype belongs to: `A03-2` → `A00-1`; a group is its own.
-pub fn document_group(code: &str) -> String {
-    format!("{}00-1", &code[..1])
+pub fn document_group(code: &str) -> &'static str {
+    const GROUPS: [&str; 26] = [
+        "A00-1", "B00-1", "C00-1", "D00-1", "E00-1", "F00-1", "G00-1", "H00-1", "I00-1", "J00-1",
+        "K00-1", "L00-1", "M00-1", "N00-1", "O00-1", "P00-1", "Q00-1", "R00-1", "S00-1", "T00-1",
+        "U00-1", "V00-1", "W00-1", "X00-1", "Y00-1", "Z00-1",
+    ];
+    match code.as_bytes().first() {
+        Some(c @ b'A'..=b'Z') => GROUPS[usize::from(c - b'A')],
+        _ => "",
+    }
 }
 
 /// One allowed document kind.

@@ -2,8 +2,8 @@
 //! without building a tree.
 //!
 //! The minimiser reads Bundles of thousands of entries with it. The members it passes on are
-//! sliced out of the input as they are; the few members the rules read become a small
-//! borrowed [`Node`] tree. What this reader accepts, serde_json accepts too (a fuzz target
+//! sliced out of the input as they are; the few values the rules read are decoded where they
+//! are met. What this reader accepts, serde_json accepts too (a fuzz target
 //! and the tests below hold it to that): strings may not hold raw control characters, numbers
 //! follow the JSON grammar, and only whitespace may follow the value. As in serde_json when
 //! it skips a value, a `\u` escape in a string that is only passed on needs four hex digits
@@ -23,7 +23,6 @@
 //! ```
 
 use crate::error::{Error, ErrorCode, Result};
-use serde_json::Value;
 use std::borrow::Cow;
 
 /// A JSON value's type, as its first byte tells it.
@@ -53,69 +52,6 @@ impl Kind {
             Kind::Number => "number",
             Kind::Bool => "boolean",
             Kind::Null => "null",
-        }
-    }
-}
-
-/// A value read into a small tree that borrows from the input (strings without escapes and
-/// numbers are slices of it). In an object with a repeated member name, the last value
-/// counts, as in `JSON.parse` and serde_json.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Node<'a> {
-    /// `null`
-    Null,
-    /// `true` / `false`
-    Bool(bool),
-    /// A number, as its text.
-    Number(&'a str),
-    /// A string, decoded.
-    String(Cow<'a, str>),
-    /// An array.
-    Array(Vec<Node<'a>>),
-    /// An object's members in input order.
-    Object(Vec<(Cow<'a, str>, Node<'a>)>),
-}
-
-impl<'a> Node<'a> {
-    /// Member `name` of an object (the last one of that name).
-    pub fn get(&self, name: &str) -> Option<&Node<'a>> {
-        match self {
-            Node::Object(m) => m.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    /// The string, if this is one.
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Node::String(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// The items, if this is an array.
-    pub fn as_array(&self) -> Option<&[Node<'a>]> {
-        match self {
-            Node::Array(a) => Some(a),
-            _ => None,
-        }
-    }
-}
-
-impl<'a> From<&'a Value> for Node<'a> {
-    fn from(v: &'a Value) -> Self {
-        match v {
-            Value::Null => Node::Null,
-            Value::Bool(b) => Node::Bool(*b),
-            // Numbers are never read by the rules; their text is made for completeness.
-            Value::Number(_) => Node::Number(""),
-            Value::String(s) => Node::String(Cow::Borrowed(s)),
-            Value::Array(a) => Node::Array(a.iter().map(Node::from).collect()),
-            Value::Object(m) => Node::Object(
-                m.iter()
-                    .map(|(k, v)| (Cow::Borrowed(k.as_str()), Node::from(v)))
-                    .collect(),
-            ),
         }
     }
 }
@@ -232,38 +168,48 @@ impl<'a> Reader<'a> {
         Ok(&self.text[start..self.pos])
     }
 
-    /// Reads one value into a [`Node`].
-    pub fn node(&mut self) -> Result<Node<'a>> {
-        match self.peek()? {
-            Kind::Object => {
-                let mut m = Vec::new();
-                self.object(|r, name| {
-                    m.push((name, r.node()?));
-                    Ok(())
-                })?;
-                Ok(Node::Object(m))
-            }
-            Kind::Array => {
-                let mut a = Vec::new();
-                self.array(|r| {
-                    a.push(r.node()?);
-                    Ok(())
-                })?;
-                Ok(Node::Array(a))
-            }
-            Kind::String => Ok(Node::String(self.string()?)),
-            Kind::Number => Ok(Node::Number(self.skip()?)),
-            Kind::Bool => Ok(Node::Bool(self.skip()? == "true")),
-            Kind::Null => self.skip().map(|_| Node::Null),
+    /// The position in the text (after whitespace), to take the text read from it with
+    /// [`since`](Self::since).
+    pub fn offset(&mut self) -> usize {
+        self.ws();
+        self.pos
+    }
+
+    /// The text read since `offset`.
+    pub fn since(&self, offset: usize) -> &'a str {
+        &self.text[offset..self.pos]
+    }
+
+    /// Reads one string, decoded; a value of another type is read and gives `None`.
+    pub fn opt_string(&mut self) -> Result<Option<Cow<'a, str>>> {
+        if self.peek()? == Kind::String {
+            self.string().map(Some)
+        } else {
+            self.skip().map(|_| None)
         }
     }
 
-    /// Reads one value into a [`Node`] and returns its text too.
-    pub fn node_and_text(&mut self) -> Result<(Node<'a>, &'a str)> {
-        self.ws();
-        let start = self.pos;
-        let node = self.node()?;
-        Ok((node, &self.text[start..self.pos]))
+    /// Like [`object`](Self::object), but a value of another type is read and skipped;
+    /// says whether it was an object.
+    pub fn object_or_skip(
+        &mut self,
+        f: impl FnMut(&mut Self, Cow<'a, str>) -> Result<()>,
+    ) -> Result<bool> {
+        if self.peek()? == Kind::Object {
+            self.object(f).map(|()| true)
+        } else {
+            self.skip().map(|_| false)
+        }
+    }
+
+    /// Like [`array`](Self::array), but a value of another type is read and skipped; says
+    /// whether it was an array.
+    pub fn array_or_skip(&mut self, f: impl FnMut(&mut Self) -> Result<()>) -> Result<bool> {
+        if self.peek()? == Kind::Array {
+            self.array(f).map(|()| true)
+        } else {
+            self.skip().map(|_| false)
+        }
     }
 
     /// Reads one string, decoded.
@@ -654,17 +600,36 @@ mod tests {
     }
 
     #[test]
-    fn decodes_strings_and_nodes() {
-        let text =
-            r#"{"a\u00e5":"x\ny\ud83d\ude00","n":-1.5e3,"b":[true,false,null],"a\u00e5":"z"}"#;
-        let node = Reader::new(text, 8, "x").node().unwrap();
-        assert_eq!(node.get("aå").and_then(Node::as_str), Some("z"));
-        assert_eq!(node.get("n"), Some(&Node::Number("-1.5e3")));
-        assert_eq!(
-            node.get("b").and_then(Node::as_array),
-            Some(&[Node::Bool(true), Node::Bool(false), Node::Null][..])
-        );
-        let v: Value = serde_json::from_str(r#""x\ny\ud83d\ude00""#).unwrap();
+    fn decodes_strings_and_reads_members() {
+        let text = r#"{"a\u00e5":"x\ny\ud83d\ude00","n":-1.5e3,"b":[true,{"c":null}],"a\u00e5":7}"#;
+        let mut r = Reader::new(text, 8, "x");
+        let mut seen = Vec::new();
+        r.object(|r, name| {
+            let start = r.offset();
+            let value = r.opt_string()?;
+            seen.push((
+                name.into_owned(),
+                value.map(Cow::into_owned),
+                r.since(start),
+            ));
+            Ok(())
+        })
+        .unwrap();
+        r.end().unwrap();
+        assert_eq!(seen[0].0, "aå");
+        assert_eq!(seen[0].1.as_deref(), Some("x\ny\u{1f600}"));
+        assert_eq!(seen[1], ("n".into(), None, "-1.5e3"));
+        assert_eq!(seen[2].2, r#"[true,{"c":null}]"#);
+        assert_eq!(seen[3], ("aå".into(), None, "7"));
+        let mut r = Reader::new(" [1, {}] ", 8, "x");
+        assert!(!r.object_or_skip(|_, _| unreachable!()).unwrap());
+        let mut r = Reader::new(r#"{"k":[1,2]}"#, 8, "x");
+        let mut n = 0;
+        assert!(r
+            .object_or_skip(|r, _| r.array_or_skip(|r| r.skip().map(|_| n += 1)).map(drop))
+            .unwrap());
+        assert_eq!(n, 2);
+        let v: serde_json::Value = serde_json::from_str(r#""x\ny\ud83d\ude00""#).unwrap();
         assert_eq!(
             Reader::new(r#""x\ny\ud83d\ude00""#, 8, "x")
                 .string()

@@ -16,7 +16,7 @@ use crate::policy::{
     document_group, is_document_type_code, Allow, Policy, SYSTEM_BLOCKS, SYSTEM_CONFIDENTIALITY,
     SYSTEM_DOCUMENT_TYPE,
 };
-use crate::scan::{Kind, Node, Reader};
+use crate::scan::{Kind, Reader};
 use crate::trust::TrustContext;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
@@ -97,7 +97,7 @@ pub struct Withheld {
     /// Why.
     pub reason: Reason,
     /// The rule, in words.
-    pub rule: String,
+    pub rule: &'static str,
 }
 
 /// Counts.
@@ -198,48 +198,226 @@ fn is_fhir_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
-fn codings<'n>(concept: &'n Node<'_>) -> impl Iterator<Item = (&'n str, &'n str)> {
-    concept
-        .get("coding")
-        .and_then(Node::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|c| Some((c.get("system")?.as_str()?, c.get("code")?.as_str()?)))
+/// What the rules read of a DocumentReference, gathered while its text is read. A member
+/// that appears more than once counts with its last value, as in `JSON.parse`; a value of
+/// the wrong JSON type counts as absent.
+#[derive(Clone, Default)]
+struct Facts<'a> {
+    resource_type: Option<Cow<'a, str>>,
+    id: Option<Cow<'a, str>>,
+    /// `subject.identifier`, if present.
+    subject_identifier: Option<Identifier<'a>>,
+    /// `subject.reference`.
+    subject_reference: Option<Cow<'a, str>>,
+    status: Option<Cow<'a, str>>,
+    /// The first Volven 9602 coding of `type` with a well-formed code.
+    type_code: Option<Cow<'a, str>>,
+    /// The 9602 codes of `category`: the first, and whether another one differs from it.
+    category: Option<Cow<'a, str>>,
+    category_mixed: bool,
+    /// `securityLabel`: a block the policy honours, confidentiality `R`, confidentiality `V`.
+    blocked: bool,
+    restricted: bool,
+    very_restricted: bool,
+    date: Option<Cow<'a, str>>,
 }
 
-/// The national id a DocumentReference's `subject` names, if it names one.
-fn subject_id<'n>(r: &'n Node<'_>) -> Option<&'n str> {
-    let s = r.get("subject")?;
-    if let Some(id) = s.get("identifier") {
-        let system = id.get("system").and_then(Node::as_str)?;
+impl Facts<'_> {
+    /// The national id `subject` names, if it names one.
+    fn subject_id(&self) -> Option<&str> {
+        if let Some(id) = &self.subject_identifier {
+            NationalIdKind::from_system(id.system.as_deref()?)?;
+            return id.value.as_deref();
+        }
+        let q = self
+            .subject_reference
+            .as_deref()?
+            .strip_prefix("Patient?identifier=")?;
+        let (system, value) = q.split_once('|')?;
         NationalIdKind::from_system(system)?;
-        return id.get("value").and_then(Node::as_str);
+        Some(value)
     }
-    let reference = s.get("reference")?.as_str()?;
-    let q = reference.strip_prefix("Patient?identifier=")?;
-    let (system, value) = q.split_once('|')?;
-    NationalIdKind::from_system(system)?;
-    Some(value)
 }
+
+/// An Identifier's system and value, where they are strings.
+#[derive(Clone)]
+struct Identifier<'a> {
+    system: Option<Cow<'a, str>>,
+    value: Option<Cow<'a, str>>,
+}
+
+/// Reads resources' facts for one policy; `codings` is scratch space reused from one
+/// CodeableConcept to the next.
+struct FactReader<'a, 'p> {
+    policy: &'p Policy,
+    codings: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+impl<'a, 'p> FactReader<'a, 'p> {
+    fn new(policy: &'p Policy) -> Self {
+        FactReader {
+            policy,
+            codings: Vec::new(),
+        }
+    }
+
+    /// Reads a CodeableConcept into `self.codings`: the (system, code) pairs of its last
+    /// `coding` member where both are strings.
+    fn concept(&mut self, r: &mut Reader<'a>) -> Result<()> {
+        let codings = &mut self.codings;
+        codings.clear();
+        r.object_or_skip(|r, name| {
+            if name != "coding" {
+                return r.skip().map(drop);
+            }
+            codings.clear();
+            r.array_or_skip(|r| {
+                let (mut system, mut code) = (None, None);
+                r.object_or_skip(|r, name| {
+                    match name.as_ref() {
+                        "system" => system = r.opt_string()?,
+                        "code" => code = r.opt_string()?,
+                        _ => drop(r.skip()?),
+                    }
+                    Ok(())
+                })?;
+                if let (Some(s), Some(c)) = (system, code) {
+                    codings.push((s, c));
+                }
+                Ok(())
+            })
+            .map(drop)
+        })
+        .map(drop)
+    }
+
+    /// Reads member `name` of a resource into `f` if the rules read it; `false` if they do
+    /// not (the caller reads the value).
+    fn member(&mut self, f: &mut Facts<'a>, name: &str, r: &mut Reader<'a>) -> Result<bool> {
+        match name {
+            "resourceType" => f.resource_type = r.opt_string()?,
+            "id" => f.id = r.opt_string()?,
+            "status" => f.status = r.opt_string()?,
+            "date" => f.date = r.opt_string()?,
+            "subject" => {
+                f.subject_identifier = None;
+                f.subject_reference = None;
+                r.object_or_skip(|r, name| {
+                    match name.as_ref() {
+                        "identifier" => {
+                            let (mut system, mut value) = (None, None);
+                            r.object_or_skip(|r, name| {
+                                match name.as_ref() {
+                                    "system" => system = r.opt_string()?,
+                                    "value" => value = r.opt_string()?,
+                                    _ => drop(r.skip()?),
+                                }
+                                Ok(())
+                            })?;
+                            f.subject_identifier = Some(Identifier { system, value });
+                        }
+                        "reference" => f.subject_reference = r.opt_string()?,
+                        _ => drop(r.skip()?),
+                    }
+                    Ok(())
+                })?;
+            }
+            "type" => {
+                self.concept(r)?;
+                f.type_code = self
+                    .codings
+                    .drain(..)
+                    .find(|(s, c)| s == SYSTEM_DOCUMENT_TYPE && is_document_type_code(c))
+                    .map(|(_, c)| c);
+            }
+            "category" => {
+                f.category = None;
+                f.category_mixed = false;
+                r.array_or_skip(|r| {
+                    self.concept(r)?;
+                    for (_, c) in self
+                        .codings
+                        .drain(..)
+                        .filter(|(s, _)| s == SYSTEM_DOCUMENT_TYPE)
+                    {
+                        match &f.category {
+                            None => f.category = Some(c),
+                            Some(first) => f.category_mixed |= *first != c,
+                        }
+                    }
+                    Ok(())
+                })?;
+            }
+            "securityLabel" => {
+                let policy = self.policy;
+                (f.blocked, f.restricted, f.very_restricted) = (false, false, false);
+                r.array_or_skip(|r| {
+                    self.concept(r)?;
+                    for (s, c) in self.codings.drain(..) {
+                        if s == SYSTEM_BLOCKS && policy.block_codes.iter().any(|b| *b == c) {
+                            f.blocked = true;
+                        } else if s == SYSTEM_CONFIDENTIALITY {
+                            f.restricted |= c == "R";
+                            f.very_restricted |= c == "V";
+                        }
+                    }
+                    Ok(())
+                })?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+/// `content[0].attachment.creation`, which stands in for a missing `date`.
+fn first_creation<'a>(content: &'a str, policy: &Policy) -> Result<Option<Cow<'a, str>>> {
+    let mut r = Reader::new(content, policy.max_depth, "bundle.entry");
+    let (mut creation, mut first) = (None, true);
+    r.array_or_skip(|r| {
+        if !std::mem::take(&mut first) {
+            return r.skip().map(drop);
+        }
+        r.object_or_skip(|r, name| {
+            if name != "attachment" {
+                return r.skip().map(drop);
+            }
+            creation = None;
+            r.object_or_skip(|r, name| {
+                match name.as_ref() {
+                    "creation" => creation = r.opt_string()?,
+                    _ => drop(r.skip()?),
+                }
+                Ok(())
+            })
+            .map(drop)
+        })
+        .map(drop)
+    })?;
+    Ok(creation)
+}
+
+/// A withholding: the reason and the rule in words.
+type Withhold = (Reason, &'static str);
 
 /// The decision for one resource (the per-entry rules, without duplicates and counts).
 fn decide(
-    r: &Node<'_>,
+    f: &Facts<'_>,
     viewer: &Viewer<'_>,
     policy: &Policy,
     today: Day,
-) -> core::result::Result<(), (Reason, String)> {
-    let w = |reason, rule: &str| Err((reason, rule.to_string()));
-    if r.get("resourceType").and_then(Node::as_str) != Some("DocumentReference") {
+) -> core::result::Result<(), Withhold> {
+    let w = |reason, rule| Err((reason, rule));
+    if f.resource_type.as_deref() != Some("DocumentReference") {
         return w(
             Reason::NotDocumentReference,
             "only DocumentReference entries are shown",
         );
     }
-    if !r.get("id").and_then(Node::as_str).is_some_and(is_fhir_id) {
+    if !f.id.as_deref().is_some_and(is_fhir_id) {
         return w(Reason::MalformedEntry, "an entry needs a valid FHIR id");
     }
-    let Some(subject) = subject_id(r) else {
+    let Some(subject) = f.subject_id() else {
         return w(
             Reason::SubjectUnknown,
             "the subject is not a national id (fødselsnummer, D- or H-number)",
@@ -251,31 +429,18 @@ fn decide(
             "the subject is not a patient of this trust context",
         );
     }
-    if r.get("status").and_then(Node::as_str) != Some("current") {
+    if f.status.as_deref() != Some("current") {
         return w(Reason::NotCurrent, "only current documents are shown");
     }
-    let Some(type_code) = r
-        .get("type")
-        .and_then(|t| {
-            codings(t).find(|(s, c)| *s == SYSTEM_DOCUMENT_TYPE && is_document_type_code(c))
-        })
-        .map(|(_, c)| c)
-    else {
+    let Some(type_code) = f.type_code.as_deref() else {
         return w(Reason::TypeUnknown, "no Volven 9602 document type");
     };
     let group = document_group(type_code);
-    for cat in r
-        .get("category")
-        .and_then(Node::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if codings(cat).any(|(s, c)| s == SYSTEM_DOCUMENT_TYPE && c != group) {
-            return w(
-                Reason::MalformedEntry,
-                "the 9602 category does not match the type's group",
-            );
-        }
+    if f.category_mixed || f.category.as_deref().is_some_and(|c| c != group) {
+        return w(
+            Reason::MalformedEntry,
+            "the 9602 category does not match the type's group",
+        );
     }
     let Some(kind) = policy.kind_of(type_code) else {
         return w(
@@ -283,33 +448,16 @@ fn decide(
             "the document kind is not one the policy allows",
         );
     };
-    let labels: Vec<(&str, &str)> = r
-        .get("securityLabel")
-        .and_then(Node::as_array)
-        .into_iter()
-        .flatten()
-        .flat_map(codings)
-        .collect();
-    let blocked = labels
-        .iter()
-        .any(|(s, c)| *s == SYSTEM_BLOCKS && policy.block_codes.iter().any(|b| b == c));
-    if blocked && !(viewer.citizen && policy.citizen_sees_own_blocked) {
+    if f.blocked && !(viewer.citizen && policy.citizen_sees_own_blocked) {
         return w(Reason::PatientBlock, "blocked by the patient (Volven 9603)");
     }
-    for (s, c) in &labels {
-        if *s == SYSTEM_CONFIDENTIALITY {
-            let allow = match *c {
-                "R" => &policy.restricted,
-                "V" => &policy.very_restricted,
-                _ => continue,
-            };
-            if !viewer.allowed(allow) {
-                return w(
-                    Reason::Confidentiality,
-                    "confidentiality R/V is not allowed for this purpose and profession",
-                );
-            }
-        }
+    if (f.restricted && !viewer.allowed(&policy.restricted))
+        || (f.very_restricted && !viewer.allowed(&policy.very_restricted))
+    {
+        return w(
+            Reason::Confidentiality,
+            "confidentiality R/V is not allowed for this purpose and profession",
+        );
     }
     for rule in &policy.rules {
         if rule.types.iter().any(|t| t == type_code || *t == group) && !viewer.allowed(&rule.allow)
@@ -325,16 +473,7 @@ fn decide(
         (a, b) => a.or(b),
     };
     if let Some(years) = window {
-        let date = r
-            .get("date")
-            .and_then(Node::as_str)
-            .or_else(|| {
-                r.get("content")
-                    .and_then(|c| c.as_array()?.first()?.get("attachment")?.get("creation"))
-                    .and_then(Node::as_str)
-            })
-            .and_then(Day::parse);
-        let Some(date) = date else {
+        let Some(date) = f.date.as_deref().and_then(Day::parse) else {
             return w(
                 Reason::Undated,
                 "no date to place the document in its display window",
@@ -403,86 +542,76 @@ impl<'a> Members<'a> {
     }
 }
 
-/// The members of a resource the rules read, parsed (the rest stays text). `content` is
-/// parsed only when there is no `date` (its attachment's creation stands in).
-const DECISION_MEMBERS: [&str; 8] = [
-    "resourceType",
-    "id",
-    "subject",
-    "status",
-    "type",
-    "category",
-    "securityLabel",
-    "date",
-];
-
-/// A resource as it arrives: its members as text and the members the rules read as a
-/// [`Node`], or something that is not an object (which the rules withhold rather than fail
-/// the whole Bundle for).
-enum Resource<'a> {
-    Object {
-        members: Members<'a>,
-        view: Node<'a>,
-    },
-    Other,
+/// A resource as it arrives: its members as text and the facts the rules read. Something
+/// that is not an object arrives as no members and no facts, which the rules withhold
+/// (rather than fail the whole Bundle for it).
+struct Resource<'a> {
+    members: Members<'a>,
+    facts: Facts<'a>,
 }
 
 impl<'a> Resource<'a> {
-    fn read(r: &mut Reader<'a>) -> Result<Self> {
+    fn read(r: &mut Reader<'a>, fr: &mut FactReader<'a, '_>) -> Result<Self> {
+        let mut members = Members(Vec::new());
+        let mut facts = Facts::default();
         if r.peek()? != Kind::Object {
             r.skip()?;
-            return Ok(Resource::Other);
+            return Ok(Resource { members, facts });
         }
-        let mut members = Members(Vec::with_capacity(16));
-        let mut view = Vec::with_capacity(DECISION_MEMBERS.len());
+        members.0.reserve(16);
         r.object(|r, name| {
-            let text = if DECISION_MEMBERS.contains(&name.as_ref()) {
-                let (node, text) = r.node_and_text()?;
-                view.push((name.clone(), node));
-                text
-            } else {
-                r.skip()?
-            };
-            members.set(name, Cow::Borrowed(text));
+            let start = r.offset();
+            if !fr.member(&mut facts, &name, r)? {
+                r.skip()?;
+            }
+            members.set(name, Cow::Borrowed(r.since(start)));
             Ok(())
         })?;
-        Ok(Resource::Object {
-            members,
-            view: Node::Object(view),
-        })
+        Ok(Resource { members, facts })
     }
 
-    /// The resource's id, if it is a string.
-    fn id(&self) -> Option<&str> {
-        match self {
-            Resource::Object { view, .. } => view.get("id").and_then(Node::as_str),
-            Resource::Other => None,
+    /// The per-entry rules' decision.
+    fn decide(
+        &self,
+        viewer: &Viewer<'_>,
+        policy: &Policy,
+        today: Day,
+    ) -> Result<core::result::Result<(), Withhold>> {
+        if self.facts.date.is_some() {
+            return Ok(decide(&self.facts, viewer, policy, today));
         }
+        // The attachment's creation stands in for a missing date.
+        let creation = match self.members.get("content") {
+            Some(content) => first_creation(content, policy)?,
+            None => None,
+        };
+        let facts = Facts {
+            date: creation,
+            ..self.facts.clone()
+        };
+        Ok(decide(&facts, viewer, policy, today))
     }
 }
 
 /// An entry as it arrives: its members (`resource` read as a [`Resource`], the others kept
-/// as text), or something that is not an object.
-enum Entry<'a> {
-    Object {
-        members: Members<'a>,
-        resource: Option<Resource<'a>>,
-    },
-    Other,
+/// as text). Something that is not an object arrives as no members and no resource.
+struct Entry<'a> {
+    members: Members<'a>,
+    resource: Option<Resource<'a>>,
 }
 
 impl<'a> Entry<'a> {
-    fn read(r: &mut Reader<'a>) -> Result<Self> {
+    fn read(r: &mut Reader<'a>, fr: &mut FactReader<'a, '_>) -> Result<Self> {
+        let mut members = Members(Vec::new());
+        let mut resource = None;
         if r.peek()? != Kind::Object {
             r.skip()?;
-            return Ok(Entry::Other);
+            return Ok(Entry { members, resource });
         }
-        let mut members = Members(Vec::with_capacity(4));
-        let mut resource = None;
         r.object(|r, name| {
             if name == "resource" {
                 // Read in the same pass; its place among the members is kept.
-                resource = Some(Resource::read(r)?);
+                resource = Some(Resource::read(r, fr)?);
                 members.set(name, Cow::Borrowed("null"));
             } else {
                 let text = r.skip()?;
@@ -490,14 +619,7 @@ impl<'a> Entry<'a> {
             }
             Ok(())
         })?;
-        Ok(Entry::Object { members, resource })
-    }
-
-    fn resource(&self) -> Option<&Resource<'a>> {
-        match self {
-            Entry::Object { resource, .. } => resource.as_ref(),
-            Entry::Other => None,
-        }
+        Ok(Entry { members, resource })
     }
 }
 
@@ -619,6 +741,7 @@ impl<'a> BundleIn<'a> {
         }
         let mut members = [None; BUNDLE_MEMBERS.len()];
         let mut entries = None;
+        let mut fr = FactReader::new(policy);
         r.object(|r, name| {
             let slot = BUNDLE_MEMBERS.iter().position(|m| *m == name);
             let seen = match slot {
@@ -639,7 +762,7 @@ impl<'a> BundleIn<'a> {
                         Kind::Array => {
                             let mut list = Vec::new();
                             r.array(|r| {
-                                list.push(Entry::read(r)?);
+                                list.push(Entry::read(r, &mut fr)?);
                                 Ok(())
                             })?;
                             list
@@ -704,7 +827,7 @@ pub fn minimise(
             ),
         ));
     }
-    let b = BundleIn::read(text, policy)?;
+    let mut b = BundleIn::read(text, policy)?;
     if b.member("resourceType")?.as_ref().and_then(Value::as_str) != Some("Bundle") {
         return Err(Error::new(
             ErrorCode::InvalidResource,
@@ -717,9 +840,11 @@ pub fn minimise(
     let today = Day::from_unix(now_unix);
 
     // Each resource's id (a string id, else None), for duplicates, before any decision.
-    let mut id_counts: HashMap<&str, usize> = HashMap::with_capacity(b.entries.len());
-    for id in b.entries.iter().filter_map(|e| e.resource()?.id()) {
-        *id_counts.entry(id).or_default() += 1;
+    let mut id_counts: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(b.entries.len());
+    for e in &b.entries {
+        if let Some(id) = e.resource.as_ref().and_then(|r| r.facts.id.clone()) {
+            *id_counts.entry(id).or_default() += 1;
+        }
     }
 
     // The kept entries, written one after another as the Bundle's entry array.
@@ -732,49 +857,36 @@ pub fn minimise(
         ..Stats::default()
     };
     let mut leaks = 0;
-    for (index, entry) in b.entries.iter().enumerate() {
-        let resource = entry.resource();
-        let rid = resource.and_then(Resource::id);
-        let decision = match resource {
-            None => Err((
-                Reason::MalformedEntry,
-                "an entry needs a resource".to_string(),
-            )),
-            Some(_) if rid.is_some_and(|i| id_counts.get(i).copied().unwrap_or(0) > 1) => Err((
-                Reason::DuplicateId,
-                "several entries share this id; none is shown".to_string(),
-            )),
-            Some(Resource::Object { members, view }) => {
-                if view.get("date").and_then(Node::as_str).is_some() {
-                    decide(view, &viewer, policy, today)
-                } else {
-                    // The attachment's creation stands in for a missing date.
-                    let mut view = view.clone();
-                    if let (Node::Object(v), Some(content)) = (&mut view, members.get("content")) {
-                        let node = Reader::new(content, policy.max_depth, "bundle.entry").node()?;
-                        v.push((Cow::Borrowed("content"), node));
-                    }
-                    decide(&view, &viewer, policy, today)
-                }
+    for (index, entry) in std::mem::take(&mut b.entries).into_iter().enumerate() {
+        let rid = entry.resource.as_ref().and_then(|r| r.facts.id.clone());
+        let decision = match &entry.resource {
+            None => Err((Reason::MalformedEntry, "an entry needs a resource")),
+            Some(_)
+                if rid
+                    .as_ref()
+                    .is_some_and(|i| id_counts.get(i).copied().unwrap_or(0) > 1) =>
+            {
+                Err((
+                    Reason::DuplicateId,
+                    "several entries share this id; none is shown",
+                ))
             }
-            Some(Resource::Other) => decide(&Node::Null, &viewer, policy, today),
+            Some(resource) => resource.decide(&viewer, policy, today)?,
         };
-        let decision = decision.and_then(|()| match policy.max_entries {
+        let decision = decision.and(match policy.max_entries {
             Some(max) if kept >= max => Err((
                 Reason::CountLimit,
-                "beyond the policy's maximum number of entries".to_string(),
+                "beyond the policy's maximum number of entries",
             )),
             _ => Ok(()),
         });
-        let (reason, rule) = match (decision, entry) {
+        let (reason, rule) = match (decision, entry.resource) {
             (
                 Ok(()),
-                Entry::Object {
-                    members: em,
-                    resource: Some(Resource::Object { members: rm, .. }),
-                },
+                Some(Resource {
+                    members: mut rm, ..
+                }),
             ) => {
-                let mut rm = Members(rm.0.clone());
                 stats.elements_removed += project(&mut rm, policy)?;
                 if kept > 0 {
                     entries_json.push(',');
@@ -783,7 +895,7 @@ pub fn minimise(
                 let out = &mut entries_json;
                 out.push('{');
                 let mut first = true;
-                for (k, v) in &em.0 {
+                for (k, v) in &entry.members.0 {
                     if !matches!(k.as_ref(), "fullUrl" | "resource" | "search") {
                         continue;
                     }
@@ -802,12 +914,9 @@ pub fn minimise(
                 out.push('}');
                 continue;
             }
-            // decide() keeps only DocumentReference objects, so nothing else gets here; were
-            // it to, it is withheld, never shown.
-            (Ok(()), _) => (
-                Reason::MalformedEntry,
-                "an entry needs a resource object".to_string(),
-            ),
+            // A decision to keep needs a resource (see above); were that to change, the
+            // entry is withheld, never shown.
+            (Ok(()), None) => (Reason::MalformedEntry, "an entry needs a resource"),
             (Err(why), _) => why,
         };
         if reason == Reason::OtherPatient {
@@ -817,7 +926,7 @@ pub fn minimise(
         withheld.push(Withheld {
             id: rid
                 .filter(|s| is_fhir_id(s))
-                .map_or_else(|| format!("entry[{index}]"), String::from),
+                .map_or_else(|| format!("entry[{index}]"), Cow::into_owned),
             index,
             reason,
             rule,
@@ -864,14 +973,19 @@ pub fn check_document(
     policy: &Policy,
     now_unix: u64,
 ) -> Result<()> {
-    let r = Node::from(entry.get("resource").unwrap_or(entry));
-    decide(&r, &Viewer::new(ctx), policy, Day::from_unix(now_unix)).map_err(|(reason, rule)| {
-        Error::new(
-            ErrorCode::DocumentWithheld,
-            "entry",
-            format!("{}: {rule}", reason.code()),
-        )
-    })
+    // The same reader as the list's, over the resource's text.
+    let text = entry.get("resource").unwrap_or(entry).to_string();
+    let mut r = Reader::new(&text, policy.max_depth, "entry");
+    let resource = Resource::read(&mut r, &mut FactReader::new(policy))?;
+    resource
+        .decide(&Viewer::new(ctx), policy, Day::from_unix(now_unix))?
+        .map_err(|(reason, rule)| {
+            Error::new(
+                ErrorCode::DocumentWithheld,
+                "entry",
+                format!("{}: {rule}", reason.code()),
+            )
+        })
 }
 
 // The property test uses proptest, a native-only dev-dependency.

@@ -358,28 +358,39 @@ pub fn minimise(
         .map(|n| n.max(0.0) as u64)
         .unwrap_or_else(platform::now_secs);
     let out = crate::minimise::minimise(&bytes, &tc, &policy, now).map_err(to_js)?;
-    let withheld: Vec<Value> = out
-        .withheld
-        .iter()
-        .map(|w| serde_json::json!({ "id": w.id, "index": w.index, "reason": w.reason.code(), "rule": w.rule }))
-        .collect();
-    let rest = serde_json::json!({
-        "withheld": withheld,
-        "leaks": out.leaks,
-        "stats": {
-            "input": out.stats.input,
-            "returned": out.stats.returned,
-            "elementsRemoved": out.stats.elements_removed,
-            "serverTotal": out.stats.server_total,
-            "byReason": out.stats.by_reason,
-        }
-    });
-    // One JSON text for the whole result (the wrapper parses it once): the counts, then the
-    // Bundle as the core wrote it.
-    let mut text = rest.to_string();
-    text.pop();
-    text.reserve(out.bundle_json.len() + 12);
-    text.push_str(",\"bundle\":");
+    // One JSON text for the whole result (the wrapper parses it once): the withheld
+    // entries and the counts, written directly, then the Bundle as the core wrote it.
+    use crate::canon::write_string;
+    use core::fmt::Write as _;
+    let mut text = String::with_capacity(out.bundle_json.len() + 96 * out.withheld.len() + 256);
+    text.push_str("{\"withheld\":[");
+    for (i, w) in out.withheld.iter().enumerate() {
+        text.push_str(if i == 0 { "{\"id\":" } else { ",{\"id\":" });
+        write_string(&w.id, &mut text);
+        let _ = write!(
+            text,
+            ",\"index\":{},\"reason\":\"{}\",\"rule\":",
+            w.index,
+            w.reason.code()
+        );
+        write_string(w.rule, &mut text);
+        text.push('}');
+    }
+    let s = &out.stats;
+    let _ = write!(
+        text,
+        "],\"leaks\":{},\"stats\":{{\"input\":{},\"returned\":{},\"elementsRemoved\":{},\"serverTotal\":",
+        out.leaks, s.input, s.returned, s.elements_removed
+    );
+    match s.server_total {
+        Some(t) => drop(write!(text, "{t}")),
+        None => text.push_str("null"),
+    }
+    text.push_str(",\"byReason\":{");
+    for (i, (code, n)) in s.by_reason.iter().enumerate() {
+        let _ = write!(text, "{}\"{code}\":{n}", if i == 0 { "" } else { "," });
+    }
+    text.push_str("}},\"bundle\":");
     text.push_str(&out.bundle_json);
     text.push('}');
     Ok(text)
