@@ -1,12 +1,11 @@
 //! The JOSE pieces tillit needs: the three signing algorithms, base64url, compact JWS
-//! assembly and reading, and public JWKs with their RFC 7638 thumbprints (via `jose-jwk`).
+//! assembly and reading, and public JWKs with their RFC 7638 thumbprints.
 //!
 //! Signing itself happens in the platform (WebCrypto, or a caller's signer); this module
 //! builds exactly the bytes that are signed and assembles the result.
 
 use crate::error::{Error, ErrorCode, Result};
 use base64ct::{Base64UrlUnpadded, Encoding};
-use jose_jwk::{Jwk, Key};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -148,61 +147,114 @@ pub fn parse_compact(jws: &str, path: &str) -> Result<Parsed> {
 /// A public key as a JWK, checked to be public (no private members) and of a supported type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublicJwk {
-    jwk: Jwk,
+    key: PublicKey,
+}
+
+/// The public key material of a supported JWK.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PublicKey {
+    /// P-256: the point's coordinates, 32 bytes each.
+    P256 {
+        /// x
+        x: [u8; 32],
+        /// y
+        y: [u8; 32],
+    },
+    /// RSA: modulus and public exponent, big-endian.
+    Rsa {
+        /// The modulus (at least 2048 bits).
+        n: Vec<u8>,
+        /// The public exponent.
+        e: Vec<u8>,
+    },
 }
 
 const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
 
 impl PublicJwk {
     /// Reads a JWK; private members are stripped when `strip_private`, refused otherwise.
+    /// Only `kty`, `crv`, `x`, `y`, `n` and `e` are read (RFC 7638's members); `kid`, `alg`,
+    /// `x5u` and the like are ignored.
     pub fn from_value(v: &Value, strip_private: bool, path: &str) -> Result<Self> {
         let obj = v
             .as_object()
             .ok_or_else(|| Error::new(ErrorCode::KeyError, path, "a JWK must be an object"))?;
-        let mut public = serde_json::Map::new();
-        for (k, val) in obj {
-            if PRIVATE_MEMBERS.contains(&k.as_str()) {
-                if strip_private {
-                    continue;
-                }
+        if let Some(k) = obj.keys().find(|k| PRIVATE_MEMBERS.contains(&k.as_str())) {
+            if !strip_private {
                 return Err(Error::new(
                     ErrorCode::KeyError,
                     format!("{path}.{k}"),
                     "a public JWK must not hold private key members",
                 ));
             }
-            // Only the members the thumbprint and verification need; `x5u` and friends are dropped.
-            if ["kty", "crv", "x", "y", "n", "e"].contains(&k.as_str()) {
-                public.insert(k.clone(), val.clone());
-            }
         }
-        let jwk: Jwk = serde_json::from_value(Value::Object(public))
-            .map_err(|_| Error::new(ErrorCode::KeyError, path, "is not a valid EC or RSA JWK"))?;
-        match &jwk.key {
-            Key::Ec(ec) if ec.crv == jose_jwk::EcCurves::P256 => {
-                if ec.x.len() != 32 || ec.y.len() != 32 {
+        let member = |k: &str| -> Result<&str> {
+            obj.get(k).and_then(Value::as_str).ok_or_else(|| {
+                Error::new(
+                    ErrorCode::KeyError,
+                    format!("{path}.{k}"),
+                    "is required and must be a string",
+                )
+            })
+        };
+        let bytes = |k: &str| -> Result<Vec<u8>> {
+            Base64UrlUnpadded::decode_vec(member(k)?).map_err(|_| {
+                Error::new(
+                    ErrorCode::KeyError,
+                    format!("{path}.{k}"),
+                    "is not base64url without padding",
+                )
+            })
+        };
+        let key = match member("kty")? {
+            "EC" => {
+                if member("crv")? != "P-256" {
                     return Err(Error::new(
-                        ErrorCode::KeyError,
-                        path,
-                        "a P-256 JWK has 32-byte x and y",
+                        ErrorCode::UnsupportedAlgorithm,
+                        format!("{path}.crv"),
+                        "only the P-256 curve is supported",
                     ));
                 }
+                let coordinate = |k: &str| -> Result<[u8; 32]> {
+                    bytes(k)?.try_into().map_err(|_| {
+                        Error::new(
+                            ErrorCode::KeyError,
+                            format!("{path}.{k}"),
+                            "a P-256 JWK has 32-byte x and y",
+                        )
+                    })
+                };
+                PublicKey::P256 {
+                    x: coordinate("x")?,
+                    y: coordinate("y")?,
+                }
             }
-            Key::Ec(_) => {
-                return Err(Error::new(
-                    ErrorCode::UnsupportedAlgorithm,
-                    format!("{path}.crv"),
-                    "only the P-256 curve is supported",
-                ))
-            }
-            Key::Rsa(rsa) => {
-                if rsa.n.len() < 256 {
+            "RSA" => {
+                let n = bytes("n")?;
+                let e = bytes("e")?;
+                // A canonical modulus has no leading zero byte; 2048 bits is 256 bytes.
+                if n.len() < 256 || n[0] == 0 {
                     return Err(Error::new(
                         ErrorCode::KeyError,
                         format!("{path}.n"),
                         "RSA keys must be at least 2048 bits",
                     ));
                 }
+                if e.is_empty() || e[0] == 0 {
+                    return Err(Error::new(
+                        ErrorCode::KeyError,
+                        format!("{path}.e"),
+                        "must be a positive integer without leading zero bytes",
+                    ));
+                }
+                PublicKey::Rsa { n, e }
+            }
+            "oct" => {
+                return Err(Error::new(
+                    ErrorCode::KeyError,
+                    format!("{path}.kty"),
+                    "a symmetric key is not a public key",
+                ))
             }
             _ => {
                 return Err(Error::new(
@@ -211,26 +263,25 @@ impl PublicJwk {
                     "only EC (P-256) and RSA keys are supported",
                 ))
             }
-        }
-        Ok(PublicJwk { jwk })
+        };
+        Ok(PublicJwk { key })
     }
 
     /// Whether this key fits `alg`.
     pub fn fits(&self, alg: Alg) -> bool {
         matches!(
-            (&self.jwk.key, alg),
-            (Key::Ec(_), Alg::Es256) | (Key::Rsa(_), Alg::Rs256 | Alg::Ps256)
+            (&self.key, alg),
+            (PublicKey::P256 { .. }, Alg::Es256) | (PublicKey::Rsa { .. }, Alg::Rs256 | Alg::Ps256)
         )
     }
 
     /// The minimal public JWK (only the members RFC 7638 names), as embedded in DPoP proofs.
     pub fn to_value(&self) -> Value {
-        match &self.jwk.key {
-            Key::Ec(ec) => {
-                json!({ "kty": "EC", "crv": "P-256", "x": b64u(&ec.x), "y": b64u(&ec.y) })
+        match &self.key {
+            PublicKey::P256 { x, y } => {
+                json!({ "kty": "EC", "crv": "P-256", "x": b64u(x), "y": b64u(y) })
             }
-            Key::Rsa(rsa) => json!({ "kty": "RSA", "n": b64u(&rsa.n), "e": b64u(&rsa.e) }),
-            _ => unreachable!("constructor admits only EC and RSA"),
+            PublicKey::Rsa { n, e } => json!({ "kty": "RSA", "n": b64u(n), "e": b64u(e) }),
         }
     }
 
@@ -241,9 +292,9 @@ impl PublicJwk {
         sha256_b64u(crate::canon::canonical(&self.to_value()).as_bytes())
     }
 
-    /// The underlying `jose-jwk` key.
-    pub fn jwk(&self) -> &Jwk {
-        &self.jwk
+    /// The key material.
+    pub fn key(&self) -> &PublicKey {
+        &self.key
     }
 }
 
@@ -296,7 +347,32 @@ mod tests {
             PublicJwk::from_value(&p384, false, "$").unwrap_err().code(),
             ErrorCode::UnsupportedAlgorithm
         );
-        assert!(PublicJwk::from_value(&json!({"kty": "oct", "k": "AAAA"}), false, "$").is_err());
+        let oct = PublicJwk::from_value(&json!({"kty": "oct", "k": "AAAA"}), false, "$");
+        assert_eq!(oct.unwrap_err().code(), ErrorCode::KeyError);
+        let okp = json!({"kty": "OKP", "crv": "Ed25519", "x": b64u(&[1; 32])});
+        assert_eq!(
+            PublicJwk::from_value(&okp, false, "$").unwrap_err().path(),
+            "$.kty"
+        );
+        let short = json!({"kty": "EC", "crv": "P-256", "x": b64u(&[1; 31]), "y": b64u(&[2; 32])});
+        assert_eq!(
+            PublicJwk::from_value(&short, false, "$")
+                .unwrap_err()
+                .path(),
+            "$.x"
+        );
+        let padded = json!({"kty": "EC", "crv": "P-256", "x": format!("{}=", b64u(&[1; 32])), "y": b64u(&[2; 32])});
+        assert_eq!(
+            PublicJwk::from_value(&padded, false, "$")
+                .unwrap_err()
+                .code(),
+            ErrorCode::KeyError
+        );
+        let no_y = json!({"kty": "EC", "crv": "P-256", "x": b64u(&[1; 32])});
+        assert_eq!(
+            PublicJwk::from_value(&no_y, false, "$").unwrap_err().path(),
+            "$.y"
+        );
         assert!(PublicJwk::from_value(&json!("x"), false, "$").is_err());
     }
 

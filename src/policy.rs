@@ -9,7 +9,7 @@
 use crate::codes::PurposeOfUse;
 use crate::error::{Error, ErrorCode, Result};
 use crate::json::Obj;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The policy format version this build reads.
 pub const POLICY_VERSION: u64 = 1;
@@ -144,30 +144,34 @@ const ATTACHMENT_ELEMENTS: [&str; 9] = [
     "id",
 ];
 
+/// The shipped default policy (version 1; `maxInputBytes` is 64 MiB). Kept as text: a
+/// `json!` literal of this size costs ~12 KB of wasm code.
+const DEFAULT_POLICY: &str = r#"{
+    "version": 1,
+    "documentKinds": [
+        { "code": "A00-1", "windowYears": null },
+        { "code": "E00-1", "windowYears": 5 },
+        { "code": "I01-2", "windowYears": 1 },
+        { "code": "C00-1", "windowYears": 1 }
+    ],
+    "blocks": { "codes": ["NORS"], "citizenSeesOwn": true },
+    "confidentiality": {
+        "R": { "purposes": ["TREAT", "ETREAT", "BTG"], "authorizations": ["LE"], "citizen": true },
+        "V": { "purposes": ["TREAT"], "authorizations": ["LE"], "citizen": true }
+    },
+    "rules": [],
+    "maxEntries": null,
+    "maxAgeYears": null,
+    "fields": ["resourceType", "id", "meta", "contained", "masterIdentifier", "identifier", "status", "type", "category",
+               "subject", "date", "author", "custodian", "description", "securityLabel", "content", "context"],
+    "attachmentFields": ["contentType", "language", "url", "size", "hash", "title", "creation"],
+    "limits": { "maxInputBytes": 67108864, "maxDepth": 64 }
+}"#;
+
 impl Policy {
     /// The shipped default policy, as JSON.
     pub fn default_json() -> Value {
-        json!({
-            "version": POLICY_VERSION,
-            "documentKinds": [
-                { "code": "A00-1", "windowYears": null },
-                { "code": "E00-1", "windowYears": 5 },
-                { "code": "I01-2", "windowYears": 1 },
-                { "code": "C00-1", "windowYears": 1 }
-            ],
-            "blocks": { "codes": ["NORS"], "citizenSeesOwn": true },
-            "confidentiality": {
-                "R": { "purposes": ["TREAT", "ETREAT", "BTG"], "authorizations": ["LE"], "citizen": true },
-                "V": { "purposes": ["TREAT"], "authorizations": ["LE"], "citizen": true }
-            },
-            "rules": [],
-            "maxEntries": null,
-            "maxAgeYears": null,
-            "fields": ["resourceType", "id", "meta", "contained", "masterIdentifier", "identifier", "status", "type", "category",
-                       "subject", "date", "author", "custodian", "description", "securityLabel", "content", "context"],
-            "attachmentFields": ["contentType", "language", "url", "size", "hash", "title", "creation"],
-            "limits": { "maxInputBytes": 64 * 1024 * 1024, "maxDepth": 64 }
-        })
+        serde_json::from_str(DEFAULT_POLICY).expect("the default policy is JSON")
     }
 
     /// The shipped default policy.
@@ -391,6 +395,15 @@ fn read_allow(a: &Obj<'_>) -> Result<Allow> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn default_policy_text_is_current() {
+        let v = Policy::default_json();
+        assert_eq!(v["version"], POLICY_VERSION);
+        assert_eq!(v["limits"]["maxInputBytes"], 64 * 1024 * 1024);
+        assert_eq!(Policy::default_policy().max_depth, 64);
+    }
 
     #[test]
     fn default_policy_is_valid_and_legal_kinds_only() {
