@@ -86,16 +86,14 @@ export function validatePolicy(policy: unknown): asserts policy is Policy {
   call(() => core.validatePolicy(policy));
 }
 
-const encoder = new TextEncoder();
-
 /**
  * Minimises a FHIR R4 Bundle of DocumentReferences, given as JSON text or bytes (parsed once,
  * in the core), for the patients of `trustContext`.
  */
 export function minimise(input: string | Uint8Array | ArrayBuffer, trustContext: TrustContext, policy?: Policy, opts?: { now?: number }): MinimiseResult {
-  // Text goes in as UTF-8 bytes made by the platform's encoder (one copy into the core).
-  const bytes = typeof input === 'string' ? encoder.encode(input) : input;
-  return JSON.parse(call(() => core.minimise(bytes, contextTextOf(trustContext), policy, opts?.now)) as string) as MinimiseResult;
+  // Text is encoded by the platform's TextEncoder straight into the core's memory; bytes are
+  // copied there once.
+  return JSON.parse(call(() => core.minimise(input, contextTextOf(trustContext), policy, opts?.now)) as string) as MinimiseResult;
 }
 
 /**

@@ -314,8 +314,8 @@ fn prop_or_self(v: &JsValue) -> Option<JsValue> {
 }
 
 fn bytes_arg(v: &JsValue, path: &str) -> JsResult<Vec<u8>> {
-    if let Some(s) = v.as_string() {
-        Ok(s.into_bytes())
+    if let Some(s) = v.dyn_ref::<js_sys::JsString>() {
+        super::platform::utf8_of(s, path)
     } else if let Some(u) = v.dyn_ref::<js_sys::Uint8Array>() {
         Ok(u.to_vec())
     } else if v.is_instance_of::<js_sys::ArrayBuffer>() {

@@ -511,3 +511,58 @@ pub async fn verify(alg: Alg, public: &PublicJwk, data: &[u8], signature: &[u8])
         .as_bool()
         == Some(true))
 }
+
+#[wasm_bindgen]
+extern "C" {
+    /// The platform's `TextEncoder` (browsers, workers, Node).
+    type TextEncoder;
+    #[wasm_bindgen(constructor)]
+    fn new() -> TextEncoder;
+    #[wasm_bindgen(method, js_name = encodeInto)]
+    fn encode_into(this: &TextEncoder, text: &js_sys::JsString, into: &Uint8Array) -> Object;
+}
+
+thread_local! {
+    static ENCODER: TextEncoder = TextEncoder::new();
+}
+
+/// A JS string as UTF-8 bytes, encoded by the platform straight into the core's memory (one
+/// copy; wasm-bindgen's own string passing walks ASCII in a JS loop first, and
+/// `TextEncoder.encode` allocates a fresh buffer, which in Chromium costs more than the
+/// encoding).
+pub(crate) fn utf8_of(text: &js_sys::JsString, path: &str) -> JsResult<Vec<u8>> {
+    let units = text.length() as usize;
+    // One byte per UTF-16 unit is enough for ASCII; what does not fit is encoded after the
+    // buffer grows to three bytes per unit left, which always suffices.
+    let mut buf = vec![0u8; units];
+    let (mut read, mut written) = (0usize, 0usize);
+    ENCODER.with(|enc| {
+        for round in 0..2 {
+            if read == units {
+                break;
+            }
+            if round > 0 {
+                buf.resize(written + 3 * (units - read), 0);
+            }
+            let rest = match read {
+                0 => text.clone(),
+                _ => text.slice(read as u32, units as u32),
+            };
+            let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+            let view = Uint8Array::new_with_byte_offset_and_length(
+                &memory.buffer(),
+                (buf.as_ptr() as usize + written) as u32,
+                (buf.len() - written) as u32,
+            );
+            let r = enc.encode_into(&rest, &view);
+            let count = |k: &str| Reflect::get(&r, &k.into()).ok().and_then(|v| v.as_f64());
+            read += count("read").unwrap_or(0.0) as usize;
+            written += count("written").unwrap_or(0.0) as usize;
+        }
+    });
+    if read != units {
+        return Err(arg_err(path, "could not be encoded as UTF-8"));
+    }
+    buf.truncate(written);
+    Ok(buf)
+}

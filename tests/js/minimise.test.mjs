@@ -58,6 +58,25 @@ test('bytes and text give the same result', () => {
   assert.deepEqual(a, b);
 });
 
+test('text with characters beyond ASCII reaches the core intact, wherever they are', () => {
+  // The wrapper's text goes into the core's memory by TextEncoder.encodeInto, one byte per
+  // UTF-16 unit first and the rest after growing: put two- to four-byte characters and a
+  // lone surrogate (encoded as U+FFFD) before, across and after that first cut.
+  for (const title of ['æøå ÆØÅ', '€ 😀 ℞', 'x'.repeat(3000) + 'ø', 'LONE alene']) {
+    const bundle = mixed();
+    for (const e of bundle.entry) e.resource.description = title;
+    bundle.entry[0].resource.content[0].attachment.title = `${title} – epikrise`;
+    // JSON.stringify escapes a lone surrogate; put a raw one into the text instead.
+    const text = ((title.startsWith('€') ? '' : ' ') + JSON.stringify(bundle)).replaceAll('LONE', '\ud800');
+    const a = minimise(text, ctx, undefined, { now: NOW });
+    const b = minimise(new TextEncoder().encode(text), ctx, undefined, { now: NOW });
+    assert.deepEqual(a, b);
+    const expected = title.replace('LONE', '\ufffd');
+    assert.equal(a.bundle.entry[0].resource.description, expected);
+    assert.equal(a.bundle.entry[0].resource.content[0].attachment.title, `${expected} – epikrise`);
+  }
+});
+
 test('a custom policy: purpose rules, confidentiality, count limit', () => {
   const policy = { ...defaultPolicy(), maxEntries: 2, rules: [{ types: ['E00-1'], allow: { purposes: ['ETREAT'] } }] };
   validatePolicy(policy);
