@@ -20,7 +20,7 @@ use crate::scan::{Kind, Reader};
 use crate::trust::TrustContext;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 /// Why an entry was withheld. The string codes are stable: a UI translates them, an auditor
 /// counts them.
@@ -143,7 +143,8 @@ pub fn tag(code: &str) -> Value {
 
 /// Who is looking, as the policy needs it.
 struct Viewer<'a> {
-    patients: HashSet<&'a str>,
+    /// A handful at most: a list beats a hash set.
+    patients: Vec<&'a str>,
     citizen: bool,
     purpose: Option<PurposeOfUse>,
     authorization: Option<&'a str>,
@@ -423,7 +424,7 @@ fn decide(
             "the subject is not a national id (fødselsnummer, D- or H-number)",
         );
     };
-    if !viewer.patients.contains(subject) {
+    if !viewer.patients.contains(&subject) {
         return w(
             Reason::OtherPatient,
             "the subject is not a patient of this trust context",
@@ -492,12 +493,53 @@ fn decide(
 /// An object's members in input order, each value as JSON text: the input's own, or
 /// rewritten by the projection. A repeated name keeps its first place and its last value,
 /// as `JSON.parse` and serde_json's map do.
-struct Members<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+struct Members<'a> {
+    list: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// A bit per name seen (by length and first and last byte): a name whose bit is not set
+    /// is new, so most members are added without comparing names.
+    seen: u64,
+}
+
+/// Writes `"name":`. A name borrowed from the input had no escapes there, so its text is
+/// already a valid JSON string's content; a decoded one is escaped again.
+#[expect(
+    clippy::ptr_arg,
+    reason = "the variant says whether the name had escapes"
+)]
+fn write_name(name: &Cow<'_, str>, out: &mut String) {
+    match name {
+        Cow::Borrowed(n) => {
+            out.push('"');
+            out.push_str(n);
+            out.push_str("\":");
+        }
+        Cow::Owned(n) => {
+            crate::canon::write_string(n, out);
+            out.push(':');
+        }
+    }
+}
+
+/// The bit of `name` in [`Members::seen`].
+fn name_bit(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let h = b.len() as u32 * 31
+        + u32::from(*b.first().unwrap_or(&0)) * 7
+        + u32::from(*b.last().unwrap_or(&0));
+    1 << (h % 64)
+}
 
 impl<'a> Members<'a> {
+    fn with_capacity(n: usize) -> Self {
+        Members {
+            list: Vec::with_capacity(n),
+            seen: 0,
+        }
+    }
+
     /// Reads an object's members as text.
     fn read(r: &mut Reader<'a>) -> Result<Self> {
-        let mut m = Members(Vec::with_capacity(8));
+        let mut m = Members::with_capacity(8);
         r.object(|r, name| {
             let text = r.skip()?;
             m.set(name, Cow::Borrowed(text));
@@ -507,35 +549,39 @@ impl<'a> Members<'a> {
     }
 
     fn get(&self, k: &str) -> Option<&Cow<'a, str>> {
-        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v)
+        self.list.iter().find(|(n, _)| n == k).map(|(_, v)| v)
     }
 
     fn get_mut(&mut self, k: &str) -> Option<&mut Cow<'a, str>> {
-        self.0.iter_mut().find(|(n, _)| n == k).map(|(_, v)| v)
+        self.list.iter_mut().find(|(n, _)| n == k).map(|(_, v)| v)
     }
 
     fn set(&mut self, k: Cow<'a, str>, v: Cow<'a, str>) {
-        match self.0.iter_mut().find(|(n, _)| *n == k) {
-            Some(slot) => slot.1 = v,
-            None => self.0.push((k, v)),
+        let bit = name_bit(&k);
+        if self.seen & bit != 0 {
+            if let Some(slot) = self.list.iter_mut().find(|(n, _)| *n == k) {
+                slot.1 = v;
+                return;
+            }
         }
+        self.seen |= bit;
+        self.list.push((k, v));
     }
 
     /// Keeps the members `keep` says yes to; returns how many went.
     fn retain(&mut self, keep: impl Fn(&str) -> bool) -> usize {
-        let before = self.0.len();
-        self.0.retain(|(k, _)| keep(k));
-        before - self.0.len()
+        let before = self.list.len();
+        self.list.retain(|(k, _)| keep(k));
+        before - self.list.len()
     }
 
     fn write(&self, out: &mut String) {
         out.push('{');
-        for (i, (k, v)) in self.0.iter().enumerate() {
+        for (i, (k, v)) in self.list.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            crate::canon::write_string(k, out);
-            out.push(':');
+            write_name(k, out);
             out.push_str(v);
         }
         out.push('}');
@@ -552,13 +598,13 @@ struct Resource<'a> {
 
 impl<'a> Resource<'a> {
     fn read(r: &mut Reader<'a>, fr: &mut FactReader<'a, '_>) -> Result<Self> {
-        let mut members = Members(Vec::new());
+        let mut members = Members::with_capacity(0);
         let mut facts = Facts::default();
         if r.peek()? != Kind::Object {
             r.skip()?;
             return Ok(Resource { members, facts });
         }
-        members.0.reserve(16);
+        members.list.reserve(16);
         r.object(|r, name| {
             let start = r.offset();
             if !fr.member(&mut facts, &name, r)? {
@@ -602,7 +648,7 @@ struct Entry<'a> {
 
 impl<'a> Entry<'a> {
     fn read(r: &mut Reader<'a>, fr: &mut FactReader<'a, '_>) -> Result<Self> {
-        let mut members = Members(Vec::new());
+        let mut members = Members::with_capacity(0);
         let mut resource = None;
         if r.peek()? != Kind::Object {
             r.skip()?;
@@ -839,13 +885,21 @@ pub fn minimise(
     let viewer = Viewer::new(ctx);
     let today = Day::from_unix(now_unix);
 
-    // Each resource's id (a string id, else None), for duplicates, before any decision.
-    let mut id_counts: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(b.entries.len());
-    for e in &b.entries {
-        if let Some(id) = e.resource.as_ref().and_then(|r| r.facts.id.clone()) {
-            *id_counts.entry(id).or_default() += 1;
-        }
+    // How many resources have each id, before any decision (an ordered map: O(n log n)
+    // whatever the ids, where a hash map could be made to collide).
+    let mut id_counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for id in b
+        .entries
+        .iter()
+        .filter_map(|e| e.resource.as_ref()?.facts.id.as_deref())
+    {
+        *id_counts.entry(id).or_default() += 1;
     }
+    let shared: Vec<String> = id_counts
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(id, _)| id.to_string())
+        .collect();
 
     // The kept entries, written one after another as the Bundle's entry array.
     let mut kept = 0usize;
@@ -864,7 +918,7 @@ pub fn minimise(
             Some(_)
                 if rid
                     .as_ref()
-                    .is_some_and(|i| id_counts.get(i).copied().unwrap_or(0) > 1) =>
+                    .is_some_and(|i| shared.binary_search_by(|s| s.as_str().cmp(i)).is_ok()) =>
             {
                 Err((
                     Reason::DuplicateId,
@@ -895,7 +949,7 @@ pub fn minimise(
                 let out = &mut entries_json;
                 out.push('{');
                 let mut first = true;
-                for (k, v) in &entry.members.0 {
+                for (k, v) in &entry.members.list {
                     if !matches!(k.as_ref(), "fullUrl" | "resource" | "search") {
                         continue;
                     }
@@ -903,8 +957,7 @@ pub fn minimise(
                         out.push(',');
                     }
                     first = false;
-                    crate::canon::write_string(k, out);
-                    out.push(':');
+                    write_name(k, out);
                     if k == "resource" {
                         rm.write(out);
                     } else {
