@@ -252,6 +252,9 @@ struct Identifier<'a> {
 struct FactReader<'a, 'p> {
     policy: &'p Policy,
     codings: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// The masks of the policy's fields and attachment fields (see [`listed`]).
+    fields: u64,
+    attachment_fields: u64,
 }
 
 impl<'a, 'p> FactReader<'a, 'p> {
@@ -259,6 +262,8 @@ impl<'a, 'p> FactReader<'a, 'p> {
         FactReader {
             policy,
             codings: Vec::new(),
+            fields: mask_of(&policy.fields),
+            attachment_fields: mask_of(&policy.attachment_fields),
         }
     }
 
@@ -290,6 +295,33 @@ impl<'a, 'p> FactReader<'a, 'p> {
             .map(drop)
         })
         .map(drop)
+    }
+
+    /// Reads a `content` value; says whether the projection would leave it as it is (each
+    /// item's members are `attachment` and `format`, the attachment's are attachment fields,
+    /// none repeats; what is not an object is left as it is).
+    fn content_is_plain(&self, r: &mut Reader<'a>) -> Result<bool> {
+        let policy = self.policy;
+        let attachment_fields = self.attachment_fields;
+        let mut plain = true;
+        r.array_or_skip(|r| {
+            let mut names = Names::new();
+            r.object_or_skip(|r, name| {
+                plain &= names.add(&name) && (name == "attachment" || name == "format");
+                if name != "attachment" {
+                    return r.skip().map(drop);
+                }
+                let mut names = Names::new();
+                r.object_or_skip(|r, name| {
+                    plain &= names.add(&name)
+                        && listed(&name, &policy.attachment_fields, attachment_fields);
+                    r.skip().map(drop)
+                })
+                .map(drop)
+            })
+            .map(drop)
+        })?;
+        Ok(plain)
     }
 
     /// Reads member `name` of a resource into `f` if the rules read it; `false` if they do
@@ -588,32 +620,98 @@ impl<'a> Members<'a> {
     }
 }
 
-/// A resource as it arrives: its members as text and the facts the rules read. Something
-/// that is not an object arrives as no members and no facts, which the rules withhold
-/// (rather than fail the whole Bundle for it).
+/// Member names met in one object, to tell whether any repeats: a bit per name (by length
+/// and first and last byte), and the names themselves to compare when a bit is already set.
+struct Names<'a> {
+    seen: u64,
+    list: [&'a str; 32],
+    len: usize,
+}
+
+impl<'a> Names<'a> {
+    fn new() -> Self {
+        Names {
+            seen: 0,
+            list: [""; 32],
+            len: 0,
+        }
+    }
+
+    /// Adds `name`; `false` if it was met before, had escapes, or there are too many to tell.
+    #[expect(
+        clippy::ptr_arg,
+        reason = "the variant says whether the name had escapes"
+    )]
+    fn add(&mut self, name: &Cow<'a, str>) -> bool {
+        let Cow::Borrowed(name) = *name else {
+            return false;
+        };
+        let bit = name_bit(name);
+        if self.seen & bit != 0 && self.list[..self.len].contains(&name) {
+            return false;
+        }
+        if self.len == self.list.len() {
+            return false;
+        }
+        self.seen |= bit;
+        self.list[self.len] = name;
+        self.len += 1;
+        true
+    }
+}
+
+/// Whether `name` is one of `names` (its bit in `mask` first, then a comparison).
+fn listed(name: &str, names: &[String], mask: u64) -> bool {
+    mask & name_bit(name) != 0 && names.iter().any(|n| n == name)
+}
+
+/// The mask of `names` for [`listed`].
+fn mask_of(names: &[String]) -> u64 {
+    names.iter().fold(0, |m, n| m | name_bit(n))
+}
+
+/// A resource as it arrives: the facts the rules read. `plain` says its text can be shown as
+/// it is, were the resource kept: every member is one the policy passes on, none
+/// repeats, and `content` holds nothing the projection removes. Something that is not an
+/// object arrives with no facts, which the rules withhold (rather than fail the whole Bundle
+/// for it).
 struct Resource<'a> {
-    members: Members<'a>,
     facts: Facts<'a>,
+    /// The (last) `content` member's text: its attachment's creation stands in for a date.
+    content: Option<&'a str>,
+    plain: bool,
 }
 
 impl<'a> Resource<'a> {
     fn read(r: &mut Reader<'a>, fr: &mut FactReader<'a, '_>) -> Result<Self> {
-        let mut members = Members::with_capacity(0);
         let mut facts = Facts::default();
+        let mut content = None;
         if r.peek()? != Kind::Object {
             r.skip()?;
-            return Ok(Resource { members, facts });
+            return Ok(Resource {
+                facts,
+                content,
+                plain: false,
+            });
         }
-        members.list.reserve(16);
+        let mut names = Names::new();
+        let mut plain = true;
         r.object(|r, name| {
-            let start = r.offset();
-            if !fr.member(&mut facts, &name, r)? {
+            plain &= names.add(&name) && listed(&name, &fr.policy.fields, fr.fields);
+            if name == "content" {
+                let start = r.offset();
+                plain &= fr.content_is_plain(r)?;
+                content = Some(r.since(start));
+            } else if !fr.member(&mut facts, &name, r)? {
                 r.skip()?;
             }
-            members.set(name, Cow::Borrowed(r.since(start)));
             Ok(())
         })?;
-        Ok(Resource { members, facts })
+        Ok(Resource {
+            facts,
+            content,
+            plain,
+        })
     }
 
     /// The per-entry rules' decision.
@@ -627,7 +725,7 @@ impl<'a> Resource<'a> {
             return Ok(decide(&self.facts, viewer, policy, today));
         }
         // The attachment's creation stands in for a missing date.
-        let creation = match self.members.get("content") {
+        let creation = match self.content {
             Some(content) => first_creation(content, policy)?,
             None => None,
         };
@@ -639,33 +737,90 @@ impl<'a> Resource<'a> {
     }
 }
 
-/// An entry as it arrives: its members (`resource` read as a [`Resource`], the others kept
-/// as text). Something that is not an object arrives as no members and no resource.
+/// The entry members the minimised Bundle carries.
+const ENTRY_MEMBERS: [&str; 3] = ["fullUrl", "resource", "search"];
+
+/// An entry as it arrives: its text and its resource. `plain` says the text can be shown as
+/// it is, were the entry kept: its members are among `fullUrl`, `resource` and `search`,
+/// none repeats, and the resource is plain. Something that is not an object arrives with no
+/// resource.
 struct Entry<'a> {
-    members: Members<'a>,
+    text: &'a str,
     resource: Option<Resource<'a>>,
+    plain: bool,
 }
 
 impl<'a> Entry<'a> {
     fn read(r: &mut Reader<'a>, fr: &mut FactReader<'a, '_>) -> Result<Self> {
-        let mut members = Members::with_capacity(0);
+        let start = r.offset();
         let mut resource = None;
         if r.peek()? != Kind::Object {
             r.skip()?;
-            return Ok(Entry { members, resource });
+            return Ok(Entry {
+                text: r.since(start),
+                resource,
+                plain: false,
+            });
         }
+        let mut names = Names::new();
+        let mut plain = true;
         r.object(|r, name| {
+            plain &= names.add(&name) && ENTRY_MEMBERS.contains(&name.as_ref());
             if name == "resource" {
-                // Read in the same pass; its place among the members is kept.
                 resource = Some(Resource::read(r, fr)?);
-                members.set(name, Cow::Borrowed("null"));
             } else {
-                let text = r.skip()?;
-                members.set(name, Cow::Borrowed(text));
+                r.skip()?;
             }
             Ok(())
         })?;
-        Ok(Entry { members, resource })
+        let plain = plain && resource.as_ref().is_some_and(|r| r.plain);
+        Ok(Entry {
+            text: r.since(start),
+            resource,
+            plain,
+        })
+    }
+
+    /// Writes the kept entry: its own text when plain, else its members projected (read
+    /// again from its text); returns the number of elements removed.
+    fn write(&self, policy: &Policy, out: &mut String) -> Result<usize> {
+        if self.plain {
+            out.push_str(self.text);
+            return Ok(0);
+        }
+        let mut r = Reader::new(self.text, policy.max_depth, "bundle.entry");
+        let mut em = Members::with_capacity(4);
+        let mut rm = Members::with_capacity(16);
+        r.object(|r, name| {
+            if name == "resource" {
+                rm = Members::read(r)?;
+                em.set(name, Cow::Borrowed("null"));
+            } else {
+                let text = r.skip()?;
+                em.set(name, Cow::Borrowed(text));
+            }
+            Ok(())
+        })?;
+        let removed = project(&mut rm, policy)?;
+        out.push('{');
+        let mut first = true;
+        for (k, v) in em
+            .list
+            .iter()
+            .filter(|(k, _)| ENTRY_MEMBERS.contains(&k.as_ref()))
+        {
+            if !std::mem::take(&mut first) {
+                out.push(',');
+            }
+            write_name(k, out);
+            if k == "resource" {
+                rm.write(out);
+            } else {
+                out.push_str(v);
+            }
+        }
+        out.push('}');
+        Ok(removed)
     }
 }
 
@@ -873,7 +1028,7 @@ pub fn minimise(
             ),
         ));
     }
-    let mut b = BundleIn::read(text, policy)?;
+    let b = BundleIn::read(text, policy)?;
     if b.member("resourceType")?.as_ref().and_then(Value::as_str) != Some("Bundle") {
         return Err(Error::new(
             ErrorCode::InvalidResource,
@@ -911,7 +1066,7 @@ pub fn minimise(
         ..Stats::default()
     };
     let mut leaks = 0;
-    for (index, entry) in std::mem::take(&mut b.entries).into_iter().enumerate() {
+    for (index, entry) in b.entries.iter().enumerate() {
         let rid = entry.resource.as_ref().and_then(|r| r.facts.id.clone());
         let decision = match &entry.resource {
             None => Err((Reason::MalformedEntry, "an entry needs a resource")),
@@ -934,37 +1089,13 @@ pub fn minimise(
             )),
             _ => Ok(()),
         });
-        let (reason, rule) = match (decision, entry.resource) {
-            (
-                Ok(()),
-                Some(Resource {
-                    members: mut rm, ..
-                }),
-            ) => {
-                stats.elements_removed += project(&mut rm, policy)?;
+        let (reason, rule) = match (decision, &entry.resource) {
+            (Ok(()), Some(_)) => {
                 if kept > 0 {
                     entries_json.push(',');
                 }
                 kept += 1;
-                let out = &mut entries_json;
-                out.push('{');
-                let mut first = true;
-                for (k, v) in &entry.members.list {
-                    if !matches!(k.as_ref(), "fullUrl" | "resource" | "search") {
-                        continue;
-                    }
-                    if !first {
-                        out.push(',');
-                    }
-                    first = false;
-                    write_name(k, out);
-                    if k == "resource" {
-                        rm.write(out);
-                    } else {
-                        out.push_str(v);
-                    }
-                }
-                out.push('}');
+                stats.elements_removed += entry.write(policy, &mut entries_json)?;
                 continue;
             }
             // A decision to keep needs a resource (see above); were that to change, the

@@ -537,6 +537,57 @@ fn projection_drops_fields_and_inline_content() {
 }
 
 #[test]
+fn kept_entries_are_shown_as_they_came_only_when_nothing_is_removed() {
+    let p = Policy::default_policy();
+    let c = ctx();
+    let d = doc("d1", "A03-2", "2026-01-01");
+    let plain = serde_json::to_string_pretty(&json!({
+        "resourceType": "Bundle", "type": "searchset",
+        "entry": [{"fullUrl": "https://x/d1", "resource": d, "search": {"mode": "match"}}]
+    }))
+    .unwrap();
+    let out = minimise(plain.as_bytes(), &c, &p, NOW).unwrap();
+    // The entry's own text, whitespace and all.
+    let entry_text =
+        &plain[plain.find("{\n      \"fullUrl\"").unwrap()..plain.rfind("\n  ]").unwrap()];
+    assert!(out.bundle_json.contains(entry_text.trim_end()));
+    assert_eq!(out.stats.elements_removed, 0);
+
+    // A repeated member, a name with an escape, an entry member not passed on, an inline
+    // attachment: the entry is written member by member, projected, without repeats.
+    let text = plain
+        .replacen(
+            "\"status\": \"current\"",
+            "\"status\": \"superseded\", \"st\\u0061tus\": \"current\"",
+            1,
+        )
+        .replacen(
+            "\"search\":",
+            "\"request\": {\"method\": \"GET\"}, \"search\":",
+            1,
+        )
+        .replacen("\"size\":", "\"data\": \"JVBERi0=\", \"size\":", 1);
+    let out = minimise(text.as_bytes(), &c, &p, NOW).unwrap();
+    assert_eq!(out.stats.returned, 1, "{:?}", out.withheld);
+    assert_eq!(out.bundle_json.matches("\"status\"").count(), 1);
+    assert!(!out.bundle_json.contains("JVBERi0") && !out.bundle_json.contains("request"));
+    assert_eq!(out.stats.elements_removed, 1);
+    let b = out.bundle().unwrap();
+    let r = &b["entry"][0]["resource"];
+    assert_eq!(r["status"], "current");
+    assert_eq!(r["meta"]["security"][0]["code"], "REDACTED");
+    assert_eq!(b["entry"][0]["search"]["mode"], "match");
+    // The last of a repeated member decides, as it is what JSON.parse shows.
+    let superseded = plain.replacen(
+        "\"status\": \"current\"",
+        "\"status\": \"current\", \"status\": \"superseded\"",
+        1,
+    );
+    let out = minimise(superseded.as_bytes(), &c, &p, NOW).unwrap();
+    assert_eq!(out.withheld[0].reason, Reason::NotCurrent);
+}
+
+#[test]
 fn malformed_inputs_are_typed_errors() {
     let c = ctx();
     let p = Policy::default_policy();
