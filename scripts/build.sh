@@ -11,7 +11,7 @@ log "building the wasm core (release)"
 # Bulk memory (memcpy as one instruction), sign-ext and friends: every runtime tillit supports
 # has them. Where std is built here (Debian's toolchain), panics also carry no file/line
 # strings (-Zlocation-detail=none): tillit does not panic on input, and it saves ~3 KB gzipped.
-flags="-Ctarget-cpu=mvp -Ctarget-feature=+bulk-memory,+sign-ext,+nontrapping-fptoint,+mutable-globals"
+flags="-Ctarget-cpu=mvp -Ctarget-feature=+bulk-memory,+sign-ext,+nontrapping-fptoint,+mutable-globals,+simd128"
 [ "$WASM_RUSTUP" = 1 ] || flags="$flags -Zlocation-detail=none"
 RUSTFLAGS="$flags" wasm_cargo build -q --release --lib --target "$WASM_TARGET"
 WASM="$CARGO_TARGET_DIR_WASM/$WASM_TARGET/release/tillit.wasm"
@@ -22,7 +22,7 @@ wasm-bindgen --target experimental-nodejs-module --out-dir pkg/node --out-name t
 
 if command -v wasm-opt >/dev/null; then
   for f in pkg/web/tillit_core_bg.wasm pkg/node/tillit_core_bg.wasm; do
-    wasm-opt -O3 --enable-mutable-globals --enable-sign-ext --enable-bulk-memory --enable-nontrapping-float-to-int "$f" -o "$f.opt" && mv "$f.opt" "$f"
+    wasm-opt -O3 --enable-mutable-globals --enable-sign-ext --enable-bulk-memory --enable-nontrapping-float-to-int --enable-simd "$f" -o "$f.opt" && mv "$f.opt" "$f"
   done
 else
   log "wasm-opt not found: size not optimised"

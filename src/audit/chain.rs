@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 /// The `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex, the form records carry hashes in.
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { serveStatic } from '../support/static-server.mjs';
 import { launch, openPage } from '../support/browser.mjs';
+import { createHash } from 'node:crypto';
 import { attestation } from '../js/fixtures.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -50,4 +51,29 @@ test('two tabs appending concurrently yield one valid chain that survives a relo
   assert.equal(r.v.ok, true, JSON.stringify(r.v));
   assert.equal(r.v.entries, 80);
   assert.deepEqual([r.a, r.b], [40, 40]);
+});
+
+test("records chained in Chromium (the core's own SHA-256, four bodies at a time) verify with Node's crypto", async () => {
+  const page = await tab();
+  // 1 to 9 appends at once: batches that fill four lanes, and ones with spare lanes.
+  const lines = await page.evaluate(async (att) => {
+    const { tillit } = window;
+    const log = await tillit.AuditLog.open({ sink: 'memory' });
+    const trustContext = tillit.TrustContext.fromJSON(att);
+    for (let n = 1; n <= 9; n++) {
+      await Promise.all(Array.from({ length: n }, (_, i) => log.append({ kind: 'search', trustContext, clientId: `c${n}`, server: 'https://api.example', transactionId: `t-${n}-${'x'.repeat(i * 7)}` })));
+    }
+    return log.export('ndjson').trim().split('\n');
+  }, attestation());
+  assert.equal(lines.length, 45);
+  let prev = null;
+  for (const line of lines) {
+    const { hash, ...rest } = JSON.parse(line);
+    // The record's canonical form without `hash`: the line with that one member taken out.
+    const hashed = line.replace(`,"hash":"${hash}"`, '');
+    assert.deepEqual(JSON.parse(hashed), rest);
+    assert.equal(createHash('sha256').update(hashed).digest('hex'), hash);
+    if (prev !== null) assert.equal(rest.prev, prev);
+    prev = hash;
+  }
 });

@@ -1,0 +1,296 @@
+//! Four SHA-256 compressions at once, one message per 32-bit lane.
+//!
+//! In browsers the core hashes the access log itself (WebCrypto has no synchronous digest),
+//! about 3.4 KB per look-up, and SHA-256 is sequential within a message. Each record's text
+//! starts with its body, which does not depend on the chain; so the body blocks of four
+//! records are compressed side by side (wasm SIMD, `i32x4`), and each record is then finished
+//! on its own with RustCrypto's `sha2` from that midstate, in chain order.
+//!
+//! The same rounds serve two lane types: wasm SIMD vectors, and plain `[u32; 4]` arrays where
+//! SIMD is not compiled in (and in the native tests, which hold both to `sha2`).
+
+/// SHA-256's initial state.
+pub const H0: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+const K: [u32; 64] = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+];
+
+/// Four 32-bit lanes and the operations SHA-256 needs on them.
+trait Lanes: Copy {
+    fn splat(x: u32) -> Self;
+    fn from_words(w: [u32; 4]) -> Self;
+    fn to_words(self) -> [u32; 4];
+    fn add(self, o: Self) -> Self;
+    fn xor(self, o: Self) -> Self;
+    fn shr(self, n: u32) -> Self;
+    fn rotr(self, n: u32) -> Self;
+    /// `(a & mask) | (b & !mask)`
+    fn select(a: Self, b: Self, mask: Self) -> Self;
+}
+
+impl Lanes for [u32; 4] {
+    fn splat(x: u32) -> Self {
+        [x; 4]
+    }
+    fn from_words(w: [u32; 4]) -> Self {
+        w
+    }
+    fn to_words(self) -> [u32; 4] {
+        self
+    }
+    fn add(self, o: Self) -> Self {
+        core::array::from_fn(|i| self[i].wrapping_add(o[i]))
+    }
+    fn xor(self, o: Self) -> Self {
+        core::array::from_fn(|i| self[i] ^ o[i])
+    }
+    fn shr(self, n: u32) -> Self {
+        self.map(|x| x >> n)
+    }
+    fn rotr(self, n: u32) -> Self {
+        self.map(|x| x.rotate_right(n))
+    }
+    fn select(a: Self, b: Self, mask: Self) -> Self {
+        core::array::from_fn(|i| (a[i] & mask[i]) | (b[i] & !mask[i]))
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use core::arch::wasm32::*;
+
+    /// Four lanes in one wasm SIMD vector.
+    #[derive(Clone, Copy)]
+    pub struct V(pub v128);
+
+    impl super::Lanes for V {
+        #[inline(always)]
+        fn splat(x: u32) -> Self {
+            V(u32x4_splat(x))
+        }
+        #[inline(always)]
+        fn from_words(w: [u32; 4]) -> Self {
+            V(u32x4(w[0], w[1], w[2], w[3]))
+        }
+        #[inline(always)]
+        fn to_words(self) -> [u32; 4] {
+            [
+                u32x4_extract_lane::<0>(self.0),
+                u32x4_extract_lane::<1>(self.0),
+                u32x4_extract_lane::<2>(self.0),
+                u32x4_extract_lane::<3>(self.0),
+            ]
+        }
+        #[inline(always)]
+        fn add(self, o: Self) -> Self {
+            V(i32x4_add(self.0, o.0))
+        }
+        #[inline(always)]
+        fn xor(self, o: Self) -> Self {
+            V(v128_xor(self.0, o.0))
+        }
+        #[inline(always)]
+        fn shr(self, n: u32) -> Self {
+            V(u32x4_shr(self.0, n))
+        }
+        #[inline(always)]
+        fn rotr(self, n: u32) -> Self {
+            V(v128_or(u32x4_shr(self.0, n), i32x4_shl(self.0, 32 - n)))
+        }
+        #[inline(always)]
+        fn select(a: Self, b: Self, mask: Self) -> Self {
+            V(v128_bitselect(a.0, b.0, mask.0))
+        }
+    }
+}
+
+/// One round; the caller rotates the names.
+macro_rules! round {
+    ($a:ident, $b:ident, $c:ident, $d:ident, $e:ident, $f:ident, $g:ident, $h:ident, $k:expr, $w:expr) => {
+        let s1 = $e.rotr(6).xor($e.rotr(11)).xor($e.rotr(25));
+        let t1 = $h
+            .add(s1)
+            .add(L::select($f, $g, $e))
+            .add(L::splat($k))
+            .add($w);
+        let s0 = $a.rotr(2).xor($a.rotr(13)).xor($a.rotr(22));
+        let t2 = s0.add(L::select($c, $a, $a.xor($b)));
+        $d = $d.add(t1);
+        $h = t1.add(t2);
+    };
+}
+
+#[inline(always)]
+fn compress<L: Lanes>(state: &mut [L; 8], w: &mut [L; 16]) {
+    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = *state;
+    for block in 0..4 {
+        if block > 0 {
+            for t in 0..16 {
+                let x = w[(t + 1) % 16];
+                let y = w[(t + 14) % 16];
+                let s0 = x.rotr(7).xor(x.rotr(18)).xor(x.shr(3));
+                let s1 = y.rotr(17).xor(y.rotr(19)).xor(y.shr(10));
+                w[t] = w[t].add(s0).add(w[(t + 9) % 16]).add(s1);
+            }
+        }
+        for i in (0..16).step_by(8) {
+            let k = 16 * block + i;
+            round!(a, b, c, d, e, f, g, h, K[k], w[i]);
+            round!(h, a, b, c, d, e, f, g, K[k + 1], w[i + 1]);
+            round!(g, h, a, b, c, d, e, f, K[k + 2], w[i + 2]);
+            round!(f, g, h, a, b, c, d, e, K[k + 3], w[i + 3]);
+            round!(e, f, g, h, a, b, c, d, K[k + 4], w[i + 4]);
+            round!(d, e, f, g, h, a, b, c, K[k + 5], w[i + 5]);
+            round!(c, d, e, f, g, h, a, b, K[k + 6], w[i + 6]);
+            round!(b, c, d, e, f, g, h, a, K[k + 7], w[i + 7]);
+        }
+    }
+    for (s, x) in state.iter_mut().zip([a, b, c, d, e, f, g, h]) {
+        *s = s.add(x);
+    }
+}
+
+/// Compresses the first `blocks` 64-byte blocks of each of four messages, starting from
+/// SHA-256's initial state: their midstates.
+fn midstates4<L: Lanes>(messages: [&[u8]; 4], blocks: usize) -> [[u32; 8]; 4] {
+    let mut state: [L; 8] = core::array::from_fn(|i| L::splat(H0[i]));
+    let word = |m: &[u8], at: usize| u32::from_be_bytes([m[at], m[at + 1], m[at + 2], m[at + 3]]);
+    for n in 0..blocks {
+        let mut w: [L; 16] = core::array::from_fn(|t| {
+            let at = 64 * n + 4 * t;
+            L::from_words(messages.map(|m| word(m, at)))
+        });
+        compress(&mut state, &mut w);
+    }
+    let lanes = state.map(L::to_words);
+    core::array::from_fn(|m| core::array::from_fn(|i| lanes[i][m]))
+}
+
+/// The SHA-256 midstates of four messages after their first `blocks` whole blocks (each
+/// message must be at least `64 * blocks` bytes long).
+fn midstates(messages: [&[u8]; 4], blocks: usize) -> [[u32; 8]; 4] {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return midstates4::<simd::V>(messages, blocks);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    return midstates4::<[u32; 4]>(messages, blocks);
+}
+
+/// A message's SHA-256 state after its first `blocks` whole blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Midstate {
+    state: [u32; 8],
+    blocks: usize,
+}
+
+impl Midstate {
+    /// The state before any block.
+    pub const START: Midstate = Midstate {
+        state: H0,
+        blocks: 0,
+    };
+
+    /// The SHA-256 of `message`, whose first `64 * self.blocks` bytes this state absorbed
+    /// (the rest is hashed here, with RustCrypto's compression function).
+    pub fn finish(self, message: &[u8]) -> [u8; 32] {
+        use sha2::digest::generic_array::GenericArray;
+        let mut state = self.state;
+        let rest = &message[64 * self.blocks..];
+        let whole = rest.len() / 64 * 64;
+        let blocks: Vec<GenericArray<u8, _>> = rest[..whole]
+            .chunks_exact(64)
+            .map(|c| *GenericArray::from_slice(c))
+            .collect();
+        sha2::compress256(&mut state, &blocks);
+        // The tail, 0x80, zeros up to 56 bytes mod 64, the length in bits (big-endian).
+        let tail = &rest[whole..];
+        let mut last = [0u8; 128];
+        last[..tail.len()].copy_from_slice(tail);
+        last[tail.len()] = 0x80;
+        let n = if tail.len() < 56 { 64 } else { 128 };
+        last[n - 8..n].copy_from_slice(&(message.len() as u64 * 8).to_be_bytes());
+        let pad: Vec<GenericArray<u8, _>> = last[..n]
+            .chunks_exact(64)
+            .map(|c| *GenericArray::from_slice(c))
+            .collect();
+        sha2::compress256(&mut state, &pad);
+        let mut out = [0u8; 32];
+        for (o, s) in out.chunks_exact_mut(4).zip(state) {
+            o.copy_from_slice(&s.to_be_bytes());
+        }
+        out
+    }
+}
+
+/// For each message, its state after the whole blocks it shares in length with the other
+/// messages of its group of four (compressed four at a time). A last group of fewer than four
+/// fills its spare lanes with its first message.
+pub fn midstates_of(messages: &[&[u8]]) -> Vec<Midstate> {
+    let mut out = Vec::with_capacity(messages.len());
+    for group in messages.chunks(4) {
+        let lanes: [&[u8]; 4] = core::array::from_fn(|i| *group.get(i).unwrap_or(&group[0]));
+        let blocks = lanes.iter().map(|m| m.len() / 64).min().unwrap_or(0);
+        let states = midstates(lanes, blocks);
+        out.extend(
+            states[..group.len()]
+                .iter()
+                .map(|&state| Midstate { state, blocks }),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::digest::generic_array::GenericArray;
+
+    fn reference(m: &[u8], blocks: usize) -> [u32; 8] {
+        let mut s = H0;
+        let b: Vec<_> = m[..64 * blocks]
+            .chunks_exact(64)
+            .map(|c| *GenericArray::from_slice(c))
+            .collect();
+        sha2::compress256(&mut s, &b);
+        s
+    }
+
+    #[test]
+    fn four_lanes_agree_with_sha2() {
+        let data: Vec<u8> = (0..4000u32).map(|i| (i * 31 + i / 7) as u8).collect();
+        for blocks in [0, 1, 2, 17, 52] {
+            let ms = [&data[..], &data[5..], &data[64..], &data[300..]];
+            let got = midstates(ms, blocks);
+            for (m, g) in ms.iter().zip(got) {
+                assert_eq!(g, reference(m, blocks), "{blocks} blocks");
+            }
+        }
+    }
+
+    #[test]
+    fn finished_midstates_are_sha256() {
+        use sha2::Digest as _;
+        let data: Vec<u8> = (0..4000u32).map(|i| (i * 13 + i / 5) as u8).collect();
+        // Every tail length around the padding boundary, in groups of one to five.
+        for n in 0..7 {
+            let messages: Vec<&[u8]> = (0..n).map(|i| &data[..2800 + 37 * i + 11 * n]).collect();
+            for (m, mid) in messages.iter().zip(midstates_of(&messages)) {
+                let want: [u8; 32] = sha2::Sha256::digest(m).into();
+                assert_eq!(mid.finish(m), want, "{} bytes", m.len());
+            }
+        }
+        for len in 0..200 {
+            let want: [u8; 32] = sha2::Sha256::digest(&data[..len]).into();
+            assert_eq!(Midstate::START.finish(&data[..len]), want, "{len} bytes");
+        }
+    }
+}
