@@ -224,7 +224,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads an object member by member: `f` gets each member's name (decoded) and must read
-    /// its value (with [`skip`](Self::skip), [`node`](Self::node), …).
+    /// its value (with [`skip`](Self::skip), [`string`](Self::string), …).
     pub fn object(
         &mut self,
         mut f: impl FnMut(&mut Self, Cow<'a, str>) -> Result<()>,
