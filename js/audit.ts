@@ -576,6 +576,14 @@ function nativeSha256(): Promise<((bytes: Uint8Array) => string) | undefined> {
   return sha256;
 }
 
+/** Look-up ids: random v4 UUIDs made by the core, fetched 64 at a time. */
+let ids = '';
+let idAt = 0;
 function uuid(): string {
-  return (globalThis.crypto as Crypto).randomUUID();
+  if (idAt >= ids.length) {
+    ids = call(() => core.uuids(64));
+    idAt = 0;
+  }
+  idAt += 36;
+  return ids.slice(idAt - 36, idAt);
 }

@@ -207,6 +207,8 @@ fn helpers() {
     assert_eq!(u.len(), 36);
     assert_eq!(&u[14..15], "4");
     assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"));
+    let bytes: [u8; 16] = core::array::from_fn(|i| i as u8 * 17);
+    assert_eq!(uuid_v4(bytes), "00112233-4455-4677-8899-aabbccddeeff");
     let _: Value = json!(null);
 }
 

@@ -58,6 +58,19 @@ fn digest_hex(native: &Option<Native>, bytes: &[u8]) -> crate::error::Result<Str
         .ok_or_else(failed)
 }
 
+/// `n` (at most 1,024) random version-4 UUIDs, 36 characters each, one after another: the
+/// wrapper takes its look-up ids from them (one crossing per run of ids; the randomness comes
+/// from the pooled CSPRNG page).
+#[wasm_bindgen(js_name = uuids)]
+pub fn uuids(n: u32) -> JsResult<String> {
+    let n = n.min(1024) as usize;
+    let mut s = String::with_capacity(36 * n);
+    for _ in 0..n {
+        s.push_str(&event::uuid_v4(platform::random_bytes::<16>()?));
+    }
+    Ok(s)
+}
+
 fn parse_line(line: &str, i: usize) -> JsResult<Value> {
     crate::json::parse_limited(line, 16 << 20, 128, &format!("log[{i}]")).map_err(to_js)
 }
