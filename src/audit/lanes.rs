@@ -36,6 +36,12 @@ trait Lanes: Copy {
     fn rotr(self, n: u32) -> Self;
     /// `(a & mask) | (b & !mask)`
     fn select(a: Self, b: Self, mask: Self) -> Self;
+    /// The sixteen big-endian words of each message's block at `at`, word `t` of message
+    /// `m` in lane `m` of item `t`.
+    fn block(messages: [&[u8]; 4], at: usize) -> [Self; 16] {
+        let word = |m: &[u8], i: usize| u32::from_be_bytes([m[i], m[i + 1], m[i + 2], m[i + 3]]);
+        core::array::from_fn(|t| Self::from_words(messages.map(|m| word(m, at + 4 * t))))
+    }
 }
 
 impl Lanes for [u32; 4] {
@@ -111,6 +117,31 @@ mod simd {
         fn select(a: Self, b: Self, mask: Self) -> Self {
             V(v128_bitselect(a.0, b.0, mask.0))
         }
+        /// Sixteen bytes at a time, each word byte-swapped as it is gathered (the compiler
+        /// makes one load and one shuffle of it), then 4x4 transposes into lanes.
+        #[inline(always)]
+        fn block(messages: [&[u8]; 4], at: usize) -> [Self; 16] {
+            let row = |m: &[u8], i: usize| {
+                let b: &[u8; 16] = m[i..i + 16].try_into().expect("16 bytes");
+                u8x16(
+                    b[3], b[2], b[1], b[0], b[7], b[6], b[5], b[4], b[11], b[10], b[9], b[8],
+                    b[15], b[14], b[13], b[12],
+                )
+            };
+            let mut w = [V(u32x4_splat(0)); 16];
+            for q in 0..4 {
+                let [r0, r1, r2, r3] = messages.map(|m| row(m, at + 16 * q));
+                let t0 = i32x4_shuffle::<0, 4, 1, 5>(r0, r1);
+                let t1 = i32x4_shuffle::<2, 6, 3, 7>(r0, r1);
+                let t2 = i32x4_shuffle::<0, 4, 1, 5>(r2, r3);
+                let t3 = i32x4_shuffle::<2, 6, 3, 7>(r2, r3);
+                w[4 * q] = V(i64x2_shuffle::<0, 2>(t0, t2));
+                w[4 * q + 1] = V(i64x2_shuffle::<1, 3>(t0, t2));
+                w[4 * q + 2] = V(i64x2_shuffle::<0, 2>(t1, t3));
+                w[4 * q + 3] = V(i64x2_shuffle::<1, 3>(t1, t3));
+            }
+            w
+        }
     }
 }
 
@@ -164,12 +195,8 @@ fn compress<L: Lanes>(state: &mut [L; 8], w: &mut [L; 16]) {
 /// SHA-256's initial state: their midstates.
 fn midstates4<L: Lanes>(messages: [&[u8]; 4], blocks: usize) -> [[u32; 8]; 4] {
     let mut state: [L; 8] = core::array::from_fn(|i| L::splat(H0[i]));
-    let word = |m: &[u8], at: usize| u32::from_be_bytes([m[at], m[at + 1], m[at + 2], m[at + 3]]);
     for n in 0..blocks {
-        let mut w: [L; 16] = core::array::from_fn(|t| {
-            let at = 64 * n + 4 * t;
-            L::from_words(messages.map(|m| word(m, at)))
-        });
+        let mut w = L::block(messages, 64 * n);
         compress(&mut state, &mut w);
     }
     let lanes = state.map(L::to_words);
