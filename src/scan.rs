@@ -263,60 +263,45 @@ impl<'a> Reader<'a> {
         &mut self,
         mut f: impl FnMut(&mut Self, usize, usize, bool) -> Result<()>,
     ) -> Result<()> {
-        self.pos += 1;
-        self.enter()?;
-        self.ws();
-        if self.at() == Some(b'}') {
-            self.pos += 1;
-            self.depth -= 1;
-            return Ok(());
-        }
-        loop {
-            self.ws();
-            if self.at() != Some(b'"') {
-                return Err(self.bad());
+        self.container(b'}', |r| {
+            if r.at() != Some(b'"') {
+                return Err(r.bad());
             }
-            let start = self.pos + 1;
-            let escaped = self.skip_string()?;
-            let end = self.pos - 1;
-            self.ws();
-            if self.at() != Some(b':') {
-                return Err(self.bad());
+            let start = r.pos + 1;
+            let escaped = r.skip_string()?;
+            let end = r.pos - 1;
+            r.ws();
+            if r.at() != Some(b':') {
+                return Err(r.bad());
             }
-            self.pos += 1;
-            self.ws();
-            f(self, start, end, escaped)?;
-            self.ws();
-            match self.at() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => break,
-                _ => return Err(self.bad()),
-            }
-        }
-        self.pos += 1;
-        self.depth -= 1;
-        Ok(())
+            r.pos += 1;
+            r.ws();
+            f(r, start, end, escaped)
+        })
     }
 
     /// At `[`: reads the items with `f`.
     #[inline(always)]
-    fn items(&mut self, mut f: impl FnMut(&mut Self) -> Result<()>) -> Result<()> {
+    fn items(&mut self, f: impl FnMut(&mut Self) -> Result<()>) -> Result<()> {
+        self.container(b']', f)
+    }
+
+    /// At an opening bracket: reads what `f` reads, separated by commas, up to `close`.
+    #[inline(always)]
+    fn container(&mut self, close: u8, mut f: impl FnMut(&mut Self) -> Result<()>) -> Result<()> {
         self.pos += 1;
         self.enter()?;
         self.ws();
-        if self.at() == Some(b']') {
-            self.pos += 1;
-            self.depth -= 1;
-            return Ok(());
-        }
-        loop {
-            self.ws();
-            f(self)?;
-            self.ws();
-            match self.at() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => break,
-                _ => return Err(self.bad()),
+        if self.at() != Some(close) {
+            loop {
+                self.ws();
+                f(self)?;
+                self.ws();
+                match self.at() {
+                    Some(b',') => self.pos += 1,
+                    Some(c) if c == close => break,
+                    _ => return Err(self.bad()),
+                }
             }
         }
         self.pos += 1;

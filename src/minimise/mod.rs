@@ -278,16 +278,7 @@ impl<'a, 'p> FactReader<'a, 'p> {
             }
             codings.clear();
             r.array_or_skip(|r| {
-                let (mut system, mut code) = (None, None);
-                r.object_or_skip(|r, name| {
-                    match name.as_ref() {
-                        "system" => system = r.opt_string()?,
-                        "code" => code = r.opt_string()?,
-                        _ => drop(r.skip()?),
-                    }
-                    Ok(())
-                })?;
-                if let (Some(s), Some(c)) = (system, code) {
+                if let [Some(s), Some(c)] = strings_of(r, ["system", "code"])? {
                     codings.push((s, c));
                 }
                 Ok(())
@@ -338,15 +329,7 @@ impl<'a, 'p> FactReader<'a, 'p> {
                 r.object_or_skip(|r, name| {
                     match name.as_ref() {
                         "identifier" => {
-                            let (mut system, mut value) = (None, None);
-                            r.object_or_skip(|r, name| {
-                                match name.as_ref() {
-                                    "system" => system = r.opt_string()?,
-                                    "value" => value = r.opt_string()?,
-                                    _ => drop(r.skip()?),
-                                }
-                                Ok(())
-                            })?;
+                            let [system, value] = strings_of(r, ["system", "value"])?;
                             f.subject_identifier = Some(Identifier { system, value });
                         }
                         "reference" => f.subject_reference = r.opt_string()?,
@@ -403,6 +386,20 @@ impl<'a, 'p> FactReader<'a, 'p> {
     }
 }
 
+/// The string members `names` of an object (the last of each name; `None` where absent or
+/// not a string); a value that is not an object is read and gives none.
+fn strings_of<'a, const N: usize>(
+    r: &mut Reader<'a>,
+    names: [&str; N],
+) -> Result<[Option<Cow<'a, str>>; N]> {
+    let mut found = [const { None }; N];
+    r.object_or_skip(|r, name| match names.iter().position(|n| *n == name) {
+        Some(i) => r.opt_string().map(|v| found[i] = v),
+        None => r.skip().map(drop),
+    })?;
+    Ok(found)
+}
+
 /// `content[0].attachment.creation`, which stands in for a missing `date`.
 fn first_creation<'a>(content: &'a str, policy: &Policy) -> Result<Option<Cow<'a, str>>> {
     let mut r = Reader::new(content, policy.max_depth, "bundle.entry");
@@ -415,15 +412,8 @@ fn first_creation<'a>(content: &'a str, policy: &Policy) -> Result<Option<Cow<'a
             if name != "attachment" {
                 return r.skip().map(drop);
             }
-            creation = None;
-            r.object_or_skip(|r, name| {
-                match name.as_ref() {
-                    "creation" => creation = r.opt_string()?,
-                    _ => drop(r.skip()?),
-                }
-                Ok(())
-            })
-            .map(drop)
+            [creation] = strings_of(r, ["creation"])?;
+            Ok(())
         })
         .map(drop)
     })?;
