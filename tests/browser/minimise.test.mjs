@@ -1,0 +1,45 @@
+// Minimisation in headless Chromium: text goes into the core by the page's
+// TextEncoder.encodeInto (straight into wasm memory), bytes by one copy; both give the result
+// Node gives, whatever characters the text holds.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { serveStatic } from '../support/static-server.mjs';
+import { launch, openPage } from '../support/browser.mjs';
+import { TrustContext, minimise } from 'tillit';
+import { attestation, syntheticFnr, documentReference, searchset } from '../js/fixtures.mjs';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const NOW = Date.UTC(2026, 5, 15) / 1000;
+let server, context, page;
+
+before(async () => {
+  server = await serveStatic(ROOT);
+  context = await launch();
+  page = await openPage(context, `${server.url}/tests/browser/keys.html`);
+});
+after(async () => {
+  await context?.close();
+  await server?.close();
+});
+
+test('text and bytes minimise alike in Chromium and as in Node, with characters beyond ASCII', async () => {
+  const patient = syntheticFnr(4);
+  const docs = [];
+  for (let i = 0; i < 300; i++) docs.push(documentReference(`d${i}`, i % 7 === 3 ? syntheticFnr(9) : patient, ['A03-2', 'B02-2', 'E01-2'][i % 3], `202${i % 7}-0${1 + (i % 9)}-10`, { description: ['Epikrise – Ålesund', 'plain', '😀 notat', 'x'.repeat(i)][i % 4] }));
+  // A raw lone surrogate in the text: the encoder writes U+FFFD, in both places.
+  const text = JSON.stringify(searchset(docs)).replaceAll('"plain"', '"\ud800 plain"');
+  const att = attestation(patient);
+  const inChromium = await page.evaluate(({ text, att, now }) => {
+    const { tillit } = window;
+    const ctx = tillit.TrustContext.fromJSON(att);
+    const a = tillit.minimise(text, ctx, undefined, { now });
+    const b = tillit.minimise(new TextEncoder().encode(text), ctx, undefined, { now });
+    return { a, b };
+  }, { text, att, now: NOW });
+  const inNode = minimise(text, TrustContext.fromJSON(att), undefined, { now: NOW });
+  assert.deepEqual(inChromium.a, inChromium.b);
+  assert.deepEqual(inChromium.a, inNode);
+  assert.ok(inNode.bundle.entry.length > 50 && inNode.withheld.length > 50);
+  assert.ok(inNode.bundle.entry.some((e) => e.resource.description === '\ufffd plain'));
+});
