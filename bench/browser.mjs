@@ -9,8 +9,7 @@ import { fmt } from './harness.mjs';
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const quick = process.argv.includes('--quick');
 const server = await serveStatic(join(HERE, '..'));
-// gc() in the page: the harness collects garbage before each timed run (see harness.mjs).
-const context = await launch({ args: ['--js-flags=--expose-gc'] });
+const context = await launch();
 try {
   const page = await openPage(context, `${server.url}/bench/browser.html`);
   const { rows, ua } = await page.evaluate((runs) => window.runBench(runs), quick ? 3 : 7);

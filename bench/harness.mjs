@@ -2,17 +2,11 @@
 // optimised the hot wasm and JS functions: it compiles them with a baseline tier first and
 // optimises in the background), then `runs` timed runs; each figure is the median with min
 // and max. Baselines are measured the same way.
-// Where the runtime offers gc() (node --expose-gc; Chromium with --js-flags=--expose-gc, as
-// the bench scripts start them), garbage is collected before each timed run, so no run pays
-// for what an earlier one (or the other side of a pair) left behind; a run still pays for
-// the collections its own allocations cause.
-const collect = () => globalThis.gc?.();
 export async function measure(fn, { runs = 7, warmup = 2, warmupMs = 1500, iterations = 1 } = {}) {
   const start = performance.now();
   for (let i = 0; i < warmup || performance.now() - start < warmupMs; i++) await fn(iterations);
   const t = [];
   for (let i = 0; i < runs; i++) {
-    collect();
     const t0 = performance.now();
     await fn(iterations);
     t.push((performance.now() - t0) / iterations);
@@ -38,7 +32,6 @@ export async function measurePair(a, b, { runs = 7, warmup = 2, warmupMs = 1500,
   const tb = [];
   for (let i = 0; i < runs; i++) {
     for (const [fn, t] of i % 2 ? [[b, tb], [a, ta]] : [[a, ta], [b, tb]]) {
-      collect();
       const t0 = performance.now();
       await fn(iterations);
       t.push((performance.now() - t0) / iterations);

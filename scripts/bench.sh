@@ -6,5 +6,5 @@ cd "$ROOT"
 bash scripts/build.sh
 cargo build -q --profile emulator -p tillit-emulator
 mkdir -p bench/node_modules tests/node_modules && ln -sfn ../../pkg bench/node_modules/tillit && ln -sfn ../../pkg tests/node_modules/tillit
-node --expose-gc bench/node.mjs "$@"
+node bench/node.mjs "$@"
 node bench/browser.mjs "$@"

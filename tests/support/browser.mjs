@@ -8,10 +8,10 @@ import { join } from 'node:path';
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
-/** A persistent context (its own profile folder), so IndexedDB survives reloads; `args` are added to the flags. */
-export async function launch({ args = [] } = {}) {
+/** A persistent context (its own profile folder), so IndexedDB survives reloads. */
+export async function launch() {
   const dir = mkdtempSync(join(tmpdir(), 'tillit-chromium-'));
-  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...args] });
+  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   return context;
 }
 
