@@ -1,28 +1,15 @@
 // The package in headless Chromium: keys are non-extractable, persist in IndexedDB across a
 // page reload, and what they sign is verified by jose running in the same page.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { serveStatic } from '../support/static-server.mjs';
-import { launch, openPage } from '../support/browser.mjs';
+import { usePage } from '../support/browser.mjs';
 import { attestation } from '../js/fixtures.mjs';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-let server, context, page;
-
-before(async () => {
-  server = await serveStatic(ROOT);
-  context = await launch();
-  page = await openPage(context, `${server.url}/tests/browser/keys.html`);
-});
-after(async () => {
-  await context?.close();
-  await server?.close();
-});
+const chromium = usePage('tests/browser/keys.html');
 
 for (const alg of ['ES256', 'RS256', 'PS256']) {
   test(`${alg} in Chromium: assertion and DPoP proof verified by jose, thumbprint agrees`, async () => {
-    const r = await page.evaluate(async ({ alg, att }) => {
+    const r = await chromium.page.evaluate(async ({ alg, att }) => {
       const { tillit, jose } = window;
       const key = await tillit.generateKey({ alg });
       const exportRefused = await crypto.subtle.exportKey('pkcs8', key.privateKey).then(() => false, () => true);
@@ -43,13 +30,13 @@ for (const alg of ['ES256', 'RS256', 'PS256']) {
 }
 
 test('a persisted key survives a page reload and is never exportable', async () => {
-  const before = await page.evaluate(async () => {
+  const before = await chromium.page.evaluate(async () => {
     const key = await window.tillit.generateKey({ alg: 'ES256', persistAs: 'dpop-key' });
     return key.kid;
   });
-  await page.reload();
-  await page.waitForFunction(() => window.ready === true);
-  const after = await page.evaluate(async () => {
+  await chromium.page.reload();
+  await chromium.page.waitForFunction(() => window.ready === true);
+  const after = await chromium.page.evaluate(async () => {
     const { tillit, jose } = window;
     const key = await tillit.loadKey('dpop-key');
     const exportRefused = await crypto.subtle.exportKey('jwk', key.privateKey).then(() => false, () => true);

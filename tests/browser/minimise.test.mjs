@@ -1,27 +1,15 @@
 // Minimisation in headless Chromium: text goes into the core by the page's
 // TextEncoder.encodeInto (straight into wasm memory), bytes by one copy; both give the result
 // Node gives, whatever characters the text holds.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { serveStatic } from '../support/static-server.mjs';
-import { launch, openPage } from '../support/browser.mjs';
+import { usePage } from '../support/browser.mjs';
 import { TrustContext, minimise } from 'tillit';
 import { attestation, syntheticFnr, documentReference, searchset } from '../js/fixtures.mjs';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NOW = Date.UTC(2026, 5, 15) / 1000;
-let server, context, page;
 
-before(async () => {
-  server = await serveStatic(ROOT);
-  context = await launch();
-  page = await openPage(context, `${server.url}/tests/browser/keys.html`);
-});
-after(async () => {
-  await context?.close();
-  await server?.close();
-});
+const chromium = usePage('tests/browser/keys.html');
 
 test('text and bytes minimise alike in Chromium and as in Node, with characters beyond ASCII', async () => {
   const patient = syntheticFnr(4);
@@ -30,7 +18,7 @@ test('text and bytes minimise alike in Chromium and as in Node, with characters 
   // A raw lone surrogate in the text: the encoder writes U+FFFD, in both places.
   const text = JSON.stringify(searchset(docs)).replaceAll('"plain"', '"\ud800 plain"');
   const att = attestation(patient);
-  const inChromium = await page.evaluate(({ text, att, now }) => {
+  const inChromium = await chromium.page.evaluate(({ text, att, now }) => {
     const { tillit } = window;
     const ctx = tillit.TrustContext.fromJSON(att);
     const a = tillit.minimise(text, ctx, undefined, { now });

@@ -1,6 +1,9 @@
 // Launches Debian's headless Chromium through playwright-core, with the flags this closed
 // network needs (no background networking).
+import { before, after } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { serveStatic } from './static-server.mjs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,4 +25,23 @@ export async function openPage(context, url) {
   await page.goto(url);
   await page.waitForFunction(() => window.ready === true);
   return page;
+}
+
+/**
+ * For a test file: before its tests, serves the repository and opens `path` (from the
+ * repository's root) in headless Chromium; after them, closes both. Returns an object whose
+ * `page`, `context` and `server` are set once the `before` hook has run.
+ */
+export function usePage(path) {
+  const it = {};
+  before(async () => {
+    it.server = await serveStatic(fileURLToPath(new URL('../..', import.meta.url)));
+    it.context = await launch();
+    it.page = await openPage(it.context, `${it.server.url}/${path}`);
+  });
+  after(async () => {
+    await it.context?.close();
+    await it.server?.close();
+  });
+  return it;
 }
