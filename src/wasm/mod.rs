@@ -54,9 +54,16 @@ pub(crate) fn prop(obj: &JsValue, key: &str) -> Option<JsValue> {
     if !obj.is_object() {
         return None;
     }
-    Reflect::get(obj, &key.into())
+    Reflect::get(obj, &interned(key))
         .ok()
         .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// A fixed string (a property name, an algorithm name) as a JS string, made once (wasm-bindgen's
+/// interning): each new JS string from Rust text costs a `TextDecoder` call, and the same few
+/// are used on every call.
+pub(crate) fn interned(key: &str) -> JsValue {
+    JsValue::from_str(wasm_bindgen::intern(key))
 }
 
 /// A required string property.
@@ -88,5 +95,5 @@ pub(crate) fn opt_u64(obj: &JsValue, key: &str) -> JsResult<Option<u64>> {
 
 /// Sets `key` on a plain object.
 pub(crate) fn set(o: &Object, key: &str, v: &JsValue) {
-    let _ = Reflect::set(o, &key.into(), v);
+    let _ = Reflect::set(o, &interned(key), v);
 }

@@ -1,7 +1,7 @@
 //! The platform: WebCrypto (browsers, workers, Node ≥ 20 alike, read from the global
 //! object), the clock and randomness.
 
-use super::{arg_err, from_js, prop, prop_str, set, to_js, JsResult};
+use super::{arg_err, from_js, interned, prop, prop_str, set, to_js, JsResult};
 use crate::error::{Error, ErrorCode};
 use crate::jose::{b64u, Alg, PublicJwk};
 use js_sys::{Array, Object, Reflect, Uint8Array};
@@ -104,7 +104,10 @@ fn obj(pairs: &[(&str, JsValue)]) -> Object {
 /// The WebCrypto algorithm for generating or importing a key of `alg`.
 fn key_algorithm(alg: Alg) -> Object {
     match alg {
-        Alg::Es256 => obj(&[("name", "ECDSA".into()), ("namedCurve", "P-256".into())]),
+        Alg::Es256 => obj(&[
+            ("name", interned("ECDSA")),
+            ("namedCurve", interned("P-256")),
+        ]),
         Alg::Rs256 | Alg::Ps256 => obj(&[
             (
                 "name",
@@ -125,9 +128,9 @@ fn key_algorithm(alg: Alg) -> Object {
 /// The WebCrypto parameters for signing with `alg`.
 fn sign_algorithm(alg: Alg) -> Object {
     match alg {
-        Alg::Es256 => obj(&[("name", "ECDSA".into()), ("hash", "SHA-256".into())]),
-        Alg::Rs256 => obj(&[("name", "RSASSA-PKCS1-v1_5".into())]),
-        Alg::Ps256 => obj(&[("name", "RSA-PSS".into()), ("saltLength", 32.into())]),
+        Alg::Es256 => obj(&[("name", interned("ECDSA")), ("hash", interned("SHA-256"))]),
+        Alg::Rs256 => obj(&[("name", interned("RSASSA-PKCS1-v1_5"))]),
+        Alg::Ps256 => obj(&[("name", interned("RSA-PSS")), ("saltLength", 32.into())]),
     }
 }
 
