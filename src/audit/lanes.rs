@@ -231,13 +231,18 @@ impl Midstate {
     pub fn finish(self, message: &[u8]) -> [u8; 32] {
         use sha2::digest::generic_array::GenericArray;
         let mut state = self.state;
+        // Block by block from the message itself (no copy of the blocks).
+        let compress = |state: &mut [u32; 8], bytes: &[u8]| {
+            for block in bytes.chunks_exact(64) {
+                sha2::compress256(
+                    state,
+                    core::slice::from_ref(GenericArray::from_slice(block)),
+                );
+            }
+        };
         let rest = &message[64 * self.blocks..];
         let whole = rest.len() / 64 * 64;
-        let blocks: Vec<GenericArray<u8, _>> = rest[..whole]
-            .chunks_exact(64)
-            .map(|c| *GenericArray::from_slice(c))
-            .collect();
-        sha2::compress256(&mut state, &blocks);
+        compress(&mut state, &rest[..whole]);
         // The tail, 0x80, zeros up to 56 bytes mod 64, the length in bits (big-endian).
         let tail = &rest[whole..];
         let mut last = [0u8; 128];
@@ -245,11 +250,7 @@ impl Midstate {
         last[tail.len()] = 0x80;
         let n = if tail.len() < 56 { 64 } else { 128 };
         last[n - 8..n].copy_from_slice(&(message.len() as u64 * 8).to_be_bytes());
-        let pad: Vec<GenericArray<u8, _>> = last[..n]
-            .chunks_exact(64)
-            .map(|c| *GenericArray::from_slice(c))
-            .collect();
-        sha2::compress256(&mut state, &pad);
+        compress(&mut state, &last[..n]);
         let mut out = [0u8; 32];
         for (o, s) in out.chunks_exact_mut(4).zip(state) {
             o.copy_from_slice(&s.to_be_bytes());

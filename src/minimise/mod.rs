@@ -1040,10 +1040,10 @@ pub fn minimise(
     {
         *id_counts.entry(id).or_default() += 1;
     }
-    let shared: Vec<String> = id_counts
+    let shared: Vec<&str> = id_counts
         .into_iter()
         .filter(|(_, n)| *n > 1)
-        .map(|(id, _)| id.to_string())
+        .map(|(id, _)| id)
         .collect();
 
     // The kept entries, written one after another as the Bundle's entry array.
@@ -1057,13 +1057,13 @@ pub fn minimise(
     };
     let mut leaks = 0;
     for (index, entry) in b.entries.iter().enumerate() {
-        let rid = entry.resource.as_ref().and_then(|r| r.facts.id.clone());
+        let rid = entry.resource.as_ref().and_then(|r| r.facts.id.as_deref());
         let decision = match &entry.resource {
             None => Err((Reason::MalformedEntry, "an entry needs a resource")),
             Some(_)
                 if rid
                     .as_ref()
-                    .is_some_and(|i| shared.binary_search_by(|s| s.as_str().cmp(i)).is_ok()) =>
+                    .is_some_and(|i| shared.binary_search(i).is_ok()) =>
             {
                 Err((
                     Reason::DuplicateId,
@@ -1100,7 +1100,7 @@ pub fn minimise(
         withheld.push(Withheld {
             id: rid
                 .filter(|s| is_fhir_id(s))
-                .map_or_else(|| format!("entry[{index}]"), Cow::into_owned),
+                .map_or_else(|| format!("entry[{index}]"), String::from),
             index,
             reason,
             rule,
