@@ -70,6 +70,10 @@ impl Default for Head {
     }
 }
 
+/// How every record's line begins: its body follows, and nothing before it depends on the
+/// chain (the browser path hashes this part of a batch's records ahead; see `lanes`).
+pub const BODY_PREFIX: &str = "{\"body\":";
+
 impl Head {
     /// Makes the next record's line (its RFC 8785 canonical form, `hash` included) and advances
     /// the head: `(line, hash)`. `body` is written as a tree; see [`Head::append_written`].
@@ -97,7 +101,7 @@ impl Head {
         digest: &mut dyn FnMut(&[u8]) -> Result<String>,
     ) -> Result<(String, String)> {
         let mut line = String::with_capacity(4096);
-        line.push_str("{\"body\":");
+        line.push_str(BODY_PREFIX);
         write_body(&mut line)?;
         let body_end = line.len();
         line.push_str(",\"kind\":");

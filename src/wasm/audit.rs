@@ -137,7 +137,6 @@ impl AuditCore {
         let now = event::rfc3339(js_sys::Date::now() as u64);
         // Each record's text up to the end of its body, `{"body":<event>`: it does not
         // depend on the chain, so it is written for the whole batch first.
-        const PREFIX: &str = "{\"body\":";
         let mut bodies = Vec::with_capacity(events.len());
         for (ctx, input) in &events {
             let text = ctx
@@ -157,7 +156,7 @@ impl AuditCore {
                 None => event::uuid_v4(platform::random_bytes::<16>()?),
             };
             let mut pre = String::with_capacity(4096);
-            pre.push_str(PREFIX);
+            pre.push_str(chain::BODY_PREFIX);
             input
                 .write_into(&mut pre, tc, frame, &id, &now)
                 .map_err(to_js)?;
@@ -179,7 +178,7 @@ impl AuditCore {
                 .append_written(
                     "event",
                     |out| {
-                        out.push_str(&pre[PREFIX.len()..]);
+                        out.push_str(&pre[chain::BODY_PREFIX.len()..]);
                         Ok(())
                     },
                     &mut |b| match &mids {
