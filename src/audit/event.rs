@@ -553,8 +553,14 @@ pub fn write_framed(
 /// The entities: the patients, the query or document, the transaction id, the token by
 /// `jti`, and the care relationship.
 fn entities(a: &mut Items<'_>, l: &LookUp<'_>, completion: &Completion, frame: &EventFrame) {
+    // What the frame holds (the patient, the care relationship) comes first and what changes
+    // per look-up after it: records of one frame then begin with the same bytes for longer,
+    // which the browser path's hashing reuses (see `lanes::Prefix`).
     if !frame.patients.is_empty() {
         a.raw(&frame.patients);
+    }
+    if !frame.care.is_empty() {
+        a.raw(&frame.care);
     }
     match l.action {
         Action::Search => {
@@ -614,9 +620,6 @@ fn entities(a: &mut Items<'_>, l: &LookUp<'_>, completion: &Completion, frame: &
                 who(w, None, None, &format!("urn:ietf:params:oauth:jti:{jti}"))
             });
         });
-    }
-    if !frame.care.is_empty() {
-        a.raw(&frame.care);
     }
 }
 

@@ -4,7 +4,9 @@
 //! about 3.4 KB per look-up, and SHA-256 is sequential within a message. Each record's text
 //! starts with its body, which does not depend on the chain; so the body blocks of four
 //! records are compressed side by side (wasm SIMD, `i32x4`), and each record is then finished
-//! on its own with RustCrypto's `sha2` from that midstate, in chain order.
+//! on its own with RustCrypto's `sha2` from that midstate, in chain order. Records of one
+//! look-up context also begin with the same ~2 KB: a record starts from the state after the
+//! blocks it shares with a recent one ([`Prefix`]), so about a third of its blocks are left.
 //!
 //! The same rounds serve two lane types: wasm SIMD vectors, and plain `[u32; 4]` arrays where
 //! SIMD is not compiled in (and in the native tests, which hold both to `sha2`).
@@ -36,11 +38,13 @@ trait Lanes: Copy {
     fn rotr(self, n: u32) -> Self;
     /// `(a & mask) | (b & !mask)`
     fn select(a: Self, b: Self, mask: Self) -> Self;
-    /// The sixteen big-endian words of each message's block at `at`, word `t` of message
-    /// `m` in lane `m` of item `t`.
-    fn block(messages: [&[u8]; 4], at: usize) -> [Self; 16] {
+    /// The sixteen big-endian words of each message's block at its offset in `at`, word `t`
+    /// of message `m` in lane `m` of item `t`.
+    fn block(messages: [&[u8]; 4], at: [usize; 4]) -> [Self; 16] {
         let word = |m: &[u8], i: usize| u32::from_be_bytes([m[i], m[i + 1], m[i + 2], m[i + 3]]);
-        core::array::from_fn(|t| Self::from_words(messages.map(|m| word(m, at + 4 * t))))
+        core::array::from_fn(|t| {
+            Self::from_words(core::array::from_fn(|m| word(messages[m], at[m] + 4 * t)))
+        })
     }
 }
 
@@ -120,7 +124,7 @@ mod simd {
         /// Sixteen bytes at a time, each word byte-swapped as it is gathered (the compiler
         /// makes one load and one shuffle of it), then 4x4 transposes into lanes.
         #[inline(always)]
-        fn block(messages: [&[u8]; 4], at: usize) -> [Self; 16] {
+        fn block(messages: [&[u8]; 4], at: [usize; 4]) -> [Self; 16] {
             let row = |m: &[u8], i: usize| {
                 let b: &[u8; 16] = m[i..i + 16].try_into().expect("16 bytes");
                 u8x16(
@@ -130,7 +134,7 @@ mod simd {
             };
             let mut w = [V(u32x4_splat(0)); 16];
             for q in 0..4 {
-                let [r0, r1, r2, r3] = messages.map(|m| row(m, at + 16 * q));
+                let [r0, r1, r2, r3] = core::array::from_fn(|m| row(messages[m], at[m] + 16 * q));
                 let t0 = i32x4_shuffle::<0, 4, 1, 5>(r0, r1);
                 let t1 = i32x4_shuffle::<2, 6, 3, 7>(r0, r1);
                 let t2 = i32x4_shuffle::<0, 4, 1, 5>(r2, r3);
@@ -191,25 +195,25 @@ fn compress<L: Lanes>(state: &mut [L; 8], w: &mut [L; 16]) {
     }
 }
 
-/// Compresses the first `blocks` 64-byte blocks of each of four messages, starting from
-/// SHA-256's initial state: their midstates.
-fn midstates4<L: Lanes>(messages: [&[u8]; 4], blocks: usize) -> [[u32; 8]; 4] {
-    let mut state: [L; 8] = core::array::from_fn(|i| L::splat(H0[i]));
+/// Compresses the next `blocks` 64-byte blocks of each of four messages, each from its own
+/// midstate: their states after them.
+fn advance4<L: Lanes>(messages: [&[u8]; 4], from: [Midstate; 4], blocks: usize) -> [[u32; 8]; 4] {
+    let mut state: [L; 8] = core::array::from_fn(|i| L::from_words(from.map(|f| f.state[i])));
     for n in 0..blocks {
-        let mut w = L::block(messages, 64 * n);
+        let mut w = L::block(messages, from.map(|f| 64 * (f.blocks + n)));
         compress(&mut state, &mut w);
     }
     let lanes = state.map(L::to_words);
     core::array::from_fn(|m| core::array::from_fn(|i| lanes[i][m]))
 }
 
-/// The SHA-256 midstates of four messages after their first `blocks` whole blocks (each
-/// message must be at least `64 * blocks` bytes long).
-fn midstates(messages: [&[u8]; 4], blocks: usize) -> [[u32; 8]; 4] {
+/// [`advance4`] with wasm SIMD lanes where they are compiled in, else plain arrays. Each
+/// message must hold `blocks` whole blocks after its midstate.
+fn advance(messages: [&[u8]; 4], from: [Midstate; 4], blocks: usize) -> [[u32; 8]; 4] {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    return midstates4::<simd::V>(messages, blocks);
+    return advance4::<simd::V>(messages, from, blocks);
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    return midstates4::<[u32; 4]>(messages, blocks);
+    return advance4::<[u32; 4]>(messages, from, blocks);
 }
 
 /// A message's SHA-256 state after its first `blocks` whole blocks.
@@ -229,20 +233,11 @@ impl Midstate {
     /// The SHA-256 of `message`, whose first `64 * self.blocks` bytes this state absorbed
     /// (the rest is hashed here, with RustCrypto's compression function).
     pub fn finish(self, message: &[u8]) -> [u8; 32] {
-        use sha2::digest::generic_array::GenericArray;
         let mut state = self.state;
         // Block by block from the message itself (no copy of the blocks).
-        let compress = |state: &mut [u32; 8], bytes: &[u8]| {
-            for block in bytes.chunks_exact(64) {
-                sha2::compress256(
-                    state,
-                    core::slice::from_ref(GenericArray::from_slice(block)),
-                );
-            }
-        };
         let rest = &message[64 * self.blocks..];
         let whole = rest.len() / 64 * 64;
-        compress(&mut state, &rest[..whole]);
+        compress_blocks(&mut state, &rest[..whole]);
         // The tail, 0x80, zeros up to 56 bytes mod 64, the length in bits (big-endian).
         let tail = &rest[whole..];
         let mut last = [0u8; 128];
@@ -250,7 +245,7 @@ impl Midstate {
         last[tail.len()] = 0x80;
         let n = if tail.len() < 56 { 64 } else { 128 };
         last[n - 8..n].copy_from_slice(&(message.len() as u64 * 8).to_be_bytes());
-        compress(&mut state, &last[..n]);
+        compress_blocks(&mut state, &last[..n]);
         let mut out = [0u8; 32];
         for (o, s) in out.chunks_exact_mut(4).zip(state) {
             o.copy_from_slice(&s.to_be_bytes());
@@ -259,20 +254,105 @@ impl Midstate {
     }
 }
 
-/// For each message, its state after the whole blocks it shares in length with the other
-/// messages of its group of four (compressed four at a time). A last group of fewer than four
-/// fills its spare lanes with its first message.
-pub fn midstates_of(messages: &[&[u8]]) -> Vec<Midstate> {
-    let mut out = Vec::with_capacity(messages.len());
-    for group in messages.chunks(4) {
-        let lanes: [&[u8]; 4] = core::array::from_fn(|i| *group.get(i).unwrap_or(&group[0]));
-        let blocks = lanes.iter().map(|m| m.len() / 64).min().unwrap_or(0);
-        let states = midstates(lanes, blocks);
-        out.extend(
-            states[..group.len()]
-                .iter()
-                .map(|&state| Midstate { state, blocks }),
+/// SHA-256 compresses the blocks of `block` into `state`, one after the other.
+fn compress_blocks(state: &mut [u32; 8], bytes: &[u8]) {
+    use sha2::digest::generic_array::GenericArray;
+    for block in bytes.chunks_exact(64) {
+        sha2::compress256(
+            state,
+            core::slice::from_ref(GenericArray::from_slice(block)),
         );
+    }
+}
+
+/// How many whole 64-byte blocks `a` and `b` begin with in common.
+fn common_blocks(a: &[u8], b: &[u8]) -> usize {
+    a.chunks_exact(64)
+        .zip(b.chunks_exact(64))
+        .take_while(|(x, y)| {
+            // Eight bytes at a time: the slices' own `==` is a byte loop (memcmp) in wasm.
+            x.chunks_exact(8).zip(y.chunks_exact(8)).all(|(p, q)| {
+                u64::from_ne_bytes(p.try_into().expect("8"))
+                    == u64::from_ne_bytes(q.try_into().expect("8"))
+            })
+        })
+        .count()
+}
+
+/// A reference message's SHA-256 states after each of its whole blocks. The records of one
+/// look-up context begin with the same ~2 KB (the agents, the patient, the care relationship:
+/// see `event::write_framed`), so a record starts from the state after the blocks it shares
+/// with the reference and only its own blocks are compressed. The shared part is found by
+/// comparing bytes, so a record that shares nothing is hashed in full: never a wrong state.
+#[derive(Clone, Debug, Default)]
+pub struct Prefix {
+    /// The reference's whole blocks.
+    bytes: Vec<u8>,
+    /// `states[k]`: the state after the first `k` blocks (`states[0]` is SHA-256's start).
+    states: Vec<[u32; 8]>,
+}
+
+impl Prefix {
+    /// The states of `message`'s whole blocks.
+    pub fn of(message: &[u8]) -> Prefix {
+        let bytes = message[..message.len() / 64 * 64].to_vec();
+        let mut states = Vec::with_capacity(bytes.len() / 64 + 1);
+        let mut state = H0;
+        states.push(state);
+        for block in bytes.chunks_exact(64) {
+            compress_blocks(&mut state, block);
+            states.push(state);
+        }
+        Prefix { bytes, states }
+    }
+
+    /// `message`'s state after the whole blocks it shares with the reference.
+    pub fn start(&self, message: &[u8]) -> Midstate {
+        // At most the reference's whole blocks, whose states are all kept (none for the
+        // empty reference a log starts with).
+        let blocks = common_blocks(&self.bytes, message);
+        match self.states.get(blocks) {
+            Some(&state) => Midstate { state, blocks },
+            None => Midstate::START,
+        }
+    }
+}
+
+/// For each message, a midstate to [`Midstate::finish`] it from: the state after the blocks it
+/// shares with `prefix`, then its own whole blocks compressed four messages at a time. When
+/// the first message shares less than half its blocks with `prefix`, it becomes the new
+/// reference (a new look-up context). Fewer than three messages are left to `finish` alone:
+/// one SIMD pass costs about what three scalar ones do.
+pub fn midstates_of(prefix: &mut Prefix, messages: &[&[u8]]) -> Vec<Midstate> {
+    let Some(first) = messages.first() else {
+        return Vec::new();
+    };
+    if 2 * common_blocks(&prefix.bytes, first) < first.len() / 64 {
+        *prefix = Prefix::of(first);
+    }
+    let mut out: Vec<Midstate> = messages.iter().map(|m| prefix.start(m)).collect();
+    let mut at = 0;
+    for group in messages.chunks(4) {
+        if group.len() >= 3 {
+            let lanes: [&[u8]; 4] = core::array::from_fn(|i| *group.get(i).unwrap_or(&group[0]));
+            let from: [Midstate; 4] = core::array::from_fn(|i| out[at + i.min(group.len() - 1)]);
+            let blocks = lanes
+                .iter()
+                .zip(from)
+                .map(|(m, f)| m.len() / 64 - f.blocks)
+                .min()
+                .unwrap_or(0);
+            if blocks > 0 {
+                let states = advance(lanes, from, blocks);
+                for (i, state) in states.into_iter().take(group.len()).enumerate() {
+                    out[at + i] = Midstate {
+                        state,
+                        blocks: from[i].blocks + blocks,
+                    };
+                }
+            }
+        }
+        at += group.len();
     }
     out
 }
@@ -280,45 +360,111 @@ pub fn midstates_of(messages: &[&[u8]]) -> Vec<Midstate> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha2::digest::generic_array::GenericArray;
+    use sha2::Digest as _;
 
     fn reference(m: &[u8], blocks: usize) -> [u32; 8] {
         let mut s = H0;
-        let b: Vec<_> = m[..64 * blocks]
-            .chunks_exact(64)
-            .map(|c| *GenericArray::from_slice(c))
-            .collect();
-        sha2::compress256(&mut s, &b);
+        compress_blocks(&mut s, &m[..64 * blocks]);
         s
+    }
+
+    fn sha256(m: &[u8]) -> [u8; 32] {
+        sha2::Sha256::digest(m).into()
     }
 
     #[test]
     fn four_lanes_agree_with_sha2() {
         let data: Vec<u8> = (0..4000u32).map(|i| (i * 31 + i / 7) as u8).collect();
+        let ms = [&data[..], &data[5..], &data[64..], &data[300..]];
         for blocks in [0, 1, 2, 17, 52] {
-            let ms = [&data[..], &data[5..], &data[64..], &data[300..]];
-            let got = midstates(ms, blocks);
+            let got = advance(ms, [Midstate::START; 4], blocks);
             for (m, g) in ms.iter().zip(got) {
                 assert_eq!(g, reference(m, blocks), "{blocks} blocks");
             }
+        }
+        // From midstates at different blocks in each lane.
+        let from: [Midstate; 4] = core::array::from_fn(|i| Midstate {
+            state: reference(ms[i], 3 * i),
+            blocks: 3 * i,
+        });
+        let got = advance(ms, from, 20);
+        for (i, (m, g)) in ms.iter().zip(got).enumerate() {
+            assert_eq!(g, reference(m, 3 * i + 20), "lane {i}");
         }
     }
 
     #[test]
     fn finished_midstates_are_sha256() {
-        use sha2::Digest as _;
         let data: Vec<u8> = (0..4000u32).map(|i| (i * 13 + i / 5) as u8).collect();
-        // Every tail length around the padding boundary, in groups of one to five.
+        // Every tail length around the padding boundary, in groups of one to six.
         for n in 0..7 {
             let messages: Vec<&[u8]> = (0..n).map(|i| &data[..2800 + 37 * i + 11 * n]).collect();
-            for (m, mid) in messages.iter().zip(midstates_of(&messages)) {
-                let want: [u8; 32] = sha2::Sha256::digest(m).into();
-                assert_eq!(mid.finish(m), want, "{} bytes", m.len());
+            let mut prefix = Prefix::default();
+            for (m, mid) in messages.iter().zip(midstates_of(&mut prefix, &messages)) {
+                assert_eq!(mid.finish(m), sha256(m), "{} bytes", m.len());
             }
         }
         for len in 0..200 {
-            let want: [u8; 32] = sha2::Sha256::digest(&data[..len]).into();
-            assert_eq!(Midstate::START.finish(&data[..len]), want, "{len} bytes");
+            assert_eq!(
+                Midstate::START.finish(&data[..len]),
+                sha256(&data[..len]),
+                "{len} bytes"
+            );
         }
+    }
+
+    /// Records that share a beginning with the reference, or part of one, or none; longer
+    /// and shorter than it; in batches of one to eleven, one after the other, so the
+    /// reference is kept across batches or replaced.
+    #[test]
+    fn shared_beginnings_give_sha256() {
+        let base: Vec<u8> = (0..3500u32).map(|i| (i * 7 + i / 11) as u8).collect();
+        let variant = |i: usize| -> Vec<u8> {
+            let mut m = base[..2000 + (i * 97) % 1400].to_vec();
+            // Where this message first differs: anywhere, block edges included.
+            let at = [0, 1, 63, 64, 65, 127, 128, 640, 1300, 1999, m.len()][i % 11];
+            if at < m.len() {
+                m[at] ^= 0x5a;
+            }
+            if i % 13 == 12 {
+                m.reverse(); // shares nothing
+            }
+            m
+        };
+        let mut prefix = Prefix::default();
+        let mut i = 0;
+        for batch in 1..=11 {
+            let msgs: Vec<Vec<u8>> = (i..i + batch).map(variant).collect();
+            i += batch;
+            let refs: Vec<&[u8]> = msgs.iter().map(|m| &m[..]).collect();
+            let mids = midstates_of(&mut prefix, &refs);
+            for (m, mid) in refs.iter().zip(&mids) {
+                assert_eq!(mid.finish(m), sha256(m), "batch {batch}, {} bytes", m.len());
+            }
+            // The shared blocks were used: a message that begins like the reference starts
+            // after those blocks.
+            let first = prefix.start(refs[0]);
+            assert_eq!(first.blocks, common_blocks(&prefix.bytes, refs[0]));
+        }
+        // A message identical to the reference, one shorter, one that is a whole prefix of it.
+        let p = Prefix::of(&base);
+        for m in [&base[..], &base[..base.len() - 1], &base[..640], &base[..0]] {
+            let s = p.start(m);
+            assert_eq!(s.blocks, m.len() / 64);
+            assert_eq!(s.finish(m), sha256(m));
+        }
+        assert_eq!(Prefix::default().start(&base), Midstate::START);
+    }
+
+    #[test]
+    fn common_blocks_counts_whole_equal_blocks() {
+        let a: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+        let mut b = a.clone();
+        assert_eq!(common_blocks(&a, &b), 4);
+        b[200] = 0;
+        assert_eq!(common_blocks(&a, &b), 3);
+        b[0] = 9;
+        assert_eq!(common_blocks(&a, &b), 0);
+        assert_eq!(common_blocks(&a[..127], &a), 1);
     }
 }

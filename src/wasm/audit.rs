@@ -25,6 +25,9 @@ pub struct AuditCore {
     context_cache: Option<(String, crate::trust::TrustContext, Option<EventFrame>)>,
     /// A native SHA-256 the platform offers (Node's `crypto`), checked at construction.
     digest: Option<Native>,
+    /// Without a native SHA-256: the states of a recent record's beginning, which the next
+    /// records of the same look-up context share (see `lanes::Prefix`).
+    prefix: lanes::Prefix,
 }
 
 /// A native SHA-256 the platform offers: `f(view) -> hex`, and the module's memory the view is made on.
@@ -102,6 +105,7 @@ impl AuditCore {
             pending: Default::default(),
             context_cache: None,
             digest,
+            prefix: Default::default(),
         };
         core.absorb(lines)?;
         Ok(core)
@@ -167,6 +171,7 @@ impl AuditCore {
         let mids = match self.digest {
             Some(_) => None,
             None => Some(lanes::midstates_of(
+                &mut self.prefix,
                 &bodies.iter().map(|b| b.as_bytes()).collect::<Vec<_>>(),
             )),
         };

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { serveStatic } from '../support/static-server.mjs';
 import { launch, openPage } from '../support/browser.mjs';
 import { createHash } from 'node:crypto';
-import { attestation } from '../js/fixtures.mjs';
+import { attestation, syntheticFnr } from '../js/fixtures.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let server, context;
@@ -53,18 +53,25 @@ test('two tabs appending concurrently yield one valid chain that survives a relo
   assert.deepEqual([r.a, r.b], [40, 40]);
 });
 
-test("records chained in Chromium (the core's own SHA-256, four bodies at a time) verify with Node's crypto", async () => {
+test("records chained in Chromium (the core's own SHA-256, four bodies at a time, from shared beginnings) verify with Node's crypto", async () => {
   const page = await tab();
-  // 1 to 9 appends at once: batches that fill four lanes, and ones with spare lanes.
-  const lines = await page.evaluate(async (att) => {
+  // 1 to 9 appends at once: batches that fill four lanes, and ones with spare lanes. Two
+  // clients and two patients: batches whose records begin alike (the hashing starts after the
+  // shared blocks), batches that change the context, and batches that mix two contexts.
+  const lines = await page.evaluate(async ([attA, attB]) => {
     const { tillit } = window;
     const log = await tillit.AuditLog.open({ sink: 'memory' });
-    const trustContext = tillit.TrustContext.fromJSON(att);
+    const a = tillit.TrustContext.fromJSON(attA);
+    const b = tillit.TrustContext.fromJSON(attB);
     for (let n = 1; n <= 9; n++) {
-      await Promise.all(Array.from({ length: n }, (_, i) => log.append({ kind: 'search', trustContext, clientId: `c${n}`, server: 'https://api.example', transactionId: `t-${n}-${'x'.repeat(i * 7)}` })));
+      await Promise.all(Array.from({ length: n }, (_, i) => {
+        const trustContext = n % 3 === 0 ? b : n > 6 && i % 2 ? b : a;
+        const kind = i % 4 === 3 ? { kind: 'read', documentId: `urn:oid:1.2.3.${i}` } : { kind: 'search' };
+        return log.append({ ...kind, trustContext, clientId: `c${n % 2}`, server: 'https://api.example', transactionId: `t-${n}-${'x'.repeat(i * 7)}` });
+      }));
     }
     return log.export('ndjson').trim().split('\n');
-  }, attestation());
+  }, [attestation(), attestation(syntheticFnr(7))]);
   assert.equal(lines.length, 45);
   let prev = null;
   for (const line of lines) {
