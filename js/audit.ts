@@ -112,8 +112,71 @@ export interface Recovery {
   savedAs: string;
 }
 
+/**
+ * Lines stored together: NDJSON bytes as the core wrote them (each line ended by `\n`), or
+ * text lines (read from a sink, or a single record). Each form is made from the other only
+ * when something asks for it, so a batch that goes from the core to a file or to memory is
+ * never decoded to text on the way.
+ */
+class Batch {
+  #bytes?: Uint8Array;
+  #lines?: string[];
+  readonly count: number;
+  private constructor(count: number, bytes?: Uint8Array, lines?: string[]) {
+    this.count = count;
+    this.#bytes = bytes;
+    this.#lines = lines;
+  }
+  static ofBytes(bytes: Uint8Array, count: number): Batch {
+    return new Batch(count, bytes);
+  }
+  static ofLines(lines: string[]): Batch {
+    return new Batch(lines.length, undefined, lines);
+  }
+  /** NDJSON bytes. */
+  get bytes(): Uint8Array {
+    return (this.#bytes ??= encoder.encode(this.#lines!.map((l) => `${l}\n`).join('')));
+  }
+  /** The lines as text. */
+  get lines(): string[] {
+    if (!this.#lines) {
+      const text = decoder.decode(this.#bytes!);
+      this.#lines = this.count ? text.slice(0, -1).split('\n') : [];
+    }
+    return this.#lines;
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Records in order, held as the batches they were stored in. */
+class Records {
+  #batches: Batch[] = [];
+  length = 0;
+  push(b: Batch) {
+    this.#batches.push(b);
+    this.length += b.count;
+  }
+  /** Every line as text. */
+  lines(): string[] {
+    return this.#batches.flatMap((b) => b.lines);
+  }
+  /** Every line as one NDJSON byte array. */
+  bytes(): Uint8Array {
+    const parts = this.#batches.map((b) => b.bytes);
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+}
+
 interface Sink {
-  append(lines: string[]): Promise<void>;
+  append(batch: Batch): Promise<void>;
   read(): Promise<string[]>;
   readFrom?(seq: number): Promise<string[]>;
   lock?<T>(f: () => Promise<T>): Promise<T>;
@@ -122,12 +185,12 @@ interface Sink {
 }
 
 class MemorySink implements Sink {
-  lines: string[] = [];
-  async append(lines: string[]) {
-    for (const l of lines) this.lines.push(l);
+  records = new Records();
+  async append(batch: Batch) {
+    this.records.push(batch);
   }
   async read() {
-    return [...this.lines];
+    return this.records.lines();
   }
 }
 
@@ -158,9 +221,9 @@ class IndexedDbSink implements Sink {
       tx.onerror = tx.onabort = () => reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB refused the write'));
     });
   }
-  async append(lines: string[]) {
+  async append(batch: Batch) {
     await this.#tx('readwrite', (s) => {
-      for (const l of lines) s.add(l, JSON.parse(l).seq as number);
+      for (const l of batch.lines) s.add(l, JSON.parse(l).seq as number);
     });
   }
   async read() {
@@ -181,7 +244,7 @@ class IndexedDbSink implements Sink {
 
 /** The part of Node's `fs/promises` the file sink uses (typed here: no @types/node needed). */
 interface FileHandle {
-  write(s: string): Promise<unknown>;
+  write(data: Uint8Array): Promise<unknown>;
   datasync(): Promise<void>;
   close(): Promise<void>;
 }
@@ -226,11 +289,11 @@ class FileSink implements Sink {
     }
     return r.lines;
   }
-  async append(lines: string[]) {
+  async append(batch: Batch) {
     const fs = await this.#mod();
     try {
       const fh = (this.#fh ??= await fs.open(this.#path, 'a'));
-      await fh.write(lines.join('\n') + '\n');
+      await fh.write(batch.bytes);
       await fh.datasync();
     } catch {
       throw new AuditError('AUDIT_FAILURE', 'sink.file', 'the log file could not be written and synced');
@@ -247,9 +310,9 @@ function customSink(s: CustomSink): Sink {
     throw new AuditError('AUDIT_FAILURE', 'sink', "must be 'memory', 'indexeddb', { file } or an object with append(lines) and read()");
   }
   return {
-    append: async (lines) => {
+    append: async (batch) => {
       try {
-        await s.append(lines);
+        await s.append([...batch.lines]);
       } catch {
         throw new AuditError('AUDIT_FAILURE', 'sink.append', 'the sink refused the write');
       }
@@ -282,7 +345,7 @@ interface Pending {
 export class AuditLog {
   #chain: core.AuditCore;
   /** The stored records this log has seen, in order (the read side works on these). */
-  #lines: string[];
+  #records = new Records();
   #sink: Sink;
   #key?: Key;
   #every: number;
@@ -295,7 +358,7 @@ export class AuditLog {
 
   private constructor(c: core.AuditCore, lines: string[], sink: Sink, opts: AuditLogOptions) {
     this.#chain = c;
-    this.#lines = lines;
+    this.#records.push(Batch.ofLines(lines));
     this.#sink = sink;
     this.#key = opts.checkpointKey;
     this.#every = opts.checkpointEvery ?? 100;
@@ -320,14 +383,14 @@ export class AuditLog {
     }
     const log = new AuditLog(c, [...lines], sink, opts);
     if (sink.recovered) {
-      await log.#write(() => [call(() => log.#chain.prepareRecord('recovery', { tornBytes: sink.recovered!.tornBytes, savedAs: sink.recovered!.savedAs, note: 'a torn last line (an unfinished write) was set aside' }))]);
+      await log.#write(() => Batch.ofLines([call(() => log.#chain.prepareRecord('recovery', { tornBytes: sink.recovered!.tornBytes, savedAs: sink.recovered!.savedAs, note: 'a torn last line (an unfinished write) was set aside' }))]));
     }
     return log;
   }
 
   /** Records, by sequence. */
   get length(): number {
-    return this.#lines.length;
+    return this.#records.length;
   }
 
   /**
@@ -411,18 +474,18 @@ export class AuditLog {
     })();
   }
 
-  async #write(prepare: () => string[]): Promise<{ lines: string[]; first: number }> {
+  async #write(prepare: () => Batch): Promise<{ first: number }> {
     const run = async () => {
       if (this.#sink.readFrom) {
-        this.#absorb(await this.#sink.readFrom(this.#lines.length));
+        this.#absorb(await this.#sink.readFrom(this.#records.length));
       }
-      const first = this.#lines.length;
-      const lines = prepare();
-      await this.#sink.append(lines);
-      this.#chain.commitPrepared(lines.length);
-      for (const l of lines) this.#lines.push(l);
-      this.#sinceCheckpoint += lines.length;
-      return { lines, first };
+      const first = this.#records.length;
+      const batch = prepare();
+      await this.#sink.append(batch);
+      this.#chain.commitPrepared(batch.count);
+      this.#records.push(batch);
+      this.#sinceCheckpoint += batch.count;
+      return { first };
     };
     const r = await (this.#sink.lock ? this.#sink.lock(run) : run());
     if (this.#key && this.#sinceCheckpoint >= this.#every) await this.checkpoint();
@@ -436,13 +499,13 @@ export class AuditLog {
     const key = this.#key;
     const run = async () => {
       if (this.#sink.readFrom) {
-        this.#absorb(await this.#sink.readFrom(this.#lines.length));
+        this.#absorb(await this.#sink.readFrom(this.#records.length));
       }
       const jws = await callAsync(() => core.signCheckpoint(key, this.#chain.checkpointClaims()));
-      const line = call(() => this.#chain.prepareRecord('checkpoint', { jws, kid: key.kid }));
-      await this.#sink.append([line]);
+      const batch = Batch.ofLines([call(() => this.#chain.prepareRecord('checkpoint', { jws, kid: key.kid }))]);
+      await this.#sink.append(batch);
       this.#chain.commitPrepared(1);
-      this.#lines.push(line);
+      this.#records.push(batch);
     };
     await (this.#sink.lock ? this.#sink.lock(run) : run());
   }
@@ -474,18 +537,18 @@ export class AuditLog {
   export(format: 'ndjson'): string;
   export(format: 'bundle'): { resourceType: 'Bundle'; type: 'collection'; entry: Array<{ resource: Record<string, unknown> }> };
   export(format: 'ndjson' | 'bundle'): unknown {
-    return format === 'ndjson' ? this.#lines.map((l) => `${l}\n`).join('') : this.#read((r) => r.exportBundle());
+    return format === 'ndjson' ? decoder.decode(this.#records.bytes()) : this.#read((r) => r.exportBundle());
   }
 
   /** Lines another writer (another tab) stored after ours: they must link to our head. */
   #absorb(fresh: string[]) {
     call(() => this.#chain.absorb(fresh));
-    for (const l of fresh) this.#lines.push(l);
+    this.#records.push(Batch.ofLines(fresh));
   }
 
   /** Runs a log-control read over the records (parsed in the core for this call). */
   #read<T>(f: (r: core.AuditRecords) => T): T {
-    const r = call(() => new core.AuditRecords(this.#lines));
+    const r = call(() => core.AuditRecords.fromNdjson(this.#records.bytes()));
     try {
       return call(() => f(r));
     } finally {
@@ -522,7 +585,7 @@ export async function verifyLines(lines: string[], publicJwk?: Key['publicJwk'])
  * One crossing for a batch: the events as one JSON text, each naming its trust context by
  * index into the batch's distinct context texts.
  */
-function prepareBatch(chain: core.AuditCore, batch: Pending[]): string[] {
+function prepareBatch(chain: core.AuditCore, batch: Pending[]): Batch {
   const contexts: string[] = [];
   const index = new Map<unknown, number>();
   const events = batch.map((b) => {
@@ -539,7 +602,7 @@ function prepareBatch(chain: core.AuditCore, batch: Pending[]): string[] {
     b.input.trustContext = i;
     return b.input;
   });
-  return (call(() => chain.prepareEvents(JSON.stringify(events), contexts)) as string).split('\n');
+  return Batch.ofBytes(call(() => chain.prepareEvents(JSON.stringify(events), contexts)) as Uint8Array, batch.length);
 }
 
 /**

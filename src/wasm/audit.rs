@@ -133,10 +133,11 @@ impl AuditCore {
     /// Builds the lines for look-up events, chained one after another from the head, without
     /// committing them (a sink stores a batch in one write). `events` is the JSON text of an
     /// array of event inputs whose `trustContext` is an index into `contexts` (JSON texts of
-    /// trust contexts): one crossing per batch. Returns the lines joined by `\n` (one string
-    /// to decode instead of one per line; a canonical line never holds a raw newline).
+    /// trust contexts): one crossing per batch. Returns the lines as NDJSON bytes, each line
+    /// ended by `\n` (a canonical line never holds a raw newline): one copy out, and text is
+    /// made of it only where a sink or a reader needs text.
     #[wasm_bindgen(js_name = prepareEvents)]
-    pub fn prepare_events(&mut self, events: &str, contexts: Vec<String>) -> JsResult<String> {
+    pub fn prepare_events(&mut self, events: &str, contexts: Vec<String>) -> JsResult<Vec<u8>> {
         let events = EventInput::parse_batch(events, 64 << 20).map_err(to_js)?;
         let now = event::rfc3339(js_sys::Date::now() as u64);
         // Each record's text up to the end of its body, `{"body":<event>`: it does not
@@ -195,14 +196,12 @@ impl AuditCore {
                     },
                 )
                 .map_err(to_js)?;
-            if !out.is_empty() {
-                out.push('\n');
-            }
             out.push_str(&line);
+            out.push('\n');
             pending.push_back(h.clone());
         }
         self.pending = pending;
-        Ok(out)
+        Ok(out.into_bytes())
     }
 
     /// Builds a record of another kind (`recovery`, `checkpoint`, `note`), without committing it.
@@ -257,11 +256,19 @@ pub struct AuditRecords {
 
 #[wasm_bindgen]
 impl AuditRecords {
-    /// Parses stored lines (`log[i]` names a line that is not JSON).
-    #[wasm_bindgen(constructor)]
-    pub fn new(lines: JsValue) -> JsResult<AuditRecords> {
-        let records = lines_arg(&lines)?
-            .iter()
+    /// Parses stored records given as NDJSON bytes (each line ended by `\n`, as
+    /// `prepareEvents` makes them); `log[i]` names a line that is not JSON.
+    #[wasm_bindgen(js_name = fromNdjson)]
+    pub fn from_ndjson(bytes: &[u8]) -> JsResult<AuditRecords> {
+        let text =
+            core::str::from_utf8(bytes).map_err(|_| arg_err("lines", "must be UTF-8 NDJSON"))?;
+        let lines = match text.strip_suffix('\n') {
+            Some(t) => t.split('\n').collect(),
+            None if text.is_empty() => Vec::new(),
+            None => return Err(arg_err("lines", "must end every line with a newline")),
+        };
+        let records = lines
+            .into_iter()
             .enumerate()
             .map(|(i, l)| parse_line(l, i))
             .collect::<JsResult<_>>()?;

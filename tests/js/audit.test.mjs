@@ -180,3 +180,34 @@ test('record hashes are SHA-256 over RFC 8785 canonical JSON, as an independent 
     prev = hash;
   }
 });
+
+test('records keep non-ASCII text through every sink: the bytes the core wrote, the text a custom sink receives, the file, the read side', async () => {
+  const att = withName();
+  att.practitioner.identifier.name = 'Lege Åse Ødegård';
+  att.practitioner.point_of_care.name = 'Sykehuset Østfold «Kalnes»';
+  const tc = TrustContext.fromJSON(att);
+  const stored = [];
+  const custom = { append: async (l) => { stored.push(...l); }, read: async () => stored };
+  const file = join(tmp(), 'log.ndjson');
+  for (const sink of ['memory', custom, { file }]) {
+    const log = await AuditLog.open({ sink });
+    const ids = await Promise.all([1, 2, 3].map((i) => log.append({ ...base, trustContext: tc, kind: 'search', transactionId: `æ-${i}` })));
+    await log.complete(ids[0].id, { outcome: 'failure', completion: { description: 'tilgang nektet – reservasjon' } });
+    const exported = log.export('ndjson');
+    assert.equal(exported.split('\n').length, 5);
+    assert.ok(exported.endsWith('\n'));
+    const seen = log.citizenReport(patient);
+    assert.deepEqual([seen.length, seen[0].who, seen[0].organisation], [3, 'Lege Åse Ødegård', 'Sykehuset Østfold «Kalnes»']);
+    assert.match(log.query()[0].outcomeDesc, /tilgang nektet – reservasjon/);
+    assert.equal((await log.verify()).ok, true);
+    if (sink === custom) assert.equal(stored.map((l) => `${l}\n`).join(''), exported);
+    if (sink.file) {
+      assert.equal(readFileSync(file, 'utf8'), exported);
+      await log.close();
+      const again = await AuditLog.open({ sink: { file } });
+      assert.equal(again.export('ndjson'), exported);
+      assert.equal(again.citizenReport(patient)[0].who, 'Lege Åse Ødegård');
+      await again.close();
+    }
+  }
+});
