@@ -143,11 +143,17 @@ impl AuditCore {
         // Each record's text up to the end of its body, `{"body":<event>`: it does not
         // depend on the chain, so it is written for the whole batch first.
         let mut bodies = Vec::with_capacity(events.len());
+        // The context index loaded last in this batch: the same index is the same text, so
+        // it is not compared again (a context's text is ~3 KB).
+        let mut loaded = None;
         for (ctx, input) in &events {
             let text = ctx
                 .and_then(|i| contexts.get(i as usize))
                 .ok_or_else(|| arg_err("event.trustContext", "is required"))?;
-            self.load_context(text)?;
+            if loaded != *ctx {
+                self.load_context(text)?;
+                loaded = *ctx;
+            }
             let (_, tc, frame) = self.context_cache.as_mut().expect("just loaded");
             if !frame
                 .as_ref()
