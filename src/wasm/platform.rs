@@ -24,8 +24,20 @@ fn crypto() -> JsResult<Crypto> {
         })
 }
 
+/// The platform's `crypto.subtle`, looked up once (two property reads and a type check
+/// per signature otherwise).
 fn subtle() -> JsResult<SubtleCrypto> {
-    Ok(crypto()?.subtle())
+    thread_local! {
+        static SUBTLE: std::cell::OnceCell<SubtleCrypto> = const { std::cell::OnceCell::new() };
+    }
+    if let Some(s) = SUBTLE.with(|s| s.get().cloned()) {
+        return Ok(s);
+    }
+    let s = crypto()?.subtle();
+    SUBTLE.with(|c| {
+        c.get_or_init(|| s.clone());
+    });
+    Ok(s)
 }
 
 fn crypto_err(op: &str) -> impl Fn(JsValue) -> JsValue + '_ {
