@@ -162,10 +162,9 @@ pub struct EventInput {
     pub completion: Completion,
 }
 
-/// An event input's members as they arrive, typed by [`EventInput`]'s reader (deserialised
-/// straight from the batch text: no JSON tree per event).
-#[derive(Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// An event input's members as they arrive, typed by [`EventInput`]'s reader (read
+/// straight from the batch text: a string member is one allocation, no JSON tree per event).
+#[derive(Default)]
 struct RawEvent {
     kind: Option<Value>,
     outcome: Option<Value>,
@@ -178,6 +177,52 @@ struct RawEvent {
     token_jti: Option<Value>,
     completion: Option<Value>,
     trust_context: Option<Value>,
+}
+
+impl RawEvent {
+    /// Reads one event object; members it does not know are read and passed over, a member
+    /// given twice is an error (as it was for the serde reader this replaces).
+    fn read(r: &mut crate::scan::Reader<'_>) -> Result<RawEvent> {
+        let mut e = RawEvent::default();
+        r.object(|r, name| {
+            let slot = match &*name {
+                "kind" => &mut e.kind,
+                "outcome" => &mut e.outcome,
+                "id" => &mut e.id,
+                "clientId" => &mut e.client_id,
+                "server" => &mut e.server,
+                "transactionId" => &mut e.transaction_id,
+                "query" => &mut e.query,
+                "documentId" => &mut e.document_id,
+                "tokenJti" => &mut e.token_jti,
+                "completion" => &mut e.completion,
+                "trustContext" => &mut e.trust_context,
+                _ => return r.skip().map(drop),
+            };
+            if slot.is_some() {
+                return Err(Error::new(
+                    ErrorCode::InvalidArgument,
+                    format!("event.{name}"),
+                    "appears more than once",
+                ));
+            }
+            *slot = Some(match r.peek()? {
+                crate::scan::Kind::String => Value::String(r.string()?.into_owned()),
+                // Numbers, objects and the rest: the value's own (validated) text, parsed.
+                _ => serde_json::from_str(r.skip()?).map_err(|_| r_err())?,
+            });
+            Ok(())
+        })?;
+        Ok(e)
+    }
+}
+
+fn r_err() -> Error {
+    Error::new(
+        ErrorCode::InvalidArgument,
+        "events",
+        "must be a JSON array of event objects",
+    )
 }
 
 impl EventInput {
@@ -193,13 +238,24 @@ impl EventInput {
                 format!("must be at most {max_bytes} bytes"),
             ));
         }
-        let raw: Vec<RawEvent> = serde_json::from_str(text).map_err(|_| {
-            Error::new(
-                ErrorCode::InvalidArgument,
-                "events",
-                "must be a JSON array of event objects",
-            )
-        })?;
+        let mut r = crate::scan::Reader::new(text, 64, "events");
+        let mut raw = Vec::new();
+        let read = r.array(|r| {
+            if r.peek()? != crate::scan::Kind::Object {
+                return Err(r_err());
+            }
+            raw.push(RawEvent::read(r)?);
+            Ok(())
+        });
+        match read.and_then(|()| r.end()) {
+            Ok(()) => {}
+            // A member given twice names itself, nesting past the limit says so; anything
+            // else is not a batch.
+            Err(e) if e.path().starts_with("event.") || e.code() == ErrorCode::InputTooLarge => {
+                return Err(e)
+            }
+            Err(_) => return Err(r_err()),
+        }
         raw.iter()
             .map(|r| {
                 let ctx = r.trust_context.as_ref().and_then(Value::as_u64);

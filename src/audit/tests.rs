@@ -298,6 +298,13 @@ fn batch_inputs_name_the_bad_member() {
         got[1].1.completion.withheld,
         vec![("A".into(), 2), ("B".into(), 1)]
     );
+    // Escapes are decoded; members the reader does not know are passed over, whatever they hold.
+    let got = EventInput::parse_batch(
+        r#"[ {"x":{"y":[1,{"z":null}]},"kind":"token","clientId":"c\u00e6\n","server":"s","transactionId":"t","trustContext":null} ]"#,
+        1 << 20,
+    )
+    .unwrap();
+    assert_eq!((got[0].0, got[0].1.client_id.as_str()), (None, "cæ\n"));
     for (text, path) in [
         (
             r#"[{"trustContext":0,"clientId":"c","server":"s","transactionId":"t"}]"#,
@@ -321,6 +328,13 @@ fn batch_inputs_name_the_bad_member() {
         ),
         (r#"{"kind":"search"}"#, "events"),
         ("[1", "events"),
+        ("[1]", "events"),
+        ("[{}] x", "events"),
+        (r#"[{"kind":"search","kind":"read"}]"#, "event.kind"),
+        (
+            r#"[{"kind":"search","completion":{"returned":1]}]"#,
+            "events",
+        ),
     ] {
         let e = EventInput::parse_batch(text, 1 << 20).unwrap_err();
         assert_eq!(e.path(), path, "{text}");
@@ -328,6 +342,12 @@ fn batch_inputs_name_the_bad_member() {
     assert_eq!(
         EventInput::parse_batch("[]", 1).unwrap_err().path(),
         "events"
+    );
+    let deep = format!("[{{\"x\":{}{}}}]", "[".repeat(100), "]".repeat(100));
+    let e = EventInput::parse_batch(&deep, 1 << 20).unwrap_err();
+    assert_eq!(
+        (e.code(), e.path()),
+        (crate::ErrorCode::InputTooLarge, "events")
     );
 }
 
