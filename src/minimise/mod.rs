@@ -247,23 +247,54 @@ struct Identifier<'a> {
     value: Option<Cow<'a, str>>,
 }
 
+/// What the projection keeps of a kept resource: the policy's fields; of each `content`
+/// item, `attachment` and `format`; of an attachment, the policy's attachment fields. The
+/// check whether a resource's text is already projected (while it is read) and the
+/// projection itself (when it is not) both ask here.
+#[derive(Clone, Copy)]
+struct Projection<'p> {
+    policy: &'p Policy,
+    /// The masks of the policy's fields and attachment fields (see [`listed`]).
+    fields: u64,
+    attachment_fields: u64,
+}
+
+impl<'p> Projection<'p> {
+    fn new(policy: &'p Policy) -> Self {
+        Projection {
+            policy,
+            fields: mask_of(&policy.fields),
+            attachment_fields: mask_of(&policy.attachment_fields),
+        }
+    }
+
+    fn keeps_field(&self, name: &str) -> bool {
+        listed(name, &self.policy.fields, self.fields)
+    }
+
+    fn keeps_content_member(name: &str) -> bool {
+        name == "attachment" || name == "format"
+    }
+
+    fn keeps_attachment_field(&self, name: &str) -> bool {
+        listed(name, &self.policy.attachment_fields, self.attachment_fields)
+    }
+}
+
 /// Reads resources' facts for one policy; `codings` is scratch space reused from one
 /// CodeableConcept to the next.
 struct FactReader<'a, 'p> {
     policy: &'p Policy,
+    projection: Projection<'p>,
     codings: Vec<(Cow<'a, str>, Cow<'a, str>)>,
-    /// The masks of the policy's fields and attachment fields (see [`listed`]).
-    fields: u64,
-    attachment_fields: u64,
 }
 
 impl<'a, 'p> FactReader<'a, 'p> {
     fn new(policy: &'p Policy) -> Self {
         FactReader {
             policy,
+            projection: Projection::new(policy),
             codings: Vec::new(),
-            fields: mask_of(&policy.fields),
-            attachment_fields: mask_of(&policy.attachment_fields),
         }
     }
 
@@ -292,20 +323,18 @@ impl<'a, 'p> FactReader<'a, 'p> {
     /// item's members are `attachment` and `format`, the attachment's are attachment fields,
     /// none repeats; what is not an object is left as it is).
     fn content_is_plain(&self, r: &mut Reader<'a>) -> Result<bool> {
-        let policy = self.policy;
-        let attachment_fields = self.attachment_fields;
+        let projection = self.projection;
         let mut plain = true;
         r.array_or_skip(|r| {
             let mut names = Names::new();
             r.object_or_skip(|r, name| {
-                plain &= names.add(&name) && (name == "attachment" || name == "format");
+                plain &= names.add(&name) && Projection::keeps_content_member(&name);
                 if name != "attachment" {
                     return r.skip().map(drop);
                 }
                 let mut names = Names::new();
                 r.object_or_skip(|r, name| {
-                    plain &= names.add(&name)
-                        && listed(&name, &policy.attachment_fields, attachment_fields);
+                    plain &= names.add(&name) && projection.keeps_attachment_field(&name);
                     r.skip().map(drop)
                 })
                 .map(drop)
@@ -687,7 +716,7 @@ impl<'a> Resource<'a> {
         let mut names = Names::new();
         let mut plain = true;
         r.object(|r, name| {
-            plain &= names.add(&name) && listed(&name, &fr.policy.fields, fr.fields);
+            plain &= names.add(&name) && fr.projection.keeps_field(&name);
             if name == "content" {
                 let start = r.offset();
                 plain &= fr.content_is_plain(r)?;
@@ -773,7 +802,8 @@ impl<'a> Entry<'a> {
 
     /// Writes the kept entry: its own text when plain, else its members projected (read
     /// again from its text); returns the number of elements removed.
-    fn write(&self, policy: &Policy, out: &mut String) -> Result<usize> {
+    fn write(&self, p: Projection<'_>, out: &mut String) -> Result<usize> {
+        let policy = p.policy;
         if self.plain {
             out.push_str(self.text);
             return Ok(0);
@@ -791,7 +821,7 @@ impl<'a> Entry<'a> {
             }
             Ok(())
         })?;
-        let removed = project(&mut rm, policy)?;
+        let removed = project(&mut rm, p)?;
         out.push('{');
         let mut first = true;
         for (k, v) in em
@@ -827,7 +857,8 @@ const BUNDLE_MEMBERS: [&str; 7] = [
 
 /// Projects `content[].attachment` to the policy's attachment fields: the rewritten text and
 /// the number of elements removed, or `None` when nothing was.
-fn project_content(text: &str, policy: &Policy) -> Result<Option<(String, usize)>> {
+fn project_content(text: &str, p: Projection<'_>) -> Result<Option<(String, usize)>> {
+    let policy = p.policy;
     let mut r = Reader::new(text, policy.max_depth, "bundle.entry");
     if r.peek()? != Kind::Array {
         return Ok(None);
@@ -844,12 +875,12 @@ fn project_content(text: &str, policy: &Policy) -> Result<Option<(String, usize)
             return Ok(());
         }
         let mut item = Members::read(r)?;
-        removed += item.retain(|k| k == "attachment" || k == "format");
+        removed += item.retain(Projection::keeps_content_member);
         if let Some(att) = item.get_mut("attachment") {
             let mut ar = Reader::new(att, policy.max_depth, "bundle.entry");
             if ar.peek()? == Kind::Object {
                 let mut a = Members::read(&mut ar)?;
-                let n = a.retain(|k| policy.attachment_fields.iter().any(|f| f == k));
+                let n = a.retain(|k| p.keeps_attachment_field(k));
                 if n > 0 {
                     removed += n;
                     let mut t = String::with_capacity(att.len());
@@ -866,10 +897,10 @@ fn project_content(text: &str, policy: &Policy) -> Result<Option<(String, usize)
 }
 
 /// Projects a kept resource to the policy's fields; returns the number of elements removed.
-fn project(m: &mut Members<'_>, policy: &Policy) -> Result<usize> {
-    let mut removed = m.retain(|k| policy.fields.iter().any(|f| f == k));
+fn project(m: &mut Members<'_>, p: Projection<'_>) -> Result<usize> {
+    let mut removed = m.retain(|k| p.keeps_field(k));
     if let Some(content) = m.get_mut("content") {
-        if let Some((text, n)) = project_content(content, policy)? {
+        if let Some((text, n)) = project_content(content, p)? {
             *content = Cow::Owned(text);
             removed += n;
         }
@@ -1029,6 +1060,7 @@ pub fn minimise(
     let server_total = b.member("total")?.as_ref().and_then(Value::as_u64);
     let viewer = Viewer::new(ctx);
     let today = Day::from_unix(now_unix);
+    let projection = Projection::new(policy);
 
     // How many resources have each id, before any decision (an ordered map: O(n log n)
     // whatever the ids, where a hash map could be made to collide).
@@ -1085,7 +1117,7 @@ pub fn minimise(
                     entries_json.push(',');
                 }
                 kept += 1;
-                stats.elements_removed += entry.write(policy, &mut entries_json)?;
+                stats.elements_removed += entry.write(projection, &mut entries_json)?;
                 continue;
             }
             // A decision to keep needs a resource (see above); were that to change, the
