@@ -103,6 +103,19 @@ impl Head {
         let mut line = String::with_capacity(4096);
         line.push_str(BODY_PREFIX);
         write_body(&mut line)?;
+        self.append_body(kind, line, digest)
+    }
+
+    /// [`append_written`](Self::append_written) for a line whose beginning is written
+    /// already: `line` holds [`BODY_PREFIX`] and the canonical body, and the record is
+    /// finished in that buffer.
+    pub fn append_body(
+        &mut self,
+        kind: &str,
+        mut line: String,
+        digest: &mut dyn FnMut(&[u8]) -> Result<String>,
+    ) -> Result<(String, String)> {
+        debug_assert!(line.starts_with(BODY_PREFIX));
         let body_end = line.len();
         line.push_str(",\"kind\":");
         crate::canon::write_string(kind, &mut line);

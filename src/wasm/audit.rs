@@ -185,22 +185,12 @@ impl AuditCore {
         let mut h = self.head.clone();
         let mut out = String::with_capacity(bodies.len() * 4096);
         let mut pending = std::collections::VecDeque::with_capacity(bodies.len());
-        for (i, pre) in bodies.iter().enumerate() {
+        for (i, pre) in bodies.into_iter().enumerate() {
             let (line, _) = h
-                .append_written(
-                    "event",
-                    |out| {
-                        out.push_str(&pre[chain::BODY_PREFIX.len()..]);
-                        Ok(())
-                    },
-                    &mut |b| match &mids {
-                        Some(m) => {
-                            debug_assert!(b.starts_with(pre.as_bytes()));
-                            Ok(chain::hex(&m[i].finish(b)))
-                        }
-                        None => digest_hex(&self.digest, b),
-                    },
-                )
+                .append_body("event", pre, &mut |b| match &mids {
+                    Some(m) => Ok(chain::hex(&m[i].finish(b))),
+                    None => digest_hex(&self.digest, b),
+                })
                 .map_err(to_js)?;
             out.push_str(&line);
             out.push('\n');
