@@ -175,7 +175,29 @@ struct Mutable {
     nonce_rs: Vec<String>,
     nonce_at: u64,
     counter: u64,
-    log: Vec<Value>,
+    /// The source's own log: the latest [`LOG_LIMIT`] requests, and how many older ones were
+    /// let go (a long load run must not grow the emulator without bound).
+    log: std::collections::VecDeque<Value>,
+    log_dropped: u64,
+    /// The token count after which expired tokens are next let go.
+    tokens_prune_at: usize,
+}
+
+/// Requests the emulator's own log keeps.
+pub const LOG_LIMIT: usize = 10_000;
+
+/// Appends to a bounded log: past `limit` entries the oldest is let go and counted.
+fn push_bounded(
+    log: &mut std::collections::VecDeque<Value>,
+    dropped: &mut u64,
+    limit: usize,
+    e: Value,
+) {
+    if log.len() >= limit {
+        log.pop_front();
+        *dropped += 1;
+    }
+    log.push_back(e);
 }
 
 /// Shared state.
@@ -230,7 +252,9 @@ impl Emulator {
                 nonce_rs: Vec::new(),
                 nonce_at: 0,
                 counter: 0,
-                log: Vec::new(),
+                log: Default::default(),
+                log_dropped: 0,
+                tokens_prune_at: 1024,
             }),
             entries: Mutex::new((String::new(), HashMap::new())),
         })
@@ -629,10 +653,11 @@ fn log_event(m: &mut Mutable, e: Seen<'_>) {
             "patients": a["patients"].as_array().map(|p| p.iter().filter_map(|x| x.pointer("/identifier/id").cloned()).collect::<Vec<_>>()),
         })
     });
-    m.log.push(json!({
+    let entry = json!({
         "time": now(), "endpoint": e.endpoint, "client_id": e.client, "user": e.user, "attestation": att,
         "patient": e.patient, "document": e.document, "event_id": e.event_id, "status": e.status
-    }));
+    });
+    push_bounded(&mut m.log, &mut m.log_dropped, LOG_LIMIT, entry);
 }
 
 async fn par(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -849,6 +874,15 @@ fn issue(
     let sig: p256::ecdsa::Signature = s.signing.sign(si.as_bytes());
     let token = compact(&si, &sig.to_bytes());
     m.tokens.insert(token.clone(), TokenInfo { claims: c });
+    // Tokens that expired over an hour ago (until then they are refused as expired, not as
+    // unknown) are let go once the map has doubled since the last time: amortised, and a
+    // long load run does not grow the emulator without bound.
+    if m.tokens.len() >= m.tokens_prune_at {
+        let t = now();
+        m.tokens
+            .retain(|_, i| i.claims["exp"].as_u64().is_some_and(|exp| exp + 3600 > t));
+        m.tokens_prune_at = (2 * m.tokens.len()).max(1024);
+    }
     (token, s.config.token_secs)
 }
 
@@ -1474,9 +1508,33 @@ async fn retrieve(
 
 async fn emulator_log(State(s): State<Shared>) -> Response {
     let m = s.m.lock().expect("lock");
-    json_response(StatusCode::OK, &Value::Array(m.log.clone()), &[])
+    json_response(
+        StatusCode::OK,
+        &Value::Array(m.log.iter().cloned().collect()),
+        &[("x-emulator-log-dropped", m.log_dropped.to_string())],
+    )
 }
 
 async fn emulator_patients(State(s): State<Shared>) -> Response {
     json_response(StatusCode::OK, &json!(s.world.patients), &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_keeps_the_latest_entries_and_counts_the_rest() {
+        let mut log = std::collections::VecDeque::new();
+        let mut dropped = 0;
+        for i in 0..25 {
+            push_bounded(&mut log, &mut dropped, 10, json!(i));
+        }
+        assert_eq!(log.len(), 10);
+        assert_eq!(dropped, 15);
+        assert_eq!(
+            (log.front(), log.back()),
+            (Some(&json!(15)), Some(&json!(24)))
+        );
+    }
 }
