@@ -100,9 +100,15 @@ export async function run({ tillit, jose, runs = 7, auditSinks = [], digest }) {
   {
     const n = 5000;
     const open = () => tillit.AuditLog.open({ sink: 'memory' });
-    const { a: t, b: j } = await measurePair(() => appendAll(open, n), () => appendBaseline(n, template, digest), { runs, warmup: WARMUP });
     const rate = (ms) => n / (ms / 1000);
-    rows.push({ bench: 'audit append (memory)', unit: 'entries/s', tillit: rate(t.median), baseline: rate(j.median), baselineName: 'plain JS: JCS + SHA-256', ratio: rate(t.median) / rate(j.median), min: rate(t.max), max: rate(t.min), target: '≥ 50000' });
+    // The rate the target is about is tillit's own, measured in runs of its own: in runs
+    // alternating with the baseline, the garbage the baseline leaves (~17 MB of strings per
+    // run) is collected during tillit's next run and was measured to cost it 15-40%. The
+    // comparison with the baseline is made in alternating runs, as everywhere else.
+    const solo = await measure(() => appendAll(open, n), { runs, warmup: WARMUP });
+    rows.push({ bench: 'audit append (memory)', unit: 'entries/s', tillit: rate(solo.median), baseline: null, baselineName: '', ratio: null, min: rate(solo.max), max: rate(solo.min), target: '≥ 50000' });
+    const { a: t, b: j } = await measurePair(() => appendAll(open, n), () => appendBaseline(n, template, digest), { runs, warmup: WARMUP });
+    rows.push({ bench: 'audit append (memory), alternating with the baseline', unit: 'entries/s', tillit: rate(t.median), baseline: rate(j.median), baselineName: 'plain JS: JCS + SHA-256', ratio: rate(t.median) / rate(j.median), min: rate(t.max), max: rate(t.min), target: '' });
   }
   for (const { name, open, n } of auditSinks) {
     const t = await measure(() => appendAll(open, n), { runs, warmup: WARMUP });
