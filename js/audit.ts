@@ -244,7 +244,8 @@ class IndexedDbSink implements Sink {
 
 /** The part of Node's `fs/promises` the file sink uses (typed here: no @types/node needed). */
 interface FileHandle {
-  write(data: Uint8Array): Promise<unknown>;
+  write(data: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
+  truncate(len: number): Promise<void>;
   datasync(): Promise<void>;
   close(): Promise<void>;
 }
@@ -260,6 +261,10 @@ class FileSink implements Sink {
   #path: string;
   #fh: FileHandle | undefined;
   #fs: FsPromises | undefined;
+  /** The file's length in whole, acknowledged lines. */
+  #size = 0;
+  /** Set when a failed write left bytes that could not be taken back. */
+  #broken = false;
   recovered?: Recovery;
   constructor(path: string) {
     this.#path = path;
@@ -281,21 +286,45 @@ class FileSink implements Sink {
       throw new AuditError('AUDIT_FAILURE', 'sink.file', 'the log file could not be read');
     }
     const r = call(() => core.auditReadNdjson(bytes)) as { lines: string[]; tornAt: number | null };
+    this.#size = bytes.length;
     if (r.tornAt !== null && r.tornAt !== undefined) {
       const savedAs = `${this.#path}.torn-${Date.now()}`;
       await fs.writeFile(savedAs, bytes.subarray(r.tornAt));
       await fs.truncate(this.#path, r.tornAt);
       this.recovered = { tornBytes: bytes.length - r.tornAt, savedAs };
+      this.#size = r.tornAt;
     }
     return r.lines;
   }
   async append(batch: Batch) {
+    if (this.#broken) {
+      throw new AuditError('AUDIT_FAILURE', 'sink.file', 'an earlier write failed part-way and could not be taken back: open the log again, which sets the partial line aside');
+    }
     const fs = await this.#mod();
+    let fh: FileHandle | undefined;
     try {
-      const fh = (this.#fh ??= await fs.open(this.#path, 'a'));
-      await fh.write(batch.bytes);
+      fh = this.#fh ??= await fs.open(this.#path, 'a');
+      // A write may take less than it was given (a full disk, a signal): the rest follows,
+      // and nothing is acknowledged before all of it is written and synced.
+      const bytes = batch.bytes;
+      for (let at = 0; at < bytes.length; ) {
+        const { bytesWritten } = await fh.write(bytes, at, bytes.length - at);
+        if (!(bytesWritten > 0)) throw new Error('no progress');
+        at += bytesWritten;
+      }
       await fh.datasync();
+      this.#size += bytes.length;
     } catch {
+      // None of the batch is acknowledged; what of it reached the file is taken back, so the
+      // next write starts on a line of its own. If that fails too, the sink refuses further
+      // writes (a later line after a partial one would be corruption, not a torn tail).
+      if (fh) {
+        try {
+          await fh.truncate(this.#size);
+        } catch {
+          this.#broken = true;
+        }
+      }
       throw new AuditError('AUDIT_FAILURE', 'sink.file', 'the log file could not be written and synced');
     }
   }

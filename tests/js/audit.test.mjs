@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, existsSync, readdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fhirpkg from 'fhir';
@@ -210,4 +210,40 @@ test('records keep non-ASCII text through every sink: the bytes the core wrote, 
       await again.close();
     }
   }
+});
+
+test('a write the disk refuses part-way is taken back: refused entries leave no bytes, acknowledged ones all verify', async () => {
+  const file = join(tmp(), 'full.ndjson');
+  // 16 KiB of file at most, about four records: batches are cut off mid-write.
+  const writer = new URL('./audit-full-disk.mjs', import.meta.url).pathname;
+  const child = spawn('bash', ['-c', `trap '' XFSZ; ulimit -f 16; exec "${process.execPath}" "${writer}" "${file}"`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  assert.equal(await new Promise((r) => child.on('exit', r)), 0);
+  const said = out.trim().split('\n');
+  const acked = said.filter((l) => l.startsWith('ok ')).map((l) => l.slice(3));
+  const refused = said.filter((l) => l.startsWith('refused '));
+  assert.ok(acked.length >= 2 && refused.length >= 10, out);
+  assert.ok(refused.every((l) => l === 'refused AUDIT_FAILURE'), out);
+  // Every line in the file is whole and acknowledged: no torn tail to set aside.
+  const log = await AuditLog.open({ sink: { file } });
+  assert.equal(log.recovered, undefined);
+  assert.deepEqual(log.query().map((e) => e.id).sort(), [...acked].sort());
+  assert.equal((await log.verify()).ok, true);
+  await log.close();
+});
+
+test('a file sink whose partial write cannot be taken back refuses every later write until the log is opened again', async () => {
+  const dir = tmp();
+  const file = join(dir, 'log.ndjson');
+  const log = await AuditLog.open({ sink: { file } });
+  // The file is opened at the first write: make that /dev/full (every write fails, and a
+  // character device cannot be truncated).
+  symlinkSync('/dev/full', file);
+  const first = await log.append({ ...base, kind: 'search', transactionId: 'f1' }).catch((e) => e);
+  assert.ok(first instanceof AuditError && first.code === 'AUDIT_FAILURE');
+  const second = await log.append({ ...base, kind: 'search', transactionId: 'f2' }).catch((e) => e);
+  assert.ok(second instanceof AuditError && /open the log again/.test(second.message), second.message);
+  assert.equal(log.length, 0);
+  await log.close();
 });
