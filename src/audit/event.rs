@@ -606,8 +606,8 @@ pub fn write_framed(
     Ok(())
 }
 
-/// The entities: the patients, the query or document, the transaction id, the token by
-/// `jti`, and the care relationship.
+/// The entities: the patients, the care relationship, the query or document, the
+/// transaction id, and the token by `jti`.
 fn entities(a: &mut Items<'_>, l: &LookUp<'_>, completion: &Completion, frame: &EventFrame) {
     // What the frame holds (the patient, the care relationship) comes first and what changes
     // per look-up after it: records of one frame then begin with the same bytes for longer,
