@@ -334,8 +334,10 @@ pub fn midstates_of(prefix: &mut Prefix, messages: &[&[u8]]) -> Vec<Midstate> {
     let mut at = 0;
     for group in messages.chunks(4) {
         if group.len() >= 3 {
-            let lanes: [&[u8]; 4] = core::array::from_fn(|i| *group.get(i).unwrap_or(&group[0]));
-            let from: [Midstate; 4] = core::array::from_fn(|i| out[at + i.min(group.len() - 1)]);
+            // A spare lane repeats the group's first message, from that message's midstate.
+            let lane = |i: usize| if i < group.len() { i } else { 0 };
+            let lanes: [&[u8]; 4] = core::array::from_fn(|i| group[lane(i)]);
+            let from: [Midstate; 4] = core::array::from_fn(|i| out[at + lane(i)]);
             let blocks = lanes
                 .iter()
                 .zip(from)
@@ -454,6 +456,23 @@ mod tests {
             assert_eq!(s.finish(m), sha256(m));
         }
         assert_eq!(Prefix::default().start(&base), Midstate::START);
+    }
+
+    /// Found by the `audit_lanes` fuzz target: in a group of three, the spare lane repeats
+    /// the first message and must start from that message's midstate, not the third's
+    /// (a short first record and a third that shares many blocks used to underflow).
+    #[test]
+    fn a_spare_lane_starts_where_its_message_does() {
+        let long: Vec<u8> = (0..2600u32).map(|i| (i * 3 + i / 17) as u8).collect();
+        let mut prefix = Prefix::default();
+        midstates_of(&mut prefix, &[&long]);
+        let mut other = long.clone();
+        other[1000] ^= 1;
+        let short = &long[..4 * 64 + 10];
+        let batch: [&[u8]; 3] = [short, &other, &long];
+        for (m, mid) in batch.iter().zip(midstates_of(&mut prefix, &batch)) {
+            assert_eq!(mid.finish(m), sha256(m), "{} bytes", m.len());
+        }
     }
 
     #[test]
