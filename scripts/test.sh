@@ -36,10 +36,11 @@ rm -rf "$scratch"
 step "TypeScript: the published declarations type a consumer"
 node_modules/.bin/tsc -p tests/types/tsconfig.json
 
+# With wasm SIMD, as the package is built (scripts/build.sh), so the SIMD lanes are tested.
 step "wasm-bindgen tests in Node"
-wasm_cargo test --target "$WASM_TARGET" --test wasm_node
+RUSTFLAGS="-Ctarget-feature=+simd128" wasm_cargo test --target "$WASM_TARGET" --test wasm_node
 step "wasm-bindgen tests in headless Chromium"
-CHROMEDRIVER=/usr/bin/chromedriver wasm_cargo test --target "$WASM_TARGET" --test wasm_browser
+RUSTFLAGS="-Ctarget-feature=+simd128" CHROMEDRIVER=/usr/bin/chromedriver wasm_cargo test --target "$WASM_TARGET" --test wasm_browser
 
 step "build the emulator and the example pages for the JS and e2e tests"
 cargo build -q -p tillit-emulator

@@ -234,3 +234,49 @@ async fn signer_callback_is_used() {
     assert_eq!(parse_compact(&jws, "j").unwrap().header["kid"], "remote-1");
     let _ = Uint8Array::new_with_length(0);
 }
+
+/// The browser path's record hashing as the package runs it (wasm SIMD lanes): random
+/// batches of messages that share beginnings with each other and with the reference kept
+/// from the batch before, every finished midstate against RustCrypto's SHA-256.
+#[wasm_bindgen_test]
+// The constant is the build's: the assertion fails a build that lost the SIMD flags.
+#[allow(clippy::assertions_on_constants)]
+fn simd_lanes_agree_with_sha2() {
+    use sha2::Digest as _;
+    use tillit::audit::lanes::{midstates_of, Prefix};
+    assert!(
+        cfg!(target_feature = "simd128"),
+        "the tests must run the SIMD lanes the package uses (RUSTFLAGS in scripts/test.sh)"
+    );
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let base: Vec<u8> = (0..4000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+    let mut prefix = Prefix::default();
+    let mut checked = 0;
+    for _ in 0..150 {
+        let batch: Vec<Vec<u8>> = (0..1 + next(11))
+            .map(|_| {
+                let mut m = base[..next(3500)].to_vec();
+                for _ in 0..next(3) {
+                    if !m.is_empty() {
+                        let at = next(m.len());
+                        m[at] ^= 0x20;
+                    }
+                }
+                m
+            })
+            .collect();
+        let refs: Vec<&[u8]> = batch.iter().map(|m| &m[..]).collect();
+        for (m, mid) in refs.iter().zip(midstates_of(&mut prefix, &refs)) {
+            let want: [u8; 32] = sha2::Sha256::digest(m).into();
+            assert_eq!(mid.finish(m), want, "{} bytes", m.len());
+            checked += 1;
+        }
+    }
+    assert!(checked > 500);
+}
