@@ -1,10 +1,36 @@
 //! The Bundle minimiser: never panics, never passes an entry of another patient, and every
-//! input entry is either returned or withheld.
+//! input entry is either returned or withheld (counted with serde_json).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use tillit::minimise::minimise;
 use tillit::policy::Policy;
 use tillit::trust::TrustContext;
+
+/// JSON text with every surrogate `\u` escape made `\uFFFD`. The reader lets a lone surrogate
+/// pass in text it only skips or passes on (as JSON.parse does; see `scan`); serde_json, which
+/// checks the results here, cannot hold one. Escapes are walked in order, so an escaped
+/// backslash is never taken for the start of one.
+fn without_surrogates(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == b'\\' && i + 1 < text.len() {
+            let esc = &text[i..(i + 6).min(text.len())];
+            let surrogate = esc.len() == 6 && esc[1] == b'u' && matches!(esc[2], b'd' | b'D') && matches!(esc[3], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F');
+            if surrogate {
+                out.extend_from_slice(b"\\uFFFD");
+                i += 6;
+            } else {
+                out.extend_from_slice(&text[i..i + 2]);
+                i += 2;
+            }
+        } else {
+            out.push(text[i]);
+            i += 1;
+        }
+    }
+    out
+}
 
 fuzz_target!(|data: &[u8]| {
     let ctx = TrustContext::from_json(&serde_json::json!({
@@ -14,12 +40,12 @@ fuzz_target!(|data: &[u8]| {
     .unwrap();
     let policy = Policy::default_policy();
     if let Ok(out) = minimise(data, &ctx, &policy, 1_781_481_600) {
-        let bundle = out.bundle().unwrap();
+        let bundle: serde_json::Value = serde_json::from_slice(&without_surrogates(out.bundle_json.as_bytes())).expect("the minimised Bundle is JSON");
         let entries = bundle["entry"].as_array().unwrap();
         for e in entries {
             assert_eq!(e.pointer("/resource/subject/identifier/value").and_then(|v| v.as_str()), Some("04818500012"));
         }
-        let input: serde_json::Value = serde_json::from_slice(data).unwrap();
+        let input: serde_json::Value = serde_json::from_slice(&without_surrogates(data)).expect("what minimise accepts is JSON");
         let n = input.get("entry").and_then(|e| e.as_array()).map_or(0, |a| a.len());
         assert_eq!(entries.len() + out.withheld.len(), n);
     }
