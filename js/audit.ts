@@ -114,9 +114,10 @@ export interface Recovery {
 
 /**
  * Lines stored together: NDJSON bytes as the core wrote them (each line ended by `\n`), or
- * text lines (read from a sink, or a single record). Each form is made from the other only
- * when something asks for it, so a batch that goes from the core to a file or to memory is
- * never decoded to text on the way.
+ * text lines (read from a sink, or a single record), never both at rest. Text is made from
+ * the bytes only when something asks for it, so a batch that goes from the core to a file or
+ * to memory is never decoded on the way; text lines become bytes the first time the read
+ * side needs them, and the text is let go.
  */
 class Batch {
   #bytes?: Uint8Array;
@@ -131,19 +132,21 @@ class Batch {
     return new Batch(count, bytes);
   }
   static ofLines(lines: string[]): Batch {
-    return new Batch(lines.length, undefined, lines);
+    return new Batch(lines.length, undefined, [...lines]);
   }
   /** NDJSON bytes. */
   get bytes(): Uint8Array {
-    return (this.#bytes ??= encoder.encode(this.#lines!.map((l) => `${l}\n`).join('')));
-  }
-  /** The lines as text. */
-  get lines(): string[] {
-    if (!this.#lines) {
-      const text = decoder.decode(this.#bytes!);
-      this.#lines = this.count ? text.slice(0, -1).split('\n') : [];
+    if (!this.#bytes) {
+      this.#bytes = encoder.encode(this.#lines!.map((l) => `${l}\n`).join(''));
+      this.#lines = undefined;
     }
-    return this.#lines;
+    return this.#bytes;
+  }
+  /** The lines as text: a new array each time (decoded from the bytes, not kept). */
+  get lines(): string[] {
+    if (this.#lines) return [...this.#lines];
+    const text = decoder.decode(this.#bytes!);
+    return this.count ? text.slice(0, -1).split('\n') : [];
   }
 }
 
@@ -341,7 +344,7 @@ function customSink(s: CustomSink): Sink {
   return {
     append: async (batch) => {
       try {
-        await s.append([...batch.lines]);
+        await s.append(batch.lines);
       } catch {
         throw new AuditError('AUDIT_FAILURE', 'sink.append', 'the sink refused the write');
       }
@@ -410,7 +413,7 @@ export class AuditLog {
       const err = fromCore(e) as { rule?: string; path?: string };
       throw new AuditError('AUDIT_FAILURE', err.path ?? 'log', `the stored log does not verify: ${err.rule ?? 'unreadable'}`);
     }
-    const log = new AuditLog(c, [...lines], sink, opts);
+    const log = new AuditLog(c, lines, sink, opts);
     if (sink.recovered) {
       await log.#write(() => Batch.ofLines([call(() => log.#chain.prepareRecord('recovery', { tornBytes: sink.recovered!.tornBytes, savedAs: sink.recovered!.savedAs, note: 'a torn last line (an unfinished write) was set aside' }))]));
     }
