@@ -253,22 +253,20 @@ pub struct AuditRecords {
 #[wasm_bindgen]
 impl AuditRecords {
     /// Parses stored records given as NDJSON bytes (each line ended by `\n`, as
-    /// `prepareEvents` makes them); `log[i]` names a line that is not JSON.
+    /// `prepareEvents` makes them), with the file sink's reader: a line that is not a JSON
+    /// record is an error, the last one too (these bytes come from the wrapper, not a crash).
     #[wasm_bindgen(js_name = fromNdjson)]
     pub fn from_ndjson(bytes: &[u8]) -> JsResult<AuditRecords> {
-        let text =
-            core::str::from_utf8(bytes).map_err(|_| arg_err("lines", "must be UTF-8 NDJSON"))?;
-        let lines = match text.strip_suffix('\n') {
-            Some(t) => t.split('\n').collect(),
-            None if text.is_empty() => Vec::new(),
-            None => return Err(arg_err("lines", "must end every line with a newline")),
-        };
-        let records = lines
-            .into_iter()
-            .enumerate()
-            .map(|(i, l)| parse_line(l, i))
-            .collect::<JsResult<_>>()?;
-        Ok(AuditRecords { records })
+        let read = chain::read_ndjson(bytes).map_err(to_js)?;
+        if read.torn_at.is_some() {
+            return Err(arg_err(
+                "lines",
+                "must be JSON records, each line ended by a newline",
+            ));
+        }
+        Ok(AuditRecords {
+            records: read.records,
+        })
     }
 
     /// Look-ups matching a filter.
