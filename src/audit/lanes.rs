@@ -254,7 +254,7 @@ impl Midstate {
     }
 }
 
-/// SHA-256 compresses the blocks of `block` into `state`, one after the other.
+/// SHA-256 compresses the whole 64-byte blocks of `bytes` into `state`, one after the other.
 fn compress_blocks(state: &mut [u32; 8], bytes: &[u8]) {
     use sha2::digest::generic_array::GenericArray;
     for block in bytes.chunks_exact(64) {

@@ -30,14 +30,13 @@ fn subtle() -> JsResult<SubtleCrypto> {
     thread_local! {
         static SUBTLE: std::cell::OnceCell<SubtleCrypto> = const { std::cell::OnceCell::new() };
     }
-    if let Some(s) = SUBTLE.with(|s| s.get().cloned()) {
-        return Ok(s);
-    }
-    let s = crypto()?.subtle();
     SUBTLE.with(|c| {
-        c.get_or_init(|| s.clone());
-    });
-    Ok(s)
+        if let Some(s) = c.get() {
+            return Ok(s.clone());
+        }
+        let s = crypto()?.subtle();
+        Ok(c.get_or_init(|| s).clone())
+    })
 }
 
 fn crypto_err(op: &str) -> impl Fn(JsValue) -> JsValue + '_ {
