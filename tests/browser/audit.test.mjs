@@ -1,26 +1,14 @@
 // The IndexedDB sink in headless Chromium: two tabs appending at once make one valid chain,
 // and the log survives a reload.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { serveStatic } from '../support/static-server.mjs';
-import { launch, openPage } from '../support/browser.mjs';
+import { useBrowser, openPage } from '../support/browser.mjs';
 import { createHash } from 'node:crypto';
 import { attestation, syntheticFnr } from '../js/fixtures.mjs';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-let server, context;
+const chromium = useBrowser();
 
-const tab = () => openPage(context, `${server.url}/tests/browser/keys.html`);
-
-before(async () => {
-  server = await serveStatic(ROOT);
-  context = await launch();
-});
-after(async () => {
-  await context?.close();
-  await server?.close();
-});
+const tab = () => openPage(chromium.context, `${chromium.server.url}/tests/browser/keys.html`);
 
 const appendMany = async (page, who, n, att) =>
   page.evaluate(async ({ who, n, att }) => {

@@ -1,25 +1,19 @@
 // The client in headless Chromium against the emulator (CORS): client_credentials, exactly
 // one nonce retry at the token endpoint and at the resource, tokens per patient, token
 // exchange, retrieval, and every fault mode ending in a typed error, bounded in time.
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { serveStatic } from '../support/static-server.mjs';
-import { launch, openPage } from '../support/browser.mjs';
+import { usePage } from '../support/browser.mjs';
 import { startEmulator, PRACTITIONER } from '../support/emulator.mjs';
 import { attestation } from '../js/fixtures.mjs';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-let server, context, page, emu, patients, jwk;
+let emu, patients, jwk;
 
-before(async () => {
+const chromium = usePage('tests/browser/keys.html', async ({ page }) => {
   emu = await startEmulator();
   patients = await emu.patients();
   jwk = createPrivateKey(emu.pem).export({ format: 'jwk' });
-  server = await serveStatic(ROOT);
-  context = await launch();
-  page = await openPage(context, `${server.url}/tests/browser/keys.html`);
   await page.evaluate(({ emuUrl, clientId, jwk }) => {
     window.setup = async (fault, timeoutMs = 5000) => {
       const { tillit } = window;
@@ -40,13 +34,11 @@ before(async () => {
   }, { emuUrl: emu.url, clientId: emu.clientId, jwk });
 });
 after(async () => {
-  await context?.close();
-  await server?.close();
   await emu?.stop();
 });
 
 test('Chromium: client_credentials with one nonce retry each, tokens per patient, exchange, retrieval', async () => {
-  const r = await page.evaluate(async ({ a0, a1, p0, p1 }) => {
+  const r = await chromium.page.evaluate(async ({ a0, a1, p0, p1 }) => {
     const { tillit } = window;
     const { client, auditLog, calls } = await window.setup();
     const v0 = client.withContext(tillit.TrustContext.fromJSON(a0));
@@ -75,7 +67,7 @@ test('Chromium: client_credentials with one nonce retry each, tokens per patient
 
 for (const [fault, cls] of [['500', 'FhirError'], ['503', 'FhirError'], ['truncated', 'MalformedResponseError'], ['malformed', 'MalformedResponseError'], ['nonce', 'OAuthError'], ['expired-token', 'OAuthError'], ['latency=2000', 'TimeoutError']]) {
   test(`Chromium: fault ${fault} → ${cls}, logged, bounded`, async () => {
-    const r = await page.evaluate(async ({ fault, a0, p0 }) => {
+    const r = await chromium.page.evaluate(async ({ fault, a0, p0 }) => {
       const { tillit } = window;
       const { client, auditLog } = await window.setup(fault, 800);
       const t0 = performance.now();

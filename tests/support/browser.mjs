@@ -28,20 +28,33 @@ export async function openPage(context, url) {
 }
 
 /**
- * For a test file: before its tests, serves the repository and opens `path` (from the
- * repository's root) in headless Chromium; after them, closes both. Returns an object whose
- * `page`, `context` and `server` are set once the `before` hook has run.
+ * For a test file: before its tests, serves the repository, launches Chromium and, given
+ * `path` (from the repository's root), opens a page there and runs `ready(it)`; after them,
+ * closes the browser and the server. Returns an object whose `server`, `context` and `page`
+ * are set once the `before` hook has run. Everything is one hook because node:test (Node 20)
+ * runs a file's top-level `before` hooks at the same time, not one after another.
  */
-export function usePage(path) {
+function browserHooks(path, ready) {
   const it = {};
   before(async () => {
     it.server = await serveStatic(fileURLToPath(new URL('../..', import.meta.url)));
     it.context = await launch();
-    it.page = await openPage(it.context, `${it.server.url}/${path}`);
+    if (path) it.page = await openPage(it.context, `${it.server.url}/${path}`);
+    await ready?.(it);
   });
   after(async () => {
     await it.context?.close();
     await it.server?.close();
   });
   return it;
+}
+
+/** The repository served and Chromium launched for a test file (open pages with `openPage`). */
+export function useBrowser() {
+  return browserHooks();
+}
+
+/** {@link useBrowser} with a page at `path`; `ready(it)` runs once it is open. */
+export function usePage(path, ready) {
+  return browserHooks(path, ready);
 }
