@@ -34,8 +34,8 @@ fi
 # npm dev dependencies (TypeScript, jose, playwright-core, vite): reinstall only on change.
 lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [ "$(cat node_modules/.tillit-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
-  log "installing npm dev dependencies"
-  npm install --no-audit --no-fund --loglevel=error
+  log "installing npm dev dependencies (npm ci: exactly the lockfile, which it never rewrites)"
+  npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_hash" > node_modules/.tillit-lock-hash
 fi
 echo "$WB_DIR/bin"
