@@ -1,12 +1,15 @@
 // End to end in headless Chromium: the EHR and citizen example pages against the emulator,
-// driven by Playwright. Screenshots go to docs/screenshots/ (the README shows them).
+// driven by Playwright. Screenshots go to target/screenshots/; with TILLIT_UPDATE_SCREENSHOTS=1
+// they replace the README's in docs/screenshots/ (a test run leaves the working tree as it was).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { launch } from '../support/browser.mjs';
 import { startEmulator, startPages } from '../../examples/demo.mjs';
 
-const SHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+const SHOTS = fileURLToPath(new URL(process.env.TILLIT_UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots/' : '../../target/screenshots/', import.meta.url));
+mkdirSync(SHOTS, { recursive: true });
 let emu, pages, context;
 
 before(async () => {
