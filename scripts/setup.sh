@@ -31,6 +31,15 @@ if [ ! -x "$WB_DIR/bin/wasm-bindgen" ] || ! "$WB_DIR/bin/wasm-bindgen" --version
   cargo install -q wasm-bindgen-cli --version "$WBV" --root "$WB_DIR"
 fi
 
+# Python packages the tests use as independent oracles (python-stdnum, ...), pinned.
+if [ ! -x "$PY_TOOLS/bin/python" ] || [ ! -f "$PY_TOOLS/.complete" ]; then
+  log "installing the tests' Python packages into $PY_TOOLS"
+  rm -rf "$PY_TOOLS"
+  python3 -m venv "$PY_TOOLS"
+  "$PY_TOOLS/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+  touch "$PY_TOOLS/.complete"
+fi
+
 # npm dev dependencies (TypeScript, jose, playwright-core, vite): reinstall only on change.
 lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [ "$(cat node_modules/.tillit-lock-hash 2>/dev/null)" != "$lock_hash" ]; then

@@ -37,6 +37,9 @@ wasm_cargo clippy -q --target "$WASM_TARGET" --lib --tests -- -D warnings
 step "rustdoc (broken links are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps --workspace
 
+step "identifier oracle: the committed verdicts are python-stdnum's (tests/identifiers_oracle.rs compares)"
+"$PY_TOOLS/bin/python" tests/oracles/identifiers.py --check
+
 step "native tests"
 cargo test -q --workspace 2>&1 | grep -v '^$'
 
