@@ -31,6 +31,12 @@ if [ ! -x "$WB_DIR/bin/wasm-bindgen" ] || ! "$WB_DIR/bin/wasm-bindgen" --version
   cargo install -q wasm-bindgen-cli --version "$WBV" --root "$WB_DIR"
 fi
 
+# cargo-mutants for mutation testing of the rule modules (scripts/mutants.sh).
+if [ ! -x "$MUTANTS_BIN/cargo-mutants" ] || ! "$MUTANTS_BIN/cargo-mutants" mutants --version | grep -q " $MUTANTS_VERSION\$"; then
+  log "installing cargo-mutants $MUTANTS_VERSION (a few minutes, once per machine)"
+  cargo install -q cargo-mutants --locked --version "$MUTANTS_VERSION" --root "$(dirname "$MUTANTS_BIN")"
+fi
+
 # Python packages the tests use as independent oracles (python-stdnum, ...), pinned.
 if [ ! -x "$PY_TOOLS/bin/python" ] || [ ! -f "$PY_TOOLS/.complete" ]; then
   log "installing the tests' Python packages into $PY_TOOLS"
