@@ -557,3 +557,242 @@ pub fn declaration_body(d: &Declaration, jws: Option<&str>) -> Value {
     }
     Value::Object(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+
+    fn decl(key: bool, every: u64) -> Value {
+        let d = Declaration {
+            format: FORMAT,
+            checkpoint_every: every,
+            checkpoint_key: key.then(|| DeclaredKey {
+                thumbprint: T.into(),
+                alg: "ES256".into(),
+            }),
+            legacy_records: 0,
+            log_id: "00000000-0000-4000-8000-000000000000".into(),
+            created: "2026-12-02T17:00:00Z".into(),
+        };
+        declaration_body(&d, key.then_some("h.p.s"))
+    }
+
+    /// A log: `d` a declaration body, then `e` for an event and `c` for a checkpoint.
+    fn log(d: Option<Value>, pattern: &str) -> Vec<Value> {
+        let mut h = Head::default();
+        let mut out: Vec<Value> = d.into_iter().map(|d| h.append("declaration", d)).collect();
+        for c in pattern.chars() {
+            out.push(match c {
+                'c' => h.append("checkpoint", json!({ "jws": "h.p.s" })),
+                _ => h.append(
+                    "event",
+                    json!({ "resourceType": "AuditEvent", "id": out.len().to_string() }),
+                ),
+            });
+        }
+        out
+    }
+
+    fn problem(r: &[Value], opts: VerifyOptions) -> (u64, String) {
+        let f = verify_records(r, opts).unwrap_err();
+        (f.index, f.problem.split(':').next().unwrap().to_string())
+    }
+
+    fn keyed() -> VerifyOptions {
+        VerifyOptions {
+            key_thumbprint: Some(T.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn checkpoints_stand_where_the_declaration_says() {
+        let good = log(Some(decl(true, 3)), "eeeceeeceec");
+        let (s, sigs) = verify_records(&good, keyed()).unwrap();
+        assert_eq!(
+            (s.format, s.checkpoints, s.unsigned_tail, sigs.len()),
+            (1, 3, 0, 4)
+        );
+        assert!(matches!(sigs[0].expect, Expect::Declaration(_)));
+        assert_eq!(
+            sigs[1].expect,
+            Expect::Checkpoint {
+                head: good[3]["hash"].as_str().unwrap().into(),
+                count: 4
+            }
+        );
+        // Without the key: places are checked, signatures are not handed back.
+        assert_eq!(
+            verify_records(&good, VerifyOptions::default())
+                .unwrap()
+                .1
+                .len(),
+            0
+        );
+        // The tail of a log still open.
+        assert_eq!(
+            verify_records(&log(Some(decl(true, 3)), "eeecee"), keyed())
+                .unwrap()
+                .0
+                .unsigned_tail,
+            2
+        );
+        // Stripped checkpoints (rehashed): one due is missing.
+        assert_eq!(
+            problem(&log(Some(decl(true, 3)), "eeeeee"), keyed()),
+            (4, "CHECKPOINT_MISSING".into())
+        );
+        assert_eq!(
+            problem(
+                &log(Some(decl(true, 3)), "eeeceeee"),
+                VerifyOptions::default()
+            ),
+            (8, "CHECKPOINT_MISSING".into())
+        );
+        // Extra ones.
+        assert_eq!(
+            problem(&log(Some(decl(true, 3)), "ecc"), keyed()),
+            (3, "CHECKPOINT_EXTRA".into())
+        );
+        assert_eq!(
+            problem(&log(Some(decl(true, 3)), "c"), keyed()),
+            (1, "CHECKPOINT_EXTRA".into())
+        );
+        assert_eq!(
+            problem(&log(Some(decl(false, 3)), "eec"), VerifyOptions::default()),
+            (3, "CHECKPOINT_EXTRA".into())
+        );
+        // Early checkpoints (a writer closed the log) restart the count.
+        assert!(verify_records(&log(Some(decl(true, 3)), "eceeecee"), keyed()).is_ok());
+    }
+
+    #[test]
+    fn the_declaration_binds_the_key() {
+        let unsigned = log(Some(decl(false, 100)), "eee");
+        let (s, _) = verify_records(&unsigned, VerifyOptions::default()).unwrap();
+        assert_eq!(
+            (s.unsigned_tail, s.declaration.unwrap().checkpoint_key),
+            (4, None)
+        );
+        // A key given for a log that says it has none: a rewrite that dropped the key.
+        assert_eq!(problem(&unsigned, keyed()), (0, "KEY_MISMATCH".into()));
+        let other = VerifyOptions {
+            key_thumbprint: Some("x".repeat(43)),
+            ..Default::default()
+        };
+        assert_eq!(
+            problem(&log(Some(decl(true, 3)), "e"), other),
+            (0, "KEY_MISMATCH".into())
+        );
+        // A keyed declaration without its signature, a second declaration, a newer format.
+        let mut d = decl(true, 3);
+        d.as_object_mut().unwrap().remove("jws");
+        assert_eq!(problem(&log(Some(d), ""), keyed()), (0, "UNSIGNED".into()));
+        let mut two = log(Some(decl(false, 3)), "e");
+        let mut h = Head {
+            next_seq: 2,
+            hash: two[1]["hash"].as_str().unwrap().into(),
+        };
+        two.push(h.append("declaration", decl(false, 3)));
+        assert_eq!(
+            problem(&two, VerifyOptions::default()),
+            (2, "DECLARATION".into())
+        );
+        let mut d = decl(false, 3);
+        d["format"] = json!(2);
+        assert_eq!(
+            problem(&log(Some(d), ""), VerifyOptions::default()),
+            (0, "FORMAT".into())
+        );
+        let mut d = decl(false, 3);
+        d["extra"] = json!(1);
+        assert_eq!(
+            problem(&log(Some(d), ""), VerifyOptions::default()),
+            (0, "DECLARATION".into())
+        );
+    }
+
+    #[test]
+    fn format_0_is_read_only_when_accepted() {
+        let old = log(None, "eece");
+        assert_eq!(
+            problem(&old, VerifyOptions::default()),
+            (0, "FORMAT".into())
+        );
+        let accept = VerifyOptions {
+            accept_legacy: true,
+            ..keyed()
+        };
+        let (s, sigs) = verify_records(&old, accept.clone()).unwrap();
+        assert_eq!(
+            (s.format, s.checkpoints, sigs.len(), s.unsigned_tail),
+            (0, 1, 1, 1)
+        );
+        // Continued by this build: a declaration with legacyRecords = its seq.
+        let mut cont = old.clone();
+        let mut h = Head {
+            next_seq: 4,
+            hash: old[3]["hash"].as_str().unwrap().into(),
+        };
+        let mut d = decl(true, 2);
+        d["legacyRecords"] = json!(4);
+        cont.push(h.append("declaration", d));
+        cont.push(h.append("event", json!({})));
+        cont.push(h.append("event", json!({})));
+        cont.push(h.append("checkpoint", json!({ "jws": "h.p.s" })));
+        assert_eq!(verify_records(&cont, accept).unwrap().0.format, 1);
+        assert_eq!(
+            problem(&cont, VerifyOptions::default()),
+            (0, "FORMAT".into())
+        );
+    }
+
+    #[test]
+    fn an_anchor_finds_a_cut_tail() {
+        let full = log(Some(decl(false, 100)), "eeeee");
+        let anchor = |i: usize| VerifyOptions {
+            anchor: Some(Anchor {
+                seq: i as u64,
+                hash: full[i]["hash"].as_str().unwrap().into(),
+            }),
+            ..Default::default()
+        };
+        assert!(verify_records(&full, anchor(4)).is_ok());
+        assert_eq!(problem(&full[..4], anchor(4)), (4, "TRUNCATED".into()));
+        // Cut and rewritten past the anchor: the record there is another.
+        let mut other = log(Some(decl(false, 100)), "eeeee");
+        other[4]["body"]["id"] = json!("x");
+        other[4]["hash"] = json!(chain::record_hash(&other[4]));
+        assert_eq!(
+            problem(&other[..5], anchor(4)),
+            (4, "ANCHOR_MISMATCH".into())
+        );
+    }
+
+    #[test]
+    fn signatures_must_sign_the_record_they_stand_in() {
+        let s = ToSign {
+            index: 4,
+            jws: String::new(),
+            typ: CHECKPOINT_TYP,
+            alg: Some("ES256".into()),
+            expect: Expect::Checkpoint {
+                head: "ab".into(),
+                count: 4,
+            },
+        };
+        let h = json!({ "alg": "ES256", "typ": CHECKPOINT_TYP });
+        assert!(s.holds(&h, &json!({ "head": "ab", "count": 4, "iat": 1 })));
+        assert!(!s.holds(&h, &json!({ "head": "ab", "count": 3, "iat": 1 })));
+        assert!(!s.holds(
+            &json!({ "alg": "RS256", "typ": CHECKPOINT_TYP }),
+            &json!({ "head": "ab", "count": 4 })
+        ));
+        assert!(!s.holds(
+            &json!({ "alg": "ES256", "typ": DECLARATION_TYP }),
+            &json!({ "head": "ab", "count": 4 })
+        ));
+    }
+}
