@@ -320,6 +320,12 @@ impl LogVerifier {
     pub fn push(&mut self, r: &Value) -> core::result::Result<Option<ToSign>, Failure> {
         let i = self.chain.head().next_seq;
         self.chain.push(r).map_err(|(at, p)| fail(at as u64, p))?;
+        if r.as_object().map(Map::len) != Some(5) || !r["body"].is_object() {
+            return Err(fail(
+                i,
+                "MALFORMED: a record has exactly seq, prev, kind, body and hash; body an object",
+            ));
+        }
         let kind = r["kind"].as_str().unwrap_or("");
         if !KINDS.contains(&kind) {
             return Err(fail(i, format!("MALFORMED: unknown record kind {kind:?}")));
