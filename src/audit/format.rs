@@ -472,6 +472,15 @@ impl LogVerifier {
         }
     }
 
+    /// `count` event records the writer made, `head` the head after the last of them: as
+    /// [`note_written`](Self::note_written) for each, in one step.
+    pub fn note_events(&mut self, count: u64, head: &Head) {
+        self.chain = chain::Verifier::after(head);
+        if self.decl.is_some() {
+            self.since += count;
+        }
+    }
+
     /// The end of the log: the anchor (if any) must have been reached.
     pub fn finish(&self) -> core::result::Result<Summary, Failure> {
         let head = self.chain.head();
