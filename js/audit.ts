@@ -836,6 +836,15 @@ export class AuditLog {
       throw this.#lost;
     }
     this.#records.push(Batch.ofLines(fresh));
+    // The head's checkpoint may be another writer's.
+    for (let i = fresh.length - 1; i >= 0; i--) {
+      if (!fresh[i]!.includes('"kind":"checkpoint"')) continue;
+      const r = JSON.parse(fresh[i]!) as { seq: number; kind: string; body: { jws?: string } };
+      if (r.kind === 'checkpoint' && typeof r.body.jws === 'string') {
+        this.#checkpoint = { seq: r.seq, jws: r.body.jws };
+        break;
+      }
+    }
   }
 
   /** Runs a log-control read over the records (parsed in the core for this call). */

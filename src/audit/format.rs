@@ -100,7 +100,7 @@ impl Declaration {
         let string = |k: &str| {
             m.get(k)
                 .and_then(Value::as_str)
-                .filter(|s| !s.is_empty() && s.len() <= 128)
+                .filter(|s| (1..=128).contains(&s.chars().count()))
                 .map(str::to_string)
                 .ok_or(format!(
                     "DECLARATION: {k} must be a string of 1 to 128 characters"
