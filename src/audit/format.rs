@@ -318,6 +318,12 @@ impl LogVerifier {
     /// Checks the next record: `Ok(Some(_))` when it carries a signature for the caller to
     /// check, or the first rule broken.
     pub fn push(&mut self, r: &Value) -> core::result::Result<Option<ToSign>, Failure> {
+        let sig = self.push_rules(r)?;
+        self.check_anchor(r)?;
+        Ok(sig)
+    }
+
+    fn push_rules(&mut self, r: &Value) -> core::result::Result<Option<ToSign>, Failure> {
         let i = self.chain.head().next_seq;
         self.chain.push(r).map_err(|(at, p)| fail(at as u64, p))?;
         if r.as_object().map(Map::len) != Some(5) || !r["body"].is_object() {
@@ -509,9 +515,8 @@ impl LogVerifier {
         })
     }
 
-    /// Checks the anchor against a record just pushed (called by [`verify_records`] and the
-    /// bindings after [`push`](Self::push)).
-    pub fn check_anchor(&self, r: &Value) -> core::result::Result<(), Failure> {
+    /// Checks the anchor against a record just pushed.
+    fn check_anchor(&self, r: &Value) -> core::result::Result<(), Failure> {
         let Some(a) = &self.opts.anchor else {
             return Ok(());
         };
@@ -537,7 +542,6 @@ pub fn verify_records(
         if let Some(s) = v.push(r)? {
             sigs.push(s);
         }
-        v.check_anchor(r)?;
     }
     Ok((v.finish()?, sigs))
 }
