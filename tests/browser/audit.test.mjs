@@ -182,3 +182,33 @@ test('IndexedDB: a golden format-0 log is refused unless accepted, then read and
   assert.ok(r.keptOld);
   assert.deepEqual([r.v.ok, r.v.format, r.v.signed, r.v.unsignedTail, r.v.entries], [true, 1, true, 0, 23 + 1 + 5 + 2]);
 });
+
+test('IndexedDB: two tabs writing one keyed log keep its checkpoints where the declaration says', async () => {
+  const priv = JSON.parse(readFileSync(new URL('../fixtures/golden-v0-key.private.jwk.json', import.meta.url), 'utf8'));
+  const pub = JSON.parse(readFileSync(new URL('../fixtures/golden-v0-key.public.jwk.json', import.meta.url), 'utf8'));
+  const [a, b] = [await tab(), await tab()];
+  const write = (page, who) => page.evaluate(async ({ who, priv, att }) => {
+    const { tillit } = window;
+    const checkpointKey = await tillit.importPrivateKey(priv, { alg: 'ES256' });
+    const log = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'keyed-shared', checkpointKey, checkpointEvery: 5 });
+    const trustContext = tillit.TrustContext.fromJSON(att);
+    const done = [];
+    for (let i = 0; i < 30; i++) {
+      done.push(log.append({ kind: 'search', trustContext, clientId: who, server: 'https://api.example', transactionId: `${who}-${i}` }));
+      if (i % 4 === 0) await new Promise((r) => setTimeout(r, 0));
+    }
+    await Promise.all(done);
+    await log.close();
+  }, { who, priv, att: attestation() });
+  await Promise.all([write(a, 'tab-a'), write(b, 'tab-b')]);
+  // Verified in the page with the public key alone, as a reviewer would.
+  const v = await a.evaluate(async (pub) => {
+    const db = await new Promise((res) => { const r = indexedDB.open('tillit-audit-keyed-shared', 1); r.onsuccess = () => res(r.result); });
+    const lines = await new Promise((res) => { const t = db.transaction('records'); const q = t.objectStore('records').getAll(); t.oncomplete = () => res(q.result); });
+    db.close();
+    return window.tillit.verifyLines(lines, pub);
+  }, pub);
+  assert.deepEqual([v.ok, v.signed, v.unsignedTail, v.entries - v.checkpoints], [true, true, 0, 61], JSON.stringify(v));
+  assert.ok(v.checkpoints >= 12, `${v.checkpoints} checkpoints`);
+  assert.equal(v.checkpointKey.alg, 'ES256');
+});
