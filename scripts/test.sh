@@ -40,6 +40,14 @@ RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps --workspace
 step "identifier oracle: the committed verdicts are python-stdnum's (tests/identifiers_oracle.rs compares)"
 "$PY_TOOLS/bin/python" tests/oracles/identifiers.py --check
 
+# The independent access-log verifier (written from docs/audit-format.md) over the golden logs;
+# tests/js/audit-python.test.mjs checks it against fresh and tampered logs in the JS step.
+step "access log: the golden logs verify with the independent Python verifier"
+export TILLIT_AUDIT_PYTHON="$PY_TOOLS/bin/python"
+for g in tests/fixtures/golden-v0-*.ndjson; do
+  "$TILLIT_AUDIT_PYTHON" tests/verify_audit_log.py "$g" --accept-legacy --key tests/fixtures/golden-v0-key.public.jwk.json >/dev/null
+done
+
 step "native tests"
 cargo test -q --workspace 2>&1 | grep -v '^$'
 
