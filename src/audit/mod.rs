@@ -7,7 +7,7 @@
 pub mod chain;
 pub mod control;
 pub mod event;
-pub mod lanes;
+pub mod midstate;
 
 #[cfg(test)]
 mod tests;
