@@ -69,7 +69,7 @@ rm -rf "$scratch"
 step "TypeScript: the published declarations type a consumer"
 node_modules/.bin/tsc -p tests/types/tsconfig.json
 
-# With wasm SIMD, as the package is built (scripts/build.sh), so the SIMD lanes are tested.
+# With wasm SIMD, as the package is built (scripts/build.sh), so sha2's SIMD backend is tested.
 step "wasm-bindgen tests in Node"
 RUSTFLAGS="-Ctarget-feature=+simd128" wasm_cargo test --target "$WASM_TARGET" --test wasm_node
 step "wasm-bindgen tests in headless Chromium"

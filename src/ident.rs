@@ -91,7 +91,7 @@ fn digits_of(s: &str, len: usize, path: &str, what: &str) -> Result<Vec<u32>> {
 
 /// Whether `year` is a Gregorian leap year.
 pub const fn is_leap_year(year: u16) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 /// Days in `month` (1–12) of `year`.

@@ -71,7 +71,8 @@ impl Default for Head {
 }
 
 /// How every record's line begins: its body follows, and nothing before it depends on the
-/// chain (the browser path hashes this part of a batch's records ahead; see `lanes`).
+/// chain (the browser path hashes records from the state after the blocks they share; see
+/// `midstate`).
 pub const BODY_PREFIX: &str = "{\"body\":";
 
 impl Head {

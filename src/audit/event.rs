@@ -611,7 +611,7 @@ pub fn write_framed(
 fn entities(a: &mut Items<'_>, l: &LookUp<'_>, completion: &Completion, frame: &EventFrame) {
     // What the frame holds (the patient, the care relationship) comes first and what changes
     // per look-up after it: records of one frame then begin with the same bytes for longer,
-    // which the browser path's hashing reuses (see `lanes::Prefix`).
+    // which the browser path's hashing reuses (see `midstate::Prefix`).
     if !frame.patients.is_empty() {
         a.raw(&frame.patients);
     }

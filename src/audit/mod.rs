@@ -8,7 +8,7 @@ pub mod chain;
 pub mod control;
 pub mod event;
 pub mod format;
-pub mod lanes;
+pub mod midstate;
 
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,7 @@ use crate::audit::chain::{self, Head};
 use crate::audit::control::{self, Filter};
 use crate::audit::event::{self, EventFrame, EventInput};
 use crate::audit::format::{self, Declaration, LogVerifier, ToSign, VerifyOptions};
-use crate::audit::lanes;
+use crate::audit::midstate::Prefix;
 use crate::error::{Error, ErrorCode};
 use crate::jose::{compact, parse_compact, signing_input, PublicJwk};
 use serde_json::{json, Value};
@@ -32,8 +32,8 @@ pub struct AuditCore {
     /// A native SHA-256 the platform offers (Node's `crypto`), checked at construction.
     digest: Option<Native>,
     /// Without a native SHA-256: the states of a recent record's beginning, which the next
-    /// records of the same look-up context share (see `lanes::Prefix`).
-    prefix: lanes::Prefix,
+    /// records of the same look-up context share (see `midstate::Prefix`).
+    prefix: Prefix,
 }
 
 /// A native SHA-256 the platform offers: `f(view) -> hex`, and the module's memory the view is made on.
@@ -265,14 +265,14 @@ impl AuditCore {
                 .map_err(to_js)?;
             bodies.push(pre);
         }
-        // Without a native SHA-256 the core hashes: the bodies' whole blocks four at a time
-        // (see `lanes`), then each record on its own in chain order.
+        // Without a native SHA-256 the core hashes: each record from the state after the
+        // blocks it shares with a recent one (see `midstate`), in chain order.
         let mids = match self.digest {
             Some(_) => None,
-            None => Some(lanes::midstates_of(
-                &mut self.prefix,
-                &bodies.iter().map(|b| b.as_bytes()).collect::<Vec<_>>(),
-            )),
+            None => Some(
+                self.prefix
+                    .starts(&bodies.iter().map(|b| b.as_bytes()).collect::<Vec<_>>()),
+            ),
         };
         let mut h = self.head.clone();
         let mut out = String::with_capacity(bodies.len() * 4096);

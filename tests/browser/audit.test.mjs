@@ -42,9 +42,9 @@ test('two tabs appending concurrently yield one valid chain that survives a relo
   assert.deepEqual([r.a, r.b], [40, 40]);
 });
 
-test("records chained in Chromium (the core's own SHA-256, four bodies at a time, from shared beginnings) verify with Node's crypto", async () => {
+test("records chained in Chromium (the core's own SHA-256, from shared beginnings) verify with Node's crypto", async () => {
   const page = await tab();
-  // 1 to 9 appends at once: batches that fill four lanes, and ones with spare lanes. Two
+  // 1 to 9 appends at once: batches of one record and of several. Two
   // clients and two patients: batches whose records begin alike (the hashing starts after the
   // shared blocks), batches that change the context, and batches that mix two contexts.
   const lines = await page.evaluate(async ([attA, attB]) => {
