@@ -391,7 +391,7 @@ export class Client {
     const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' };
     if (log) headers['nhn-event-id'] = log.transactionId;
     const form = async () => {
-      const assertion = await createClientAssertion({ clientId: this.#o.clientId, issuer: this.#o.issuer, ...this.#sign, ...(withDetails ? this.#details() : {}) } as Parameters<typeof createClientAssertion>[0]);
+      const assertion = await createClientAssertion({ clientId: this.#o.clientId, issuer: this.#o.issuer, ...this.#sign, ...(withDetails ? this.#details() : {}), grantType: grant.grant_type } as Parameters<typeof createClientAssertion>[0]);
       return call(() => core.formEncode(Object.entries({ ...grant, client_id: this.#o.clientId, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion })));
     };
     try {

@@ -34,6 +34,13 @@ export type ClientAssertionOptions = SignWith & {
   /** Sent as `assertion_details` (practitioner contexts only). */
   trustContext?: TrustContext;
   tenant?: Tenant;
+  /**
+   * The grant of the token request this assertion goes with. An attestation without
+   * `practitioner.identifier` (HelseID takes the user from the login, as NHN's clients send it)
+   * is refused unless the grant carries a user (`authorization_code`, `refresh_token`, token
+   * exchange). Default `client_credentials`.
+   */
+  grantType?: 'client_credentials' | 'authorization_code' | 'refresh_token' | 'urn:ietf:params:oauth:grant-type:token-exchange';
   /** 1 to 60 seconds; default 10. */
   lifetimeSeconds?: number;
   /** Unix seconds to use as now (tests, or a server-corrected clock). */

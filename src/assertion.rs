@@ -9,7 +9,7 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::jose::Alg;
-use crate::trust::{TenantOrganisation, TrustContext};
+use crate::trust::{Grant, TenantOrganisation, TrustContext};
 use serde_json::{json, Map, Value};
 
 /// `typ` of a HelseID client assertion.
@@ -32,8 +32,10 @@ pub struct Details {
 }
 
 impl Details {
-    /// The JSON array HelseID expects, or an error when a citizen context is given
-    /// (citizens are never attested).
+    /// The details as HelseID.Library (.NET) sends them: one object when there is one type,
+    /// an array when there are several (NorskHelsenett/HelseID.Library,
+    /// `HelseId.Library/Services/PayloadClaimCreators/DetailsCreators/DetailsCreator.cs`).
+    /// An error when a citizen context is given (citizens are never attested).
     pub fn to_json(&self) -> Result<Value> {
         let att = match &self.trust_context {
             TrustContext::Practitioner(a) => a.to_json(),
@@ -43,11 +45,10 @@ impl Details {
                 "a citizen context is not an attestation: send it without trust-framework details",
             )),
         };
-        let mut items = vec![att];
-        if let Some(t) = &self.tenant {
-            items.push(t.to_json());
-        }
-        Ok(Value::Array(items))
+        Ok(match &self.tenant {
+            Some(t) => Value::Array(vec![att, t.to_json()]),
+            None => att,
+        })
     }
 }
 
@@ -137,13 +138,22 @@ impl Common<'_> {
     }
 }
 
-/// Header and claims of a client assertion. `details` are sent as `assertion_details` only
-/// when the flow's placement is [`Placement::ClientAssertion`].
-pub fn client_assertion(common: &Common<'_>, placement: &Placement) -> Result<(Value, Value)> {
+/// Header and claims of a client assertion for a token request of `grant`. `details` are sent
+/// as `assertion_details` only when the flow's placement is [`Placement::ClientAssertion`]; an
+/// attestation without the user is refused where `grant` does not carry one
+/// ([`TrustContext::check_grant`]).
+pub fn client_assertion(
+    common: &Common<'_>,
+    placement: &Placement,
+    grant: Grant,
+) -> Result<(Value, Value)> {
     common.check()?;
     let mut claims = common.base_claims();
     if let Placement::ClientAssertion(d) = placement {
         check_details_fresh(d, common.now)?;
+        d.trust_context
+            .check_grant(grant)
+            .map_err(|e| e.under("trustContext"))?;
         claims.insert("assertion_details".into(), d.to_json()?);
     }
     Ok((common.header(TYP_CLIENT_ASSERTION), Value::Object(claims)))
@@ -247,8 +257,12 @@ mod tests {
 
     #[test]
     fn assertion_shape() {
-        let (h, c) =
-            client_assertion(&common(1000), &Placement::ClientAssertion(details())).unwrap();
+        let (h, c) = client_assertion(
+            &common(1000),
+            &Placement::ClientAssertion(details()),
+            Grant::ClientCredentials,
+        )
+        .unwrap();
         assert_eq!(
             h,
             json!({"alg": "ES256", "kid": "k1", "typ": "client-authentication+jwt"})
@@ -259,7 +273,7 @@ mod tests {
         assert_eq!(c["exp"], 1010);
         assert_eq!(c["nbf"], 1000);
         assert_eq!(
-            c["assertion_details"][0]["type"],
+            c["assertion_details"]["type"],
             "nhn:tillitsrammeverk:parameters"
         );
         assert!(c.get("authorization_details").is_none());
@@ -277,8 +291,8 @@ mod tests {
             resources: &[],
         };
         let (_, ro) = request_object(&common(1000), &params, &p).unwrap();
-        assert!(ro["authorization_details"].is_array());
-        let (_, ca) = client_assertion(&common(1000), &p).unwrap();
+        assert!(ro["authorization_details"].is_object());
+        let (_, ca) = client_assertion(&common(1000), &p, Grant::AuthorizationCode).unwrap();
         assert!(ca.get("assertion_details").is_none());
         let p = Placement::ClientAssertion(details());
         let (_, ro) = request_object(&common(1000), &params, &p).unwrap();
@@ -290,20 +304,24 @@ mod tests {
         let mut c = common(1000);
         c.lifetime_secs = 61;
         assert_eq!(
-            client_assertion(&c, &Placement::None).unwrap_err().path(),
+            client_assertion(&c, &Placement::None, Grant::ClientCredentials)
+                .unwrap_err()
+                .path(),
             "lifetimeSeconds"
         );
         c.lifetime_secs = 0;
-        assert!(client_assertion(&c, &Placement::None).is_err());
+        assert!(client_assertion(&c, &Placement::None, Grant::ClientCredentials).is_err());
         let mut c = common(1000);
         c.issuer = "helseid";
         assert_eq!(
-            client_assertion(&c, &Placement::None).unwrap_err().path(),
+            client_assertion(&c, &Placement::None, Grant::ClientCredentials)
+                .unwrap_err()
+                .path(),
             "issuer"
         );
         let mut c = common(1000);
         c.jti = "short";
-        assert!(client_assertion(&c, &Placement::None).is_err());
+        assert!(client_assertion(&c, &Placement::None, Grant::ClientCredentials).is_err());
     }
 
     #[test]
@@ -314,7 +332,12 @@ mod tests {
             trust_context: TrustContext::from_json(&v).unwrap(),
             tenant: None,
         };
-        let e = client_assertion(&common(1000 + 3601), &Placement::ClientAssertion(d)).unwrap_err();
+        let e = client_assertion(
+            &common(1000 + 3601),
+            &Placement::ClientAssertion(d),
+            Grant::RefreshToken,
+        )
+        .unwrap_err();
         assert_eq!(e.code(), ErrorCode::AttestationExpired);
         assert_eq!(e.path(), "trustContext.toa");
     }
@@ -327,9 +350,13 @@ mod tests {
             tenant: None,
         };
         assert_eq!(
-            client_assertion(&common(1), &Placement::ClientAssertion(d))
-                .unwrap_err()
-                .path(),
+            client_assertion(
+                &common(1),
+                &Placement::ClientAssertion(d),
+                Grant::ClientCredentials
+            )
+            .unwrap_err()
+            .path(),
             "trustContext"
         );
     }

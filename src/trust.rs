@@ -8,13 +8,22 @@
 //! Parsing accepts NHN's sample wire shape (what tillit produces) and the spec v1.1 wrapped
 //! form (`attestation: { toa, practitioner, care_relation, patients }`); serialising always
 //! produces the sample shape, so a valid sample-shaped input round-trips unchanged.
+//!
+//! **The narrow attestation.** NHN's own clients (the reference EHR in
+//! NorskHelsenett/Pasientens-journaldokumenter, `HomeController.cs` `BuildAttestJson`; the
+//! Kjernejournal client, `Pasientvalg.kt`) leave out `practitioner.identifier` and `hpr_nr`
+//! (HelseID takes the user from the login) and send `patients: [{point_of_care}]`. Both are
+//! optional here; where the flow cannot carry the user (client_credentials acting for a
+//! person) [`TrustContext::check_grant`] refuses an attestation without the user.
 
 use crate::codes::{
     Authorization, HealthcareService, PurposeDetails, PurposeOfUse, SYSTEM_AUTHORIZATION,
     SYSTEM_PURPOSE_OF_USE,
 };
 use crate::error::{Error, ErrorCode, Result};
-use crate::ident::{HprNr, NationalId, OrgNr, SYSTEM_HPR, SYSTEM_ORGNR, SYSTEM_RESH};
+use crate::ident::{
+    HprNr, NationalId, NationalIdKind, OrgNr, SYSTEM_HPR, SYSTEM_ORGNR, SYSTEM_RESH,
+};
 use crate::json::Obj;
 use serde_json::{json, Map, Value};
 
@@ -41,7 +50,12 @@ impl Extras {
     fn read(o: &Obj<'_>, keys: &[&'static str]) -> Result<Self> {
         let mut out = Vec::new();
         for k in keys {
-            if let Some(s) = o.opt_str(k, MAX_TEXT)? {
+            // A display member may be empty: the trust framework's example #2
+            // (NorskHelsenett/Tillitsrammeverk, specs/informasjons_og_datamodell.md, 8.2) sends
+            // `"text": ""`; it carries no rule, and it round-trips as sent.
+            if o.get(k) == Some(&Value::String(String::new())) {
+                out.push((*k, String::new()));
+            } else if let Some(s) = o.opt_str(k, MAX_TEXT)? {
                 out.push((*k, s.to_string()));
             }
         }
@@ -221,8 +235,9 @@ impl Department {
 /// The practitioner: who is looking.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Practitioner {
-    /// National id of the logged-in user (must match HelseID's login).
-    pub identifier: PersonRef,
+    /// National id of the logged-in user (must match HelseID's login); left out in the
+    /// narrow attestation, where HelseID takes the user from the login.
+    pub identifier: Option<PersonRef>,
     /// HPR number, if the person is in HPR.
     pub hpr_nr: Option<(HprNr, Extras)>,
     /// Authorisation (profession), if authorised.
@@ -262,8 +277,9 @@ pub struct CareRelationship {
 /// A patient the context covers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Patient {
-    /// The patient's national id.
-    pub identifier: PersonRef,
+    /// The patient's national id; NHN's clients may send only the point of care
+    /// (`patients: [{point_of_care}]`) or an empty entry (`patients: [{}]`).
+    pub identifier: Option<PersonRef>,
     /// Where the patient is treated.
     pub point_of_care: Option<OrgRef>,
     /// The patient's department.
@@ -389,6 +405,21 @@ impl TenantOrganisation {
     }
 }
 
+/// ATT-10 (NorskHelsenett/Tillitsrammeverk, `specs/forretningsregler_for_bruk_av_attestering.md`):
+/// the practitioner is identified by fødselsnummer or D-number only, and any other identifier
+/// SKAL be refused (an H-number is not in the population register).
+fn read_practitioner_id(o: &Obj<'_>) -> Result<PersonRef> {
+    let p = PersonRef::read(o)?;
+    if !matches!(p.id.kind(), NationalIdKind::Fnr | NationalIdKind::Dnr) {
+        return Err(Error::new(
+            ErrorCode::InvalidIdentifier,
+            o.at("system"),
+            "ATT-10: a practitioner is identified by fødselsnummer or D-number only (urn:oid:2.16.578.1.12.4.1.4.1 or …4.1.4.2)",
+        ));
+    }
+    Ok(p)
+}
+
 fn read_practitioner(o: &Obj<'_>) -> Result<Practitioner> {
     o.only(&[
         "identifier",
@@ -398,7 +429,10 @@ fn read_practitioner(o: &Obj<'_>) -> Result<Practitioner> {
         "point_of_care",
         "department",
     ])?;
-    let identifier = PersonRef::read(&o.req_obj("identifier")?)?;
+    let identifier = o
+        .opt_obj("identifier")?
+        .map(|i| read_practitioner_id(&i))
+        .transpose()?;
     let hpr_nr = match o.opt_obj("hpr_nr")? {
         Some(h) => {
             let (id, system, extras) = read_id(&h)?;
@@ -500,7 +534,10 @@ fn read_patients(o: &Obj<'_>, key: &str) -> Result<Vec<Patient>> {
             let p = Obj::new(v, format!("{}[{i}]", o.at(key)), CODE)?;
             p.only(&["identifier", "point_of_care", "department"])?;
             Ok(Patient {
-                identifier: PersonRef::read(&p.req_obj("identifier")?)?,
+                identifier: p
+                    .opt_obj("identifier")?
+                    .map(|x| PersonRef::read(&x))
+                    .transpose()?,
                 point_of_care: p
                     .opt_obj("point_of_care")?
                     .map(|x| OrgRef::read(&x))
@@ -528,7 +565,9 @@ impl Attestation {
     pub fn to_json(&self) -> Value {
         let p = &self.practitioner;
         let mut pm = Map::new();
-        pm.insert("identifier".into(), p.identifier.write());
+        if let Some(i) = &p.identifier {
+            pm.insert("identifier".into(), i.write());
+        }
         if let Some((h, x)) = &p.hpr_nr {
             pm.insert("hpr_nr".into(), write_pair("id", h.as_str(), SYSTEM_HPR, x));
         }
@@ -578,7 +617,9 @@ impl Attestation {
             .iter()
             .map(|pt| {
                 let mut m = Map::new();
-                m.insert("identifier".into(), pt.identifier.write());
+                if let Some(i) = &pt.identifier {
+                    m.insert("identifier".into(), i.write());
+                }
                 if let Some(o) = &pt.point_of_care {
                     m.insert("point_of_care".into(), o.write());
                 }
@@ -720,7 +761,11 @@ impl TrustContext {
     /// The patients this context covers: the attestation's, or the citizen (or whom they represent).
     pub fn patients(&self) -> Vec<&NationalId> {
         match self {
-            TrustContext::Practitioner(a) => a.patients.iter().map(|p| &p.identifier.id).collect(),
+            TrustContext::Practitioner(a) => a
+                .patients
+                .iter()
+                .filter_map(|p| p.identifier.as_ref().map(|i| &i.id))
+                .collect(),
             TrustContext::Citizen(c) => match &c.represented {
                 Some((who, _)) => vec![&who.id],
                 None => vec![&c.citizen.id],
@@ -798,6 +843,64 @@ impl TrustContext {
     }
 }
 
+/// The OAuth grant a token request uses, as far as the attestation's rules care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grant {
+    /// `authorization_code`: the user logged in.
+    AuthorizationCode,
+    /// `refresh_token`: continues a user login.
+    RefreshToken,
+    /// RFC 8693 token exchange: the subject token carries the user.
+    TokenExchange,
+    /// `client_credentials`: no user login.
+    ClientCredentials,
+}
+
+impl Grant {
+    /// Reads a `grant_type`; anything else is refused.
+    pub fn parse(s: &str, path: &str) -> Result<Self> {
+        Ok(match s {
+            "authorization_code" => Grant::AuthorizationCode,
+            "refresh_token" => Grant::RefreshToken,
+            "urn:ietf:params:oauth:grant-type:token-exchange" => Grant::TokenExchange,
+            "client_credentials" => Grant::ClientCredentials,
+            _ => {
+                return Err(Error::new(
+                    ErrorCode::InvalidArgument,
+                    path,
+                    "must be authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:token-exchange",
+                ))
+            }
+        })
+    }
+
+    /// Whether HelseID knows the user from the flow itself (a login, or a token from one).
+    pub const fn carries_user(self) -> bool {
+        !matches!(self, Grant::ClientCredentials)
+    }
+}
+
+impl TrustContext {
+    /// Whether this attestation may be sent in a token request of `grant`. The narrow
+    /// attestation NHN's clients send (no `practitioner.identifier`: HelseID takes the user
+    /// from the login) needs a flow that carries the user; client_credentials acting for a
+    /// person must name the person (trust framework ATT-10, ATT-11: the identifier is compared
+    /// with the authenticated user, and without a login there is nothing to take it from).
+    pub fn check_grant(&self, grant: Grant) -> Result<()> {
+        let TrustContext::Practitioner(a) = self else {
+            return Ok(());
+        };
+        if a.practitioner.identifier.is_none() && !grant.carries_user() {
+            return Err(Error::new(
+                CODE,
+                "$.practitioner.identifier",
+                "is required in client_credentials acting for a person: HelseID takes the user from the login only in authorization_code, refresh_token and token exchange",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Parses one patient entry (`{identifier, point_of_care?, department?}`) for [`TrustContext::with_patients`].
 pub fn parse_patients(v: &Value) -> Result<Vec<Patient>> {
     let wrapper = json!({ "patients": v });
@@ -814,6 +917,20 @@ pub(crate) mod tests {
     pub fn synthetic_fnr(seed: u32) -> String {
         let day = 1 + seed % 28;
         let month = 81 + (seed / 28) % 12;
+        for ind in (seed % 400)..500 {
+            let s = format!("{day:02}{month:02}85{ind:03}");
+            let d: Vec<u32> = s.bytes().map(|b| u32::from(b - b'0')).collect();
+            if let Some((k1, k2)) = national_id_check_digits(&d.try_into().unwrap()) {
+                return format!("{s}{k1}{k2}");
+            }
+        }
+        unreachable!()
+    }
+
+    /// A valid synthetic H-number (month + 40, the help numbers), for ATT-10's refusal.
+    pub fn synthetic_hnr(seed: u32) -> String {
+        let day = 1 + seed % 28;
+        let month = 41 + (seed / 28) % 12;
         for ind in (seed % 400)..500 {
             let s = format!("{day:02}{month:02}85{ind:03}");
             let d: Vec<u32> = s.bytes().map(|b| u32::from(b - b'0')).collect();
@@ -890,17 +1007,15 @@ pub(crate) mod tests {
     #[test]
     fn every_field_is_checked() {
         expect_err(|v| v["type"] = json!("x"), "$.type", "must be");
+        // ATT-10 (NorskHelsenett/Tillitsrammeverk, specs/forretningsregler_for_bruk_av_attestering.md):
+        // fødselsnummer or D-number only; an H-number SKAL be refused.
         expect_err(
             |v| {
-                v["practitioner"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("identifier")
-                    .map(|_| ())
-                    .unwrap()
+                v["practitioner"]["identifier"] =
+                    json!({"id": synthetic_hnr(5), "system": "urn:oid:2.16.578.1.12.4.1.4.3"})
             },
-            "$.practitioner.identifier",
-            "required",
+            "$.practitioner.identifier.system",
+            "ATT-10",
         );
         expect_err(
             |v| v["practitioner"]["identifier"]["id"] = json!("12345678901"),
@@ -925,7 +1040,7 @@ pub(crate) mod tests {
         expect_err(
             |v| v["practitioner"]["authorization"]["code"] = json!("lege"),
             "$.practitioner.authorization.code",
-            "capital",
+            "Volven 9060",
         );
         expect_err(
             |v| v["practitioner"]["legal_entity"]["id"] = json!("974760674"),
@@ -980,7 +1095,7 @@ pub(crate) mod tests {
         expect_err(
             |v| {
                 v["care_relationship"]["healthcare_service"]["system"] =
-                    json!("urn:oid:2.16.578.1.12.4.1.1.8627")
+                    json!("urn:oid:2.16.578.1.12.4.1.1.8628")
             },
             "$.care_relationship.healthcare_service.system",
             "healthcare-service",

@@ -735,9 +735,12 @@ fn user_agent(m: &mut Members<'_>, tc: &TrustContext) {
     match tc {
         TrustContext::Practitioner(a) => {
             let p = &a.practitioner;
-            let (system, value) = match &p.hpr_nr {
-                Some((h, _)) => (crate::ident::SYSTEM_HPR, h.as_str()),
-                None => (p.identifier.id.system(), p.identifier.id.as_str()),
+            // The narrow attestation names neither: HelseID took the user from the login,
+            // and the token (its jti is in this event) names them.
+            let user = match (&p.hpr_nr, &p.identifier) {
+                (Some((h, _)), _) => Some((crate::ident::SYSTEM_HPR, h.as_str())),
+                (None, Some(i)) => Some((i.id.system(), i.id.as_str())),
+                (None, None) => None,
             };
             let org = &p.point_of_care;
             let c = &a.care_relationship;
@@ -770,7 +773,16 @@ fn user_agent(m: &mut Members<'_>, tc: &TrustContext) {
                 concept(t, HUMAN, "humanuser", Some("human user"))
             })
             .obj("who", |w| {
-                who(w, p.identifier.extras.get("name"), Some(system), value)
+                let name = p.identifier.as_ref().and_then(|i| i.extras.get("name"));
+                match user {
+                    Some((system, value)) => who(w, name, Some(system), value),
+                    None => {
+                        w.str(
+                            "display",
+                            "the user of the HelseID login (named by the token)",
+                        );
+                    }
+                }
             });
         }
         TrustContext::Citizen(c) => {

@@ -8,7 +8,7 @@ use crate::dpop::{self, ProofParams};
 use crate::error::{Error, ErrorCode};
 use crate::ident::{NationalId, OrgNr};
 use crate::jose::{compact, signing_input, Alg, PublicJwk};
-use crate::trust::{self, TenantOrganisation, TrustContext};
+use crate::trust::{self, Grant, TenantOrganisation, TrustContext};
 use js_sys::Object;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -230,8 +230,14 @@ pub async fn create_client_assertion(opts: JsValue) -> JsResult<String> {
     let placement = details(&opts)?
         .map(Placement::ClientAssertion)
         .unwrap_or(Placement::None);
+    // The grant the assertion is for; unstated, it is taken as client_credentials (no user
+    // login), so an attestation that leaves the user to the login is refused (fail closed).
+    let grant = match opt_str(&opts, "grantType")? {
+        Some(g) => Grant::parse(&g, "grantType").map_err(to_js)?,
+        None => Grant::ClientCredentials,
+    };
     let common = o.common(&signer);
-    let (h, c) = assertion::client_assertion(&common, &placement).map_err(to_js)?;
+    let (h, c) = assertion::client_assertion(&common, &placement, grant).map_err(to_js)?;
     sign_jwt(&signer, &h, &c).await
 }
 

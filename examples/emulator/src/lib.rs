@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tillit::jose::{b64u, compact, sha256_b64u, signing_input};
 use tillit::trust::{
-    TenantOrganisation, TrustContext, TYPE_HELSEID_AUTHORIZATION, TYPE_TRUST_FRAMEWORK,
+    Grant, TenantOrganisation, TrustContext, TYPE_HELSEID_AUTHORIZATION, TYPE_TRUST_FRAMEWORK,
 };
 use verify::{refuse, Refusal, Replay};
 
@@ -569,11 +569,47 @@ fn authenticate(
     Ok((client, v.claims))
 }
 
-/// Validates `authorization_details`/`assertion_details`: the attestation and tenant entries.
+/// HelseID takes the user from the login: an attestation without `practitioner.identifier`
+/// (the narrow one NHN's clients send; NorskHelsenett/Pasientens-journaldokumenter,
+/// `.NET/PatientHealthRecordsEPJ/.../Controllers/HomeController.cs`) gets the logged-in user's
+/// number in the token, as HelseID fills in what it knows itself. One that names a user must
+/// name this one.
+fn bind_user(att: &mut Value, user: &User, what: &str) -> Result<(), Refusal> {
+    match att
+        .pointer("/practitioner/identifier/id")
+        .and_then(Value::as_str)
+    {
+        Some(id) if id == user.pid => Ok(()),
+        Some(_) => Err(refuse(
+            "invalid_request",
+            format!("{what}: practitioner.identifier does not match the logged-in user"),
+        )),
+        None => {
+            let system = tillit::ident::NationalId::parse(&user.pid, "pid")
+                .map(|n| n.system())
+                .unwrap_or(tillit::ident::SYSTEM_FNR);
+            if let Some(p) = att.get_mut("practitioner").and_then(Value::as_object_mut) {
+                let mut m = serde_json::Map::new();
+                m.insert(
+                    "identifier".into(),
+                    json!({ "id": user.pid, "system": system }),
+                );
+                m.extend(std::mem::take(p));
+                *p = m;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Validates `authorization_details`/`assertion_details` (one object, or an array of them as
+/// HelseID.Library sends when there are several types): the attestation and tenant entries.
+/// An attestation that leaves the user to the login is refused where `grant` has no login.
 fn check_details(
     details: &Value,
     user: Option<&User>,
     what: &str,
+    grant: Grant,
 ) -> Result<Option<Value>, Refusal> {
     let items: Vec<&Value> = match details {
         Value::Array(a) => a.iter().collect(),
@@ -589,7 +625,7 @@ fn check_details(
     for it in items {
         match it.get("type").and_then(Value::as_str) {
             Some(TYPE_TRUST_FRAMEWORK) => {
-                let tc = TrustContext::from_json(it).map_err(|e| {
+                let rule = |e: tillit::error::Error| {
                     refuse(
                         "invalid_request",
                         format!(
@@ -599,23 +635,22 @@ fn check_details(
                             e.rule()
                         ),
                     )
-                })?;
+                };
+                let tc = TrustContext::from_json(it).map_err(rule)?;
+                tc.check_grant(grant).map_err(rule)?;
                 tc.check_fresh(now(), verify::SKEW)
                     .map_err(|e| refuse("invalid_request", format!("{what}: {}", e.rule())))?;
-                let a = tc.attestation().ok_or_else(|| {
-                    refuse("invalid_request", format!("{what}: not an attestation"))
-                })?;
-                if let Some(u) = user {
-                    if a.practitioner.identifier.id.as_str() != u.pid {
-                        return Err(refuse(
-                            "invalid_request",
-                            format!(
-                                "{what}: practitioner.identifier does not match the logged-in user"
-                            ),
-                        ));
-                    }
+                if tc.attestation().is_none() {
+                    return Err(refuse(
+                        "invalid_request",
+                        format!("{what}: not an attestation"),
+                    ));
                 }
-                attestation = Some(tc.to_json());
+                let mut a = tc.to_json();
+                if let Some(u) = user {
+                    bind_user(&mut a, u, what)?;
+                }
+                attestation = Some(a);
             }
             Some(TYPE_HELSEID_AUTHORIZATION) => {
                 TenantOrganisation::from_json(it).map_err(|e| {
@@ -702,10 +737,12 @@ async fn par(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respon
         );
     }
     let par_details = match ro.get("authorization_details") {
-        Some(d) => match check_details(d, None, "authorization_details") {
-            Ok(a) => a,
-            Err(r) => return oauth_error(&r, StatusCode::BAD_REQUEST, None),
-        },
+        Some(d) => {
+            match check_details(d, None, "authorization_details", Grant::AuthorizationCode) {
+                Ok(a) => a,
+                Err(r) => return oauth_error(&r, StatusCode::BAD_REQUEST, None),
+            }
+        }
         None => None,
     };
     let (Some(redirect_uri), Some(challenge)) = (
@@ -794,17 +831,9 @@ async fn authorize(State(s): State<Shared>, Query(q): Query<HashMap<String, Stri
     let Some(user) = user else {
         return (StatusCode::BAD_REQUEST, "no such test user").into_response();
     };
-    if let Some(att) = &session.par_details {
-        if att
-            .pointer("/practitioner/identifier/id")
-            .and_then(Value::as_str)
-            != Some(user.pid.as_str())
-        {
-            return (
-                StatusCode::BAD_REQUEST,
-                "authorization_details: practitioner.identifier does not match the logged-in user",
-            )
-                .into_response();
+    if let Some(att) = session.par_details.as_mut() {
+        if let Err(r) = bind_user(att, &user, "authorization_details") {
+            return (StatusCode::BAD_REQUEST, r.description).into_response();
         }
     }
     let (redirect, state) = session
@@ -938,7 +967,7 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Byte
                         return Err(refuse("invalid_scope", "the client may not ask for this scope"));
                     }
                 }
-                let att = assertion_details.map(|d| check_details(d, None, "assertion_details")).transpose()?.flatten();
+                let att = assertion_details.map(|d| check_details(d, None, "assertion_details", Grant::ClientCredentials)).transpose()?.flatten();
                 Ok((None, scope, att, None))
             }
             "authorization_code" => {
@@ -954,7 +983,7 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Byte
                 if sha256_b64u(verifier.as_bytes()) != session.code_challenge {
                     return Err(refuse("invalid_grant", "PKCE verification failed"));
                 }
-                finish_user_grant(session, assertion_details)
+                finish_user_grant(session, assertion_details, Grant::AuthorizationCode)
             }
             "refresh_token" => {
                 let rt = f.get("refresh_token").ok_or_else(|| refuse("invalid_request", "refresh_token is required"))?;
@@ -962,7 +991,7 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Byte
                 if session.client_id != client.id {
                     return Err(refuse("invalid_grant", "the refresh token belongs to another client"));
                 }
-                finish_user_grant(session, assertion_details)
+                finish_user_grant(session, assertion_details, Grant::RefreshToken)
             }
             "urn:ietf:params:oauth:grant-type:token-exchange" => {
                 let st = f.get("subject_token").ok_or_else(|| refuse("invalid_request", "subject_token is required"))?;
@@ -976,7 +1005,7 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Byte
                 let pid = info.claims.get("helseid://claims/identity/pid").and_then(Value::as_str);
                 let user = s.config.users.iter().find(|u| Some(u.pid.as_str()) == pid).cloned();
                 let att = match assertion_details {
-                    Some(d) => check_details(d, user.as_ref(), "assertion_details")?,
+                    Some(d) => check_details(d, user.as_ref(), "assertion_details", Grant::TokenExchange)?,
                     None => info.claims.get("nhn:tillitsrammeverk:parameters").cloned(),
                 };
                 Ok((user, f.get("scope").cloned().unwrap_or_else(|| info.claims["scope"].as_str().unwrap_or("").to_string()), att, None))
@@ -1041,11 +1070,12 @@ fn refuse_token(m: &mut Mutable, client: &str, r: &Refusal, nonce: &str) -> Resp
 fn finish_user_grant(
     session: Session,
     assertion_details: Option<&Value>,
+    grant: Grant,
 ) -> Result<Granted, Refusal> {
     let att = match (session.par_details.as_ref(), assertion_details) {
         (Some(_), Some(_)) => return Err(refuse("access_denied", "HID-DOUBLE-STRUCTURE: the attestation was given both in the request object and in the client assertion")),
         (Some(p), None) => Some(p.clone()),
-        (None, Some(d)) => check_details(d, session.user.as_ref(), "assertion_details")?,
+        (None, Some(d)) => check_details(d, session.user.as_ref(), "assertion_details", grant)?,
         (None, None) => None,
     };
     let user = session.user.clone();
@@ -1197,27 +1227,27 @@ fn outcome(status: StatusCode, code: &str, text: &str) -> Response {
     )
 }
 
-/// The patients a token may read: the attestation's, or the citizen's own.
-fn allowed_patients(claims: &Value) -> Vec<String> {
+/// Whether a token may read `pid`'s records: a patient its attestation names, or the
+/// citizen's own. An attestation whose patients name no one (NHN's clients send
+/// `patients: [{point_of_care}]`: NorskHelsenett/Pasientens-journaldokumenter,
+/// `.NET/PatientHealthRecordsEPJ/.../Controllers/HomeController.cs`) leaves the patient to the
+/// request, as PJD does for its reference EHR.
+fn may_read(claims: &Value, pid: &str) -> bool {
     if let Some(a) = claims.get("nhn:tillitsrammeverk:parameters") {
-        return a["patients"]
+        let named: Vec<&str> = a["patients"]
             .as_array()
             .map(|p| {
                 p.iter()
-                    .filter_map(|x| {
-                        x.pointer("/identifier/id")
-                            .and_then(Value::as_str)
-                            .map(String::from)
-                    })
+                    .filter_map(|x| x.pointer("/identifier/id").and_then(Value::as_str))
                     .collect()
             })
             .unwrap_or_default();
+        return named.is_empty() || named.contains(&pid);
     }
     claims
         .get("helseid://claims/identity/pid")
         .and_then(Value::as_str)
-        .map(|p| vec![p.to_string()])
-        .unwrap_or_default()
+        == Some(pid)
 }
 
 fn is_citizen(claims: &Value) -> bool {
@@ -1272,7 +1302,7 @@ async fn search(
         };
         log_event(&mut s.m.lock().expect("lock"), seen);
     };
-    if !allowed_patients(&claims).contains(&pid) {
+    if !may_read(&claims, &pid) {
         record(403);
         return outcome(
             StatusCode::FORBIDDEN,
@@ -1465,7 +1495,7 @@ async fn retrieve(
     };
     if s.world.orgs[doc.org].repository != repo.as_str()
         || s.world.patients[doc.patient] != nin
-        || !allowed_patients(&claims).contains(&nin)
+        || !may_read(&claims, &nin)
     {
         log_event(&mut s.m.lock().expect("lock"), seen(403));
         return outcome(

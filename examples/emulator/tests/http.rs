@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tillit::assertion::{self, AuthorizeParams, Common, Details, Placement};
 use tillit::jose::{b64u, compact, signing_input, Alg, PublicJwk};
-use tillit::trust::TrustContext;
+use tillit::trust::{Grant, TrustContext};
 use tillit_emulator::{now, router, Config, Emulator};
 
 const PRACTITIONER: &str = "03818500083";
@@ -145,7 +145,9 @@ impl Emu {
             lifetime_secs: 10,
             jti: &jti(),
         };
-        let (mut h, mut c) = assertion::client_assertion(&common, &Placement::None).unwrap();
+        let (mut h, mut c) =
+            assertion::client_assertion(&common, &Placement::None, Grant::ClientCredentials)
+                .unwrap();
         f(&mut h, &mut c);
         sign(&self.client, &h, &c)
     }
@@ -761,4 +763,155 @@ fn citizen_sees_own_blocked_documents_practitioner_does_not() {
         "practitioners never receive blocked documents"
     );
     let _ = nors;
+}
+
+/// A user login through PAR without details in the request object; the code it ends with.
+fn login_code(e: &Emu, challenge: &str) -> String {
+    let common = Common {
+        client_id: "test-client",
+        issuer: &e.base,
+        alg: Alg::Es256,
+        kid: None,
+        now: now(),
+        lifetime_secs: 10,
+        jti: &jti(),
+    };
+    let params = AuthorizeParams {
+        redirect_uri: "http://127.0.0.1/cb",
+        scope: "openid offline_access nhn:phr/mhd/read-documentreferences",
+        state: "st",
+        nonce: "n",
+        code_challenge: challenge,
+        resources: &[],
+    };
+    let (h, c) = assertion::request_object(&common, &params, &Placement::None).unwrap();
+    let ro = sign(&e.client, &h, &c);
+    let a = e.assertion(None);
+    let r = call(ureq::post(&format!("{}/connect/par", e.base)).send_form(&[
+        ("client_id", "test-client"),
+        ("request", &ro),
+        (
+            "client_assertion_type",
+            tillit::assertion::CLIENT_ASSERTION_TYPE,
+        ),
+        ("client_assertion", &a),
+    ]));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let uri = r.json()["request_uri"].as_str().unwrap().to_string();
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let r = call(
+        agent
+            .get(&format!("{}/connect/authorize", e.base))
+            .query("client_id", "test-client")
+            .query("request_uri", &uri)
+            .query("login_hint", "lege")
+            .call(),
+    );
+    assert_eq!(r.status, 302);
+    let loc = r.header("location").unwrap().to_string();
+    loc.split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn nhn_fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../../tests/fixtures/nhn/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn narrow_attestation_from_nhn_samples_end_to_end() {
+    // The attestations NHN's own clients send: NorskHelsenett/Pasientens-journaldokumenter,
+    // .NET/PatientHealthRecordsEPJ/.../Controllers/HomeController.cs (BuildAttestJson) and
+    // .NET/NativeClients/SimpleRequestObjectsDemo/Program.cs; one object as assertion_details
+    // (HelseID.Library's DetailsCreator.cs: one type, one object).
+    let e = start(None);
+    let verifier = "verifier-0123456789-0123456789-0123456789-abc";
+    let challenge = tillit::jose::sha256_b64u(verifier.as_bytes());
+    for name in ["pjd-reference-ehr", "pjd-request-objects-demo"] {
+        let sample = nhn_fixture(name);
+        // client_credentials acting for a person: no login to take the user from.
+        let r = e.token(
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "nhn:phr/mhd/read-documentreferences"),
+            ],
+            Some(sample.clone()),
+        );
+        assert_eq!(r.status, 400, "{name}: {}", r.body);
+        assert!(
+            r.json()["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("practitioner.identifier"),
+            "{}",
+            r.body
+        );
+        // authorization_code: HelseID takes the user from the login and puts them in the token.
+        let code = login_code(&e, &challenge);
+        let r = e.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "http://127.0.0.1/cb"),
+                ("code_verifier", verifier),
+            ],
+            Some(sample.clone()),
+        );
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        let at = r.json()["access_token"].as_str().unwrap().to_string();
+        let att = tillit::jose::parse_compact(&at, "t").unwrap().claims
+            ["nhn:tillitsrammeverk:parameters"]
+            .clone();
+        assert_eq!(att["practitioner"]["identifier"]["id"], PRACTITIONER);
+        assert_eq!(att["patients"], sample["patients"]);
+        // The patient comes from the request, as PJD reads it for the reference EHR.
+        let p = e.patients[0].clone();
+        let r = e.search_ok(&at, &p);
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        // And by refresh (the flow carries the user) as well.
+        let rt = {
+            let code = login_code(&e, &challenge);
+            let r = e.token(
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", "http://127.0.0.1/cb"),
+                    ("code_verifier", verifier),
+                ],
+                None,
+            );
+            r.json()["refresh_token"].as_str().unwrap().to_string()
+        };
+        let r = e.token(
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+            Some(sample),
+        );
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+    }
+}
+
+#[test]
+fn details_as_one_object_or_an_array() {
+    // NorskHelsenett/HelseID.Library, HelseId.Library/Services/PayloadClaimCreators/
+    // DetailsCreators/DetailsCreator.cs: one type is sent as an object, several as an array.
+    let e = start(None);
+    let p = e.patients[0].clone();
+    for details in [attestation(&p), json!([attestation(&p)])] {
+        let r = e.token(
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "nhn:phr/mhd/read-documentreferences"),
+            ],
+            Some(details),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
 }
