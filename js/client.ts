@@ -15,7 +15,7 @@
  * @module
  */
 import * as core from '#core';
-import { ArgumentError, call, MalformedResponseError, NetworkError, OAuthError, FhirError, HttpError, TimeoutError, TillitError, AuditError } from './errors.js';
+import { ArgumentError, call, MalformedResponseError, NetworkError, OAuthError, FhirError, HttpError, TimeoutError, TillitError, AuditError, RefreshTokenError } from './errors.js';
 import { generateKey, type Key, type Signer } from './keys.js';
 import { createClientAssertion, createDpopProof, createRequestObject } from './jwt.js';
 import { minimise, minimiseDocument, type Policy, type WithheldEntry, type Bundle } from './minimise.js';
@@ -61,6 +61,25 @@ export interface ClientOptions {
    * context can change by refresh) or in the PAR request object (fixed for the login).
    */
   attestationIn?: 'client-assertion' | 'request-object';
+  /**
+   * Whether a user login must bring a refresh token. `'required'` (default): `handleRedirect`
+   * throws {@link RefreshTokenError} (`NO_REFRESH_TOKEN`) when HelseID issued none, since
+   * switching patient, care relationship or API goes by refresh. `'optional'`: the login is
+   * kept, and the first look-up that needs a refresh throws that error instead.
+   */
+  refreshTokens?: 'required' | 'optional';
+  /**
+   * The PAR request object's `typ`. Default `client-authentication+jwt`, as NHN's code sets it
+   * (Pasientens-journaldokumenter's reference EHR, HelseID.Samples); `oauth-authz-req+jwt` is
+   * RFC 9101's. See docs/nhn-conformance.md.
+   */
+  requestObjectTyp?: 'client-authentication+jwt' | 'oauth-authz-req+jwt';
+  /**
+   * How the search names the patient: `'number'` (default) sends `patient.identifier=<national id>`
+   * as NHN's clients do (NorskHelsenett/Pasientens-journaldokumenter, DocumentsController.cs);
+   * `'token'` sends the FHIR token form `system|value`.
+   */
+  patientParameter?: 'number' | 'token';
 }
 
 /** Options of {@link Client.searchDocuments}. */
@@ -136,7 +155,8 @@ interface Discovery {
 }
 
 interface Session {
-  refreshToken: string;
+  /** Absent when HelseID issued none (no `offline_access`). */
+  refreshToken?: string;
   /** The context the PAR request object attested, when the attestation went there. */
   parContext?: string;
 }
@@ -157,6 +177,12 @@ class Shared {
 const SEARCH = 'nhn:phr/mhd/read-documentreferences';
 const READ = 'nhn:phr/mhd/read-document';
 const FHIR_JSON = 'application/fhir+json; fhirVersion=4.0';
+/** The search path as PJD's own clients write it (NorskHelsenett/Pasientens-journaldokumenter, appsettings.json: `/R4/fhir/documentreference/_search`). */
+const SEARCH_PATH = '/R4/fhir/documentreference/_search';
+
+function noRefreshToken(): RefreshTokenError {
+  return new RefreshTokenError('NO_REFRESH_TOKEN', 'token response.refresh_token', 'HelseID issued no refresh token: ask for offline_access at login (switching patient, care relationship or API goes by refresh)');
+}
 
 function uuid(): string {
   return (globalThis.crypto as Crypto).randomUUID();
@@ -435,6 +461,7 @@ export class Client {
         }
         // Refresh tokens rotate: one refresh at a time.
         const body = await (this.#s.refreshChain = this.#s.refreshChain.catch(() => undefined).then(async () => {
+          if (!s.refreshToken) throw noRefreshToken();
           const d = await this.discover();
           const log = this.#ctx ? await this.#audit({ kind: 'token', server: this.#o.issuer }) : undefined;
           return this.#tokenRequest(d, { grant_type: 'refresh_token', refresh_token: s.refreshToken, scope }, s.parContext === undefined, log);
@@ -479,17 +506,26 @@ export class Client {
     const state = randomB64u(16);
     const inRequestObject = this.#o.attestationIn === 'request-object';
     if (inRequestObject && this.#ctx?.kind !== 'practitioner') throw new ArgumentError('INVALID_ARGUMENT', 'trustContext', "attestationIn 'request-object' needs a practitioner context: call withContext first");
-    const scope = opts.scope ?? `openid ${this.#o.scopes?.search ?? SEARCH} ${this.#o.scopes?.read ?? READ}`;
+    // offline_access: without it HelseID issues no refresh token, and switching patient or API
+    // by refresh cannot work (NorskHelsenett/Pasientens-journaldokumenter, HomeController.cs
+    // IdentityScopes; NorskHelsenett/kjernejournal-innlogging-klient, application.properties).
+    const scope = opts.scope ?? `openid offline_access ${this.#o.scopes?.search ?? SEARCH} ${this.#o.scopes?.read ?? READ}`;
+    const codeChallenge = core.sha256B64u(verifier);
     const request = await createRequestObject({
       clientId: this.#o.clientId, issuer: this.#o.issuer, ...this.#sign,
       ...(inRequestObject ? { trustContext: this.#ctx } : {}),
-      redirectUri: opts.redirectUri, scope, state, nonce: randomB64u(16), codeChallenge: core.sha256B64u(verifier),
+      redirectUri: opts.redirectUri, scope, state, nonce: randomB64u(16), codeChallenge,
+      ...(this.#o.requestObjectTyp ? { typ: this.#o.requestObjectTyp } : {}),
     } as Parameters<typeof createRequestObject>[0]);
     const assertion = await createClientAssertion({ clientId: this.#o.clientId, issuer: this.#o.issuer, ...this.#sign } as Parameters<typeof createClientAssertion>[0]);
     const r = await this.#http(d.pushed_authorization_request_endpoint, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-      body: core.formEncode([['client_id', this.#o.clientId], ['request', request], ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'], ['client_assertion', assertion]]),
+      // The PAR body as NHN's reference EHR sends it: the request object and, beside it, the
+      // same scope, redirect_uri, response_type, PKCE and state (NorskHelsenett/Pasientens-journaldokumenter,
+      // .NET/PatientHealthRecordsEPJ/.../Controllers/HomeController.cs, GetParametersForPushedAuthorizationRequest).
+      body: core.formEncode([['client_id', this.#o.clientId], ['request', request], ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'], ['client_assertion', assertion],
+        ['scope', scope], ['redirect_uri', opts.redirectUri], ['response_type', 'code'], ['code_challenge', codeChallenge], ['code_challenge_method', 'S256'], ['state', state]]),
     }, false);
     const par = this.#json(r.body, 'PAR response');
     if (typeof par.request_uri !== 'string') throw new MalformedResponseError('MALFORMED_RESPONSE', 'PAR response.request_uri', 'is missing');
@@ -522,7 +558,11 @@ export class Client {
     const d = await this.discover();
     const log = this.#ctx ? await this.#audit({ kind: 'token', server: this.#o.issuer }) : undefined;
     const body = await this.#tokenRequest(d, { grant_type: 'authorization_code', code, redirect_uri: pending.redirectUri, code_verifier: pending.verifier }, pending.context === undefined, log);
-    this.#s.session = { refreshToken: String(body.refresh_token ?? ''), parContext: pending.context };
+    const refreshToken = typeof body.refresh_token === 'string' && body.refresh_token ? body.refresh_token : undefined;
+    // As NorskHelsenett/kjernejournal-innlogging-klient (helseid/HelseID.kt) does: no refresh
+    // token, no session ("Mangler refresh token, er offline_access med som scope?").
+    if (!refreshToken && (this.#o.refreshTokens ?? 'required') === 'required') throw noRefreshToken();
+    this.#s.session = { refreshToken, parContext: pending.context };
     const scope = String(body.scope ?? '').split(' ').includes(this.#o.scopes?.search ?? SEARCH) ? (this.#o.scopes?.search ?? SEARCH) : String(body.scope ?? '');
     const key = call(() => core.tokenCacheKey(this.#o.resources?.documentList ?? 'nhn:phr', scope, this.#ctx ? contextTextOf(this.#ctx) : undefined));
     this.#storeToken(key, body);
@@ -576,9 +616,9 @@ export class Client {
     }
     const system = core.parseNationalId(opts.patient, undefined).system as string;
     const scope = this.#o.scopes?.search ?? SEARCH;
-    const url = `${this.#o.documentListBaseUrl}/R4/fhir/DocumentReference/_search`;
+    const url = `${this.#o.documentListBaseUrl}${SEARCH_PATH}`;
     for (let page = 1; ; page++) {
-      const pairs: [string, string][] = [['patient.identifier', `${system}|${opts.patient}`], ['status', opts.status ?? 'current']];
+      const pairs: [string, string][] = [['patient.identifier', this.#o.patientParameter === 'token' ? `${system}|${opts.patient}` : opts.patient], ['status', opts.status ?? 'current']];
       if (opts.types?.length) pairs.push(['type', opts.types.map((t) => `urn:oid:2.16.578.1.12.4.1.1.9602|${t}`).join(',')]);
       if (opts.from) pairs.push(['date', `ge${opts.from}`]);
       if (opts.to) pairs.push(['date', `le${opts.to}`]);

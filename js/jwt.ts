@@ -56,6 +56,8 @@ export type RequestObjectOptions = ClientAssertionOptions & {
   /** PKCE S256 challenge. */
   codeChallenge: string;
   resources?: string[];
+  /** The header `typ`: `client-authentication+jwt` (default, as NHN's code sets it) or `oauth-authz-req+jwt` (RFC 9101). */
+  typ?: 'client-authentication+jwt' | 'oauth-authz-req+jwt';
 };
 
 /** Options of {@link createDpopProof}. */
@@ -80,7 +82,7 @@ export function createClientAssertion(opts: ClientAssertionOptions): Promise<str
   return callAsync(() => core.createClientAssertion(plain(opts)));
 }
 
-/** A signed PAR request object (`typ: oauth-authz-req+jwt`). */
+/** A signed PAR request object (`typ: client-authentication+jwt` as NHN's code sets it, or `oauth-authz-req+jwt`). */
 export function createRequestObject(opts: RequestObjectOptions): Promise<string> {
   return callAsync(() => core.createRequestObject(plain(opts)));
 }

@@ -159,9 +159,48 @@ pub fn client_assertion(
     Ok((common.header(TYP_CLIENT_ASSERTION), Value::Object(claims)))
 }
 
+/// The `typ` header of a PAR request object. NHN's code signs request objects with
+/// `client-authentication+jwt`, the client assertion's type (NorskHelsenett/Pasientens-journaldokumenter,
+/// `.NET/PatientHealthRecordsEPJ/.../Controllers/HomeController.cs` `BuildHelseIdJwt`, used for both;
+/// NorskHelsenett/HelseID.Samples, `NativeClients/SimpleRequestObjectsDemo/Program.cs`); RFC 9101
+/// names `oauth-authz-req+jwt`. NHN's form is the default; the RFC's is a choice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RequestObjectTyp {
+    /// `client-authentication+jwt`, as NHN's code sets it.
+    #[default]
+    Nhn,
+    /// `oauth-authz-req+jwt` (RFC 9101).
+    Rfc9101,
+}
+
+impl RequestObjectTyp {
+    /// The header value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RequestObjectTyp::Nhn => TYP_CLIENT_ASSERTION,
+            RequestObjectTyp::Rfc9101 => "oauth-authz-req+jwt",
+        }
+    }
+
+    /// Reads a header value; anything else is refused.
+    pub fn parse(s: &str, path: &str) -> Result<Self> {
+        match s {
+            TYP_CLIENT_ASSERTION => Ok(RequestObjectTyp::Nhn),
+            "oauth-authz-req+jwt" => Ok(RequestObjectTyp::Rfc9101),
+            _ => Err(Error::new(
+                ErrorCode::InvalidArgument,
+                path,
+                "must be client-authentication+jwt (as NHN's code sets it) or oauth-authz-req+jwt (RFC 9101)",
+            )),
+        }
+    }
+}
+
 /// The authorisation-request parameters a PAR request object carries.
 #[derive(Clone, Debug, Default)]
 pub struct AuthorizeParams<'a> {
+    /// The request object's `typ`.
+    pub typ: RequestObjectTyp,
     /// `redirect_uri`.
     pub redirect_uri: &'a str,
     /// Space-separated scopes.
@@ -176,7 +215,7 @@ pub struct AuthorizeParams<'a> {
     pub resources: &'a [String],
 }
 
-/// Header and claims of a PAR request object (`typ: oauth-authz-req+jwt`). The attestation
+/// Header and claims of a PAR request object (`typ` from [`AuthorizeParams::typ`]). The attestation
 /// is sent as `authorization_details` only when the placement is [`Placement::RequestObject`].
 pub fn request_object(
     common: &Common<'_>,
@@ -222,7 +261,7 @@ pub fn request_object(
         check_details_fresh(d, common.now)?;
         c.insert("authorization_details".into(), d.to_json()?);
     }
-    Ok((common.header("oauth-authz-req+jwt"), Value::Object(c)))
+    Ok((common.header(params.typ.as_str()), Value::Object(c)))
 }
 
 fn check_details_fresh(d: &Details, now: u64) -> Result<()> {
@@ -283,6 +322,7 @@ mod tests {
     fn attestation_in_exactly_one_place() {
         let p = Placement::RequestObject(details());
         let params = AuthorizeParams {
+            typ: RequestObjectTyp::default(),
             redirect_uri: "https://ehr.example/cb",
             scope: "openid",
             state: "s",

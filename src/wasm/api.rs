@@ -3,7 +3,7 @@
 
 use super::platform::{self, Signer};
 use super::{arg_err, from_js, opt_str, opt_u64, prop, prop_str, to_js, to_js_value, JsResult};
-use crate::assertion::{self, AuthorizeParams, Common, Details, Placement};
+use crate::assertion::{self, AuthorizeParams, Common, Details, Placement, RequestObjectTyp};
 use crate::dpop::{self, ProofParams};
 use crate::error::{Error, ErrorCode};
 use crate::ident::{NationalId, OrgNr};
@@ -261,7 +261,12 @@ pub async fn create_request_object(opts: JsValue) -> JsResult<String> {
         opt_str(&opts, "nonce")?.unwrap_or_default(),
         prop_str(&opts, "codeChallenge")?,
     );
+    let typ = match opt_str(&opts, "typ")? {
+        Some(t) => RequestObjectTyp::parse(&t, "typ").map_err(to_js)?,
+        None => RequestObjectTyp::default(),
+    };
     let params = AuthorizeParams {
+        typ,
         redirect_uri: &redirect_uri,
         scope: &scope,
         state: &state,

@@ -89,6 +89,11 @@ pub struct Config {
     pub nonce_secs: u64,
     /// Access-token lifetime, seconds.
     pub token_secs: u64,
+    /// Whether the document list and source demand a DPoP nonce. PJD does not: NHN's clients
+    /// send none to it (NorskHelsenett/Pasientens-journaldokumenter, ApiCaller.cs builds the
+    /// proof without one). Off by default; config `"resource_nonce": true`, or the `nonce`
+    /// fault, turns it on.
+    pub resource_nonce: bool,
 }
 
 impl Config {
@@ -142,6 +147,7 @@ impl Config {
             fault: None,
             nonce_secs: 60,
             token_secs: 300,
+            resource_nonce: v["resource_nonce"].as_bool().unwrap_or(false),
         })
     }
 }
@@ -325,6 +331,9 @@ pub fn router(state: Shared) -> Router {
         .route("/connect/authorize", get(authorize))
         .route("/connect/token", post(token))
         .route("/R4/fhir/DocumentReference/_search", post(search))
+        // The path PJD's own clients use (NorskHelsenett/Pasientens-journaldokumenter,
+        // .NET/PatientHealthRecordsEPJ/.../appsettings.json).
+        .route("/R4/fhir/documentreference/_search", post(search))
         .route("/R4/fhir/DocumentReference", get(search))
         .route("/mhd/document", get(retrieve))
         .route("/mhd/iti68/document", get(retrieve))
@@ -674,6 +683,8 @@ struct Seen<'a> {
     user: Option<&'a str>,
     attestation: Option<&'a Value>,
     patient: Option<&'a str>,
+    /// How the search named the patient: `number` (NHN's clients) or `token` (`system|value`).
+    patient_form: Option<&'a str>,
     document: Option<&'a str>,
     event_id: Option<&'a str>,
     status: u16,
@@ -690,7 +701,7 @@ fn log_event(m: &mut Mutable, e: Seen<'_>) {
     });
     let entry = json!({
         "time": now(), "endpoint": e.endpoint, "client_id": e.client, "user": e.user, "attestation": att,
-        "patient": e.patient, "document": e.document, "event_id": e.event_id, "status": e.status
+        "patient": e.patient, "patient_form": e.patient_form, "document": e.document, "event_id": e.event_id, "status": e.status
     });
     push_bounded(&mut m.log, &mut m.log_dropped, LOG_LIMIT, entry);
 }
@@ -716,9 +727,22 @@ async fn par(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respon
             None,
         );
     };
+    // The request object's typ: client-authentication+jwt as NHN's code sets it
+    // (Pasientens-journaldokumenter HomeController.cs BuildHelseIdJwt), or RFC 9101's
+    // oauth-authz-req+jwt; anything else is refused.
+    let typ = match request
+        .split('.')
+        .next()
+        .and_then(|h| tillit::jose::b64u_decode(h, "request").ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|h| h.get("typ").and_then(Value::as_str).map(String::from))
+    {
+        Some(t) if t == "oauth-authz-req+jwt" => "oauth-authz-req+jwt",
+        _ => "client-authentication+jwt",
+    };
     let ro = match verify::client_jwt(
         request,
-        "oauth-authz-req+jwt",
+        typ,
         &client.keys,
         &client.id,
         &issuer,
@@ -735,6 +759,30 @@ async fn par(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respon
             StatusCode::BAD_REQUEST,
             None,
         );
+    }
+    // NHN's reference EHR repeats the authorisation parameters beside the request object
+    // (Pasientens-journaldokumenter HomeController.cs, GetParametersForPushedAuthorizationRequest):
+    // each one sent must say what the signed request object says.
+    for k in [
+        "scope",
+        "redirect_uri",
+        "response_type",
+        "code_challenge",
+        "code_challenge_method",
+        "state",
+    ] {
+        if let Some(v) = f.get(k) {
+            if ro.get(k).and_then(Value::as_str) != Some(v.as_str()) {
+                return oauth_error(
+                    &refuse(
+                        "invalid_request",
+                        format!("{k} in the PAR body differs from the request object"),
+                    ),
+                    StatusCode::BAD_REQUEST,
+                    None,
+                );
+            }
+        }
     }
     let par_details = match ro.get("authorization_details") {
         Some(d) => {
@@ -1025,7 +1073,11 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Byte
                 &jkt,
             );
             let mut body = json!({ "access_token": access, "token_type": "DPoP", "expires_in": exp, "scope": scope });
-            if let Some(sess) = session {
+            // HelseID issues a refresh token only for offline_access (NorskHelsenett/
+            // kjernejournal-innlogging-klient, helseid/HelseID.kt: "Mangler refresh token, er
+            // offline_access med som scope?").
+            let offline = |sess: &Session| sess.scope.split(' ').any(|x| x == "offline_access");
+            if let Some(sess) = session.filter(offline) {
                 let rt = m.random("rt");
                 body["refresh_token"] = json!(rt);
                 body["rt_expires_in"] = json!(3600);
@@ -1168,12 +1220,13 @@ fn resource_auth(
     if expired {
         return Err(challenge("invalid_token", "the access token has expired"));
     }
+    let demand_nonce = s.config.resource_nonce || fault == Some("nonce");
     let proof = verify::dpop(
         headers.get("dpop").and_then(|h| h.to_str().ok()),
         method,
         url,
         now(),
-        Some(&accepted),
+        demand_nonce.then_some(accepted.as_slice()),
         Some(token),
         &mut |jti, now, until| {
             s.m.lock()
@@ -1280,15 +1333,26 @@ async fn search(
         .map(String::from);
     let client = claims["client_id"].as_str().unwrap_or("").to_string();
     let att = claims.get("nhn:tillitsrammeverk:parameters").cloned();
-    let Some(pid) = params
-        .get("patient.identifier")
-        .map(|p| p.rsplit('|').next().unwrap_or("").to_string())
-    else {
+    // Both forms: the bare number NHN's clients send (Pasientens-journaldokumenter,
+    // DocumentsController.cs) and the FHIR token `system|value`, whose system must be a
+    // national-id system.
+    let Some(raw) = params.get("patient.identifier") else {
         return outcome(
             StatusCode::BAD_REQUEST,
             "required",
             "patient.identifier is required",
         );
+    };
+    let (pid, patient_form) = match raw.split_once('|') {
+        None => (raw.clone(), "number"),
+        Some((sys, v)) if tillit::ident::NationalIdKind::from_system(sys).is_some() => {
+            (v.to_string(), "token")
+        }
+        Some(_) => return outcome(
+            StatusCode::BAD_REQUEST,
+            "value",
+            "patient.identifier: the system must be the fødselsnummer, D-number or H-number OID",
+        ),
     };
     let record = |status: u16| {
         let seen = Seen {
@@ -1296,6 +1360,7 @@ async fn search(
             client: Some(&client),
             attestation: att.as_ref(),
             patient: Some(&pid),
+            patient_form: Some(patient_form),
             event_id: event_id.as_deref(),
             status,
             ..Seen::default()

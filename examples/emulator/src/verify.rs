@@ -137,7 +137,7 @@ pub fn client_jwt(
     replay: &mut Replay,
     need_sub: bool,
 ) -> Result<ClientJwt, Refusal> {
-    let what = if typ == "client-authentication+jwt" {
+    let what = if need_sub {
         "client assertion"
     } else {
         "request object"

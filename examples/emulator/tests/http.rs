@@ -41,6 +41,10 @@ struct Emu {
 }
 
 fn start(fault: Option<&str>) -> Emu {
+    start_with(fault, true)
+}
+
+fn start_with(fault: Option<&str>, resource_nonce: bool) -> Emu {
     let client = key(1);
     let cfg = json!({
         "clients": [{ "client_id": "test-client", "jwks": { "keys": [jwk(&client)] }, "scopes": ["nhn:phr/mhd/read-documentreferences", "nhn:phr/mhd/read-document"] }],
@@ -51,6 +55,9 @@ fn start(fault: Option<&str>) -> Emu {
     });
     let mut config = Config::from_json(&cfg).unwrap();
     config.fault = fault.map(String::from);
+    // These tests drive the nonce dance at the resource too; PJD itself demands none
+    // (see `resource_needs_no_nonce_unless_asked`).
+    config.resource_nonce = resource_nonce;
     let state = Emulator::new(config);
     let patients = state.patients().to_vec();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -558,8 +565,9 @@ fn authorization_code_with_par_refresh_and_double_structure() {
             Placement::None
         };
         let params = AuthorizeParams {
+            typ: assertion::RequestObjectTyp::default(),
             redirect_uri: "http://127.0.0.1/cb",
-            scope: "openid nhn:phr/mhd/read-documentreferences",
+            scope: "openid offline_access nhn:phr/mhd/read-documentreferences",
             state: "st",
             nonce: "n",
             code_challenge: &challenge,
@@ -777,6 +785,7 @@ fn login_code(e: &Emu, challenge: &str) -> String {
         jti: &jti(),
     };
     let params = AuthorizeParams {
+        typ: assertion::RequestObjectTyp::Rfc9101,
         redirect_uri: "http://127.0.0.1/cb",
         scope: "openid offline_access nhn:phr/mhd/read-documentreferences",
         state: "st",
@@ -914,4 +923,157 @@ fn details_as_one_object_or_an_array() {
         );
         assert_eq!(r.status, 200, "{}", r.body);
     }
+}
+
+#[test]
+fn pjd_search_as_nhn_clients_send_it() {
+    // NorskHelsenett/Pasientens-journaldokumenter, .NET/PatientHealthRecordsEPJ/.../appsettings.json
+    // (path /R4/fhir/documentreference/_search), Controllers/DocumentsController.cs
+    // (patient.identifier = the bare number) and ApiCaller.cs (a DPoP proof without a nonce).
+    let e = start_with(None, false);
+    let p = e.patients[0].clone();
+    let token = e.cc_token(&p, "nhn:phr/mhd/read-documentreferences");
+    for (path, value, form) in [
+        ("/R4/fhir/documentreference/_search", p.clone(), "number"),
+        (
+            "/R4/fhir/DocumentReference/_search",
+            format!("urn:oid:2.16.578.1.12.4.1.4.1|{p}"),
+            "token",
+        ),
+    ] {
+        let url = format!("{}{path}", e.base);
+        let r = call(
+            ureq::post(&url)
+                .set("Authorization", &format!("DPoP {token}"))
+                .set("DPoP", &e.proof("POST", &url, Some(&token), None))
+                .set("nhn-event-id", &jti())
+                .send_form(&[("patient.identifier", &value), ("status", "current")]),
+        );
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        assert!(!r.json()["entry"].as_array().unwrap().is_empty());
+        let log = call(ureq::get(&format!("{}/_emulator/log", e.base)).call()).json();
+        let last = log.as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["patient_form"], form);
+        assert_eq!(last["patient"], p.as_str());
+    }
+    // A token form with another system is refused.
+    let url = format!("{}/R4/fhir/documentreference/_search", e.base);
+    let r = call(
+        ureq::post(&url)
+            .set("Authorization", &format!("DPoP {token}"))
+            .set("DPoP", &e.proof("POST", &url, Some(&token), None))
+            .send_form(&[("patient.identifier", &format!("urn:oid:1.2.3|{p}"))]),
+    );
+    assert_eq!(r.status, 400);
+    // The `nonce` fault makes the resource demand one.
+    let r = call(
+        ureq::post(&url)
+            .set("Authorization", &format!("DPoP {token}"))
+            .set("DPoP", &e.proof("POST", &url, Some(&token), None))
+            .set("x-emulator-fault", "nonce")
+            .send_form(&[("patient.identifier", &p)]),
+    );
+    assert_eq!(r.status, 401);
+    assert!(r
+        .header("www-authenticate")
+        .unwrap()
+        .contains("use_dpop_nonce"));
+}
+
+#[test]
+fn par_body_request_object_typ_and_offline_access() {
+    // NorskHelsenett/Pasientens-journaldokumenter, .NET/PatientHealthRecordsEPJ/.../Controllers/
+    // HomeController.cs: the PAR body repeats scope, redirect_uri, response_type, PKCE and state
+    // (GetParametersForPushedAuthorizationRequest) and the request object's typ is
+    // client-authentication+jwt (BuildHelseIdJwt).
+    let e = start(None);
+    let challenge = tillit::jose::sha256_b64u(b"v");
+    let par = |typ: assertion::RequestObjectTyp, scope: &str, body_state: &str| {
+        let common = Common {
+            client_id: "test-client",
+            issuer: &e.base,
+            alg: Alg::Es256,
+            kid: None,
+            now: now(),
+            lifetime_secs: 10,
+            jti: &jti(),
+        };
+        let params = AuthorizeParams {
+            typ,
+            redirect_uri: "http://127.0.0.1/cb",
+            scope,
+            state: "st",
+            nonce: "n",
+            code_challenge: &challenge,
+            resources: &[],
+        };
+        let (h, c) = assertion::request_object(&common, &params, &Placement::None).unwrap();
+        assert_eq!(h["typ"], typ.as_str());
+        let ro = sign(&e.client, &h, &c);
+        let a = e.assertion(None);
+        call(ureq::post(&format!("{}/connect/par", e.base)).send_form(&[
+            ("client_id", "test-client"),
+            ("request", &ro),
+            ("client_assertion_type", assertion::CLIENT_ASSERTION_TYPE),
+            ("client_assertion", &a),
+            ("scope", scope),
+            ("redirect_uri", "http://127.0.0.1/cb"),
+            ("response_type", "code"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("state", body_state),
+        ]))
+    };
+    for typ in [
+        assertion::RequestObjectTyp::Nhn,
+        assertion::RequestObjectTyp::Rfc9101,
+    ] {
+        let r = par(typ, "openid offline_access", "st");
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let r = par(assertion::RequestObjectTyp::Nhn, "openid", "other");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body.contains("state in the PAR body differs"),
+        "{}",
+        r.body
+    );
+    // Without offline_access HelseID issues no refresh token.
+    let r = par(
+        assertion::RequestObjectTyp::Nhn,
+        "openid nhn:phr/mhd/read-documentreferences",
+        "st",
+    );
+    let uri = r.json()["request_uri"].as_str().unwrap().to_string();
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let loc = call(
+        agent
+            .get(&format!("{}/connect/authorize", e.base))
+            .query("client_id", "test-client")
+            .query("request_uri", &uri)
+            .query("login_hint", "lege")
+            .call(),
+    )
+    .header("location")
+    .unwrap()
+    .to_string();
+    let code = loc
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = e.token(
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1/cb"),
+            ("code_verifier", "v"),
+        ],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.json().get("refresh_token").is_none());
 }
