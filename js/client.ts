@@ -34,8 +34,12 @@ export interface ClientOptions {
   signer?: Signer;
   /** The DPoP key; a non-extractable ES256 key is generated when left out. */
   dpopKey?: Key;
-  /** Audience of the document API. Default `nhn:phr`. */
-  resources?: { documentList?: string };
+  /**
+   * APIs by their RFC 8707 resource indicator: the document list's (default `nhn:phr`) and any
+   * others this login should cover. The login asks for all; each token names one (HelseID
+   * issues one single-audience token per API, by refresh), and the token cache is keyed by it.
+   */
+  resources?: { documentList?: string; others?: string[] };
   /** Base URL of the document list, e.g. `https://api.pjd.test.nhn.no`. */
   documentListBaseUrl: string;
   /** Origins documents may be fetched from (the token is sent there). Default: the document list's origin. */
@@ -54,8 +58,15 @@ export interface ClientOptions {
   sourceSystem?: string;
   /** Scopes. Defaults: the § 45 search scope and the read scope. */
   scopes?: { search?: string; read?: string };
-  /** `nhn-access-basis` for the kjernejournalforskriften search scope. */
-  accessBasis?: 'akutt' | 'samtykke' | 'unntak';
+  /**
+   * `nhn-access-basis` for the kjernejournalforskriften search scope (a search may give its
+   * own). A raised basis (`FORHOYET_*`) opens what the patient blocked: the access log and its
+   * reports show such a look-up as emergency access. The lower-case values are the reference
+   * EHR's spelling and are sent in the developer portal's upper case.
+   */
+  accessBasis?: AccessBasis;
+  /** `api-version: <major.minor>` sent to the document API, pinned by configuration. Default: none (the server's current). */
+  apiVersion?: string;
   /**
    * Where a user login carries the attestation: in each client assertion (default; the
    * context can change by refresh) or in the PAR request object (fixed for the login).
@@ -82,8 +93,30 @@ export interface ClientOptions {
   patientParameter?: 'number' | 'token';
 }
 
+/**
+ * PJD's access basis (`nhn-access-basis`), as NHN's developer portal lists it; the lower-case
+ * forms are what NHN's reference EHR sends (Pasientens-journaldokumenter, PasientvalgViewModel.cs).
+ */
+export type AccessBasis = 'UNNTAK' | 'SAMTYKKE' | 'FORHOYET_SAMTYKKE' | 'AKUTT' | 'FORHOYET_AKUTT' | 'akutt' | 'samtykke' | 'unntak';
+
+/** A patient's privacy setting as the document list's status call reports it. */
+export interface PatientStatus {
+  /** Reserved against the core record (`privacySetting.hasReservationKjernejournal`). */
+  reservedKjernejournal: boolean;
+  /** Restricted (`privacySetting.isRestricted`). */
+  restricted: boolean;
+  /** Has blocked access to their documents (`privacySetting.isBlocked`): only a raised access basis opens them. */
+  blocked: boolean;
+  /** Has blocked this practitioner's HPR number (`isHprNumberBlocked`; the member name is unconfirmed). */
+  practitionerBlocked: boolean;
+  /** The `nhn-event-id` of the request (the audit transaction id). */
+  transactionId: string;
+}
+
 /** Options of {@link Client.searchDocuments}. */
 export interface SearchOptions {
+  /** This search's access basis, instead of the client's (`FORHOYET_*` for a patient who blocked access). */
+  accessBasis?: AccessBasis;
   /** The patient's national id; must be a patient of the trust context. */
   patient: string;
   status?: 'current' | 'superseded';
@@ -248,6 +281,8 @@ export class Client {
         throw new ArgumentError('INVALID_ARGUMENT', u === o.issuer ? 'issuer' : 'documentListBaseUrl', 'must be an absolute http(s) URL');
       }
     }
+    if (o.accessBasis !== undefined) call(() => core.accessBasis(o.accessBasis!, 'accessBasis'));
+    if (o.apiVersion !== undefined && !/^\d{1,3}\.\d{1,3}$/.test(o.apiVersion)) throw new ArgumentError('INVALID_ARGUMENT', 'apiVersion', 'must be <major>.<minor>, e.g. 1.0');
     this.#s = new Shared({ ...o, issuer: o.issuer.replace(/\/$/, ''), documentListBaseUrl: o.documentListBaseUrl.replace(/\/$/, '') });
   }
 
@@ -444,9 +479,8 @@ export class Client {
     return t;
   }
 
-  /** A token for `scope` in this view's context: cached, refreshed before expiry, one request for concurrent callers. */
-  async #token(scope: string): Promise<Token> {
-    const resource = this.#o.resources?.documentList ?? 'nhn:phr';
+  /** A token for `scope` and `resource` in this view's context: cached, refreshed before expiry, one request for concurrent callers. */
+  async #token(scope: string, resource: string = this.#o.resources?.documentList ?? 'nhn:phr'): Promise<Token> {
     const key = call(() => core.tokenCacheKey(resource, scope, this.#ctx ? contextTextOf(this.#ctx) : undefined));
     const t = this.#s.tokens.get(key);
     if (t && t.expiresAt - this.#skew > Date.now() / 1000) return t;
@@ -464,17 +498,36 @@ export class Client {
           if (!s.refreshToken) throw noRefreshToken();
           const d = await this.discover();
           const log = this.#ctx ? await this.#audit({ kind: 'token', server: this.#o.issuer }) : undefined;
-          return this.#tokenRequest(d, { grant_type: 'refresh_token', refresh_token: s.refreshToken, scope }, s.parContext === undefined, log);
+          return this.#tokenRequest(d, { grant_type: 'refresh_token', refresh_token: s.refreshToken, scope, resource }, s.parContext === undefined, log);
         })) as Record<string, unknown>;
         return this.#storeToken(key, body);
       }
       const d = await this.discover();
       const log = this.#ctx ? await this.#audit({ kind: 'token', server: this.#o.issuer }) : undefined;
-      const body = await this.#tokenRequest(d, { grant_type: 'client_credentials', scope }, true, log);
+      const body = await this.#tokenRequest(d, { grant_type: 'client_credentials', scope, resource }, true, log);
       return this.#storeToken(key, body);
     })().finally(() => this.#s.inflight.delete(key));
     this.#s.inflight.set(key, p);
     return p;
+  }
+
+  /**
+   * An access token for another API this login covers (RFC 8707): one single-audience token
+   * per `resource`, got by refresh after a user login (or by client_credentials), cached per
+   * resource, scope and trust context. The token request is logged like any other.
+   *
+   * @example
+   * ```ts
+   * const client = new Client({ …, resources: { others: ['nhn:kjernejournal'] } })
+   * const { accessToken } = await ehr.accessToken({ resource: 'nhn:kjernejournal', scope: 'nhn:kjernejournal/api' })
+   * ```
+   */
+  async accessToken(opts: { resource: string; scope: string }): Promise<{ accessToken: string; expiresAt: number; resource: string }> {
+    const known = [this.#o.resources?.documentList ?? 'nhn:phr', ...(this.#o.resources?.others ?? [])];
+    if (typeof opts?.resource !== 'string' || !known.includes(opts.resource)) throw new ArgumentError('INVALID_ARGUMENT', 'resource', 'must be one of the configured resources (resources.documentList, resources.others)');
+    if (typeof opts.scope !== 'string' || !opts.scope) throw new ArgumentError('INVALID_ARGUMENT', 'scope', 'is required');
+    const t = await this.#token(opts.scope, opts.resource);
+    return { accessToken: t.accessToken, expiresAt: t.expiresAt, resource: opts.resource };
   }
 
   /**
@@ -515,6 +568,7 @@ export class Client {
       clientId: this.#o.clientId, issuer: this.#o.issuer, ...this.#sign,
       ...(inRequestObject ? { trustContext: this.#ctx } : {}),
       redirectUri: opts.redirectUri, scope, state, nonce: randomB64u(16), codeChallenge,
+      resources: [this.#o.resources?.documentList ?? 'nhn:phr', ...(this.#o.resources?.others ?? [])],
       ...(this.#o.requestObjectTyp ? { typ: this.#o.requestObjectTyp } : {}),
     } as Parameters<typeof createRequestObject>[0]);
     const assertion = await createClientAssertion({ clientId: this.#o.clientId, issuer: this.#o.issuer, ...this.#sign } as Parameters<typeof createClientAssertion>[0]);
@@ -557,7 +611,7 @@ export class Client {
     if (!code) throw new ArgumentError('INVALID_ARGUMENT', 'redirectUrl.code', 'is missing');
     const d = await this.discover();
     const log = this.#ctx ? await this.#audit({ kind: 'token', server: this.#o.issuer }) : undefined;
-    const body = await this.#tokenRequest(d, { grant_type: 'authorization_code', code, redirect_uri: pending.redirectUri, code_verifier: pending.verifier }, pending.context === undefined, log);
+    const body = await this.#tokenRequest(d, { grant_type: 'authorization_code', code, redirect_uri: pending.redirectUri, code_verifier: pending.verifier, resource: this.#o.resources?.documentList ?? 'nhn:phr' }, pending.context === undefined, log);
     const refreshToken = typeof body.refresh_token === 'string' && body.refresh_token ? body.refresh_token : undefined;
     // As NorskHelsenett/kjernejournal-innlogging-klient (helseid/HelseID.kt) does: no refresh
     // token, no session ("Mangler refresh token, er offline_access med som scope?").
@@ -576,7 +630,7 @@ export class Client {
     return this.#ctx;
   }
 
-  async #audit(e: { kind: 'search' | 'read' | 'token'; server: string; query?: string; documentId?: string; tokenJti?: string }): Promise<{ id: string; transactionId: string }> {
+  async #audit(e: { kind: 'search' | 'read' | 'token'; server: string; query?: string; documentId?: string; tokenJti?: string; accessBasis?: string }): Promise<{ id: string; transactionId: string }> {
     const transactionId = uuid();
     const { id } = await this.#o.auditLog.append({ ...e, trustContext: this.#ctx!, clientId: this.#o.clientId, transactionId });
     return { id, transactionId };
@@ -591,9 +645,11 @@ export class Client {
   /** Logs, sends and reads one resource request; the caller completes the log entry on success. */
   async #resource(req: { method: 'GET' | 'POST'; url: string; headers: Record<string, string>; body?: string; scope: string; kind: 'search' | 'read'; query?: string; documentId?: string; signal?: AbortSignal; stream?: boolean }) {
     const token = await this.#token(req.scope);
-    const log = await this.#audit({ kind: req.kind, server: origin(req.url), query: req.query, documentId: req.documentId, tokenJti: token.jti });
+    const accessBasis = req.headers['nhn-access-basis'];
+    const log = await this.#audit({ kind: req.kind, server: origin(req.url), query: req.query, documentId: req.documentId, tokenJti: token.jti, ...(accessBasis ? { accessBasis } : {}) });
     try {
-      const headers = { ...req.headers, 'nhn-event-id': log.transactionId, 'nhn-source-system': this.#o.sourceSystem ?? 'tillit' };
+      const headers: Record<string, string> = { ...req.headers, 'nhn-event-id': log.transactionId, 'nhn-source-system': this.#o.sourceSystem ?? 'tillit' };
+      if (this.#o.apiVersion) headers['api-version'] = this.#o.apiVersion;
       const res = await this.#http(req.url, { method: req.method, headers, body: req.body }, true, { accessToken: token.accessToken }, req.signal, req.stream);
       return { res, log };
     } catch (e) {
@@ -625,7 +681,8 @@ export class Client {
       pairs.push(['_count', String(pageSize)], ['_sort', '-date'], ['_page', String(page)]);
       const body = call(() => core.formEncode(pairs));
       const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: FHIR_JSON };
-      if (this.#o.accessBasis) headers['nhn-access-basis'] = this.#o.accessBasis;
+      const basis = opts.accessBasis ?? this.#o.accessBasis;
+      if (basis) headers['nhn-access-basis'] = (call(() => core.accessBasis(basis, 'accessBasis')) as { code: string }).code;
       // The query as logged: the patient is in its own entity, so the query text names it by reference.
       const query = pairs.map(([k, v]) => `${k}=${k === 'patient.identifier' ? '{patient}' : v}`).join('&');
       const { res, log } = await this.#resource({ method: 'POST', url, headers, body, scope, kind: 'search', query, signal: opts.signal });
@@ -653,6 +710,53 @@ export class Client {
       };
       if (!min.bundle.link?.some((l) => l.relation === 'next')) return;
     }
+  }
+
+  /**
+   * The patient's privacy setting from the document list's status call (`POST {base}/status`
+   * with `{"nin": …}`, a user token and `nhn-access-basis: UNNTAK`): reservation against the
+   * core record, restriction, block, and whether this practitioner is blocked. The patient
+   * must be one the trust context names; the look-up is written to the access log first (PJD
+   * does not log it itself). Every member must be a boolean, or the answer is refused.
+   *
+   * @example
+   * ```ts
+   * const st = await ehr.patientStatus(patient)
+   * if (st.blocked) await ehr.searchDocuments({ patient, accessBasis: 'FORHOYET_AKUTT' })
+   * ```
+   */
+  async patientStatus(patient: string, opts: { signal?: AbortSignal } = {}): Promise<PatientStatus> {
+    const ctx = this.#requireContext();
+    if (typeof patient !== 'string' || !ctx.patientIds.includes(patient)) {
+      throw new ArgumentError('INVALID_ARGUMENT', 'patient', 'must be a patient of the trust context: make a new context with withPatients(...) and withContext(...)');
+    }
+    const url = `${this.#o.documentListBaseUrl}/status`;
+    const { res, log } = await this.#resource({
+      method: 'POST', url, scope: this.#o.scopes?.search ?? SEARCH, kind: 'search', query: 'status', signal: opts.signal,
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'nhn-access-basis': 'UNNTAK' },
+      body: JSON.stringify({ nin: patient }),
+    });
+    const b = this.#json(res.body, 'status response') as { privacySetting?: Record<string, unknown>; isHprNumberBlocked?: unknown };
+    const ps = b.privacySetting ?? {};
+    const flag = (v: unknown, path: string): boolean => {
+      if (typeof v !== 'boolean') throw new MalformedResponseError('MALFORMED_RESPONSE', `status response.${path}`, 'must be a boolean');
+      return v;
+    };
+    let out: PatientStatus;
+    try {
+      out = {
+        reservedKjernejournal: flag(ps.hasReservationKjernejournal, 'privacySetting.hasReservationKjernejournal'),
+        restricted: flag(ps.isRestricted, 'privacySetting.isRestricted'),
+        blocked: flag(ps.isBlocked, 'privacySetting.isBlocked'),
+        practitionerBlocked: flag(b.isHprNumberBlocked, 'isHprNumberBlocked'),
+        transactionId: log.transactionId,
+      };
+    } catch (e) {
+      await this.#failAudit(log.id, e);
+      throw e;
+    }
+    await this.#o.auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status, description: 'patient status' } });
+    return out;
   }
 
   /** The document list, all pages up to `maxEntries` (default 1000). */

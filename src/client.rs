@@ -272,6 +272,71 @@ fn cda_pdf(bytes: &[u8]) -> Option<Vec<u8>> {
     pdf.starts_with(b"%PDF").then_some(pdf)
 }
 
+/// PJD's access basis, sent as `nhn-access-basis` with the kjernejournalforskriften search scope
+/// (and `UNNTAK` with the status call), as NHN's developer portal lists the values. A raised
+/// (`FORHOYET_*`) basis opens what the patient has blocked: an emergency-class look-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AccessBasis {
+    /// `UNNTAK`: by exception.
+    Unntak,
+    /// `SAMTYKKE`: consent.
+    Samtykke,
+    /// `FORHOYET_SAMTYKKE`: raised consent (opens blocked data).
+    ForhoyetSamtykke,
+    /// `AKUTT`: emergency.
+    Akutt,
+    /// `FORHOYET_AKUTT`: raised emergency (opens blocked data).
+    ForhoyetAkutt,
+}
+
+impl AccessBasis {
+    /// All values.
+    pub const ALL: [AccessBasis; 5] = [
+        AccessBasis::Unntak,
+        AccessBasis::Samtykke,
+        AccessBasis::ForhoyetSamtykke,
+        AccessBasis::Akutt,
+        AccessBasis::ForhoyetAkutt,
+    ];
+
+    /// The header value.
+    pub const fn code(self) -> &'static str {
+        match self {
+            AccessBasis::Unntak => "UNNTAK",
+            AccessBasis::Samtykke => "SAMTYKKE",
+            AccessBasis::ForhoyetSamtykke => "FORHOYET_SAMTYKKE",
+            AccessBasis::Akutt => "AKUTT",
+            AccessBasis::ForhoyetAkutt => "FORHOYET_AKUTT",
+        }
+    }
+
+    /// Whether the basis is raised (opens blocked data): an emergency-class look-up that the
+    /// access log and the follow-up reports show as such.
+    pub const fn is_raised(self) -> bool {
+        matches!(
+            self,
+            AccessBasis::ForhoyetSamtykke | AccessBasis::ForhoyetAkutt
+        )
+    }
+
+    /// Reads a value. NHN's sources disagree on the spelling: the developer portal lists upper
+    /// case, the reference EHR sends `akutt`, `samtykke`, `unntak`
+    /// (NorskHelsenett/Pasientens-journaldokumenter, `.NET/PatientHealthRecordsEPJ/.../Models/
+    /// PasientvalgViewModel.cs`). Both are read; [`AccessBasis::code`] is what is sent.
+    pub fn parse(s: &str, path: &str) -> crate::error::Result<Self> {
+        AccessBasis::ALL
+            .into_iter()
+            .find(|b| b.code() == s || (!b.is_raised() && b.code().eq_ignore_ascii_case(s) && s.bytes().all(|c| c.is_ascii_lowercase())))
+            .ok_or_else(|| {
+                crate::error::Error::new(
+                    crate::error::ErrorCode::InvalidArgument,
+                    path,
+                    "must be UNNTAK, SAMTYKKE, FORHOYET_SAMTYKKE, AKUTT or FORHOYET_AKUTT (or the reference EHR's akutt, samtykke, unntak)",
+                )
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,5 +481,25 @@ mod tests {
         assert!(!p.from_cda);
         let not_pdf = "<ClinicalDocument><nonXMLBody><text mediaType=\"application/pdf\" representation=\"B64\">aGVsbG8=</text></nonXMLBody></ClinicalDocument>";
         assert!(!unwrap_document("text/xml", not_pdf.as_bytes().to_vec()).from_cda);
+    }
+
+    #[test]
+    fn access_basis() {
+        for b in AccessBasis::ALL {
+            assert_eq!(AccessBasis::parse(b.code(), "$").unwrap(), b);
+        }
+        // The reference EHR's spelling (Pasientens-journaldokumenter, PasientvalgViewModel.cs).
+        assert_eq!(
+            AccessBasis::parse("akutt", "$").unwrap(),
+            AccessBasis::Akutt
+        );
+        assert_eq!(AccessBasis::parse("unntak", "$").unwrap().code(), "UNNTAK");
+        for bad in ["forhoyet_akutt", "Akutt", "BTG", ""] {
+            assert_eq!(
+                AccessBasis::parse(bad, "accessBasis").unwrap_err().path(),
+                "accessBasis"
+            );
+        }
+        assert!(AccessBasis::ForhoyetAkutt.is_raised() && !AccessBasis::Akutt.is_raised());
     }
 }

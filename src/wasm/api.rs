@@ -472,6 +472,17 @@ pub fn classify_response(
     to_js_value(&j)
 }
 
+/// PJD's access basis: `{ code, raised }` (the header value, and whether it is a raised,
+/// emergency-class basis); refuses anything else, naming `path`.
+#[wasm_bindgen(js_name = accessBasis)]
+pub fn access_basis(value: &str, path: &str) -> JsResult<JsValue> {
+    let b = crate::client::AccessBasis::parse(value, path).map_err(to_js)?;
+    let o = js_sys::Object::new();
+    js_sys::Reflect::set(&o, &"code".into(), &b.code().into())?;
+    js_sys::Reflect::set(&o, &"raised".into(), &b.is_raised().into())?;
+    Ok(o.into())
+}
+
 /// The token cache key for a resource, scope and trust context.
 #[wasm_bindgen(js_name = tokenCacheKey)]
 pub fn token_cache_key(resource: &str, scope: &str, trust_context: JsValue) -> JsResult<String> {

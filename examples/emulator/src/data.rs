@@ -167,8 +167,13 @@ fn date_of(days: u64) -> String {
 
 /// The synthetic world: patients and their documents.
 pub struct World {
-    /// Patients' national ids.
+    /// Patients' national ids: the listed ones, then the three status patients (reserved,
+    /// restricted, blocked; see [`World::status`]).
     pub patients: Vec<String>,
+    /// How many patients `/_emulator/patients` lists (the status patients come after).
+    pub listed: usize,
+    /// Each patient's privacy setting as PJD's `/status` reports it.
+    pub status: Vec<PatientStatus>,
     /// All documents, newest first per patient.
     pub docs: Vec<Doc>,
     /// Sources.
@@ -199,40 +204,36 @@ impl World {
             } else {
                 8 + rng.below(16) as usize
             };
-            let mut mine = Vec::with_capacity(count);
-            for i in 0..count {
-                let (type_code, titles) = LEGAL[rng.below(LEGAL.len() as u64) as usize];
-                let age = rng.below(8 * 365);
-                let roll = rng.below(100);
-                let labels = match roll {
-                    0..=5 => vec![(SYSTEM_BLOCKS, "NORS")],
-                    6..=9 => vec![(SYSTEM_CONF, "R")],
-                    10 => vec![(SYSTEM_CONF, "V")],
-                    _ => vec![(SYSTEM_CONF, "N")],
-                };
-                // The first documents of every patient are recent, so each kind shows.
-                let age = if i < 4 { rng.below(200) } else { age };
-                mine.push(Doc {
-                    id: format!("p{p}d{i}"),
-                    patient: p,
-                    type_code,
-                    title: titles[rng.below(titles.len() as u64) as usize].to_string(),
-                    date: date_of(today_days.saturating_sub(age)),
-                    org: rng.below(orgs.len() as u64) as usize,
-                    author: AUTHORS[rng.below(AUTHORS.len() as u64) as usize],
-                    labels: if i < 2 {
-                        vec![(SYSTEM_CONF, "N")]
-                    } else {
-                        labels
-                    },
-                    cda: rng.below(3) == 0,
-                });
-            }
-            mine.sort_by(|a, b| b.date.cmp(&a.date));
-            docs.extend(mine);
+            docs.extend(docs_for(p, count, &mut rng, &orgs, today_days));
+        }
+        // Three patients for PJD's /status, from their own generator so the listed world
+        // stays as it was: one reserved against the core record (kjernejournal), one
+        // restricted (sperret adresse), one who has blocked all access to their documents.
+        let mut rng2 = Rng::new(seed ^ 0x5354_4154_5553);
+        let mut status = vec![PatientStatus::default(); n];
+        for flags in [
+            PatientStatus {
+                reserved: true,
+                ..PatientStatus::default()
+            },
+            PatientStatus {
+                restricted: true,
+                ..PatientStatus::default()
+            },
+            PatientStatus {
+                blocked: true,
+                ..PatientStatus::default()
+            },
+        ] {
+            let p = patients.len();
+            patients.push(synthetic_fnr(&mut rng2));
+            status.push(flags);
+            docs.extend(docs_for(p, 6, &mut rng2, &orgs, today_days));
         }
         World {
             patients,
+            listed: n,
+            status,
             docs,
             orgs,
         }
@@ -349,4 +350,51 @@ pub fn cda(title: &str) -> String {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>{}</title><component><nonXMLBody><text mediaType=\"application/pdf\" representation=\"B64\">{b64}</text></nonXMLBody></component></ClinicalDocument>\n",
         title.replace('&', "&amp;").replace('<', "&lt;")
     )
+}
+
+/// A patient's privacy setting as PJD's `/status` reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PatientStatus {
+    /// Reserved against the core record (`hasReservationKjernejournal`).
+    pub reserved: bool,
+    /// Restricted (`isRestricted`).
+    pub restricted: bool,
+    /// Has blocked access to their documents (`isBlocked`): only a raised access basis opens them.
+    pub blocked: bool,
+}
+
+/// `count` documents of patient `p`, newest first.
+fn docs_for(p: usize, count: usize, rng: &mut Rng, orgs: &[Org], today_days: u64) -> Vec<Doc> {
+    let mut mine = Vec::with_capacity(count);
+    for i in 0..count {
+        let (type_code, titles) = LEGAL[rng.below(LEGAL.len() as u64) as usize];
+        let age = rng.below(8 * 365);
+        let roll = rng.below(100);
+        let labels = match roll {
+            0..=5 => vec![(SYSTEM_BLOCKS, "NORS")],
+            6..=9 => vec![(SYSTEM_CONF, "R")],
+            10 => vec![(SYSTEM_CONF, "V")],
+            _ => vec![(SYSTEM_CONF, "N")],
+        };
+        // The first documents of every patient are recent, so each kind shows.
+        let age = if i < 4 { rng.below(200) } else { age };
+        mine.push(Doc {
+            id: format!("p{p}d{i}"),
+            patient: p,
+            type_code,
+            title: titles[rng.below(titles.len() as u64) as usize].to_string(),
+            date: date_of(today_days.saturating_sub(age)),
+            org: rng.below(orgs.len() as u64) as usize,
+            author: AUTHORS[rng.below(AUTHORS.len() as u64) as usize],
+            labels: if i < 2 {
+                vec![(SYSTEM_CONF, "N")]
+            } else {
+                labels
+            },
+            cda: rng.below(3) == 0,
+        });
+    }
+    mine.sort_by(|a, b| b.date.cmp(&a.date));
+    mine.sort_by(|a, b| b.date.cmp(&a.date));
+    mine
 }

@@ -29,6 +29,8 @@ use verify::{refuse, Refusal, Replay};
 
 /// The resource (audience) of the document API.
 pub const AUD_PJD: &str = "nhn:phr";
+/// A second API's audience, for tokens per API (RFC 8707): the core record (kjernejournal).
+pub const AUD_KJ: &str = "nhn:kjernejournal";
 /// Scopes of the document API.
 pub const SCOPE_SEARCH: &str = "nhn:phr/mhd/read-documentreferences";
 /// Search under kjernejournalforskriften (needs `nhn-access-basis`).
@@ -163,6 +165,8 @@ struct Session {
     par_details: Option<Value>,
     redirect_uri: String,
     code_challenge: String,
+    /// The APIs (RFC 8707 `resource`) the login asked for; a token names one of them.
+    resources: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -339,6 +343,9 @@ pub fn router(state: Shared) -> Router {
         .route("/mhd/iti68/document", get(retrieve))
         .route("/_emulator/log", get(emulator_log))
         .route("/_emulator/patients", get(emulator_patients))
+        .route("/_emulator/status-patients", get(emulator_status_patients))
+        // PJD's patient status (privacy settings), as its API documents it.
+        .route("/status", post(patient_status))
         .layer(axum::middleware::from_fn(cors))
         .with_state(state)
 }
@@ -832,6 +839,15 @@ async fn par(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respon
             par_details,
             redirect_uri: format!("{redirect_uri}\u{0}{state}"),
             code_challenge: challenge.to_string(),
+            resources: match ro.get("resource") {
+                Some(Value::String(r)) => vec![r.clone()],
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect(),
+                _ => Vec::new(),
+            },
         },
     );
     log_event(
@@ -919,6 +935,7 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)] // the token's parts, each a claim; a struct would only rename them
 fn issue(
     s: &Emulator,
     m: &mut Mutable,
@@ -927,10 +944,11 @@ fn issue(
     scope: &str,
     attestation: Option<&Value>,
     jkt: &str,
+    aud: &str,
 ) -> (String, u64) {
     let n = now();
     let mut c = json!({
-        "iss": "tillit-emulator", "aud": AUD_PJD, "client_id": client, "scope": scope, "iat": n, "nbf": n,
+        "iss": "tillit-emulator", "aud": aud, "client_id": client, "scope": scope, "iat": n, "nbf": n,
         "exp": n + s.config.token_secs, "jti": m.random("jti"), "cnf": { "jkt": jkt },
         "helseid://claims/client/claims/orgnr_parent": s.world.orgs[0].orgnr,
     });
@@ -1063,6 +1081,27 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Byte
     })();
     match result {
         Ok((user, scope, att, session)) => {
+            // RFC 8707: one API per token. A user grant may name one of the APIs its login
+            // asked for (HelseID: one single-audience token per API, by refresh); without
+            // `resource` the token is for the document list.
+            let aud = match f.get("resource").map(String::as_str) {
+                None => AUD_PJD,
+                Some(r) => {
+                    let asked = session.as_ref().is_none_or(|sess| {
+                        sess.resources.is_empty() || sess.resources.iter().any(|x| x == r)
+                    });
+                    match [AUD_PJD, AUD_KJ].into_iter().find(|k| *k == r) {
+                        Some(k) if asked => k,
+                        _ => {
+                            let e = refuse(
+                                "invalid_target",
+                                "resource is not an API this login asked for",
+                            );
+                            return refuse_token(&mut m, &client.id, &e, &nonce);
+                        }
+                    }
+                }
+            };
             let (access, exp) = issue(
                 &s,
                 &mut m,
@@ -1071,6 +1110,7 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Byte
                 &scope,
                 att.as_ref(),
                 &jkt,
+                aud,
             );
             let mut body = json!({ "access_token": access, "token_type": "DPoP", "expires_in": exp, "scope": scope });
             // HelseID issues a refresh token only for offline_access (NorskHelsenett/
@@ -1220,6 +1260,12 @@ fn resource_auth(
     if expired {
         return Err(challenge("invalid_token", "the access token has expired"));
     }
+    if info.claims["aud"].as_str() != Some(AUD_PJD) {
+        return Err(challenge(
+            "invalid_token",
+            "the token's audience is another API (RFC 8707: one token per API)",
+        ));
+    }
     let demand_nonce = s.config.resource_nonce || fault == Some("nonce");
     let proof = verify::dpop(
         headers.get("dpop").and_then(|h| h.to_str().ok()),
@@ -1265,8 +1311,11 @@ fn resource_auth(
         let basis = headers
             .get("nhn-access-basis")
             .and_then(|h| h.to_str().ok());
-        if !matches!(basis, Some("akutt" | "samtykke" | "unntak")) {
-            return Err(Box::new(outcome(StatusCode::FORBIDDEN, "forbidden", "the kjernejournalforskriften scope needs the nhn-access-basis header (akutt, samtykke or unntak)")));
+        if basis
+            .and_then(|b| tillit::client::AccessBasis::parse(b, "nhn-access-basis").ok())
+            .is_none()
+        {
+            return Err(Box::new(outcome(StatusCode::FORBIDDEN, "forbidden", "the kjernejournalforskriften scope needs the nhn-access-basis header (UNNTAK, SAMTYKKE, FORHOYET_SAMTYKKE, AKUTT, FORHOYET_AKUTT)")));
         }
     }
     Ok((info.claims, nonce))
@@ -1384,6 +1433,21 @@ async fn search(
         );
     };
     let citizen = is_citizen(&claims);
+    // A patient who has blocked access to their documents: only a raised access basis
+    // (FORHOYET_*) opens them to a practitioner.
+    let raised = headers
+        .get("nhn-access-basis")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|b| tillit::client::AccessBasis::parse(b, "nhn-access-basis").ok())
+        .is_some_and(tillit::client::AccessBasis::is_raised);
+    if !citizen && s.world.status[pi].blocked && !raised {
+        record(403);
+        return outcome(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the patient has blocked access to their documents: a raised access basis (FORHOYET_AKUTT or FORHOYET_SAMTYKKE) is needed",
+        );
+    }
     let types: Vec<String> = params
         .get("type")
         .map(|t| {
@@ -1611,7 +1675,122 @@ async fn emulator_log(State(s): State<Shared>) -> Response {
 }
 
 async fn emulator_patients(State(s): State<Shared>) -> Response {
-    json_response(StatusCode::OK, &json!(s.world.patients), &[])
+    json_response(
+        StatusCode::OK,
+        &json!(s.world.patients[..s.world.listed]),
+        &[],
+    )
+}
+
+/// The three status patients: `{ reserved, restricted, blocked }` national ids.
+async fn emulator_status_patients(State(s): State<Shared>) -> Response {
+    let w = &s.world;
+    let find = |f: fn(&data::PatientStatus) -> bool| {
+        w.status.iter().position(f).map(|i| w.patients[i].clone())
+    };
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "reserved": find(|x| x.reserved),
+            "restricted": find(|x| x.restricted),
+            "blocked": find(|x| x.blocked),
+        }),
+        &[],
+    )
+}
+
+/// The HPR number the blocked status patient has blocked by name (a practitioner who is not
+/// the emulator's test user, so both answers can be seen).
+pub const BLOCKED_HPR: &str = "9144901";
+
+/// `POST {base}/status` with `{"nin": …}`: the patient's privacy setting (reservation against
+/// the core record, restriction, block) and whether this practitioner's HPR number is blocked.
+/// Needs a user's DPoP token for the document list and `nhn-access-basis: UNNTAK`. PJD does not
+/// log it in the patient's access log; the emulator keeps it in its own request log.
+async fn patient_status(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let Admitted {
+        claims,
+        nonce: nonce_now,
+        ..
+    } = match admit(&s, &headers, "POST", &uri, SCOPE_SEARCH).await {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let basis = headers
+        .get("nhn-access-basis")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|b| tillit::client::AccessBasis::parse(b, "nhn-access-basis").ok());
+    if basis != Some(tillit::client::AccessBasis::Unntak) {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "required",
+            "the status call needs nhn-access-basis: UNNTAK",
+        );
+    }
+    let Some(nin) = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("nin").and_then(Value::as_str).map(String::from))
+    else {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "required",
+            "the body must be JSON {\"nin\": national id}",
+        );
+    };
+    let pid = claims
+        .get("helseid://claims/identity/pid")
+        .and_then(Value::as_str);
+    let practitioner = s
+        .config
+        .users
+        .iter()
+        .any(|u| Some(u.pid.as_str()) == pid && !u.citizen);
+    if !practitioner {
+        return outcome(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the status call needs a practitioner's user token",
+        );
+    }
+    let Some(pi) = s.world.patients.iter().position(|p| *p == nin) else {
+        return outcome(StatusCode::NOT_FOUND, "not-found", "no such patient");
+    };
+    let st = s.world.status[pi];
+    let hpr = claims
+        .get("helseid://claims/hpr/hpr_number")
+        .and_then(Value::as_str);
+    let event_id = headers
+        .get("nhn-event-id")
+        .and_then(|h| h.to_str().ok())
+        .map(String::from);
+    log_event(
+        &mut s.m.lock().expect("lock"),
+        Seen {
+            endpoint: "status",
+            client: claims["client_id"].as_str(),
+            patient: Some(&nin),
+            event_id: event_id.as_deref(),
+            status: 200,
+            ..Seen::default()
+        },
+    );
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "privacySetting": {
+                "hasReservationKjernejournal": st.reserved,
+                "isRestricted": st.restricted,
+                "isBlocked": st.blocked,
+            },
+            "isHprNumberBlocked": st.blocked && hpr == Some(BLOCKED_HPR),
+        }),
+        &[("dpop-nonce", nonce_now)],
+    )
 }
 
 #[cfg(test)]

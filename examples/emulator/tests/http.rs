@@ -1077,3 +1077,185 @@ fn par_body_request_object_typ_and_offline_access() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.json().get("refresh_token").is_none());
 }
+
+fn user_token(e: &Emu, resources: &[String], resource: Option<&str>) -> Resp {
+    let verifier = "verifier-0123456789-0123456789-0123456789-abc";
+    let challenge = tillit::jose::sha256_b64u(verifier.as_bytes());
+    let common = Common {
+        client_id: "test-client",
+        issuer: &e.base,
+        alg: Alg::Es256,
+        kid: None,
+        now: now(),
+        lifetime_secs: 10,
+        jti: &jti(),
+    };
+    let params = AuthorizeParams {
+        typ: assertion::RequestObjectTyp::Nhn,
+        redirect_uri: "http://127.0.0.1/cb",
+        scope: "openid offline_access nhn:phr/mhd/read-documentreferences/kjernejournalforskriften",
+        state: "st",
+        nonce: "n",
+        code_challenge: &challenge,
+        resources,
+    };
+    let (h, c) = assertion::request_object(&common, &params, &Placement::None).unwrap();
+    let ro = sign(&e.client, &h, &c);
+    let a = e.assertion(None);
+    let r = call(ureq::post(&format!("{}/connect/par", e.base)).send_form(&[
+        ("client_id", "test-client"),
+        ("request", &ro),
+        ("client_assertion_type", assertion::CLIENT_ASSERTION_TYPE),
+        ("client_assertion", &a),
+    ]));
+    let uri = r.json()["request_uri"].as_str().unwrap().to_string();
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let loc = call(
+        agent
+            .get(&format!("{}/connect/authorize", e.base))
+            .query("client_id", "test-client")
+            .query("request_uri", &uri)
+            .query("login_hint", "lege")
+            .call(),
+    )
+    .header("location")
+    .unwrap()
+    .to_string();
+    let code = loc
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", "http://127.0.0.1/cb"),
+        ("code_verifier", verifier),
+    ];
+    if let Some(r) = resource {
+        form.push(("resource", r));
+    }
+    // The reference EHR's narrow attestation: the patient comes with each request.
+    e.token(&form, Some(nhn_fixture("pjd-reference-ehr")))
+}
+
+#[test]
+fn status_blocked_patient_and_raised_access_basis() {
+    // PJD's status call and access bases as NHN's developer portal lists them
+    // (see docs/nhn-conformance.md); the search path and number form of NorskHelsenett/
+    // Pasientens-journaldokumenter, Controllers/DocumentsController.cs.
+    let e = start_with(None, false);
+    let st = call(ureq::get(&format!("{}/_emulator/status-patients", e.base)).call()).json();
+    let listed = call(ureq::get(&format!("{}/_emulator/patients", e.base)).call()).json();
+    let blocked = st["blocked"].as_str().unwrap().to_string();
+    assert!(
+        !listed.as_array().unwrap().iter().any(|p| *p == blocked),
+        "status patients are not listed"
+    );
+    let r = user_token(&e, &[], None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let at = r.json()["access_token"].as_str().unwrap().to_string();
+    let post = |path: &str, basis: Option<&str>, body: Result<String, (&str, &str)>| {
+        let url = format!("{}{path}", e.base);
+        let mut req = ureq::post(&url)
+            .set("Authorization", &format!("DPoP {at}"))
+            .set("DPoP", &e.proof("POST", &url, Some(&at), None));
+        if let Some(b) = basis {
+            req = req.set("nhn-access-basis", b);
+        }
+        call(match body {
+            Ok(json) => req
+                .set("Content-Type", "application/json")
+                .send_string(&json),
+            Err(pair) => req.send_form(&[pair, ("status", "current")]),
+        })
+    };
+    for (which, field) in [
+        ("reserved", "hasReservationKjernejournal"),
+        ("restricted", "isRestricted"),
+        ("blocked", "isBlocked"),
+    ] {
+        let nin = st[which].as_str().unwrap();
+        let r = post(
+            "/status",
+            Some("UNNTAK"),
+            Ok(json!({ "nin": nin }).to_string()),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let ps = &r.json()["privacySetting"];
+        for f in ["hasReservationKjernejournal", "isRestricted", "isBlocked"] {
+            assert_eq!(ps[f], f == field, "{which}.{f}");
+        }
+        assert_eq!(r.json()["isHprNumberBlocked"], false);
+    }
+    // The status call wants UNNTAK.
+    let r = post(
+        "/status",
+        Some("AKUTT"),
+        Ok(json!({ "nin": blocked }).to_string()),
+    );
+    assert_eq!(r.status, 400);
+    // The blocked patient's documents: refused unless a raised basis is sent.
+    let path = "/R4/fhir/documentreference/_search";
+    let r = post(path, Some("AKUTT"), Err(("patient.identifier", &blocked)));
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("raised access basis"));
+    for raised in ["FORHOYET_AKUTT", "FORHOYET_SAMTYKKE"] {
+        let r = post(path, Some(raised), Err(("patient.identifier", &blocked)));
+        assert_eq!(r.status, 200, "{raised}: {}", r.body);
+    }
+    // The reference EHR's lower-case spelling is read too.
+    let restricted = st["restricted"].as_str().unwrap().to_string();
+    let r = post(
+        path,
+        Some("akutt"),
+        Err(("patient.identifier", &restricted)),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = post(
+        path,
+        Some("HASTER"),
+        Err(("patient.identifier", &restricted)),
+    );
+    assert_eq!(r.status, 403);
+}
+
+#[test]
+fn one_single_audience_token_per_api() {
+    // RFC 8707 as HelseID's documentation describes it for clients of several APIs
+    // (NorskHelsenett/Pasientens-journaldokumenter, .NET/NativeClients/SimpleResourceIndicatorsDemo).
+    let e = start_with(None, false);
+    let apis = vec!["nhn:phr".to_string(), "nhn:kjernejournal".to_string()];
+    let r = user_token(&e, &apis, Some("nhn:phr"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let aud = |t: &str| tillit::jose::parse_compact(t, "t").unwrap().claims["aud"].clone();
+    assert_eq!(aud(r.json()["access_token"].as_str().unwrap()), "nhn:phr");
+    let rt = r.json()["refresh_token"].as_str().unwrap().to_string();
+    let r = e.token(
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("resource", "nhn:kjernejournal"),
+        ],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let kj = r.json()["access_token"].as_str().unwrap().to_string();
+    assert_eq!(aud(&kj), "nhn:kjernejournal");
+    // The document list refuses the other API's token.
+    let url = format!("{}/R4/fhir/documentreference/_search", e.base);
+    let r = call(
+        ureq::post(&url)
+            .set("Authorization", &format!("DPoP {kj}"))
+            .set("DPoP", &e.proof("POST", &url, Some(&kj), None))
+            .send_form(&[("patient.identifier", &e.patients[0])]),
+    );
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("audience"));
+    // An API the login did not ask for.
+    let r = user_token(&e, &apis[..1], Some("nhn:kjernejournal"));
+    assert_eq!(r.json()["error"], "invalid_target", "{}", r.body);
+}
