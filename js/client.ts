@@ -17,7 +17,7 @@
 import * as core from '#core';
 import { ArgumentError, call, MalformedResponseError, NetworkError, OAuthError, FhirError, HttpError, TimeoutError, TillitError, AuditError, RefreshTokenError } from './errors.js';
 import { generateKey, type Key, type Signer } from './keys.js';
-import { createClientAssertion, createDpopProof, createRequestObject } from './jwt.js';
+import { createClientAssertion, createDpopProof, createRequestObject, type Tenant } from './jwt.js';
 import { minimise, minimiseDocument, type Policy, type WithheldEntry, type Bundle } from './minimise.js';
 import type { AuditLog } from './audit.js';
 import type { TrustContext } from './trust.js';
@@ -40,6 +40,13 @@ export interface ClientOptions {
    * issues one single-audience token per API, by refresh), and the token cache is keyed by it.
    */
   resources?: { documentList?: string; others?: string[] };
+  /**
+   * The organisation this client acts for (`helseid_authorization`): `{ parent, child? }` for a
+   * multi-tenant client, `{ child }` for a single-tenant one. Sent with the attestation's
+   * placement, and alone in client_credentials without a trust context (as HelseID.Library
+   * and HelseID.Library.Java do for system clients).
+   */
+  tenant?: Tenant;
   /** Base URL of the document list, e.g. `https://api.pjd.test.nhn.no`. */
   documentListBaseUrl: string;
   /** Origins documents may be fetched from (the token is sent there). Default: the document list's origin. */
@@ -160,7 +167,7 @@ export interface SearchResult extends Omit<SearchPage, 'bundle' | 'page' | 'tran
 export interface RetrievedDocument {
   contentType: string;
   bytes: Uint8Array;
-  /** True when the source sent CDA and the PDF inside was unwrapped. */
+  /** True when the source sent CDA and the document inside (a PDF, or a KITH XML message) was unwrapped. */
   fromCda: boolean;
   documentId: string;
   transactionId: string;
@@ -442,9 +449,9 @@ export class Client {
 
   // ---- tokens -----------------------------------------------------------------------------
 
-  #details(): { trustContext?: TrustContext } {
+  #details(): { trustContext?: TrustContext; tenant?: Tenant } {
     const ctx = this.#ctx;
-    return ctx && ctx.kind === 'practitioner' ? { trustContext: ctx } : {};
+    return { ...(ctx && ctx.kind === 'practitioner' ? { trustContext: ctx } : {}), ...(this.#o.tenant ? { tenant: this.#o.tenant } : {}) };
   }
 
   /** A token request with a fresh client assertion and DPoP proof on every attempt; exactly one nonce retry. */
@@ -566,7 +573,7 @@ export class Client {
     const codeChallenge = core.sha256B64u(verifier);
     const request = await createRequestObject({
       clientId: this.#o.clientId, issuer: this.#o.issuer, ...this.#sign,
-      ...(inRequestObject ? { trustContext: this.#ctx } : {}),
+      ...(inRequestObject ? this.#details() : {}),
       redirectUri: opts.redirectUri, scope, state, nonce: randomB64u(16), codeChallenge,
       resources: [this.#o.resources?.documentList ?? 'nhn:phr', ...(this.#o.resources?.others ?? [])],
       ...(this.#o.requestObjectTyp ? { typ: this.#o.requestObjectTyp } : {}),
@@ -808,7 +815,7 @@ export class Client {
       await this.#failAudit(log.id, m);
       throw m;
     }
-    await this.#o.auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status, description: un.fromCda ? 'CDA with embedded PDF' : un.contentType } });
+    await this.#o.auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status, description: un.fromCda ? (un.contentType === 'application/pdf' ? 'CDA with embedded PDF' : 'CDA with embedded KITH XML') : un.contentType } });
     return { contentType: un.contentType, bytes: un.bytes, fromCda: un.fromCda, documentId, transactionId: log.transactionId };
   }
 

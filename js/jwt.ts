@@ -20,9 +20,15 @@ import { contextTextOf } from './context-text.js';
 /** Who signs: a key made by tillit, or a signer. */
 export type SignWith = { key: Key; signer?: never } | { signer: Signer; key?: never };
 
-/** A multi-tenant client's organisation (`helseid_authorization`). */
+/**
+ * The organisation a client acts for (`helseid_authorization`). A multi-tenant client gives
+ * `parent` (and `child` if it acts for a sub-unit); a single-tenant client gives only `child`.
+ * Sent alone in client_credentials when there is no trust context, as NHN's .NET and Java
+ * libraries do; the parent alone is written `NO:ORGNR:<parent>:` as HelseID.Library (.NET)
+ * writes it (the Java library leaves out the colon; both are read).
+ */
 export interface Tenant {
-  parent: string;
+  parent?: string;
   child?: string;
 }
 
@@ -33,6 +39,7 @@ export type ClientAssertionOptions = SignWith & {
   issuer: string;
   /** Sent as `assertion_details` (practitioner contexts only). */
   trustContext?: TrustContext;
+  /** Sent as `assertion_details` too: alone, or in an array with the attestation. */
   tenant?: Tenant;
   /**
    * The grant of the token request this assertion goes with. An attestation without

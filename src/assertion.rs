@@ -21,13 +21,14 @@ pub const MAX_LIFETIME_SECS: u64 = 60;
 /// Default assertion lifetime (NHN's own library uses 10 s).
 pub const DEFAULT_LIFETIME_SECS: u64 = 10;
 
-/// The authorisation details a token request carries: the attestation, and a tenant
-/// organisation for multi-tenant clients.
+/// The authorisation details a token request carries: the attestation, the organisation the
+/// client acts for, or both. A tenant goes alone in client_credentials, as NHN's .NET and Java
+/// libraries send it for system clients.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Details {
     /// The trust context (only a practitioner's attestation is sent).
-    pub trust_context: TrustContext,
-    /// The organisation a multi-tenant client acts for.
+    pub trust_context: Option<TrustContext>,
+    /// The organisation the client acts for.
     pub tenant: Option<TenantOrganisation>,
 }
 
@@ -37,17 +38,29 @@ impl Details {
     /// `HelseId.Library/Services/PayloadClaimCreators/DetailsCreators/DetailsCreator.cs`).
     /// An error when a citizen context is given (citizens are never attested).
     pub fn to_json(&self) -> Result<Value> {
-        let att = match &self.trust_context {
-            TrustContext::Practitioner(a) => a.to_json(),
-            TrustContext::Citizen(_) => return Err(Error::new(
+        let mut items = Vec::new();
+        match &self.trust_context {
+            Some(TrustContext::Practitioner(a)) => items.push(a.to_json()),
+            Some(TrustContext::Citizen(_)) => return Err(Error::new(
                 ErrorCode::InvalidArgument,
                 "trustContext",
                 "a citizen context is not an attestation: send it without trust-framework details",
             )),
-        };
-        Ok(match &self.tenant {
-            Some(t) => Value::Array(vec![att, t.to_json()]),
-            None => att,
+            None => {}
+        }
+        if let Some(t) = &self.tenant {
+            items.push(t.to_json());
+        }
+        Ok(match items.len() {
+            0 => {
+                return Err(Error::new(
+                    ErrorCode::InvalidArgument,
+                    "trustContext",
+                    "details need a trust context or a tenant",
+                ))
+            }
+            1 => items.pop().unwrap_or_default(),
+            _ => Value::Array(items),
         })
     }
 }
@@ -151,9 +164,9 @@ pub fn client_assertion(
     let mut claims = common.base_claims();
     if let Placement::ClientAssertion(d) = placement {
         check_details_fresh(d, common.now)?;
-        d.trust_context
-            .check_grant(grant)
-            .map_err(|e| e.under("trustContext"))?;
+        if let Some(tc) = &d.trust_context {
+            tc.check_grant(grant).map_err(|e| e.under("trustContext"))?;
+        }
         claims.insert("assertion_details".into(), d.to_json()?);
     }
     Ok((common.header(TYP_CLIENT_ASSERTION), Value::Object(claims)))
@@ -265,9 +278,10 @@ pub fn request_object(
 }
 
 fn check_details_fresh(d: &Details, now: u64) -> Result<()> {
-    d.trust_context
-        .check_fresh(now, 30)
-        .map_err(|e| e.under("trustContext"))
+    match &d.trust_context {
+        Some(tc) => tc.check_fresh(now, 30).map_err(|e| e.under("trustContext")),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -289,7 +303,7 @@ mod tests {
 
     fn details() -> Details {
         Details {
-            trust_context: TrustContext::from_json(&sample(&synthetic_fnr(1))).unwrap(),
+            trust_context: Some(TrustContext::from_json(&sample(&synthetic_fnr(1))).unwrap()),
             tenant: None,
         }
     }
@@ -369,7 +383,7 @@ mod tests {
         let mut v = sample(&synthetic_fnr(1));
         v["toa"] = json!(1000);
         let d = Details {
-            trust_context: TrustContext::from_json(&v).unwrap(),
+            trust_context: Some(TrustContext::from_json(&v).unwrap()),
             tenant: None,
         };
         let e = client_assertion(
@@ -386,7 +400,7 @@ mod tests {
     fn citizen_context_is_not_sent() {
         let v = json!({"type": "tillit:citizen", "citizen": {"identifier": {"id": synthetic_fnr(3), "system": "urn:oid:2.16.578.1.12.4.1.4.1"}}});
         let d = Details {
-            trust_context: TrustContext::from_json(&v).unwrap(),
+            trust_context: Some(TrustContext::from_json(&v).unwrap()),
             tenant: None,
         };
         assert_eq!(

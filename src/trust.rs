@@ -341,32 +341,63 @@ pub enum TrustContext {
     Citizen(CitizenContext),
 }
 
-/// A multi-tenant organisation entry (`helseid_authorization`), for clients that act for
-/// several organisations.
+/// The organisation a client acts for (`helseid_authorization`), sent on its own in
+/// client_credentials as NHN's libraries do (NorskHelsenett/HelseID.Library,
+/// `HelseId.Library/Services/PayloadClaimCreators/StructuredClaims/OrganizationNumberCreatorFor{Multi,Single}TenantClient.cs`;
+/// NorskHelsenett/HelseID.Library.Java, `client/src/main/java/no/helseid/clientassertion/HelseIdAuthorizationClaimUtil.java`).
+///
+/// A multi-tenant client names the parent (legal entity) and optionally the child, system
+/// `urn:oid:1.0.6523`, value `NO:ORGNR:<parent>:<child>`. Without a child the two libraries
+/// disagree: .NET writes `NO:ORGNR:<parent>:` (trailing colon), Java `NO:ORGNR:<parent>`.
+/// tillit writes the .NET form and reads both. A single-tenant client names only the child,
+/// system `urn:oid:2.16.578.1.12.4.1.4.101`, value the plain organisation number.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantOrganisation {
-    /// The parent (legal) organisation.
-    pub parent: OrgNr,
-    /// The child organisation, if any.
+    /// The parent (legal) organisation; `None` for a single-tenant client (HelseID knows its
+    /// parent from the client's registration).
+    pub parent: Option<OrgNr>,
+    /// The child organisation; required for a single-tenant client.
     pub child: Option<OrgNr>,
 }
 
 impl TenantOrganisation {
+    /// A multi-tenant client's organisation.
+    pub fn multi(parent: OrgNr, child: Option<OrgNr>) -> Self {
+        TenantOrganisation {
+            parent: Some(parent),
+            child,
+        }
+    }
+
+    /// A single-tenant client's child organisation.
+    pub fn single(child: OrgNr) -> Self {
+        TenantOrganisation {
+            parent: None,
+            child: Some(child),
+        }
+    }
+
     /// The wire form.
     pub fn to_json(&self) -> Value {
-        let value = match &self.child {
-            Some(c) => format!("NO:ORGNR:{}:{}", self.parent.as_str(), c.as_str()),
-            None => format!("NO:ORGNR:{}", self.parent.as_str()),
+        let (system, value) = match (&self.parent, &self.child) {
+            (Some(p), Some(c)) => (
+                SYSTEM_ORG_ICD,
+                format!("NO:ORGNR:{}:{}", p.as_str(), c.as_str()),
+            ),
+            // HelseID.Library (.NET): the parent alone ends with a colon.
+            (Some(p), None) => (SYSTEM_ORG_ICD, format!("NO:ORGNR:{}:", p.as_str())),
+            (None, Some(c)) => (SYSTEM_ORGNR, c.as_str().to_string()),
+            (None, None) => unreachable!("a tenant names a parent or a child"),
         };
         json!({
             "type": TYPE_HELSEID_AUTHORIZATION,
             "practitioner_role": { "organization": { "identifier": {
-                "system": SYSTEM_ORG_ICD, "type": "ENH", "value": value
+                "system": system, "type": "ENH", "value": value
             }}}
         })
     }
 
-    /// Parses the wire form.
+    /// Parses the wire form (both libraries' parent-only values, and the single-tenant form).
     pub fn from_json(v: &Value) -> Result<Self> {
         let o = Obj::new(v, "$", CODE)?;
         o.only(&["type", "practitioner_role"])?;
@@ -379,29 +410,43 @@ impl TenantOrganisation {
         org.only(&["identifier"])?;
         let id = org.req_obj("identifier")?;
         id.only(&["system", "type", "value"])?;
-        if id.req_str("system", 64)? != SYSTEM_ORG_ICD {
-            return Err(id.err("system", "must be urn:oid:1.0.6523"));
-        }
         if id.req_str("type", 16)? != "ENH" {
             return Err(id.err("type", "must be ENH"));
         }
         let value = id.req_str("value", 64)?;
-        let rest = value
-            .strip_prefix("NO:ORGNR:")
-            .ok_or_else(|| id.err("value", "must start with NO:ORGNR:"))?;
-        let mut parts = rest.split(':');
-        let parent = OrgNr::parse(parts.next().unwrap_or(""), &id.at("value"))?;
-        let child = parts
-            .next()
-            .map(|c| OrgNr::parse(c, &id.at("value")))
-            .transpose()?;
-        if parts.next().is_some() {
-            return Err(id.err(
-                "value",
-                "must be NO:ORGNR:<parent> or NO:ORGNR:<parent>:<child>",
-            ));
+        match id.req_str("system", 64)? {
+            SYSTEM_ORGNR => Ok(TenantOrganisation::single(OrgNr::parse(
+                value,
+                &id.at("value"),
+            )?)),
+            SYSTEM_ORG_ICD => {
+                let rest = value
+                    .strip_prefix("NO:ORGNR:")
+                    .ok_or_else(|| id.err("value", "must start with NO:ORGNR:"))?;
+                let (parent, child) = match rest.split_once(':') {
+                    None => (rest, None),
+                    Some((p, "")) => (p, None),
+                    Some((p, c)) => (p, Some(c)),
+                };
+                let parent = OrgNr::parse(parent, &id.at("value"))?;
+                let child = child
+                    .map(|c| {
+                        if c.contains(':') {
+                            return Err(id.err(
+                                "value",
+                                "must be NO:ORGNR:<parent>, NO:ORGNR:<parent>: or NO:ORGNR:<parent>:<child>",
+                            ));
+                        }
+                        OrgNr::parse(c, &id.at("value"))
+                    })
+                    .transpose()?;
+                Ok(TenantOrganisation::multi(parent, child))
+            }
+            _ => Err(id.err(
+                "system",
+                "must be urn:oid:1.0.6523 (multi-tenant) or urn:oid:2.16.578.1.12.4.1.4.101 (single-tenant)",
+            )),
         }
-        Ok(TenantOrganisation { parent, child })
     }
 }
 
@@ -1234,11 +1279,44 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn tenant_forms_of_both_libraries() {
+        let org = |s: &str| OrgNr::parse(s, "$").unwrap();
+        // NorskHelsenett/HelseID.Library, OrganizationNumberCreatorForMultiTenantClient.cs:
+        // the parent alone is written "NO:ORGNR:<parent>:".
+        let parent_only = TenantOrganisation::multi(org("974760673"), None);
+        let v = parent_only.to_json();
+        assert_eq!(
+            v["practitioner_role"]["organization"]["identifier"]["value"],
+            "NO:ORGNR:974760673:"
+        );
+        assert_eq!(TenantOrganisation::from_json(&v).unwrap(), parent_only);
+        // NorskHelsenett/HelseID.Library.Java, HelseIdAuthorizationClaimUtil.java: without the colon.
+        let mut java = v.clone();
+        java["practitioner_role"]["organization"]["identifier"]["value"] =
+            json!("NO:ORGNR:974760673");
+        assert_eq!(TenantOrganisation::from_json(&java).unwrap(), parent_only);
+        // OrganizationNumberCreatorForSingleTenantClient.cs: the child, plain, in the orgnr system.
+        let single = TenantOrganisation::single(org("983044778"));
+        let v = single.to_json();
+        assert_eq!(
+            v["practitioner_role"]["organization"]["identifier"],
+            json!({"system": "urn:oid:2.16.578.1.12.4.1.4.101", "type": "ENH", "value": "983044778"})
+        );
+        assert_eq!(TenantOrganisation::from_json(&v).unwrap(), single);
+        let mut bad = v.clone();
+        bad["practitioner_role"]["organization"]["identifier"]["system"] = json!("urn:oid:1.2");
+        assert_eq!(
+            TenantOrganisation::from_json(&bad).unwrap_err().path(),
+            "$.practitioner_role.organization.identifier.system"
+        );
+    }
+
+    #[test]
     fn tenant_organisation() {
-        let t = TenantOrganisation {
-            parent: OrgNr::parse("974760673", "$").unwrap(),
-            child: Some(OrgNr::parse("983044778", "$").unwrap()),
-        };
+        let t = TenantOrganisation::multi(
+            OrgNr::parse("974760673", "$").unwrap(),
+            Some(OrgNr::parse("983044778", "$").unwrap()),
+        );
         let v = t.to_json();
         assert_eq!(
             v["practitioner_role"]["organization"]["identifier"]["value"],

@@ -36,7 +36,7 @@ fn accepted_narrow(v: &Value) {
         serde_json::to_string(v).unwrap()
     );
     let placement = Placement::ClientAssertion(Details {
-        trust_context: tc.clone(),
+        trust_context: Some(tc.clone()),
         tenant: None,
     });
     for grant in [Grant::AuthorizationCode, Grant::RefreshToken] {

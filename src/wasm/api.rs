@@ -154,28 +154,33 @@ pub fn jwk_thumbprint(jwk: JsValue) -> JsResult<String> {
 }
 
 fn details(opts: &JsValue) -> JsResult<Option<Details>> {
-    let Some(tc) = prop(opts, "trustContext") else {
-        if prop(opts, "tenant").is_some() {
-            return Err(arg_err("tenant", "goes with a trustContext"));
-        }
-        return Ok(None);
-    };
-    let trust_context = trust_context(&tc, "trustContext")?;
+    let trust_context = prop(opts, "trustContext")
+        .map(|tc| trust_context(&tc, "trustContext"))
+        .transpose()?;
     let tenant = match prop(opts, "tenant") {
         Some(t) => {
-            let parent = OrgNr::parse(
-                &prop_str(&t, "parent").map_err(|_| arg_err("tenant.parent", "is required"))?,
-                "tenant.parent",
-            )
-            .map_err(to_js)?;
-            let child = opt_str(&t, "child")?
-                .map(|c| OrgNr::parse(&c, "tenant.child"))
-                .transpose()
-                .map_err(to_js)?;
-            Some(TenantOrganisation { parent, child })
+            let org = |k: &str| -> JsResult<Option<OrgNr>> {
+                opt_str(&t, k)?
+                    .map(|v| OrgNr::parse(&v, &format!("tenant.{k}")))
+                    .transpose()
+                    .map_err(to_js)
+            };
+            Some(match (org("parent")?, org("child")?) {
+                (Some(p), c) => TenantOrganisation::multi(p, c),
+                (None, Some(c)) => TenantOrganisation::single(c),
+                (None, None) => {
+                    return Err(arg_err(
+                        "tenant",
+                        "needs parent (multi-tenant, child optional) or child (single-tenant)",
+                    ))
+                }
+            })
         }
         None => None,
     };
+    if trust_context.is_none() && tenant.is_none() {
+        return Ok(None);
+    }
     Ok(Some(Details {
         trust_context,
         tenant,

@@ -157,3 +157,33 @@ function describeEmulator() {
     });
   }
 }
+
+test('tenants on their own, in both libraries\' forms and the single-tenant form', async () => {
+  // NorskHelsenett/HelseID.Library, HelseId.Library/Services/PayloadClaimCreators/StructuredClaims/
+  // OrganizationNumberCreatorForMultiTenantClient.cs (parent alone: "NO:ORGNR:<parent>:") and
+  // OrganizationNumberCreatorForSingleTenantClient.cs; NorskHelsenett/HelseID.Library.Java,
+  // client/src/main/java/no/helseid/clientassertion/HelseIdAuthorizationClaimUtil.java.
+  const key = await generateKey({ alg: 'ES256' });
+  const id = async (opts) => (await verified(await createClientAssertion({ clientId: 'c1', issuer: ISSUER, key, ...opts }), key)).payload.assertion_details;
+  const multi = await id({ tenant: { parent: '974760673' } });
+  assert.equal(multi.type, 'helseid_authorization');
+  assert.deepEqual(multi.practitioner_role.organization.identifier, { system: 'urn:oid:1.0.6523', type: 'ENH', value: 'NO:ORGNR:974760673:' });
+  const single = await id({ tenant: { child: '983044778' } });
+  assert.deepEqual(single.practitioner_role.organization.identifier, { system: 'urn:oid:2.16.578.1.12.4.1.4.101', type: 'ENH', value: '983044778' });
+  const both = await id({ tenant: { parent: '974760673', child: '983044778' }, trustContext: TrustContext.fromJSON(attestation()) });
+  assert.ok(Array.isArray(both) && both.length === 2, 'several types: an array');
+  await assert.rejects(createClientAssertion({ clientId: 'c1', issuer: ISSUER, key, tenant: {} }), (e) => e instanceof ArgumentError && e.path === 'tenant');
+});
+
+test('a system client with a tenant and no trust context gets a token from the emulator', async () => {
+  const emu2 = await startEmulator({ resourceNonce: false });
+  try {
+    const key = await importPrivateKey(emu2.pem, { alg: 'ES256' });
+    const auditLog = await AuditLog.open({ sink: 'memory' });
+    const client = new Client({ issuer: emu2.url, clientId: emu2.clientId, key, documentListBaseUrl: emu2.url, auditLog, tenant: { parent: '974760673' }, timeoutMs: 5000 });
+    const t = await client.accessToken({ resource: 'nhn:phr', scope: 'nhn:phr/mhd/read-documentreferences' });
+    assert.equal(jose.decodeJwt(t.accessToken).aud, 'nhn:phr');
+  } finally {
+    await emu2.stop();
+  }
+});

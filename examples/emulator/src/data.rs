@@ -258,14 +258,23 @@ impl World {
     pub fn document_reference(&self, d: &Doc, base: &str) -> Value {
         let org = &self.orgs[d.org];
         let unique = format!("2.16.578.1.12.4.5.100.9.{}", d.id.replace(['p', 'd'], "."));
+        // The shapes NHN's reference EHR reads (NorskHelsenett/Pasientens-journaldokumenter,
+        // .NET/PatientHealthRecordsEPJ/.../Views/Documents/Index.cshtml): the institution is the
+        // contained Organization whose type coding has the organisation-number OID (bare), the
+        // author a contained Practitioner with given and family names, and masterIdentifier's
+        // value is split at '^' (documentUniqueId^repositoryUniqueId).
+        let (given, family) = d.author.rsplit_once(' ').unwrap_or(("", d.author));
         let mut r = json!({
             "resourceType": "DocumentReference",
             "id": d.id,
             "contained": [
-                { "resourceType": "Organization", "id": "org", "identifier": [{ "system": "urn:oid:2.16.578.1.12.4.1.4.101", "value": org.orgnr }], "name": org.name },
-                { "resourceType": "Practitioner", "id": "aut", "name": [{ "text": d.author }] }
+                { "resourceType": "Organization", "id": "org",
+                  "identifier": [{ "system": "urn:oid:2.16.578.1.12.4.1.4.101", "value": org.orgnr }],
+                  "type": [{ "coding": [{ "system": "2.16.578.1.12.4.1.4.101", "code": org.orgnr }] }],
+                  "name": org.name },
+                { "resourceType": "Practitioner", "id": "aut", "name": [{ "text": d.author, "family": family, "given": given.split(' ').filter(|g| !g.is_empty()).collect::<Vec<_>>() }] }
             ],
-            "masterIdentifier": { "system": "urn:ietf:rfc:3986", "value": format!("urn:oid:{unique}") },
+            "masterIdentifier": { "value": format!("{unique}^{}", org.repository) },
             "status": "current",
             "type": { "coding": [{ "system": DOC_TYPE, "code": d.type_code }] },
             "category": [{ "coding": [{ "system": DOC_TYPE, "code": format!("{}00-1", &d.type_code[..1]) }] }],

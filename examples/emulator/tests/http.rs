@@ -558,7 +558,7 @@ fn authorization_code_with_par_refresh_and_double_structure() {
         };
         let placement = if details {
             Placement::RequestObject(Details {
-                trust_context: TrustContext::from_json(&attestation(&p)).unwrap(),
+                trust_context: Some(TrustContext::from_json(&attestation(&p)).unwrap()),
                 tenant: None,
             })
         } else {
@@ -913,7 +913,21 @@ fn details_as_one_object_or_an_array() {
     // DetailsCreators/DetailsCreator.cs: one type is sent as an object, several as an array.
     let e = start(None);
     let p = e.patients[0].clone();
-    for details in [attestation(&p), json!([attestation(&p)])] {
+    // A tenant alone in client_credentials, as NorskHelsenett/HelseID.Library (.NET,
+    // "NO:ORGNR:<parent>:") and HelseID.Library.Java ("NO:ORGNR:<parent>") send it, and the
+    // single-tenant form (OrganizationNumberCreatorForSingleTenantClient.cs).
+    let tenant = |system: &str, value: &str| json!({"type": "helseid_authorization", "practitioner_role": {"organization": {"identifier": {"system": system, "type": "ENH", "value": value}}}});
+    for details in [
+        attestation(&p),
+        json!([attestation(&p)]),
+        tenant("urn:oid:1.0.6523", "NO:ORGNR:974760673:"),
+        tenant("urn:oid:1.0.6523", "NO:ORGNR:974760673"),
+        tenant("urn:oid:2.16.578.1.12.4.1.4.101", "983044778"),
+        json!([
+            attestation(&p),
+            tenant("urn:oid:1.0.6523", "NO:ORGNR:974760673:983044778")
+        ]),
+    ] {
         let r = e.token(
             &[
                 ("grant_type", "client_credentials"),
@@ -951,6 +965,38 @@ fn pjd_search_as_nhn_clients_send_it() {
         );
         assert_eq!(r.status, 200, "{path}: {}", r.body);
         assert!(!r.json()["entry"].as_array().unwrap().is_empty());
+        // The shapes the reference EHR reads (Views/Documents/Index.cshtml): the institution by
+        // the contained Organization's type coding (bare org-number OID), the author's given and
+        // family names, masterIdentifier split at '^'.
+        let doc = &r.json()["entry"][0]["resource"];
+        let org = doc["contained"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["resourceType"] == "Organization")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            org["type"][0]["coding"][0]["system"],
+            "2.16.578.1.12.4.1.4.101"
+        );
+        assert!(org["name"].is_string());
+        let aut = doc["contained"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["resourceType"] == "Practitioner")
+            .unwrap()
+            .clone();
+        assert!(aut["name"][0]["family"].is_string() && aut["name"][0]["given"].is_array());
+        assert_eq!(
+            doc["masterIdentifier"]["value"]
+                .as_str()
+                .unwrap()
+                .split('^')
+                .count(),
+            2
+        );
         let log = call(ureq::get(&format!("{}/_emulator/log", e.base)).call()).json();
         let last = log.as_array().unwrap().last().unwrap().clone();
         assert_eq!(last["patient_form"], form);
