@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as jose from 'jose';
-import { TrustContext, TrustContextError, IdentifierError, CodeError, Client, AuditLog, ArgumentError, generateKey, createClientAssertion, createRequestObject, importPrivateKey } from 'tillit';
+import { TrustContext, TrustContextError, IdentifierError, CodeError, Client, AuditLog, ArgumentError, generateKey, createClientAssertion, createRequestObject, createDpopProof, importPrivateKey } from 'tillit';
 import { startEmulator, PRACTITIONER } from '../support/emulator.mjs';
 import { attestation, syntheticFnr } from './fixtures.mjs';
 
@@ -33,7 +33,7 @@ for (const [name, sample] of Object.entries(NARROW)) {
     const ctx = TrustContext.fromJSON(sample);
     assert.equal(JSON.stringify(ctx.toJSON()), JSON.stringify(sample), 'toJSON gives back the sample, member order included');
     assert.deepEqual(ctx.patientIds, [], 'the sample names no patient');
-    for (const alg of ['ES256', 'RS256']) {
+    for (const alg of ['ES256', 'ES384', 'RS256']) {
       const key = await generateKey({ alg });
       for (const grantType of ['authorization_code', 'refresh_token']) {
         const jwt = await createClientAssertion({ clientId: 'c1', issuer: ISSUER, key, trustContext: ctx, grantType });
@@ -185,5 +185,29 @@ test('a system client with a tenant and no trust context gets a token from the e
     assert.equal(jose.decodeJwt(t.accessToken).aud, 'nhn:phr');
   } finally {
     await emu2.stop();
+  }
+});
+
+test('ES384 for client assertions and DPoP, verified by jose and accepted by the emulator', async () => {
+  // HelseID's production discovery lists ES384 for DPoP and request objects
+  // (NorskHelsenett/HelseID.Library, HelseId.Library.Tests/Services/Endpoints/DiscoveryDocumentGetterTests.cs).
+  const key = await generateKey({ alg: 'ES384' });
+  assert.equal(key.publicJwk.crv, 'P-384');
+  const jwt = await createClientAssertion({ clientId: 'c1', issuer: ISSUER, key });
+  const { protectedHeader } = await verified(jwt, key);
+  assert.equal(protectedHeader.alg, 'ES384');
+  const proof = await createDpopProof({ key, method: 'POST', url: 'https://api.example/x?y=1' });
+  const { payload } = await jose.jwtVerify(proof, await jose.importJWK(jose.decodeProtectedHeader(proof).jwk, 'ES384'), { typ: 'dpop+jwt' });
+  assert.equal(payload.htu, 'https://api.example/x');
+  const emu3 = await startEmulator({ alg: 'ES384' });
+  try {
+    const clientKey = await importPrivateKey(emu3.pem, { alg: 'ES384' });
+    const auditLog = await AuditLog.open({ sink: 'memory' });
+    const patient = (await emu3.patients())[0];
+    const client = new Client({ issuer: emu3.url, clientId: emu3.clientId, key: clientKey, dpopKey: await generateKey({ alg: 'ES384' }), documentListBaseUrl: emu3.url, auditLog, timeoutMs: 5000 });
+    const r = await client.withContext(TrustContext.fromJSON(attestation(patient, PRACTITIONER))).searchDocuments({ patient });
+    assert.ok(r.entries.length > 0);
+  } finally {
+    await emu3.stop();
   }
 });

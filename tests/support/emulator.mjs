@@ -16,7 +16,7 @@ export const CITIZEN = '04818500012';
 /** Starts an emulator; returns { url, pem, clientId, stop(), patients() }. */
 export async function startEmulator({ fault, args = [], alg = 'ES256', resourceNonce = true } = {}) {
   if (!existsSync(EMULATOR_BIN)) throw new Error(`build the emulator first: cargo build -p tillit-emulator (${EMULATOR_BIN})`);
-  const kp = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const kp = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : alg === 'ES384' ? generateKeyPairSync('ec', { namedCurve: 'P-384' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
   const dir = mkdtempSync(join(tmpdir(), 'tillit-emu-'));
   const config = join(dir, 'config.json');
   const clientId = 'tillit-test';

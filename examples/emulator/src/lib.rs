@@ -480,8 +480,11 @@ async fn discovery(State(s): State<Shared>, headers: HeaderMap) -> Response {
             "require_pushed_authorization_requests": true,
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"],
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
-            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
-            "dpop_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
+            // HelseID's production discovery lists ES384 too (NorskHelsenett/HelseID.Library,
+            // HelseId.Library.Tests/Services/Endpoints/DiscoveryDocumentGetterTests.cs).
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256", "ES384"],
+            "request_object_signing_alg_values_supported": ["RS256", "PS256", "ES256", "ES384"],
+            "dpop_signing_alg_values_supported": ["RS256", "PS256", "ES256", "ES384"],
             "code_challenge_methods_supported": ["S256"],
             "authorization_details_types_supported": [TYPE_TRUST_FRAMEWORK, TYPE_HELSEID_AUTHORIZATION],
             "response_types_supported": ["code"],
@@ -1240,7 +1243,7 @@ fn resource_auth(
             &[("dpop-nonce", nonce.clone())],
         );
         let v = format!(
-            "DPoP error=\"{error}\", error_description=\"{desc}\", algs=\"ES256 RS256 PS256\""
+            "DPoP error=\"{error}\", error_description=\"{desc}\", algs=\"ES256 ES384 RS256 PS256\""
         );
         r.headers_mut().insert(
             "www-authenticate",
