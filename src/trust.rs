@@ -958,10 +958,10 @@ pub(crate) mod tests {
     use super::*;
     use crate::ident::national_id_check_digits;
 
-    /// A valid synthetic national id (month + 80) for tests, from a seed.
-    pub fn synthetic_fnr(seed: u32) -> String {
+    /// A valid synthetic number of 1985 whose month is `month_base` + 0..11, from a seed.
+    fn synthetic_id(seed: u32, month_base: u32) -> String {
         let day = 1 + seed % 28;
-        let month = 81 + (seed / 28) % 12;
+        let month = month_base + (seed / 28) % 12;
         for ind in (seed % 400)..500 {
             let s = format!("{day:02}{month:02}85{ind:03}");
             let d: Vec<u32> = s.bytes().map(|b| u32::from(b - b'0')).collect();
@@ -972,18 +972,14 @@ pub(crate) mod tests {
         unreachable!()
     }
 
-    /// A valid synthetic H-number (month + 40, the help numbers), for ATT-10's refusal.
+    /// A valid synthetic national id (month + 80) for tests, from a seed.
+    pub fn synthetic_fnr(seed: u32) -> String {
+        synthetic_id(seed, 81)
+    }
+
+    /// A valid H-number (month + 40, the help numbers), for ATT-10's refusal.
     pub fn synthetic_hnr(seed: u32) -> String {
-        let day = 1 + seed % 28;
-        let month = 41 + (seed / 28) % 12;
-        for ind in (seed % 400)..500 {
-            let s = format!("{day:02}{month:02}85{ind:03}");
-            let d: Vec<u32> = s.bytes().map(|b| u32::from(b - b'0')).collect();
-            if let Some((k1, k2)) = national_id_check_digits(&d.try_into().unwrap()) {
-                return format!("{s}{k1}{k2}");
-            }
-        }
-        unreachable!()
+        synthetic_id(seed, 41)
     }
 
     pub fn sample(patient: &str) -> Value {

@@ -547,15 +547,6 @@ fn authorization_code_with_par_refresh_and_double_structure() {
     let verifier = "verifier-0123456789-0123456789-0123456789-abc";
     let challenge = tillit::jose::sha256_b64u(verifier.as_bytes());
     let par = |details: bool| {
-        let common = Common {
-            client_id: "test-client",
-            issuer: &e.base,
-            alg: Alg::Es256,
-            kid: None,
-            now: now(),
-            lifetime_secs: 10,
-            jti: &jti(),
-        };
         let placement = if details {
             Placement::RequestObject(Details {
                 trust_context: Some(TrustContext::from_json(&attestation(&p)).unwrap()),
@@ -564,48 +555,17 @@ fn authorization_code_with_par_refresh_and_double_structure() {
         } else {
             Placement::None
         };
-        let params = AuthorizeParams {
-            typ: assertion::RequestObjectTyp::default(),
-            redirect_uri: "http://127.0.0.1/cb",
-            scope: "openid offline_access nhn:phr/mhd/read-documentreferences",
-            state: "st",
-            nonce: "n",
-            code_challenge: &challenge,
-            resources: &[],
-        };
-        let (h, c) = assertion::request_object(&common, &params, &placement).unwrap();
-        let ro = sign(&e.client, &h, &c);
-        let a = e.assertion(None);
-        let r = call(ureq::post(&format!("{}/connect/par", e.base)).send_form(&[
-            ("client_id", "test-client"),
-            ("request", &ro),
-            (
-                "client_assertion_type",
-                tillit::assertion::CLIENT_ASSERTION_TYPE,
-            ),
-            ("client_assertion", &a),
-        ]));
-        assert_eq!(r.status, 201, "{}", r.body);
-        let uri = r.json()["request_uri"].as_str().unwrap().to_string();
-        let agent = ureq::AgentBuilder::new().redirects(0).build();
-        let r = call(
-            agent
-                .get(&format!("{}/connect/authorize", e.base))
-                .query("client_id", "test-client")
-                .query("request_uri", &uri)
-                .query("login_hint", "lege")
-                .call(),
+        let r = push(
+            &e,
+            PushParams {
+                scope: "openid offline_access nhn:phr/mhd/read-documentreferences",
+                challenge: &challenge,
+                placement: &placement,
+                ..PushParams::default()
+            },
         );
-        assert_eq!(r.status, 302);
-        let loc = r.header("location").unwrap().to_string();
-        assert!(loc.contains("state=st"));
-        loc.split("code=")
-            .nth(1)
-            .unwrap()
-            .split('&')
-            .next()
-            .unwrap()
-            .to_string()
+        assert_eq!(r.status, 201, "{}", r.body);
+        authorize_code(&e, &r)
     };
     // Attestation in the PAR request object.
     let code = par(true);
@@ -773,8 +733,32 @@ fn citizen_sees_own_blocked_documents_practitioner_does_not() {
     let _ = nors;
 }
 
-/// A user login through PAR without details in the request object; the code it ends with.
-fn login_code(e: &Emu, challenge: &str) -> String {
+/// What [`push`] puts in the request object and the PAR body.
+struct PushParams<'a> {
+    typ: assertion::RequestObjectTyp,
+    scope: &'a str,
+    challenge: &'a str,
+    resources: &'a [String],
+    placement: &'a Placement,
+    /// Authorisation parameters repeated in the PAR body, as NHN's reference EHR sends them.
+    body: &'a [(&'a str, &'a str)],
+}
+
+impl Default for PushParams<'_> {
+    fn default() -> Self {
+        PushParams {
+            typ: assertion::RequestObjectTyp::Nhn,
+            scope: "openid offline_access nhn:phr/mhd/read-documentreferences",
+            challenge: "",
+            resources: &[],
+            placement: &Placement::None,
+            body: &[],
+        }
+    }
+}
+
+/// Pushes an authorisation request (PAR) with a signed request object; the answer.
+fn push(e: &Emu, p: PushParams<'_>) -> Resp {
     let common = Common {
         client_id: "test-client",
         issuer: &e.base,
@@ -785,28 +769,31 @@ fn login_code(e: &Emu, challenge: &str) -> String {
         jti: &jti(),
     };
     let params = AuthorizeParams {
-        typ: assertion::RequestObjectTyp::Rfc9101,
+        typ: p.typ,
         redirect_uri: "http://127.0.0.1/cb",
-        scope: "openid offline_access nhn:phr/mhd/read-documentreferences",
+        scope: p.scope,
         state: "st",
         nonce: "n",
-        code_challenge: challenge,
-        resources: &[],
+        code_challenge: p.challenge,
+        resources: p.resources,
     };
-    let (h, c) = assertion::request_object(&common, &params, &Placement::None).unwrap();
+    let (h, c) = assertion::request_object(&common, &params, p.placement).unwrap();
+    assert_eq!(h["typ"], p.typ.as_str());
     let ro = sign(&e.client, &h, &c);
     let a = e.assertion(None);
-    let r = call(ureq::post(&format!("{}/connect/par", e.base)).send_form(&[
+    let mut form = vec![
         ("client_id", "test-client"),
-        ("request", &ro),
-        (
-            "client_assertion_type",
-            tillit::assertion::CLIENT_ASSERTION_TYPE,
-        ),
-        ("client_assertion", &a),
-    ]));
-    assert_eq!(r.status, 201, "{}", r.body);
-    let uri = r.json()["request_uri"].as_str().unwrap().to_string();
+        ("request", ro.as_str()),
+        ("client_assertion_type", assertion::CLIENT_ASSERTION_TYPE),
+        ("client_assertion", a.as_str()),
+    ];
+    form.extend_from_slice(p.body);
+    call(ureq::post(&format!("{}/connect/par", e.base)).send_form(&form))
+}
+
+/// Logs the test practitioner in for a pushed request; the code the redirect carries.
+fn authorize_code(e: &Emu, pushed: &Resp) -> String {
+    let uri = pushed.json()["request_uri"].as_str().unwrap().to_string();
     let agent = ureq::AgentBuilder::new().redirects(0).build();
     let r = call(
         agent
@@ -818,6 +805,7 @@ fn login_code(e: &Emu, challenge: &str) -> String {
     );
     assert_eq!(r.status, 302);
     let loc = r.header("location").unwrap().to_string();
+    assert!(loc.contains("state=st"));
     loc.split("code=")
         .nth(1)
         .unwrap()
@@ -825,6 +813,32 @@ fn login_code(e: &Emu, challenge: &str) -> String {
         .next()
         .unwrap()
         .to_string()
+}
+
+/// A user login through PAR without details in the request object; the code it ends with.
+fn login_code(e: &Emu, challenge: &str) -> String {
+    let r = push(
+        e,
+        PushParams {
+            challenge,
+            ..PushParams::default()
+        },
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    authorize_code(e, &r)
+}
+
+/// Redeems an authorisation code (PKCE `verifier`), with `details` in the client assertion.
+fn redeem(e: &Emu, code: &str, verifier: &str, details: Option<Value>) -> Resp {
+    e.token(
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", "http://127.0.0.1/cb"),
+            ("code_verifier", verifier),
+        ],
+        details,
+    )
 }
 
 fn nhn_fixture(name: &str) -> Value {
@@ -865,15 +879,7 @@ fn narrow_attestation_from_nhn_samples_end_to_end() {
         );
         // authorization_code: HelseID takes the user from the login and puts them in the token.
         let code = login_code(&e, &challenge);
-        let r = e.token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", "http://127.0.0.1/cb"),
-                ("code_verifier", verifier),
-            ],
-            Some(sample.clone()),
-        );
+        let r = redeem(&e, &code, verifier, Some(sample.clone()));
         assert_eq!(r.status, 200, "{name}: {}", r.body);
         let at = r.json()["access_token"].as_str().unwrap().to_string();
         let att = tillit::jose::parse_compact(&at, "t").unwrap().claims
@@ -888,15 +894,7 @@ fn narrow_attestation_from_nhn_samples_end_to_end() {
         // And by refresh (the flow carries the user) as well.
         let rt = {
             let code = login_code(&e, &challenge);
-            let r = e.token(
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", "http://127.0.0.1/cb"),
-                    ("code_verifier", verifier),
-                ],
-                None,
-            );
+            let r = redeem(&e, &code, verifier, None);
             r.json()["refresh_token"].as_str().unwrap().to_string()
         };
         let r = e.token(
@@ -1035,40 +1033,23 @@ fn par_body_request_object_typ_and_offline_access() {
     let e = start(None);
     let challenge = tillit::jose::sha256_b64u(b"v");
     let par = |typ: assertion::RequestObjectTyp, scope: &str, body_state: &str| {
-        let common = Common {
-            client_id: "test-client",
-            issuer: &e.base,
-            alg: Alg::Es256,
-            kid: None,
-            now: now(),
-            lifetime_secs: 10,
-            jti: &jti(),
-        };
-        let params = AuthorizeParams {
-            typ,
-            redirect_uri: "http://127.0.0.1/cb",
-            scope,
-            state: "st",
-            nonce: "n",
-            code_challenge: &challenge,
-            resources: &[],
-        };
-        let (h, c) = assertion::request_object(&common, &params, &Placement::None).unwrap();
-        assert_eq!(h["typ"], typ.as_str());
-        let ro = sign(&e.client, &h, &c);
-        let a = e.assertion(None);
-        call(ureq::post(&format!("{}/connect/par", e.base)).send_form(&[
-            ("client_id", "test-client"),
-            ("request", &ro),
-            ("client_assertion_type", assertion::CLIENT_ASSERTION_TYPE),
-            ("client_assertion", &a),
-            ("scope", scope),
-            ("redirect_uri", "http://127.0.0.1/cb"),
-            ("response_type", "code"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-            ("state", body_state),
-        ]))
+        push(
+            &e,
+            PushParams {
+                typ,
+                scope,
+                challenge: &challenge,
+                body: &[
+                    ("scope", scope),
+                    ("redirect_uri", "http://127.0.0.1/cb"),
+                    ("response_type", "code"),
+                    ("code_challenge", &challenge),
+                    ("code_challenge_method", "S256"),
+                    ("state", body_state),
+                ],
+                ..PushParams::default()
+            },
+        )
     };
     for typ in [
         assertion::RequestObjectTyp::Nhn,
@@ -1090,36 +1071,8 @@ fn par_body_request_object_typ_and_offline_access() {
         "openid nhn:phr/mhd/read-documentreferences",
         "st",
     );
-    let uri = r.json()["request_uri"].as_str().unwrap().to_string();
-    let agent = ureq::AgentBuilder::new().redirects(0).build();
-    let loc = call(
-        agent
-            .get(&format!("{}/connect/authorize", e.base))
-            .query("client_id", "test-client")
-            .query("request_uri", &uri)
-            .query("login_hint", "lege")
-            .call(),
-    )
-    .header("location")
-    .unwrap()
-    .to_string();
-    let code = loc
-        .split("code=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_string();
-    let r = e.token(
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", "http://127.0.0.1/cb"),
-            ("code_verifier", "v"),
-        ],
-        None,
-    );
+    let code = authorize_code(&e, &r);
+    let r = redeem(&e, &code, "v", None);
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.json().get("refresh_token").is_none());
 }
@@ -1127,54 +1080,17 @@ fn par_body_request_object_typ_and_offline_access() {
 fn user_token(e: &Emu, resources: &[String], resource: Option<&str>) -> Resp {
     let verifier = "verifier-0123456789-0123456789-0123456789-abc";
     let challenge = tillit::jose::sha256_b64u(verifier.as_bytes());
-    let common = Common {
-        client_id: "test-client",
-        issuer: &e.base,
-        alg: Alg::Es256,
-        kid: None,
-        now: now(),
-        lifetime_secs: 10,
-        jti: &jti(),
-    };
-    let params = AuthorizeParams {
-        typ: assertion::RequestObjectTyp::Nhn,
-        redirect_uri: "http://127.0.0.1/cb",
-        scope: "openid offline_access nhn:phr/mhd/read-documentreferences/kjernejournalforskriften",
-        state: "st",
-        nonce: "n",
-        code_challenge: &challenge,
-        resources,
-    };
-    let (h, c) = assertion::request_object(&common, &params, &Placement::None).unwrap();
-    let ro = sign(&e.client, &h, &c);
-    let a = e.assertion(None);
-    let r = call(ureq::post(&format!("{}/connect/par", e.base)).send_form(&[
-        ("client_id", "test-client"),
-        ("request", &ro),
-        ("client_assertion_type", assertion::CLIENT_ASSERTION_TYPE),
-        ("client_assertion", &a),
-    ]));
-    let uri = r.json()["request_uri"].as_str().unwrap().to_string();
-    let agent = ureq::AgentBuilder::new().redirects(0).build();
-    let loc = call(
-        agent
-            .get(&format!("{}/connect/authorize", e.base))
-            .query("client_id", "test-client")
-            .query("request_uri", &uri)
-            .query("login_hint", "lege")
-            .call(),
-    )
-    .header("location")
-    .unwrap()
-    .to_string();
-    let code = loc
-        .split("code=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_string();
+    let r = push(
+        e,
+        PushParams {
+            scope:
+                "openid offline_access nhn:phr/mhd/read-documentreferences/kjernejournalforskriften",
+            challenge: &challenge,
+            resources,
+            ..PushParams::default()
+        },
+    );
+    let code = authorize_code(e, &r);
     let mut form = vec![
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
