@@ -99,6 +99,17 @@ test('the clinician flow, as NHN\'s clients run it', async () => {
   const r2 = await second.searchDocuments({ patient: blocked, accessBasis: 'FORHOYET_AKUTT' });
   assert.ok(r2.entries.length > 0);
   assert.ok(r2.entries.every((e) => e.subject.identifier.value === blocked));
+  // A KITH message wrapped in CDA, unwrapped as the reference EHR does
+  // (NorskHelsenett/Pasientens-journaldokumenter, EPJ/Controllers/DocumentController.cs).
+  let kith;
+  for (const e of r2.entries.filter((x) => x.content[0].attachment.contentType === 'application/xml')) {
+    const d = await second.getDocument(e);
+    if (d.contentType === 'application/xml') { kith = d; break; }
+  }
+  assert.ok(kith, 'the emulator serves a KITH message in CDA');
+  assert.equal(kith.fromCda, true);
+  const text = new TextDecoder().decode(kith.bytes);
+  assert.ok(text.startsWith('<?xml') && text.includes('<Epikrise') && !text.includes('ClinicalDocument'));
   const report = auditLog.report();
   const emergency = report.emergencyAccess;
   assert.equal(emergency.length, 1, 'the raised look-up, and only it, is emergency access');

@@ -114,6 +114,8 @@ pub struct Doc {
     pub labels: Vec<(&'static str, &'static str)>,
     /// Whether the source returns a CDA document wrapping the PDF.
     pub cda: bool,
+    /// Whether that CDA wraps a KITH XML message instead of a PDF.
+    pub kith: bool,
 }
 
 const LEGAL: [(&str, &[&str]); 8] = [
@@ -228,7 +230,13 @@ impl World {
             let p = patients.len();
             patients.push(synthetic_fnr(&mut rng2));
             status.push(flags);
-            docs.extend(docs_for(p, 6, &mut rng2, &orgs, today_days));
+            let mut mine = docs_for(p, 6, &mut rng2, &orgs, today_days);
+            // The newest document of each status patient is a KITH message wrapped in CDA, as
+            // PJD serves some sources' documents (see `cda_kith`).
+            mine[0].cda = true;
+            mine[0].kith = true;
+            mine[0].labels = vec![(SYSTEM_CONF, "N")];
+            docs.extend(mine);
         }
         World {
             patients,
@@ -251,6 +259,7 @@ impl World {
             author: AUTHORS[0],
             labels: vec![],
             cda: false,
+            kith: false,
         }
     }
 
@@ -361,6 +370,21 @@ pub fn cda(title: &str) -> String {
     )
 }
 
+/// A CDA ClinicalDocument whose nonXMLBody carries a KITH XML message (an epicrisis) in
+/// base64, the form NHN's reference EHR unwraps (NorskHelsenett/Pasientens-journaldokumenter,
+/// `.NET/PatientHealthRecordsEPJ/.../Controllers/DocumentController.cs`).
+pub fn cda_kith(title: &str) -> String {
+    use base64ct::{Base64, Encoding};
+    let t = title.replace('&', "&amp;").replace('<', "&lt;");
+    let kith = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Epikrise xmlns=\"http://www.kith.no/xmlstds/epikrise/2012-02-15\"><Tittel>{t}</Tittel></Epikrise>"
+    );
+    let b64 = Base64::encode_string(kith.as_bytes());
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>{t}</title><component><nonXMLBody><text mediaType=\"application/xml\" representation=\"B64\">{b64}</text></nonXMLBody></component></ClinicalDocument>\n"
+    )
+}
+
 /// A patient's privacy setting as PJD's `/status` reports it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PatientStatus {
@@ -401,6 +425,7 @@ fn docs_for(p: usize, count: usize, rng: &mut Rng, orgs: &[Org], today_days: u64
                 labels
             },
             cda: rng.below(3) == 0,
+            kith: false,
         });
     }
     mine.sort_by(|a, b| b.date.cmp(&a.date));

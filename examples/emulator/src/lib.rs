@@ -1650,7 +1650,9 @@ async fn retrieve(
         );
     }
     log_event(&mut s.m.lock().expect("lock"), seen(200));
-    let (ct, body) = if doc.cda {
+    let (ct, body) = if doc.kith {
+        ("application/xml", data::cda_kith(&doc.title).into_bytes())
+    } else if doc.cda {
         ("application/xml", data::cda(&doc.title).into_bytes())
     } else {
         ("application/pdf", data::pdf(&doc.title))
