@@ -76,6 +76,8 @@ export interface AuditEventInput {
   documentId?: string;
   /** The access token's `jti` (never the token). */
   tokenJti?: string;
+  /** PJD's `nhn-access-basis`, if sent; a raised (`FORHOYET_*`) one is reported as emergency access. */
+  accessBasis?: string;
 }
 
 /** How a look-up ended. */
@@ -640,6 +642,7 @@ export class AuditLog {
       query: e.query,
       documentId: e.documentId,
       tokenJti: e.tokenJti,
+      accessBasis: e.accessBasis,
       id: uuid(),
       outcome: 'pending',
     };

@@ -15,9 +15,9 @@
  * @module
  */
 import * as core from '#core';
-import { ArgumentError, call, MalformedResponseError, NetworkError, OAuthError, FhirError, HttpError, TimeoutError, TillitError, AuditError } from './errors.js';
+import { ArgumentError, call, MalformedResponseError, NetworkError, OAuthError, FhirError, HttpError, TimeoutError, TillitError, AuditError, RefreshTokenError } from './errors.js';
 import { generateKey, type Key, type Signer } from './keys.js';
-import { createClientAssertion, createDpopProof, createRequestObject } from './jwt.js';
+import { createClientAssertion, createDpopProof, createRequestObject, type Tenant } from './jwt.js';
 import { minimise, minimiseDocument, type Policy, type WithheldEntry, type Bundle } from './minimise.js';
 import type { AuditLog } from './audit.js';
 import type { TrustContext } from './trust.js';
@@ -34,8 +34,19 @@ export interface ClientOptions {
   signer?: Signer;
   /** The DPoP key; a non-extractable ES256 key is generated when left out. */
   dpopKey?: Key;
-  /** Audience of the document API. Default `nhn:phr`. */
-  resources?: { documentList?: string };
+  /**
+   * APIs by their RFC 8707 resource indicator: the document list's (default `nhn:phr`) and any
+   * others this login should cover. The login asks for all; each token names one (HelseID
+   * issues one single-audience token per API, by refresh), and the token cache is keyed by it.
+   */
+  resources?: { documentList?: string; others?: string[] };
+  /**
+   * The organisation this client acts for (`helseid_authorization`): `{ parent, child? }` for a
+   * multi-tenant client, `{ child }` for a single-tenant one. Sent with the attestation's
+   * placement, and alone in client_credentials without a trust context (as HelseID.Library
+   * and HelseID.Library.Java do for system clients).
+   */
+  tenant?: Tenant;
   /** Base URL of the document list, e.g. `https://api.pjd.test.nhn.no`. */
   documentListBaseUrl: string;
   /** Origins documents may be fetched from (the token is sent there). Default: the document list's origin. */
@@ -54,17 +65,65 @@ export interface ClientOptions {
   sourceSystem?: string;
   /** Scopes. Defaults: the § 45 search scope and the read scope. */
   scopes?: { search?: string; read?: string };
-  /** `nhn-access-basis` for the kjernejournalforskriften search scope. */
-  accessBasis?: 'akutt' | 'samtykke' | 'unntak';
+  /**
+   * `nhn-access-basis` for the kjernejournalforskriften search scope (a search may give its
+   * own). A raised basis (`FORHOYET_*`) opens what the patient blocked: the access log and its
+   * reports show such a look-up as emergency access. The lower-case values are the reference
+   * EHR's spelling and are sent in the developer portal's upper case.
+   */
+  accessBasis?: AccessBasis;
+  /** `api-version: <major.minor>` sent to the document API, pinned by configuration. Default: none (the server's current). */
+  apiVersion?: string;
   /**
    * Where a user login carries the attestation: in each client assertion (default; the
    * context can change by refresh) or in the PAR request object (fixed for the login).
    */
   attestationIn?: 'client-assertion' | 'request-object';
+  /**
+   * Whether a user login must bring a refresh token. `'required'` (default): `handleRedirect`
+   * throws {@link RefreshTokenError} (`NO_REFRESH_TOKEN`) when HelseID issued none, since
+   * switching patient, care relationship or API goes by refresh. `'optional'`: the login is
+   * kept, and the first look-up that needs a refresh throws that error instead.
+   */
+  refreshTokens?: 'required' | 'optional';
+  /**
+   * The PAR request object's `typ`. Default `client-authentication+jwt`, as NHN's code sets it
+   * (Pasientens-journaldokumenter's reference EHR, HelseID.Samples); `oauth-authz-req+jwt` is
+   * RFC 9101's. See docs/nhn-conformance.md.
+   */
+  requestObjectTyp?: 'client-authentication+jwt' | 'oauth-authz-req+jwt';
+  /**
+   * How the search names the patient: `'number'` (default) sends `patient.identifier=<national id>`
+   * as NHN's clients do (NorskHelsenett/Pasientens-journaldokumenter, DocumentsController.cs);
+   * `'token'` sends the FHIR token form `system|value`.
+   */
+  patientParameter?: 'number' | 'token';
+}
+
+/**
+ * PJD's access basis (`nhn-access-basis`), as NHN's developer portal lists it; the lower-case
+ * forms are what NHN's reference EHR sends (Pasientens-journaldokumenter, PasientvalgViewModel.cs).
+ */
+export type AccessBasis = 'UNNTAK' | 'SAMTYKKE' | 'FORHOYET_SAMTYKKE' | 'AKUTT' | 'FORHOYET_AKUTT' | 'akutt' | 'samtykke' | 'unntak';
+
+/** A patient's privacy setting as the document list's status call reports it. */
+export interface PatientStatus {
+  /** Reserved against the core record (`privacySetting.hasReservationKjernejournal`). */
+  reservedKjernejournal: boolean;
+  /** Restricted (`privacySetting.isRestricted`). */
+  restricted: boolean;
+  /** Has blocked access to their documents (`privacySetting.isBlocked`): only a raised access basis opens them. */
+  blocked: boolean;
+  /** Has blocked this practitioner's HPR number (`isHprNumberBlocked`; the member name is unconfirmed). */
+  practitionerBlocked: boolean;
+  /** The `nhn-event-id` of the request (the audit transaction id). */
+  transactionId: string;
 }
 
 /** Options of {@link Client.searchDocuments}. */
 export interface SearchOptions {
+  /** This search's access basis, instead of the client's (`FORHOYET_*` for a patient who blocked access). */
+  accessBasis?: AccessBasis;
   /** The patient's national id; must be a patient of the trust context. */
   patient: string;
   status?: 'current' | 'superseded';
@@ -108,7 +167,7 @@ export interface SearchResult extends Omit<SearchPage, 'bundle' | 'page' | 'tran
 export interface RetrievedDocument {
   contentType: string;
   bytes: Uint8Array;
-  /** True when the source sent CDA and the PDF inside was unwrapped. */
+  /** True when the source sent CDA and the document inside (a PDF, or a KITH XML message) was unwrapped. */
   fromCda: boolean;
   documentId: string;
   transactionId: string;
@@ -136,7 +195,8 @@ interface Discovery {
 }
 
 interface Session {
-  refreshToken: string;
+  /** Absent when HelseID issued none (no `offline_access`). */
+  refreshToken?: string;
   /** The context the PAR request object attested, when the attestation went there. */
   parContext?: string;
 }
@@ -157,6 +217,12 @@ class Shared {
 const SEARCH = 'nhn:phr/mhd/read-documentreferences';
 const READ = 'nhn:phr/mhd/read-document';
 const FHIR_JSON = 'application/fhir+json; fhirVersion=4.0';
+/** The search path as PJD's own clients write it (NorskHelsenett/Pasientens-journaldokumenter, appsettings.json: `/R4/fhir/documentreference/_search`). */
+const SEARCH_PATH = '/R4/fhir/documentreference/_search';
+
+function noRefreshToken(): RefreshTokenError {
+  return new RefreshTokenError('NO_REFRESH_TOKEN', 'token response.refresh_token', 'HelseID issued no refresh token: ask for offline_access at login (switching patient, care relationship or API goes by refresh)');
+}
 
 function uuid(): string {
   return (globalThis.crypto as Crypto).randomUUID();
@@ -222,6 +288,8 @@ export class Client {
         throw new ArgumentError('INVALID_ARGUMENT', u === o.issuer ? 'issuer' : 'documentListBaseUrl', 'must be an absolute http(s) URL');
       }
     }
+    if (o.accessBasis !== undefined) call(() => core.accessBasis(o.accessBasis!, 'accessBasis'));
+    if (o.apiVersion !== undefined && !/^\d{1,3}\.\d{1,3}$/.test(o.apiVersion)) throw new ArgumentError('INVALID_ARGUMENT', 'apiVersion', 'must be <major>.<minor>, e.g. 1.0');
     this.#s = new Shared({ ...o, issuer: o.issuer.replace(/\/$/, ''), documentListBaseUrl: o.documentListBaseUrl.replace(/\/$/, '') });
   }
 
@@ -381,9 +449,9 @@ export class Client {
 
   // ---- tokens -----------------------------------------------------------------------------
 
-  #details(): { trustContext?: TrustContext } {
+  #details(): { trustContext?: TrustContext; tenant?: Tenant } {
     const ctx = this.#ctx;
-    return ctx && ctx.kind === 'practitioner' ? { trustContext: ctx } : {};
+    return { ...(ctx && ctx.kind === 'practitioner' ? { trustContext: ctx } : {}), ...(this.#o.tenant ? { tenant: this.#o.tenant } : {}) };
   }
 
   /** A token request with a fresh client assertion and DPoP proof on every attempt; exactly one nonce retry. */
@@ -391,7 +459,7 @@ export class Client {
     const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' };
     if (log) headers['nhn-event-id'] = log.transactionId;
     const form = async () => {
-      const assertion = await createClientAssertion({ clientId: this.#o.clientId, issuer: this.#o.issuer, ...this.#sign, ...(withDetails ? this.#details() : {}) } as Parameters<typeof createClientAssertion>[0]);
+      const assertion = await createClientAssertion({ clientId: this.#o.clientId, issuer: this.#o.issuer, ...this.#sign, ...(withDetails ? this.#details() : {}), grantType: grant.grant_type } as Parameters<typeof createClientAssertion>[0]);
       return call(() => core.formEncode(Object.entries({ ...grant, client_id: this.#o.clientId, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion })));
     };
     try {
@@ -418,9 +486,8 @@ export class Client {
     return t;
   }
 
-  /** A token for `scope` in this view's context: cached, refreshed before expiry, one request for concurrent callers. */
-  async #token(scope: string): Promise<Token> {
-    const resource = this.#o.resources?.documentList ?? 'nhn:phr';
+  /** A token for `scope` and `resource` in this view's context: cached, refreshed before expiry, one request for concurrent callers. */
+  async #token(scope: string, resource: string = this.#o.resources?.documentList ?? 'nhn:phr'): Promise<Token> {
     const key = call(() => core.tokenCacheKey(resource, scope, this.#ctx ? contextTextOf(this.#ctx) : undefined));
     const t = this.#s.tokens.get(key);
     if (t && t.expiresAt - this.#skew > Date.now() / 1000) return t;
@@ -435,19 +502,39 @@ export class Client {
         }
         // Refresh tokens rotate: one refresh at a time.
         const body = await (this.#s.refreshChain = this.#s.refreshChain.catch(() => undefined).then(async () => {
+          if (!s.refreshToken) throw noRefreshToken();
           const d = await this.discover();
           const log = this.#ctx ? await this.#audit({ kind: 'token', server: this.#o.issuer }) : undefined;
-          return this.#tokenRequest(d, { grant_type: 'refresh_token', refresh_token: s.refreshToken, scope }, s.parContext === undefined, log);
+          return this.#tokenRequest(d, { grant_type: 'refresh_token', refresh_token: s.refreshToken, scope, resource }, s.parContext === undefined, log);
         })) as Record<string, unknown>;
         return this.#storeToken(key, body);
       }
       const d = await this.discover();
       const log = this.#ctx ? await this.#audit({ kind: 'token', server: this.#o.issuer }) : undefined;
-      const body = await this.#tokenRequest(d, { grant_type: 'client_credentials', scope }, true, log);
+      const body = await this.#tokenRequest(d, { grant_type: 'client_credentials', scope, resource }, true, log);
       return this.#storeToken(key, body);
     })().finally(() => this.#s.inflight.delete(key));
     this.#s.inflight.set(key, p);
     return p;
+  }
+
+  /**
+   * An access token for another API this login covers (RFC 8707): one single-audience token
+   * per `resource`, got by refresh after a user login (or by client_credentials), cached per
+   * resource, scope and trust context. The token request is logged like any other.
+   *
+   * @example
+   * ```ts
+   * const client = new Client({ …, resources: { others: ['nhn:kjernejournal'] } })
+   * const { accessToken } = await ehr.accessToken({ resource: 'nhn:kjernejournal', scope: 'nhn:kjernejournal/api' })
+   * ```
+   */
+  async accessToken(opts: { resource: string; scope: string }): Promise<{ accessToken: string; expiresAt: number; resource: string }> {
+    const known = [this.#o.resources?.documentList ?? 'nhn:phr', ...(this.#o.resources?.others ?? [])];
+    if (typeof opts?.resource !== 'string' || !known.includes(opts.resource)) throw new ArgumentError('INVALID_ARGUMENT', 'resource', 'must be one of the configured resources (resources.documentList, resources.others)');
+    if (typeof opts.scope !== 'string' || !opts.scope) throw new ArgumentError('INVALID_ARGUMENT', 'scope', 'is required');
+    const t = await this.#token(opts.scope, opts.resource);
+    return { accessToken: t.accessToken, expiresAt: t.expiresAt, resource: opts.resource };
   }
 
   /**
@@ -479,17 +566,27 @@ export class Client {
     const state = randomB64u(16);
     const inRequestObject = this.#o.attestationIn === 'request-object';
     if (inRequestObject && this.#ctx?.kind !== 'practitioner') throw new ArgumentError('INVALID_ARGUMENT', 'trustContext', "attestationIn 'request-object' needs a practitioner context: call withContext first");
-    const scope = opts.scope ?? `openid ${this.#o.scopes?.search ?? SEARCH} ${this.#o.scopes?.read ?? READ}`;
+    // offline_access: without it HelseID issues no refresh token, and switching patient or API
+    // by refresh cannot work (NorskHelsenett/Pasientens-journaldokumenter, HomeController.cs
+    // IdentityScopes; NorskHelsenett/kjernejournal-innlogging-klient, application.properties).
+    const scope = opts.scope ?? `openid offline_access ${this.#o.scopes?.search ?? SEARCH} ${this.#o.scopes?.read ?? READ}`;
+    const codeChallenge = core.sha256B64u(verifier);
     const request = await createRequestObject({
       clientId: this.#o.clientId, issuer: this.#o.issuer, ...this.#sign,
-      ...(inRequestObject ? { trustContext: this.#ctx } : {}),
-      redirectUri: opts.redirectUri, scope, state, nonce: randomB64u(16), codeChallenge: core.sha256B64u(verifier),
+      ...(inRequestObject ? this.#details() : {}),
+      redirectUri: opts.redirectUri, scope, state, nonce: randomB64u(16), codeChallenge,
+      resources: [this.#o.resources?.documentList ?? 'nhn:phr', ...(this.#o.resources?.others ?? [])],
+      ...(this.#o.requestObjectTyp ? { typ: this.#o.requestObjectTyp } : {}),
     } as Parameters<typeof createRequestObject>[0]);
     const assertion = await createClientAssertion({ clientId: this.#o.clientId, issuer: this.#o.issuer, ...this.#sign } as Parameters<typeof createClientAssertion>[0]);
     const r = await this.#http(d.pushed_authorization_request_endpoint, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-      body: core.formEncode([['client_id', this.#o.clientId], ['request', request], ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'], ['client_assertion', assertion]]),
+      // The PAR body as NHN's reference EHR sends it: the request object and, beside it, the
+      // same scope, redirect_uri, response_type, PKCE and state (NorskHelsenett/Pasientens-journaldokumenter,
+      // .NET/PatientHealthRecordsEPJ/.../Controllers/HomeController.cs, GetParametersForPushedAuthorizationRequest).
+      body: core.formEncode([['client_id', this.#o.clientId], ['request', request], ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'], ['client_assertion', assertion],
+        ['scope', scope], ['redirect_uri', opts.redirectUri], ['response_type', 'code'], ['code_challenge', codeChallenge], ['code_challenge_method', 'S256'], ['state', state]]),
     }, false);
     const par = this.#json(r.body, 'PAR response');
     if (typeof par.request_uri !== 'string') throw new MalformedResponseError('MALFORMED_RESPONSE', 'PAR response.request_uri', 'is missing');
@@ -521,8 +618,12 @@ export class Client {
     if (!code) throw new ArgumentError('INVALID_ARGUMENT', 'redirectUrl.code', 'is missing');
     const d = await this.discover();
     const log = this.#ctx ? await this.#audit({ kind: 'token', server: this.#o.issuer }) : undefined;
-    const body = await this.#tokenRequest(d, { grant_type: 'authorization_code', code, redirect_uri: pending.redirectUri, code_verifier: pending.verifier }, pending.context === undefined, log);
-    this.#s.session = { refreshToken: String(body.refresh_token ?? ''), parContext: pending.context };
+    const body = await this.#tokenRequest(d, { grant_type: 'authorization_code', code, redirect_uri: pending.redirectUri, code_verifier: pending.verifier, resource: this.#o.resources?.documentList ?? 'nhn:phr' }, pending.context === undefined, log);
+    const refreshToken = typeof body.refresh_token === 'string' && body.refresh_token ? body.refresh_token : undefined;
+    // As NorskHelsenett/kjernejournal-innlogging-klient (helseid/HelseID.kt) does: no refresh
+    // token, no session ("Mangler refresh token, er offline_access med som scope?").
+    if (!refreshToken && (this.#o.refreshTokens ?? 'required') === 'required') throw noRefreshToken();
+    this.#s.session = { refreshToken, parContext: pending.context };
     const scope = String(body.scope ?? '').split(' ').includes(this.#o.scopes?.search ?? SEARCH) ? (this.#o.scopes?.search ?? SEARCH) : String(body.scope ?? '');
     const key = call(() => core.tokenCacheKey(this.#o.resources?.documentList ?? 'nhn:phr', scope, this.#ctx ? contextTextOf(this.#ctx) : undefined));
     this.#storeToken(key, body);
@@ -536,7 +637,7 @@ export class Client {
     return this.#ctx;
   }
 
-  async #audit(e: { kind: 'search' | 'read' | 'token'; server: string; query?: string; documentId?: string; tokenJti?: string }): Promise<{ id: string; transactionId: string }> {
+  async #audit(e: { kind: 'search' | 'read' | 'token'; server: string; query?: string; documentId?: string; tokenJti?: string; accessBasis?: string }): Promise<{ id: string; transactionId: string }> {
     const transactionId = uuid();
     const { id } = await this.#o.auditLog.append({ ...e, trustContext: this.#ctx!, clientId: this.#o.clientId, transactionId });
     return { id, transactionId };
@@ -551,9 +652,11 @@ export class Client {
   /** Logs, sends and reads one resource request; the caller completes the log entry on success. */
   async #resource(req: { method: 'GET' | 'POST'; url: string; headers: Record<string, string>; body?: string; scope: string; kind: 'search' | 'read'; query?: string; documentId?: string; signal?: AbortSignal; stream?: boolean }) {
     const token = await this.#token(req.scope);
-    const log = await this.#audit({ kind: req.kind, server: origin(req.url), query: req.query, documentId: req.documentId, tokenJti: token.jti });
+    const accessBasis = req.headers['nhn-access-basis'];
+    const log = await this.#audit({ kind: req.kind, server: origin(req.url), query: req.query, documentId: req.documentId, tokenJti: token.jti, ...(accessBasis ? { accessBasis } : {}) });
     try {
-      const headers = { ...req.headers, 'nhn-event-id': log.transactionId, 'nhn-source-system': this.#o.sourceSystem ?? 'tillit' };
+      const headers: Record<string, string> = { ...req.headers, 'nhn-event-id': log.transactionId, 'nhn-source-system': this.#o.sourceSystem ?? 'tillit' };
+      if (this.#o.apiVersion) headers['api-version'] = this.#o.apiVersion;
       const res = await this.#http(req.url, { method: req.method, headers, body: req.body }, true, { accessToken: token.accessToken }, req.signal, req.stream);
       return { res, log };
     } catch (e) {
@@ -576,16 +679,17 @@ export class Client {
     }
     const system = core.parseNationalId(opts.patient, undefined).system as string;
     const scope = this.#o.scopes?.search ?? SEARCH;
-    const url = `${this.#o.documentListBaseUrl}/R4/fhir/DocumentReference/_search`;
+    const url = `${this.#o.documentListBaseUrl}${SEARCH_PATH}`;
     for (let page = 1; ; page++) {
-      const pairs: [string, string][] = [['patient.identifier', `${system}|${opts.patient}`], ['status', opts.status ?? 'current']];
+      const pairs: [string, string][] = [['patient.identifier', this.#o.patientParameter === 'token' ? `${system}|${opts.patient}` : opts.patient], ['status', opts.status ?? 'current']];
       if (opts.types?.length) pairs.push(['type', opts.types.map((t) => `urn:oid:2.16.578.1.12.4.1.1.9602|${t}`).join(',')]);
       if (opts.from) pairs.push(['date', `ge${opts.from}`]);
       if (opts.to) pairs.push(['date', `le${opts.to}`]);
       pairs.push(['_count', String(pageSize)], ['_sort', '-date'], ['_page', String(page)]);
       const body = call(() => core.formEncode(pairs));
       const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: FHIR_JSON };
-      if (this.#o.accessBasis) headers['nhn-access-basis'] = this.#o.accessBasis;
+      const basis = opts.accessBasis ?? this.#o.accessBasis;
+      if (basis) headers['nhn-access-basis'] = (call(() => core.accessBasis(basis, 'accessBasis')) as { code: string }).code;
       // The query as logged: the patient is in its own entity, so the query text names it by reference.
       const query = pairs.map(([k, v]) => `${k}=${k === 'patient.identifier' ? '{patient}' : v}`).join('&');
       const { res, log } = await this.#resource({ method: 'POST', url, headers, body, scope, kind: 'search', query, signal: opts.signal });
@@ -613,6 +717,53 @@ export class Client {
       };
       if (!min.bundle.link?.some((l) => l.relation === 'next')) return;
     }
+  }
+
+  /**
+   * The patient's privacy setting from the document list's status call (`POST {base}/status`
+   * with `{"nin": …}`, a user token and `nhn-access-basis: UNNTAK`): reservation against the
+   * core record, restriction, block, and whether this practitioner is blocked. The patient
+   * must be one the trust context names; the look-up is written to the access log first (PJD
+   * does not log it itself). Every member must be a boolean, or the answer is refused.
+   *
+   * @example
+   * ```ts
+   * const st = await ehr.patientStatus(patient)
+   * if (st.blocked) await ehr.searchDocuments({ patient, accessBasis: 'FORHOYET_AKUTT' })
+   * ```
+   */
+  async patientStatus(patient: string, opts: { signal?: AbortSignal } = {}): Promise<PatientStatus> {
+    const ctx = this.#requireContext();
+    if (typeof patient !== 'string' || !ctx.patientIds.includes(patient)) {
+      throw new ArgumentError('INVALID_ARGUMENT', 'patient', 'must be a patient of the trust context: make a new context with withPatients(...) and withContext(...)');
+    }
+    const url = `${this.#o.documentListBaseUrl}/status`;
+    const { res, log } = await this.#resource({
+      method: 'POST', url, scope: this.#o.scopes?.search ?? SEARCH, kind: 'search', query: 'status', signal: opts.signal,
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'nhn-access-basis': 'UNNTAK' },
+      body: JSON.stringify({ nin: patient }),
+    });
+    const b = this.#json(res.body, 'status response') as { privacySetting?: Record<string, unknown>; isHprNumberBlocked?: unknown };
+    const ps = b.privacySetting ?? {};
+    const flag = (v: unknown, path: string): boolean => {
+      if (typeof v !== 'boolean') throw new MalformedResponseError('MALFORMED_RESPONSE', `status response.${path}`, 'must be a boolean');
+      return v;
+    };
+    let out: PatientStatus;
+    try {
+      out = {
+        reservedKjernejournal: flag(ps.hasReservationKjernejournal, 'privacySetting.hasReservationKjernejournal'),
+        restricted: flag(ps.isRestricted, 'privacySetting.isRestricted'),
+        blocked: flag(ps.isBlocked, 'privacySetting.isBlocked'),
+        practitionerBlocked: flag(b.isHprNumberBlocked, 'isHprNumberBlocked'),
+        transactionId: log.transactionId,
+      };
+    } catch (e) {
+      await this.#failAudit(log.id, e);
+      throw e;
+    }
+    await this.#o.auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status, description: 'patient status' } });
+    return out;
   }
 
   /** The document list, all pages up to `maxEntries` (default 1000). */
@@ -664,7 +815,7 @@ export class Client {
       await this.#failAudit(log.id, m);
       throw m;
     }
-    await this.#o.auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status, description: un.fromCda ? 'CDA with embedded PDF' : un.contentType } });
+    await this.#o.auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status, description: un.fromCda ? (un.contentType === 'application/pdf' ? 'CDA with embedded PDF' : 'CDA with embedded KITH XML') : un.contentType } });
     return { contentType: un.contentType, bytes: un.bytes, fromCda: un.fromCda, documentId, transactionId: log.transactionId };
   }
 

@@ -33,7 +33,8 @@ export type ErrorCode =
   | 'HTTP_ERROR'
   | 'TIMEOUT'
   | 'NETWORK_ERROR'
-  | 'MALFORMED_RESPONSE';
+  | 'MALFORMED_RESPONSE'
+  | 'NO_REFRESH_TOKEN';
 
 /** Base class of every error tillit throws. */
 export class TillitError extends Error {
@@ -111,6 +112,11 @@ export class TimeoutError extends TillitError {}
 export class NetworkError extends TillitError {}
 /** The response body was not what the API promises (truncated, not JSON, not a Bundle). */
 export class MalformedResponseError extends TillitError {}
+/**
+ * HelseID issued no refresh token where the client relies on one (switching patient, care
+ * relationship or API by refresh): ask for `offline_access` at login.
+ */
+export class RefreshTokenError extends TillitError {}
 
 const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => TillitError> = {
   INVALID_IDENTIFIER: IdentifierError,
@@ -133,6 +139,7 @@ const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => Til
   TIMEOUT: TimeoutError,
   NETWORK_ERROR: NetworkError,
   MALFORMED_RESPONSE: MalformedResponseError,
+  NO_REFRESH_TOKEN: RefreshTokenError,
 };
 
 /** Turns what the core threw into the matching class; anything else is rethrown as is. */

@@ -29,6 +29,7 @@ export {
   TimeoutError,
   NetworkError,
   MalformedResponseError,
+  RefreshTokenError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export * from './trust.js';

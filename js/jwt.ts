@@ -20,9 +20,15 @@ import { contextTextOf } from './context-text.js';
 /** Who signs: a key made by tillit, or a signer. */
 export type SignWith = { key: Key; signer?: never } | { signer: Signer; key?: never };
 
-/** A multi-tenant client's organisation (`helseid_authorization`). */
+/**
+ * The organisation a client acts for (`helseid_authorization`). A multi-tenant client gives
+ * `parent` (and `child` if it acts for a sub-unit); a single-tenant client gives only `child`.
+ * Sent alone in client_credentials when there is no trust context, as NHN's .NET and Java
+ * libraries do; the parent alone is written `NO:ORGNR:<parent>:` as HelseID.Library (.NET)
+ * writes it (the Java library leaves out the colon; both are read).
+ */
 export interface Tenant {
-  parent: string;
+  parent?: string;
   child?: string;
 }
 
@@ -33,7 +39,15 @@ export type ClientAssertionOptions = SignWith & {
   issuer: string;
   /** Sent as `assertion_details` (practitioner contexts only). */
   trustContext?: TrustContext;
+  /** Sent as `assertion_details` too: alone, or in an array with the attestation. */
   tenant?: Tenant;
+  /**
+   * The grant of the token request this assertion goes with. An attestation without
+   * `practitioner.identifier` (HelseID takes the user from the login, as NHN's clients send it)
+   * is refused unless the grant carries a user (`authorization_code`, `refresh_token`, token
+   * exchange). Default `client_credentials`.
+   */
+  grantType?: 'client_credentials' | 'authorization_code' | 'refresh_token' | 'urn:ietf:params:oauth:grant-type:token-exchange';
   /** 1 to 60 seconds; default 10. */
   lifetimeSeconds?: number;
   /** Unix seconds to use as now (tests, or a server-corrected clock). */
@@ -49,6 +63,8 @@ export type RequestObjectOptions = ClientAssertionOptions & {
   /** PKCE S256 challenge. */
   codeChallenge: string;
   resources?: string[];
+  /** The header `typ`: `client-authentication+jwt` (default, as NHN's code sets it) or `oauth-authz-req+jwt` (RFC 9101). */
+  typ?: 'client-authentication+jwt' | 'oauth-authz-req+jwt';
 };
 
 /** Options of {@link createDpopProof}. */
@@ -73,7 +89,7 @@ export function createClientAssertion(opts: ClientAssertionOptions): Promise<str
   return callAsync(() => core.createClientAssertion(plain(opts)));
 }
 
-/** A signed PAR request object (`typ: oauth-authz-req+jwt`). */
+/** A signed PAR request object (`typ: client-authentication+jwt` as NHN's code sets it, or `oauth-authz-req+jwt`). */
 export function createRequestObject(opts: RequestObjectOptions): Promise<string> {
   return callAsync(() => core.createRequestObject(plain(opts)));
 }

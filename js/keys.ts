@@ -1,5 +1,5 @@
 /**
- * Signing keys: non-extractable WebCrypto key pairs (ES256, RS256, PS256) in browsers,
+ * Signing keys: non-extractable WebCrypto key pairs (ES256, ES384, RS256, PS256) in browsers,
  * workers and Node; persisted in IndexedDB in browsers (the `CryptoKey` object is stored,
  * never its bytes); private keys imported from JWK or PKCS#8 PEM for Node services; and
  * caller-supplied signers for keys held by a backend or HSM.
@@ -16,12 +16,12 @@ import * as core from '#core';
 import { call, callAsync, KeyError } from './errors.js';
 
 /** The algorithms tillit signs with. */
-export type Alg = 'ES256' | 'RS256' | 'PS256';
+export type Alg = 'ES256' | 'ES384' | 'RS256' | 'PS256';
 
-/** A public JWK (EC P-256 or RSA). */
+/** A public JWK (EC P-256 or P-384, or RSA). */
 export interface PublicJwk {
   kty: 'EC' | 'RSA';
-  crv?: 'P-256';
+  crv?: 'P-256' | 'P-384';
   x?: string;
   y?: string;
   n?: string;

@@ -58,9 +58,13 @@ export const Systems = {
   documentType: 'urn:oid:2.16.578.1.12.4.1.1.9602',
 } as const;
 
-/** A patient the context covers. */
+/**
+ * A patient the context covers. NHN's clients may send only the point of care
+ * (`patients: [{ point_of_care }]`) or `patients: [{}]`: such a context round-trips, but
+ * names no patient to look up.
+ */
 export interface PatientJSON {
-  identifier: Identifier;
+  identifier?: Identifier;
   point_of_care?: Identifier;
   department?: Identifier;
 }
@@ -69,7 +73,11 @@ export interface PatientJSON {
 export interface AttestationJSON {
   type: 'nhn:tillitsrammeverk:parameters';
   practitioner: {
-    identifier: Identifier;
+    /**
+     * The user's fødselsnummer or D-number (ATT-10). Left out in the narrow attestation NHN's
+     * clients send, where HelseID takes the user from the login (authorization_code, refresh).
+     */
+    identifier?: Identifier;
     hpr_nr?: Identifier;
     authorization?: Coding;
     legal_entity: Identifier;
@@ -150,7 +158,7 @@ export class TrustContext {
   get patientIds(): string[] {
     const j = this.#json;
     if (j.type === 'tillit:citizen') return [(j.represented ?? j.citizen).identifier.id];
-    return j.patients.map((p) => p.identifier.id);
+    return j.patients.flatMap((p) => (p.identifier ? [p.identifier.id] : []));
   }
 
   /** The purpose of use, for a practitioner. */

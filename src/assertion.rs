@@ -9,7 +9,7 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::jose::Alg;
-use crate::trust::{TenantOrganisation, TrustContext};
+use crate::trust::{Grant, TenantOrganisation, TrustContext};
 use serde_json::{json, Map, Value};
 
 /// `typ` of a HelseID client assertion.
@@ -21,33 +21,47 @@ pub const MAX_LIFETIME_SECS: u64 = 60;
 /// Default assertion lifetime (NHN's own library uses 10 s).
 pub const DEFAULT_LIFETIME_SECS: u64 = 10;
 
-/// The authorisation details a token request carries: the attestation, and a tenant
-/// organisation for multi-tenant clients.
+/// The authorisation details a token request carries: the attestation, the organisation the
+/// client acts for, or both. A tenant goes alone in client_credentials, as NHN's .NET and Java
+/// libraries send it for system clients.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Details {
     /// The trust context (only a practitioner's attestation is sent).
-    pub trust_context: TrustContext,
-    /// The organisation a multi-tenant client acts for.
+    pub trust_context: Option<TrustContext>,
+    /// The organisation the client acts for.
     pub tenant: Option<TenantOrganisation>,
 }
 
 impl Details {
-    /// The JSON array HelseID expects, or an error when a citizen context is given
-    /// (citizens are never attested).
+    /// The details as HelseID.Library (.NET) sends them: one object when there is one type,
+    /// an array when there are several (NorskHelsenett/HelseID.Library,
+    /// `HelseId.Library/Services/PayloadClaimCreators/DetailsCreators/DetailsCreator.cs`).
+    /// An error when a citizen context is given (citizens are never attested).
     pub fn to_json(&self) -> Result<Value> {
-        let att = match &self.trust_context {
-            TrustContext::Practitioner(a) => a.to_json(),
-            TrustContext::Citizen(_) => return Err(Error::new(
+        let mut items = Vec::new();
+        match &self.trust_context {
+            Some(TrustContext::Practitioner(a)) => items.push(a.to_json()),
+            Some(TrustContext::Citizen(_)) => return Err(Error::new(
                 ErrorCode::InvalidArgument,
                 "trustContext",
                 "a citizen context is not an attestation: send it without trust-framework details",
             )),
-        };
-        let mut items = vec![att];
+            None => {}
+        }
         if let Some(t) = &self.tenant {
             items.push(t.to_json());
         }
-        Ok(Value::Array(items))
+        Ok(match items.len() {
+            0 => {
+                return Err(Error::new(
+                    ErrorCode::InvalidArgument,
+                    "trustContext",
+                    "details need a trust context or a tenant",
+                ))
+            }
+            1 => items.pop().unwrap_or_default(),
+            _ => Value::Array(items),
+        })
     }
 }
 
@@ -137,21 +151,69 @@ impl Common<'_> {
     }
 }
 
-/// Header and claims of a client assertion. `details` are sent as `assertion_details` only
-/// when the flow's placement is [`Placement::ClientAssertion`].
-pub fn client_assertion(common: &Common<'_>, placement: &Placement) -> Result<(Value, Value)> {
+/// Header and claims of a client assertion for a token request of `grant`. `details` are sent
+/// as `assertion_details` only when the flow's placement is [`Placement::ClientAssertion`]; an
+/// attestation without the user is refused where `grant` does not carry one
+/// ([`TrustContext::check_grant`]).
+pub fn client_assertion(
+    common: &Common<'_>,
+    placement: &Placement,
+    grant: Grant,
+) -> Result<(Value, Value)> {
     common.check()?;
     let mut claims = common.base_claims();
     if let Placement::ClientAssertion(d) = placement {
         check_details_fresh(d, common.now)?;
+        if let Some(tc) = &d.trust_context {
+            tc.check_grant(grant).map_err(|e| e.under("trustContext"))?;
+        }
         claims.insert("assertion_details".into(), d.to_json()?);
     }
     Ok((common.header(TYP_CLIENT_ASSERTION), Value::Object(claims)))
 }
 
+/// The `typ` header of a PAR request object. NHN's code signs request objects with
+/// `client-authentication+jwt`, the client assertion's type (NorskHelsenett/Pasientens-journaldokumenter,
+/// `.NET/PatientHealthRecordsEPJ/.../Controllers/HomeController.cs` `BuildHelseIdJwt`, used for both;
+/// NorskHelsenett/HelseID.Samples, `NativeClients/SimpleRequestObjectsDemo/Program.cs`); RFC 9101
+/// names `oauth-authz-req+jwt`. NHN's form is the default; the RFC's is a choice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RequestObjectTyp {
+    /// `client-authentication+jwt`, as NHN's code sets it.
+    #[default]
+    Nhn,
+    /// `oauth-authz-req+jwt` (RFC 9101).
+    Rfc9101,
+}
+
+impl RequestObjectTyp {
+    /// The header value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RequestObjectTyp::Nhn => TYP_CLIENT_ASSERTION,
+            RequestObjectTyp::Rfc9101 => "oauth-authz-req+jwt",
+        }
+    }
+
+    /// Reads a header value; anything else is refused.
+    pub fn parse(s: &str, path: &str) -> Result<Self> {
+        match s {
+            TYP_CLIENT_ASSERTION => Ok(RequestObjectTyp::Nhn),
+            "oauth-authz-req+jwt" => Ok(RequestObjectTyp::Rfc9101),
+            _ => Err(Error::new(
+                ErrorCode::InvalidArgument,
+                path,
+                "must be client-authentication+jwt (as NHN's code sets it) or oauth-authz-req+jwt (RFC 9101)",
+            )),
+        }
+    }
+}
+
 /// The authorisation-request parameters a PAR request object carries.
 #[derive(Clone, Debug, Default)]
 pub struct AuthorizeParams<'a> {
+    /// The request object's `typ`.
+    pub typ: RequestObjectTyp,
     /// `redirect_uri`.
     pub redirect_uri: &'a str,
     /// Space-separated scopes.
@@ -166,7 +228,7 @@ pub struct AuthorizeParams<'a> {
     pub resources: &'a [String],
 }
 
-/// Header and claims of a PAR request object (`typ: oauth-authz-req+jwt`). The attestation
+/// Header and claims of a PAR request object (`typ` from [`AuthorizeParams::typ`]). The attestation
 /// is sent as `authorization_details` only when the placement is [`Placement::RequestObject`].
 pub fn request_object(
     common: &Common<'_>,
@@ -212,13 +274,14 @@ pub fn request_object(
         check_details_fresh(d, common.now)?;
         c.insert("authorization_details".into(), d.to_json()?);
     }
-    Ok((common.header("oauth-authz-req+jwt"), Value::Object(c)))
+    Ok((common.header(params.typ.as_str()), Value::Object(c)))
 }
 
 fn check_details_fresh(d: &Details, now: u64) -> Result<()> {
-    d.trust_context
-        .check_fresh(now, 30)
-        .map_err(|e| e.under("trustContext"))
+    match &d.trust_context {
+        Some(tc) => tc.check_fresh(now, 30).map_err(|e| e.under("trustContext")),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -240,15 +303,19 @@ mod tests {
 
     fn details() -> Details {
         Details {
-            trust_context: TrustContext::from_json(&sample(&synthetic_fnr(1))).unwrap(),
+            trust_context: Some(TrustContext::from_json(&sample(&synthetic_fnr(1))).unwrap()),
             tenant: None,
         }
     }
 
     #[test]
     fn assertion_shape() {
-        let (h, c) =
-            client_assertion(&common(1000), &Placement::ClientAssertion(details())).unwrap();
+        let (h, c) = client_assertion(
+            &common(1000),
+            &Placement::ClientAssertion(details()),
+            Grant::ClientCredentials,
+        )
+        .unwrap();
         assert_eq!(
             h,
             json!({"alg": "ES256", "kid": "k1", "typ": "client-authentication+jwt"})
@@ -259,7 +326,7 @@ mod tests {
         assert_eq!(c["exp"], 1010);
         assert_eq!(c["nbf"], 1000);
         assert_eq!(
-            c["assertion_details"][0]["type"],
+            c["assertion_details"]["type"],
             "nhn:tillitsrammeverk:parameters"
         );
         assert!(c.get("authorization_details").is_none());
@@ -269,6 +336,7 @@ mod tests {
     fn attestation_in_exactly_one_place() {
         let p = Placement::RequestObject(details());
         let params = AuthorizeParams {
+            typ: RequestObjectTyp::default(),
             redirect_uri: "https://ehr.example/cb",
             scope: "openid",
             state: "s",
@@ -277,8 +345,8 @@ mod tests {
             resources: &[],
         };
         let (_, ro) = request_object(&common(1000), &params, &p).unwrap();
-        assert!(ro["authorization_details"].is_array());
-        let (_, ca) = client_assertion(&common(1000), &p).unwrap();
+        assert!(ro["authorization_details"].is_object());
+        let (_, ca) = client_assertion(&common(1000), &p, Grant::AuthorizationCode).unwrap();
         assert!(ca.get("assertion_details").is_none());
         let p = Placement::ClientAssertion(details());
         let (_, ro) = request_object(&common(1000), &params, &p).unwrap();
@@ -290,20 +358,24 @@ mod tests {
         let mut c = common(1000);
         c.lifetime_secs = 61;
         assert_eq!(
-            client_assertion(&c, &Placement::None).unwrap_err().path(),
+            client_assertion(&c, &Placement::None, Grant::ClientCredentials)
+                .unwrap_err()
+                .path(),
             "lifetimeSeconds"
         );
         c.lifetime_secs = 0;
-        assert!(client_assertion(&c, &Placement::None).is_err());
+        assert!(client_assertion(&c, &Placement::None, Grant::ClientCredentials).is_err());
         let mut c = common(1000);
         c.issuer = "helseid";
         assert_eq!(
-            client_assertion(&c, &Placement::None).unwrap_err().path(),
+            client_assertion(&c, &Placement::None, Grant::ClientCredentials)
+                .unwrap_err()
+                .path(),
             "issuer"
         );
         let mut c = common(1000);
         c.jti = "short";
-        assert!(client_assertion(&c, &Placement::None).is_err());
+        assert!(client_assertion(&c, &Placement::None, Grant::ClientCredentials).is_err());
     }
 
     #[test]
@@ -311,10 +383,15 @@ mod tests {
         let mut v = sample(&synthetic_fnr(1));
         v["toa"] = json!(1000);
         let d = Details {
-            trust_context: TrustContext::from_json(&v).unwrap(),
+            trust_context: Some(TrustContext::from_json(&v).unwrap()),
             tenant: None,
         };
-        let e = client_assertion(&common(1000 + 3601), &Placement::ClientAssertion(d)).unwrap_err();
+        let e = client_assertion(
+            &common(1000 + 3601),
+            &Placement::ClientAssertion(d),
+            Grant::RefreshToken,
+        )
+        .unwrap_err();
         assert_eq!(e.code(), ErrorCode::AttestationExpired);
         assert_eq!(e.path(), "trustContext.toa");
     }
@@ -323,13 +400,17 @@ mod tests {
     fn citizen_context_is_not_sent() {
         let v = json!({"type": "tillit:citizen", "citizen": {"identifier": {"id": synthetic_fnr(3), "system": "urn:oid:2.16.578.1.12.4.1.4.1"}}});
         let d = Details {
-            trust_context: TrustContext::from_json(&v).unwrap(),
+            trust_context: Some(TrustContext::from_json(&v).unwrap()),
             tenant: None,
         };
         assert_eq!(
-            client_assertion(&common(1), &Placement::ClientAssertion(d))
-                .unwrap_err()
-                .path(),
+            client_assertion(
+                &common(1),
+                &Placement::ClientAssertion(d),
+                Grant::ClientCredentials
+            )
+            .unwrap_err()
+            .path(),
             "trustContext"
         );
     }

@@ -222,8 +222,11 @@ pub struct Unwrapped {
     pub from_cda: bool,
 }
 
-/// Unwraps a CDA `ClinicalDocument` whose `nonXMLBody` carries a base64 PDF; anything else is
-/// returned as it came.
+/// Unwraps a CDA `ClinicalDocument` whose `nonXMLBody` carries a document, as NHN's reference
+/// EHR does (NorskHelsenett/Pasientens-journaldokumenter, `.NET/PatientHealthRecordsEPJ/.../
+/// Controllers/DocumentController.cs`): a base64 PDF (`mediaType="application/pdf"
+/// representation="B64"`), or a KITH XML message (`mediaType="application/xml"`, base64 or as
+/// the element's text). Anything else is returned as it came.
 pub fn unwrap_document(content_type: &str, bytes: Vec<u8>) -> Unwrapped {
     let ct = content_type
         .split(';')
@@ -232,10 +235,10 @@ pub fn unwrap_document(content_type: &str, bytes: Vec<u8>) -> Unwrapped {
         .trim()
         .to_ascii_lowercase();
     if ct.ends_with("xml") {
-        if let Some(pdf) = cda_pdf(&bytes) {
+        if let Some((inner_ct, inner)) = cda_body(&bytes) {
             return Unwrapped {
-                content_type: "application/pdf".into(),
-                bytes: pdf,
+                content_type: inner_ct.into(),
+                bytes: inner,
                 from_cda: true,
             };
         }
@@ -251,7 +254,57 @@ pub fn unwrap_document(content_type: &str, bytes: Vec<u8>) -> Unwrapped {
     }
 }
 
-fn cda_pdf(bytes: &[u8]) -> Option<Vec<u8>> {
+/// The value of attribute `name` in an element's start tag.
+fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let i = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let end = tag[i..].find('"')? + i;
+    Some(&tag[i..end])
+}
+
+/// XML character data: entities and CDATA sections resolved; `None` for an unknown entity.
+fn xml_text(raw: &str) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("<![CDATA[") {
+            let end = r.find("]]>")?;
+            out.push_str(&r[..end]);
+            rest = &r[end + 3..];
+        } else if let Some(r) = rest.strip_prefix('&') {
+            let end = r.find(';')?;
+            let ent = &r[..end];
+            let c = match ent {
+                "lt" => '<',
+                "gt" => '>',
+                "amp" => '&',
+                "quot" => '"',
+                "apos" => '\'',
+                _ => {
+                    let n = if let Some(h) = ent.strip_prefix("#x") {
+                        u32::from_str_radix(h, 16).ok()?
+                    } else {
+                        ent.strip_prefix('#')?.parse().ok()?
+                    };
+                    char::from_u32(n)?
+                }
+            };
+            out.push(c);
+            rest = &r[end + 1..];
+        } else if rest.starts_with('<') {
+            // Markup inside the text element: not a wrapped document.
+            return None;
+        } else {
+            let next = rest.find(['&', '<']).unwrap_or(rest.len());
+            out.push_str(&rest[..next]);
+            rest = &rest[next..];
+        }
+    }
+    Some(out)
+}
+
+/// The document a CDA's `nonXMLBody/text` carries: a PDF (checked by its first bytes) or a
+/// KITH XML message (checked to be XML).
+fn cda_body(bytes: &[u8]) -> Option<(&'static str, Vec<u8>)> {
     let text = core::str::from_utf8(bytes).ok()?;
     if !text.contains("ClinicalDocument") {
         return None;
@@ -260,16 +313,97 @@ fn cda_pdf(bytes: &[u8]) -> Option<Vec<u8>> {
     let open = body.find("<text")?;
     let tag_end = body[open..].find('>')? + open;
     let tag = &body[open..tag_end];
-    if !tag.contains("representation=\"B64\"") || !tag.contains("application/pdf") {
-        return None;
-    }
     let close = body[tag_end..].find("</text>")? + tag_end;
-    let b64: String = body[tag_end + 1..close]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let pdf = Base64::decode_vec(&b64).ok()?;
-    pdf.starts_with(b"%PDF").then_some(pdf)
+    let content = &body[tag_end + 1..close];
+    let b64 = attr(tag, "representation") == Some("B64");
+    let decode = || -> Option<Vec<u8>> {
+        let s: String = content.chars().filter(|c| !c.is_whitespace()).collect();
+        Base64::decode_vec(&s).ok()
+    };
+    match attr(tag, "mediaType")? {
+        "application/pdf" if b64 => {
+            let pdf = decode()?;
+            pdf.starts_with(b"%PDF").then_some(("application/pdf", pdf))
+        }
+        "application/xml" | "text/xml" => {
+            let xml = if b64 {
+                decode()?
+            } else {
+                xml_text(content)?.into_bytes()
+            };
+            let start = core::str::from_utf8(&xml)
+                .ok()?
+                .trim_start_matches('\u{feff}')
+                .trim_start();
+            start.starts_with('<').then_some(("application/xml", xml))
+        }
+        _ => None,
+    }
+}
+
+/// PJD's access basis, sent as `nhn-access-basis` with the kjernejournalforskriften search scope
+/// (and `UNNTAK` with the status call), as NHN's developer portal lists the values. A raised
+/// (`FORHOYET_*`) basis opens what the patient has blocked: an emergency-class look-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AccessBasis {
+    /// `UNNTAK`: by exception.
+    Unntak,
+    /// `SAMTYKKE`: consent.
+    Samtykke,
+    /// `FORHOYET_SAMTYKKE`: raised consent (opens blocked data).
+    ForhoyetSamtykke,
+    /// `AKUTT`: emergency.
+    Akutt,
+    /// `FORHOYET_AKUTT`: raised emergency (opens blocked data).
+    ForhoyetAkutt,
+}
+
+impl AccessBasis {
+    /// All values.
+    pub const ALL: [AccessBasis; 5] = [
+        AccessBasis::Unntak,
+        AccessBasis::Samtykke,
+        AccessBasis::ForhoyetSamtykke,
+        AccessBasis::Akutt,
+        AccessBasis::ForhoyetAkutt,
+    ];
+
+    /// The header value.
+    pub const fn code(self) -> &'static str {
+        match self {
+            AccessBasis::Unntak => "UNNTAK",
+            AccessBasis::Samtykke => "SAMTYKKE",
+            AccessBasis::ForhoyetSamtykke => "FORHOYET_SAMTYKKE",
+            AccessBasis::Akutt => "AKUTT",
+            AccessBasis::ForhoyetAkutt => "FORHOYET_AKUTT",
+        }
+    }
+
+    /// Whether the basis is raised (opens blocked data): an emergency-class look-up that the
+    /// access log and the follow-up reports show as such.
+    pub const fn is_raised(self) -> bool {
+        matches!(
+            self,
+            AccessBasis::ForhoyetSamtykke | AccessBasis::ForhoyetAkutt
+        )
+    }
+
+    /// Reads a value. NHN's sources disagree on the spelling: the developer portal lists upper
+    /// case, the reference EHR sends `akutt`, `samtykke`, `unntak`
+    /// (NorskHelsenett/Pasientens-journaldokumenter, `.NET/PatientHealthRecordsEPJ/.../Models/
+    /// PasientvalgViewModel.cs`). Both are read; [`AccessBasis::code`] is what is sent.
+    pub fn parse(s: &str, path: &str) -> crate::error::Result<Self> {
+        AccessBasis::ALL
+            .into_iter()
+            .find(|b| b.code() == s || (!b.is_raised() && b.code().eq_ignore_ascii_case(s) && s.bytes().all(|c| c.is_ascii_lowercase())))
+            .ok_or_else(|| {
+                crate::error::Error::new(
+                    crate::error::ErrorCode::InvalidArgument,
+                    path,
+                    "must be UNNTAK, SAMTYKKE, FORHOYET_SAMTYKKE, AKUTT or FORHOYET_AKUTT (or the reference EHR's akutt, samtykke, unntak)",
+                )
+            })
+    }
 }
 
 #[cfg(test)]
@@ -416,5 +550,65 @@ mod tests {
         assert!(!p.from_cda);
         let not_pdf = "<ClinicalDocument><nonXMLBody><text mediaType=\"application/pdf\" representation=\"B64\">aGVsbG8=</text></nonXMLBody></ClinicalDocument>";
         assert!(!unwrap_document("text/xml", not_pdf.as_bytes().to_vec()).from_cda);
+        // A KITH message wrapped in CDA, unwrapped as the reference EHR does
+        // (NorskHelsenett/Pasientens-journaldokumenter, .NET/PatientHealthRecordsEPJ/.../
+        // Controllers/DocumentController.cs: base64, or the element's text).
+        let kith = r#"<?xml version="1.0" encoding="utf-8"?><MsgHead xmlns="http://www.kith.no/xmlstds/msghead/2006-05-24"><Document>Epikrise &amp; notat</Document></MsgHead>"#;
+        let wrap = |attrs: &str, body: &str| {
+            format!("<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><component><nonXMLBody><text {attrs}>{body}</text></nonXMLBody></component></ClinicalDocument>")
+        };
+        let b64 = wrap(
+            "mediaType=\"application/xml\" representation=\"B64\"",
+            &Base64::encode_string(kith.as_bytes()),
+        );
+        let escaped = kith
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        let txt = wrap(
+            "mediaType=\"application/xml\" representation=\"TXT\"",
+            &escaped,
+        );
+        let cdata = wrap(
+            "mediaType=\"application/xml\"",
+            &format!("<![CDATA[{kith}]]>"),
+        );
+        for cda in [b64, txt, cdata] {
+            let u = unwrap_document("application/xml", cda.into_bytes());
+            assert_eq!(
+                (u.content_type.as_str(), u.bytes.as_slice(), u.from_cda),
+                ("application/xml", kith.as_bytes(), true)
+            );
+        }
+        // Not XML inside, or an unknown entity: returned whole.
+        for bad in [
+            wrap(
+                "mediaType=\"application/xml\" representation=\"B64\"",
+                "aGVsbG8=",
+            ),
+            wrap("mediaType=\"application/xml\"", "&bogus;"),
+        ] {
+            assert!(!unwrap_document("application/xml", bad.into_bytes()).from_cda);
+        }
+    }
+
+    #[test]
+    fn access_basis() {
+        for b in AccessBasis::ALL {
+            assert_eq!(AccessBasis::parse(b.code(), "$").unwrap(), b);
+        }
+        // The reference EHR's spelling (Pasientens-journaldokumenter, PasientvalgViewModel.cs).
+        assert_eq!(
+            AccessBasis::parse("akutt", "$").unwrap(),
+            AccessBasis::Akutt
+        );
+        assert_eq!(AccessBasis::parse("unntak", "$").unwrap().code(), "UNNTAK");
+        for bad in ["forhoyet_akutt", "Akutt", "BTG", ""] {
+            assert_eq!(
+                AccessBasis::parse(bad, "accessBasis").unwrap_err().path(),
+                "accessBasis"
+            );
+        }
+        assert!(AccessBasis::ForhoyetAkutt.is_raised() && !AccessBasis::Akutt.is_raised());
     }
 }

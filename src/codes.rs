@@ -11,8 +11,12 @@ pub const SYSTEM_CARE_RELATION: &str = "urn:AuditEventHL7Norway/CodeSystem/carer
 /// Volven 9151 (nursing homes and municipal services).
 pub const SYSTEM_VOLVEN_9151: &str = "urn:oid:2.16.578.1.12.4.1.1.9151";
 
-/// The healthcare-service code systems the trust framework allows (8627 has expired).
-pub const HEALTHCARE_SERVICE_SYSTEMS: [&str; 9] = [
+/// The healthcare-service code systems the trust framework allows. 8627 ("UTGÅTT
+/// Tjenestetyper innen spesialisthelsetjenesten") has expired in Volven but ATT-37
+/// (NorskHelsenett/Tillitsrammeverk, `specs/forretningsregler_for_bruk_av_attestering.md`) still
+/// lists it among the allowed systems, so an attestation made with it is accepted: refusing
+/// it would refuse what the rules allow.
+pub const HEALTHCARE_SERVICE_SYSTEMS: [&str; 10] = [
     "urn:oid:2.16.578.1.12.4.1.1.8655",
     "urn:oid:2.16.578.1.12.4.1.1.8451",
     "urn:oid:2.16.578.1.12.4.1.1.8668",
@@ -22,6 +26,7 @@ pub const HEALTHCARE_SERVICE_SYSTEMS: [&str; 9] = [
     "urn:oid:2.16.578.1.12.4.1.1.8666",
     "urn:oid:2.16.578.1.12.4.1.1.7750",
     "urn:oid:2.16.578.1.12.4.1.1.8254",
+    "urn:oid:2.16.578.1.12.4.1.1.8627",
 ];
 
 /// Purpose of use: exactly the four the trust framework allows.
@@ -192,7 +197,7 @@ impl HealthcareService {
             Error::new(
                 ErrorCode::InvalidCode,
                 format!("{path}.system"),
-                "must be one of the healthcare-service code systems 2.16.578.1.12.4.1.1.{8655, 8451, 8668, 8663, 8662, 8664, 8666, 7750, 8254}",
+                "must be one of the healthcare-service code systems 2.16.578.1.12.4.1.1.{8655, 8451, 8668, 8663, 8662, 8664, 8666, 7750, 8254, 8627}",
             )
         })?;
         if code.is_empty()
@@ -224,9 +229,53 @@ impl HealthcareService {
     }
 }
 
-/// A Volven 9060 authorisation (profession) code: two capital letters, e.g. `LE`, `SP`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Authorization(String);
+/// Volven 9060, the authorisations (professions) a practitioner may act as: the 36 codes NHN's
+/// clients offer, with their Norwegian names. Source: NorskHelsenett/Pasientens-journaldokumenter,
+/// `.NET/PatientHealthRecordsEPJ/.../Models/HomeViewModel.cs` (`AuthorizationList`), the same
+/// list as NorskHelsenett/kjernejournal-innlogging-klient `dto/User.kt` (`Autorisasjon`). Not all
+/// are two letters (`FA1`, `FA2`: pharmacists), so the list is the rule, not a pattern.
+pub const VOLVEN_9060: [(&str, &str); 36] = [
+    ("AA", "Ambulansearbeider"),
+    ("AT", "Apotektekniker"),
+    ("AU", "Audiograf"),
+    ("BI", "Bioingeniør"),
+    ("ET", "Ergoterapeut"),
+    ("FB", "Fiskehelsebiolog"),
+    ("FO", "Fotterapeut"),
+    ("FT", "Fysioterapeut"),
+    ("HF", "Helsefagarbeider"),
+    ("HE", "Helsesekretær"),
+    ("HP", "Hjelpepleier"),
+    ("JO", "Jordmor"),
+    ("KI", "Kiropraktor"),
+    ("KE", "Klinisk ernæringsfysiolog"),
+    ("LE", "Lege"),
+    ("MT", "Manuellterapeut"),
+    ("NP", "Naprapat"),
+    ("OA", "Omsorgsarbeider"),
+    ("OP", "Optiker"),
+    ("OI", "Ortopediingeniør"),
+    ("OR", "Ortoptist"),
+    ("OS", "Osteopat"),
+    ("PM", "Paramedisiner"),
+    ("PE", "Perfusjonist"),
+    ("FA1", "Provisorfarmasøyt"),
+    ("PS", "Psykolog"),
+    ("RA", "Radiograf"),
+    ("FA2", "Reseptarfarmasøyt"),
+    ("SP", "Sykepleier"),
+    ("TH", "Tannhelsesekretær"),
+    ("TL", "Tannlege"),
+    ("TP", "Tannpleier"),
+    ("TT", "Tanntekniker"),
+    ("XX", "Ukjent/uspesifisert"),
+    ("VP", "Vernepleier"),
+    ("VE", "Veterinær"),
+];
+
+/// A Volven 9060 authorisation (profession) code from [`VOLVEN_9060`], e.g. `LE`, `SP`, `FA1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Authorization(usize);
 
 impl Authorization {
     /// Parses `{code, system}`.
@@ -238,19 +287,27 @@ impl Authorization {
                 "must be Volven 9060 (urn:oid:2.16.578.1.12.4.1.1.9060)",
             ));
         }
-        if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(Error::new(
-                ErrorCode::InvalidCode,
-                format!("{path}.code"),
-                "a Volven 9060 code is two capital letters (LE, SP, …)",
-            ));
-        }
-        Ok(Authorization(code.to_string()))
+        VOLVEN_9060
+            .iter()
+            .position(|(c, _)| *c == code)
+            .map(Authorization)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::InvalidCode,
+                    format!("{path}.code"),
+                    "is not a Volven 9060 authorisation code (AA, AT, AU, BI, ET, FA1, FA2, … LE, … SP, … XX, VP, VE)",
+                )
+            })
     }
 
     /// The code.
-    pub fn code(&self) -> &str {
-        &self.0
+    pub fn code(&self) -> &'static str {
+        VOLVEN_9060[self.0].0
+    }
+
+    /// The profession's Norwegian name.
+    pub fn text(&self) -> &'static str {
+        VOLVEN_9060[self.0].1
     }
 }
 
@@ -301,7 +358,10 @@ mod tests {
     #[test]
     fn healthcare_service_systems() {
         assert!(HealthcareService::parse("KP02", "urn:oid:2.16.578.1.12.4.1.1.8663", "$").is_ok());
-        let e = HealthcareService::parse("KP02", "urn:oid:2.16.578.1.12.4.1.1.8627", "$.h")
+        // ATT-37 (NorskHelsenett/Tillitsrammeverk, specs/forretningsregler_for_bruk_av_attestering.md)
+        // lists the expired 8627 among the allowed systems.
+        assert!(HealthcareService::parse("12", "urn:oid:2.16.578.1.12.4.1.1.8627", "$").is_ok());
+        let e = HealthcareService::parse("KP02", "urn:oid:2.16.578.1.12.4.1.1.8628", "$.h")
             .unwrap_err();
         assert_eq!(e.path(), "$.h.system");
         assert!(HealthcareService::parse("", "urn:oid:2.16.578.1.12.4.1.1.8655", "$").is_err());
@@ -312,6 +372,25 @@ mod tests {
         assert!(Authorization::parse("LE", SYSTEM_AUTHORIZATION, "$").is_ok());
         assert!(Authorization::parse("le", SYSTEM_AUTHORIZATION, "$").is_err());
         assert!(Authorization::parse("LEG", SYSTEM_AUTHORIZATION, "$").is_err());
+        // Two capital letters that are not in the list.
+        assert_eq!(
+            Authorization::parse("QQ", SYSTEM_AUTHORIZATION, "$.a")
+                .unwrap_err()
+                .path(),
+            "$.a.code"
+        );
+        // Every code the reference EHR offers (NorskHelsenett/Pasientens-journaldokumenter,
+        // .NET/PatientHealthRecordsEPJ/.../Models/HomeViewModel.cs, AuthorizationList).
+        for (code, text) in VOLVEN_9060 {
+            let a = Authorization::parse(code, SYSTEM_AUTHORIZATION, "$").unwrap();
+            assert_eq!((a.code(), a.text()), (code, text));
+        }
+        assert_eq!(
+            Authorization::parse("FA1", SYSTEM_AUTHORIZATION, "$")
+                .unwrap()
+                .text(),
+            "Provisorfarmasøyt"
+        );
         assert!(Authorization::parse("LE", "urn:oid:1", "$").is_err());
     }
 }

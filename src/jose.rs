@@ -14,6 +14,8 @@ use sha2::{Digest, Sha256};
 pub enum Alg {
     /// ECDSA P-256 with SHA-256.
     Es256,
+    /// ECDSA P-384 with SHA-384 (HelseID lists it for DPoP and client assertions).
+    Es384,
     /// RSASSA-PKCS1-v1_5 with SHA-256.
     Rs256,
     /// RSASSA-PSS with SHA-256 and MGF1, salt length 32.
@@ -22,24 +24,25 @@ pub enum Alg {
 
 impl Alg {
     /// All supported algorithms.
-    pub const ALL: [Alg; 3] = [Alg::Es256, Alg::Rs256, Alg::Ps256];
+    pub const ALL: [Alg; 4] = [Alg::Es256, Alg::Es384, Alg::Rs256, Alg::Ps256];
 
     /// The JOSE name.
     pub const fn name(self) -> &'static str {
         match self {
             Alg::Es256 => "ES256",
+            Alg::Es384 => "ES384",
             Alg::Rs256 => "RS256",
             Alg::Ps256 => "PS256",
         }
     }
 
-    /// Parses a JOSE `alg`, refusing anything but the three.
+    /// Parses a JOSE `alg`, refusing anything but the four.
     pub fn parse(s: &str, path: &str) -> Result<Self> {
         Alg::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| {
             Error::new(
                 ErrorCode::UnsupportedAlgorithm,
                 path,
-                "must be ES256, RS256 or PS256",
+                "must be ES256, ES384, RS256 or PS256",
             )
         })
     }
@@ -47,7 +50,7 @@ impl Alg {
     /// The JWK `kty` a key for this algorithm has.
     pub const fn kty(self) -> &'static str {
         match self {
-            Alg::Es256 => "EC",
+            Alg::Es256 | Alg::Es384 => "EC",
             Alg::Rs256 | Alg::Ps256 => "RSA",
         }
     }
@@ -160,6 +163,13 @@ pub enum PublicKey {
         /// y
         y: [u8; 32],
     },
+    /// P-384: the point's coordinates, 48 bytes each.
+    P384 {
+        /// x
+        x: [u8; 48],
+        /// y
+        y: [u8; 48],
+    },
     /// RSA: modulus and public exponent, big-endian.
     Rsa {
         /// The modulus (at least 2048 bits).
@@ -208,25 +218,31 @@ impl PublicJwk {
         };
         let key = match member("kty")? {
             "EC" => {
-                if member("crv")? != "P-256" {
-                    return Err(Error::new(
-                        ErrorCode::UnsupportedAlgorithm,
-                        format!("{path}.crv"),
-                        "only the P-256 curve is supported",
-                    ));
-                }
-                let coordinate = |k: &str| -> Result<[u8; 32]> {
-                    bytes(k)?.try_into().map_err(|_| {
+                fn coordinate<const N: usize>(b: Vec<u8>, path: &str, k: &str) -> Result<[u8; N]> {
+                    b.try_into().map_err(|_| {
                         Error::new(
                             ErrorCode::KeyError,
                             format!("{path}.{k}"),
-                            "a P-256 JWK has 32-byte x and y",
+                            format!("this curve's JWK has {N}-byte x and y"),
                         )
                     })
-                };
-                PublicKey::P256 {
-                    x: coordinate("x")?,
-                    y: coordinate("y")?,
+                }
+                match member("crv")? {
+                    "P-256" => PublicKey::P256 {
+                        x: coordinate(bytes("x")?, path, "x")?,
+                        y: coordinate(bytes("y")?, path, "y")?,
+                    },
+                    "P-384" => PublicKey::P384 {
+                        x: coordinate(bytes("x")?, path, "x")?,
+                        y: coordinate(bytes("y")?, path, "y")?,
+                    },
+                    _ => {
+                        return Err(Error::new(
+                            ErrorCode::UnsupportedAlgorithm,
+                            format!("{path}.crv"),
+                            "only the P-256 and P-384 curves are supported",
+                        ))
+                    }
                 }
             }
             "RSA" => {
@@ -260,7 +276,7 @@ impl PublicJwk {
                 return Err(Error::new(
                     ErrorCode::UnsupportedAlgorithm,
                     format!("{path}.kty"),
-                    "only EC (P-256) and RSA keys are supported",
+                    "only EC (P-256, P-384) and RSA keys are supported",
                 ))
             }
         };
@@ -271,7 +287,9 @@ impl PublicJwk {
     pub fn fits(&self, alg: Alg) -> bool {
         matches!(
             (&self.key, alg),
-            (PublicKey::P256 { .. }, Alg::Es256) | (PublicKey::Rsa { .. }, Alg::Rs256 | Alg::Ps256)
+            (PublicKey::P256 { .. }, Alg::Es256)
+                | (PublicKey::P384 { .. }, Alg::Es384)
+                | (PublicKey::Rsa { .. }, Alg::Rs256 | Alg::Ps256)
         )
     }
 
@@ -280,6 +298,9 @@ impl PublicJwk {
         match &self.key {
             PublicKey::P256 { x, y } => {
                 json!({ "kty": "EC", "crv": "P-256", "x": b64u(x), "y": b64u(y) })
+            }
+            PublicKey::P384 { x, y } => {
+                json!({ "kty": "EC", "crv": "P-384", "x": b64u(x), "y": b64u(y) })
             }
             PublicKey::Rsa { n, e } => json!({ "kty": "RSA", "n": b64u(n), "e": b64u(e) }),
         }
@@ -342,10 +363,23 @@ mod tests {
                 .path(),
             "$.n"
         );
+        // P-384 (ES384) is read; P-521 is not; a P-384 key with P-256-sized coordinates is refused.
         let p384 = json!({"kty": "EC", "crv": "P-384", "x": b64u(&[1; 48]), "y": b64u(&[2; 48])});
+        let k = PublicJwk::from_value(&p384, false, "$").unwrap();
+        assert!(k.fits(Alg::Es384) && !k.fits(Alg::Es256));
+        assert_eq!(k.to_value(), p384);
+        let p521 = json!({"kty": "EC", "crv": "P-521", "x": b64u(&[1; 66]), "y": b64u(&[2; 66])});
         assert_eq!(
-            PublicJwk::from_value(&p384, false, "$").unwrap_err().code(),
+            PublicJwk::from_value(&p521, false, "$").unwrap_err().code(),
             ErrorCode::UnsupportedAlgorithm
+        );
+        let short384 =
+            json!({"kty": "EC", "crv": "P-384", "x": b64u(&[1; 32]), "y": b64u(&[2; 48])});
+        assert_eq!(
+            PublicJwk::from_value(&short384, false, "$")
+                .unwrap_err()
+                .path(),
+            "$.x"
         );
         let oct = PublicJwk::from_value(&json!({"kty": "oct", "k": "AAAA"}), false, "$");
         assert_eq!(oct.unwrap_err().code(), ErrorCode::KeyError);
@@ -396,7 +430,7 @@ mod tests {
         for a in Alg::ALL {
             assert_eq!(Alg::parse(a.name(), "$").unwrap(), a);
         }
-        for bad in ["none", "HS256", "es256", "RS512", ""] {
+        for bad in ["none", "HS256", "es256", "RS512", "ES512", ""] {
             assert_eq!(
                 Alg::parse(bad, "$.alg").unwrap_err().code(),
                 ErrorCode::UnsupportedAlgorithm

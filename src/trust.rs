@@ -8,13 +8,22 @@
 //! Parsing accepts NHN's sample wire shape (what tillit produces) and the spec v1.1 wrapped
 //! form (`attestation: { toa, practitioner, care_relation, patients }`); serialising always
 //! produces the sample shape, so a valid sample-shaped input round-trips unchanged.
+//!
+//! **The narrow attestation.** NHN's own clients (the reference EHR in
+//! NorskHelsenett/Pasientens-journaldokumenter, `HomeController.cs` `BuildAttestJson`; the
+//! Kjernejournal client, `Pasientvalg.kt`) leave out `practitioner.identifier` and `hpr_nr`
+//! (HelseID takes the user from the login) and send `patients: [{point_of_care}]`. Both are
+//! optional here; where the flow cannot carry the user (client_credentials acting for a
+//! person) [`TrustContext::check_grant`] refuses an attestation without the user.
 
 use crate::codes::{
     Authorization, HealthcareService, PurposeDetails, PurposeOfUse, SYSTEM_AUTHORIZATION,
     SYSTEM_PURPOSE_OF_USE,
 };
 use crate::error::{Error, ErrorCode, Result};
-use crate::ident::{HprNr, NationalId, OrgNr, SYSTEM_HPR, SYSTEM_ORGNR, SYSTEM_RESH};
+use crate::ident::{
+    HprNr, NationalId, NationalIdKind, OrgNr, SYSTEM_HPR, SYSTEM_ORGNR, SYSTEM_RESH,
+};
 use crate::json::Obj;
 use serde_json::{json, Map, Value};
 
@@ -41,7 +50,12 @@ impl Extras {
     fn read(o: &Obj<'_>, keys: &[&'static str]) -> Result<Self> {
         let mut out = Vec::new();
         for k in keys {
-            if let Some(s) = o.opt_str(k, MAX_TEXT)? {
+            // A display member may be empty: the trust framework's example #2
+            // (NorskHelsenett/Tillitsrammeverk, specs/informasjons_og_datamodell.md, 8.2) sends
+            // `"text": ""`; it carries no rule, and it round-trips as sent.
+            if o.get(k) == Some(&Value::String(String::new())) {
+                out.push((*k, String::new()));
+            } else if let Some(s) = o.opt_str(k, MAX_TEXT)? {
                 out.push((*k, s.to_string()));
             }
         }
@@ -221,8 +235,9 @@ impl Department {
 /// The practitioner: who is looking.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Practitioner {
-    /// National id of the logged-in user (must match HelseID's login).
-    pub identifier: PersonRef,
+    /// National id of the logged-in user (must match HelseID's login); left out in the
+    /// narrow attestation, where HelseID takes the user from the login.
+    pub identifier: Option<PersonRef>,
     /// HPR number, if the person is in HPR.
     pub hpr_nr: Option<(HprNr, Extras)>,
     /// Authorisation (profession), if authorised.
@@ -262,8 +277,9 @@ pub struct CareRelationship {
 /// A patient the context covers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Patient {
-    /// The patient's national id.
-    pub identifier: PersonRef,
+    /// The patient's national id; NHN's clients may send only the point of care
+    /// (`patients: [{point_of_care}]`) or an empty entry (`patients: [{}]`).
+    pub identifier: Option<PersonRef>,
     /// Where the patient is treated.
     pub point_of_care: Option<OrgRef>,
     /// The patient's department.
@@ -325,32 +341,63 @@ pub enum TrustContext {
     Citizen(CitizenContext),
 }
 
-/// A multi-tenant organisation entry (`helseid_authorization`), for clients that act for
-/// several organisations.
+/// The organisation a client acts for (`helseid_authorization`), sent on its own in
+/// client_credentials as NHN's libraries do (NorskHelsenett/HelseID.Library,
+/// `HelseId.Library/Services/PayloadClaimCreators/StructuredClaims/OrganizationNumberCreatorFor{Multi,Single}TenantClient.cs`;
+/// NorskHelsenett/HelseID.Library.Java, `client/src/main/java/no/helseid/clientassertion/HelseIdAuthorizationClaimUtil.java`).
+///
+/// A multi-tenant client names the parent (legal entity) and optionally the child, system
+/// `urn:oid:1.0.6523`, value `NO:ORGNR:<parent>:<child>`. Without a child the two libraries
+/// disagree: .NET writes `NO:ORGNR:<parent>:` (trailing colon), Java `NO:ORGNR:<parent>`.
+/// tillit writes the .NET form and reads both. A single-tenant client names only the child,
+/// system `urn:oid:2.16.578.1.12.4.1.4.101`, value the plain organisation number.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantOrganisation {
-    /// The parent (legal) organisation.
-    pub parent: OrgNr,
-    /// The child organisation, if any.
+    /// The parent (legal) organisation; `None` for a single-tenant client (HelseID knows its
+    /// parent from the client's registration).
+    pub parent: Option<OrgNr>,
+    /// The child organisation; required for a single-tenant client.
     pub child: Option<OrgNr>,
 }
 
 impl TenantOrganisation {
+    /// A multi-tenant client's organisation.
+    pub fn multi(parent: OrgNr, child: Option<OrgNr>) -> Self {
+        TenantOrganisation {
+            parent: Some(parent),
+            child,
+        }
+    }
+
+    /// A single-tenant client's child organisation.
+    pub fn single(child: OrgNr) -> Self {
+        TenantOrganisation {
+            parent: None,
+            child: Some(child),
+        }
+    }
+
     /// The wire form.
     pub fn to_json(&self) -> Value {
-        let value = match &self.child {
-            Some(c) => format!("NO:ORGNR:{}:{}", self.parent.as_str(), c.as_str()),
-            None => format!("NO:ORGNR:{}", self.parent.as_str()),
+        let (system, value) = match (&self.parent, &self.child) {
+            (Some(p), Some(c)) => (
+                SYSTEM_ORG_ICD,
+                format!("NO:ORGNR:{}:{}", p.as_str(), c.as_str()),
+            ),
+            // HelseID.Library (.NET): the parent alone ends with a colon.
+            (Some(p), None) => (SYSTEM_ORG_ICD, format!("NO:ORGNR:{}:", p.as_str())),
+            (None, Some(c)) => (SYSTEM_ORGNR, c.as_str().to_string()),
+            (None, None) => unreachable!("a tenant names a parent or a child"),
         };
         json!({
             "type": TYPE_HELSEID_AUTHORIZATION,
             "practitioner_role": { "organization": { "identifier": {
-                "system": SYSTEM_ORG_ICD, "type": "ENH", "value": value
+                "system": system, "type": "ENH", "value": value
             }}}
         })
     }
 
-    /// Parses the wire form.
+    /// Parses the wire form (both libraries' parent-only values, and the single-tenant form).
     pub fn from_json(v: &Value) -> Result<Self> {
         let o = Obj::new(v, "$", CODE)?;
         o.only(&["type", "practitioner_role"])?;
@@ -363,30 +410,59 @@ impl TenantOrganisation {
         org.only(&["identifier"])?;
         let id = org.req_obj("identifier")?;
         id.only(&["system", "type", "value"])?;
-        if id.req_str("system", 64)? != SYSTEM_ORG_ICD {
-            return Err(id.err("system", "must be urn:oid:1.0.6523"));
-        }
         if id.req_str("type", 16)? != "ENH" {
             return Err(id.err("type", "must be ENH"));
         }
         let value = id.req_str("value", 64)?;
-        let rest = value
-            .strip_prefix("NO:ORGNR:")
-            .ok_or_else(|| id.err("value", "must start with NO:ORGNR:"))?;
-        let mut parts = rest.split(':');
-        let parent = OrgNr::parse(parts.next().unwrap_or(""), &id.at("value"))?;
-        let child = parts
-            .next()
-            .map(|c| OrgNr::parse(c, &id.at("value")))
-            .transpose()?;
-        if parts.next().is_some() {
-            return Err(id.err(
-                "value",
-                "must be NO:ORGNR:<parent> or NO:ORGNR:<parent>:<child>",
-            ));
+        match id.req_str("system", 64)? {
+            SYSTEM_ORGNR => Ok(TenantOrganisation::single(OrgNr::parse(
+                value,
+                &id.at("value"),
+            )?)),
+            SYSTEM_ORG_ICD => {
+                let rest = value
+                    .strip_prefix("NO:ORGNR:")
+                    .ok_or_else(|| id.err("value", "must start with NO:ORGNR:"))?;
+                let (parent, child) = match rest.split_once(':') {
+                    None => (rest, None),
+                    Some((p, "")) => (p, None),
+                    Some((p, c)) => (p, Some(c)),
+                };
+                let parent = OrgNr::parse(parent, &id.at("value"))?;
+                let child = child
+                    .map(|c| {
+                        if c.contains(':') {
+                            return Err(id.err(
+                                "value",
+                                "must be NO:ORGNR:<parent>, NO:ORGNR:<parent>: or NO:ORGNR:<parent>:<child>",
+                            ));
+                        }
+                        OrgNr::parse(c, &id.at("value"))
+                    })
+                    .transpose()?;
+                Ok(TenantOrganisation::multi(parent, child))
+            }
+            _ => Err(id.err(
+                "system",
+                "must be urn:oid:1.0.6523 (multi-tenant) or urn:oid:2.16.578.1.12.4.1.4.101 (single-tenant)",
+            )),
         }
-        Ok(TenantOrganisation { parent, child })
     }
+}
+
+/// ATT-10 (NorskHelsenett/Tillitsrammeverk, `specs/forretningsregler_for_bruk_av_attestering.md`):
+/// the practitioner is identified by fødselsnummer or D-number only, and any other identifier
+/// SKAL be refused (an H-number is not in the population register).
+fn read_practitioner_id(o: &Obj<'_>) -> Result<PersonRef> {
+    let p = PersonRef::read(o)?;
+    if !matches!(p.id.kind(), NationalIdKind::Fnr | NationalIdKind::Dnr) {
+        return Err(Error::new(
+            ErrorCode::InvalidIdentifier,
+            o.at("system"),
+            "ATT-10: a practitioner is identified by fødselsnummer or D-number only (urn:oid:2.16.578.1.12.4.1.4.1 or …4.1.4.2)",
+        ));
+    }
+    Ok(p)
 }
 
 fn read_practitioner(o: &Obj<'_>) -> Result<Practitioner> {
@@ -398,7 +474,10 @@ fn read_practitioner(o: &Obj<'_>) -> Result<Practitioner> {
         "point_of_care",
         "department",
     ])?;
-    let identifier = PersonRef::read(&o.req_obj("identifier")?)?;
+    let identifier = o
+        .opt_obj("identifier")?
+        .map(|i| read_practitioner_id(&i))
+        .transpose()?;
     let hpr_nr = match o.opt_obj("hpr_nr")? {
         Some(h) => {
             let (id, system, extras) = read_id(&h)?;
@@ -500,7 +579,10 @@ fn read_patients(o: &Obj<'_>, key: &str) -> Result<Vec<Patient>> {
             let p = Obj::new(v, format!("{}[{i}]", o.at(key)), CODE)?;
             p.only(&["identifier", "point_of_care", "department"])?;
             Ok(Patient {
-                identifier: PersonRef::read(&p.req_obj("identifier")?)?,
+                identifier: p
+                    .opt_obj("identifier")?
+                    .map(|x| PersonRef::read(&x))
+                    .transpose()?,
                 point_of_care: p
                     .opt_obj("point_of_care")?
                     .map(|x| OrgRef::read(&x))
@@ -528,7 +610,9 @@ impl Attestation {
     pub fn to_json(&self) -> Value {
         let p = &self.practitioner;
         let mut pm = Map::new();
-        pm.insert("identifier".into(), p.identifier.write());
+        if let Some(i) = &p.identifier {
+            pm.insert("identifier".into(), i.write());
+        }
         if let Some((h, x)) = &p.hpr_nr {
             pm.insert("hpr_nr".into(), write_pair("id", h.as_str(), SYSTEM_HPR, x));
         }
@@ -578,7 +662,9 @@ impl Attestation {
             .iter()
             .map(|pt| {
                 let mut m = Map::new();
-                m.insert("identifier".into(), pt.identifier.write());
+                if let Some(i) = &pt.identifier {
+                    m.insert("identifier".into(), i.write());
+                }
                 if let Some(o) = &pt.point_of_care {
                     m.insert("point_of_care".into(), o.write());
                 }
@@ -720,7 +806,11 @@ impl TrustContext {
     /// The patients this context covers: the attestation's, or the citizen (or whom they represent).
     pub fn patients(&self) -> Vec<&NationalId> {
         match self {
-            TrustContext::Practitioner(a) => a.patients.iter().map(|p| &p.identifier.id).collect(),
+            TrustContext::Practitioner(a) => a
+                .patients
+                .iter()
+                .filter_map(|p| p.identifier.as_ref().map(|i| &i.id))
+                .collect(),
             TrustContext::Citizen(c) => match &c.represented {
                 Some((who, _)) => vec![&who.id],
                 None => vec![&c.citizen.id],
@@ -798,6 +888,64 @@ impl TrustContext {
     }
 }
 
+/// The OAuth grant a token request uses, as far as the attestation's rules care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grant {
+    /// `authorization_code`: the user logged in.
+    AuthorizationCode,
+    /// `refresh_token`: continues a user login.
+    RefreshToken,
+    /// RFC 8693 token exchange: the subject token carries the user.
+    TokenExchange,
+    /// `client_credentials`: no user login.
+    ClientCredentials,
+}
+
+impl Grant {
+    /// Reads a `grant_type`; anything else is refused.
+    pub fn parse(s: &str, path: &str) -> Result<Self> {
+        Ok(match s {
+            "authorization_code" => Grant::AuthorizationCode,
+            "refresh_token" => Grant::RefreshToken,
+            "urn:ietf:params:oauth:grant-type:token-exchange" => Grant::TokenExchange,
+            "client_credentials" => Grant::ClientCredentials,
+            _ => {
+                return Err(Error::new(
+                    ErrorCode::InvalidArgument,
+                    path,
+                    "must be authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:token-exchange",
+                ))
+            }
+        })
+    }
+
+    /// Whether HelseID knows the user from the flow itself (a login, or a token from one).
+    pub const fn carries_user(self) -> bool {
+        !matches!(self, Grant::ClientCredentials)
+    }
+}
+
+impl TrustContext {
+    /// Whether this attestation may be sent in a token request of `grant`. The narrow
+    /// attestation NHN's clients send (no `practitioner.identifier`: HelseID takes the user
+    /// from the login) needs a flow that carries the user; client_credentials acting for a
+    /// person must name the person (trust framework ATT-10, ATT-11: the identifier is compared
+    /// with the authenticated user, and without a login there is nothing to take it from).
+    pub fn check_grant(&self, grant: Grant) -> Result<()> {
+        let TrustContext::Practitioner(a) = self else {
+            return Ok(());
+        };
+        if a.practitioner.identifier.is_none() && !grant.carries_user() {
+            return Err(Error::new(
+                CODE,
+                "$.practitioner.identifier",
+                "is required in client_credentials acting for a person: HelseID takes the user from the login only in authorization_code, refresh_token and token exchange",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Parses one patient entry (`{identifier, point_of_care?, department?}`) for [`TrustContext::with_patients`].
 pub fn parse_patients(v: &Value) -> Result<Vec<Patient>> {
     let wrapper = json!({ "patients": v });
@@ -810,10 +958,10 @@ pub(crate) mod tests {
     use super::*;
     use crate::ident::national_id_check_digits;
 
-    /// A valid synthetic national id (month + 80) for tests, from a seed.
-    pub fn synthetic_fnr(seed: u32) -> String {
+    /// A valid synthetic number of 1985 whose month is `month_base` + 0..11, from a seed.
+    fn synthetic_id(seed: u32, month_base: u32) -> String {
         let day = 1 + seed % 28;
-        let month = 81 + (seed / 28) % 12;
+        let month = month_base + (seed / 28) % 12;
         for ind in (seed % 400)..500 {
             let s = format!("{day:02}{month:02}85{ind:03}");
             let d: Vec<u32> = s.bytes().map(|b| u32::from(b - b'0')).collect();
@@ -822,6 +970,16 @@ pub(crate) mod tests {
             }
         }
         unreachable!()
+    }
+
+    /// A valid synthetic national id (month + 80) for tests, from a seed.
+    pub fn synthetic_fnr(seed: u32) -> String {
+        synthetic_id(seed, 81)
+    }
+
+    /// A valid H-number (month + 40, the help numbers), for ATT-10's refusal.
+    pub fn synthetic_hnr(seed: u32) -> String {
+        synthetic_id(seed, 41)
     }
 
     pub fn sample(patient: &str) -> Value {
@@ -890,17 +1048,15 @@ pub(crate) mod tests {
     #[test]
     fn every_field_is_checked() {
         expect_err(|v| v["type"] = json!("x"), "$.type", "must be");
+        // ATT-10 (NorskHelsenett/Tillitsrammeverk, specs/forretningsregler_for_bruk_av_attestering.md):
+        // fødselsnummer or D-number only; an H-number SKAL be refused.
         expect_err(
             |v| {
-                v["practitioner"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("identifier")
-                    .map(|_| ())
-                    .unwrap()
+                v["practitioner"]["identifier"] =
+                    json!({"id": synthetic_hnr(5), "system": "urn:oid:2.16.578.1.12.4.1.4.3"})
             },
-            "$.practitioner.identifier",
-            "required",
+            "$.practitioner.identifier.system",
+            "ATT-10",
         );
         expect_err(
             |v| v["practitioner"]["identifier"]["id"] = json!("12345678901"),
@@ -925,7 +1081,7 @@ pub(crate) mod tests {
         expect_err(
             |v| v["practitioner"]["authorization"]["code"] = json!("lege"),
             "$.practitioner.authorization.code",
-            "capital",
+            "Volven 9060",
         );
         expect_err(
             |v| v["practitioner"]["legal_entity"]["id"] = json!("974760674"),
@@ -980,7 +1136,7 @@ pub(crate) mod tests {
         expect_err(
             |v| {
                 v["care_relationship"]["healthcare_service"]["system"] =
-                    json!("urn:oid:2.16.578.1.12.4.1.1.8627")
+                    json!("urn:oid:2.16.578.1.12.4.1.1.8628")
             },
             "$.care_relationship.healthcare_service.system",
             "healthcare-service",
@@ -1119,11 +1275,44 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn tenant_forms_of_both_libraries() {
+        let org = |s: &str| OrgNr::parse(s, "$").unwrap();
+        // NorskHelsenett/HelseID.Library, OrganizationNumberCreatorForMultiTenantClient.cs:
+        // the parent alone is written "NO:ORGNR:<parent>:".
+        let parent_only = TenantOrganisation::multi(org("974760673"), None);
+        let v = parent_only.to_json();
+        assert_eq!(
+            v["practitioner_role"]["organization"]["identifier"]["value"],
+            "NO:ORGNR:974760673:"
+        );
+        assert_eq!(TenantOrganisation::from_json(&v).unwrap(), parent_only);
+        // NorskHelsenett/HelseID.Library.Java, HelseIdAuthorizationClaimUtil.java: without the colon.
+        let mut java = v.clone();
+        java["practitioner_role"]["organization"]["identifier"]["value"] =
+            json!("NO:ORGNR:974760673");
+        assert_eq!(TenantOrganisation::from_json(&java).unwrap(), parent_only);
+        // OrganizationNumberCreatorForSingleTenantClient.cs: the child, plain, in the orgnr system.
+        let single = TenantOrganisation::single(org("983044778"));
+        let v = single.to_json();
+        assert_eq!(
+            v["practitioner_role"]["organization"]["identifier"],
+            json!({"system": "urn:oid:2.16.578.1.12.4.1.4.101", "type": "ENH", "value": "983044778"})
+        );
+        assert_eq!(TenantOrganisation::from_json(&v).unwrap(), single);
+        let mut bad = v.clone();
+        bad["practitioner_role"]["organization"]["identifier"]["system"] = json!("urn:oid:1.2");
+        assert_eq!(
+            TenantOrganisation::from_json(&bad).unwrap_err().path(),
+            "$.practitioner_role.organization.identifier.system"
+        );
+    }
+
+    #[test]
     fn tenant_organisation() {
-        let t = TenantOrganisation {
-            parent: OrgNr::parse("974760673", "$").unwrap(),
-            child: Some(OrgNr::parse("983044778", "$").unwrap()),
-        };
+        let t = TenantOrganisation::multi(
+            OrgNr::parse("974760673", "$").unwrap(),
+            Some(OrgNr::parse("983044778", "$").unwrap()),
+        );
         let v = t.to_json();
         assert_eq!(
             v["practitioner_role"]["organization"]["identifier"]["value"],

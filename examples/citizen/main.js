@@ -12,7 +12,7 @@ const ctx = TrustContext.fromJSON({ type: 'tillit:citizen', citizen: { identifie
 const view = client.withContext(ctx);
 
 $('login').addEventListener('click', async () => {
-  const { url } = await view.login({ redirectUri: `${location.origin}${location.pathname}`, loginHint: 'innbygger', scope: 'openid nhn:phr/mhd/read-documentreferences nhn:phr/mhd/read-document' });
+  const { url } = await view.login({ redirectUri: `${location.origin}${location.pathname}`, loginHint: 'innbygger', scope: 'openid offline_access nhn:phr/mhd/read-documentreferences nhn:phr/mhd/read-document' });
   location.assign(url);
 });
 

@@ -31,8 +31,9 @@ const proof = await createDpopProof({ key: dpopKey, method: 'POST', url: `${issu
 const [ah, ac] = decode(assertion);
 const [ph, pc] = decode(proof);
 console.log('client assertion header:', ah);
-console.log('client assertion claims:', { ...ac, assertion_details: `[${ac.assertion_details.length} entry: ${ac.assertion_details[0].type}]` });
-console.log('attestation purpose:', ac.assertion_details[0].care_relationship.purpose_of_use.code, '| decision:', ac.assertion_details[0].care_relationship.decision_ref.id);
+// One type of details: one object, as HelseID.Library sends it (an array when a tenant is added).
+console.log('client assertion claims:', { ...ac, assertion_details: `{ type: ${ac.assertion_details.type}, … }` });
+console.log('attestation purpose:', ac.assertion_details.care_relationship.purpose_of_use.code, '| decision:', ac.assertion_details.care_relationship.decision_ref.id);
 console.log('DPoP proof header:', { ...ph, jwk: `${ph.jwk.kty} ${ph.jwk.crv}` }, 'claims:', pc);
 console.log('DPoP key thumbprint (cnf.jkt):', await jwkThumbprint(dpopKey));
 console.log('private keys extractable:', clientKey.privateKey.extractable, dpopKey.privateKey.extractable);

@@ -113,6 +113,18 @@ fn care_detail<'a>(ev: &'a Value, kind: &str) -> Option<&'a str> {
         .and_then(|d| d.get("valueString").and_then(Value::as_str))
 }
 
+/// PJD's access basis the look-up was sent with, if any.
+fn access_basis(ev: &Value) -> Option<&str> {
+    ev.get("entity")?
+        .as_array()?
+        .iter()
+        .find(|e| {
+            e.pointer("/type/code").and_then(Value::as_str) == Some(super::event::ACCESS_BASIS_CODE)
+        })?
+        .pointer("/what/identifier/value")?
+        .as_str()
+}
+
 fn recorded(ev: &Value) -> &str {
     ev.get("recorded").and_then(Value::as_str).unwrap_or("")
 }
@@ -148,6 +160,7 @@ pub fn report(records: &[Value], volume_threshold: usize) -> Value {
             "id": ev.get("id"), "recorded": recorded(ev), "action": action(ev), "practitioner": user_id(ev),
             "purpose": purpose(ev), "decisionRef": care_detail(ev, "decision_ref"),
             "userSelected": care_detail(ev, "user_selected") == Some("true"),
+            "accessBasis": access_basis(ev),
         })
     };
     let citizen = |ev: &Value| purpose(ev).is_none();
@@ -158,7 +171,11 @@ pub fn report(records: &[Value], volume_threshold: usize) -> Value {
         .collect();
     let emergency: Vec<Value> = evs
         .iter()
-        .filter(|ev| matches!(purpose(ev), Some("ETREAT" | "BTG")))
+        // Emergency purposes, and PJD's raised access bases (FORHOYET_*: blocked data opened).
+        .filter(|ev| {
+            matches!(purpose(ev), Some("ETREAT" | "BTG"))
+                || access_basis(ev).is_some_and(|b| b.starts_with("FORHOYET_"))
+        })
         .map(|ev| summary(ev))
         .collect();
     let self_granted: Vec<Value> = evs

@@ -117,6 +117,8 @@ pub struct LookUp<'a> {
     pub document_id: Option<&'a str>,
     /// The access token's `jti` (never the token).
     pub token_jti: Option<&'a str>,
+    /// PJD's `nhn-access-basis`, if sent; a raised one is an emergency-class look-up.
+    pub access_basis: Option<crate::client::AccessBasis>,
     /// RFC 3339 UTC time the entry is recorded.
     pub recorded: &'a str,
 }
@@ -158,6 +160,8 @@ pub struct EventInput {
     pub document_id: Option<String>,
     /// The access token's `jti`.
     pub token_jti: Option<String>,
+    /// PJD's `nhn-access-basis`, if sent.
+    pub access_basis: Option<crate::client::AccessBasis>,
     /// The completion, for a completed look-up.
     pub completion: Completion,
 }
@@ -175,6 +179,7 @@ struct RawEvent {
     query: Option<Value>,
     document_id: Option<Value>,
     token_jti: Option<Value>,
+    access_basis: Option<Value>,
     completion: Option<Value>,
     trust_context: Option<Value>,
 }
@@ -195,6 +200,7 @@ impl RawEvent {
                 "query" => &mut e.query,
                 "documentId" => &mut e.document_id,
                 "tokenJti" => &mut e.token_jti,
+                "accessBasis" => &mut e.access_basis,
                 "completion" => &mut e.completion,
                 "trustContext" => &mut e.trust_context,
                 _ => return r.skip().map(drop),
@@ -313,6 +319,9 @@ impl EventInput {
             query: opt(&r.query, "query")?,
             document_id: opt(&r.document_id, "documentId")?,
             token_jti: opt(&r.token_jti, "tokenJti")?,
+            access_basis: opt(&r.access_basis, "accessBasis")?
+                .map(|b| crate::client::AccessBasis::parse(&b, "event.accessBasis"))
+                .transpose()?,
             completion,
         })
     }
@@ -337,6 +346,7 @@ impl EventInput {
             query: self.query.as_deref(),
             document_id: self.document_id.as_deref(),
             token_jti: self.token_jti.as_deref(),
+            access_basis: self.access_basis,
             recorded,
         };
         write_framed(out, &l, self.outcome, &self.completion, frame)
@@ -677,7 +687,35 @@ fn entities(a: &mut Items<'_>, l: &LookUp<'_>, completion: &Completion, frame: &
             });
         });
     }
+    if let Some(b) = l.access_basis {
+        // PJD's access basis; a raised (FORHOYET_*) one opened what the patient blocked.
+        a.obj(|m| {
+            // Members in canonical (sorted) order.
+            if b.is_raised() {
+                m.str(
+                    "description",
+                    "raised access basis: emergency-class look-up",
+                );
+            }
+            m.obj("type", |c| {
+                coding(
+                    c,
+                    ACCESS_BASIS_SYSTEM,
+                    ACCESS_BASIS_CODE,
+                    Some("nhn-access-basis"),
+                )
+            })
+            .obj("what", |w| {
+                who(w, None, Some(ACCESS_BASIS_SYSTEM), b.code())
+            });
+        });
+    }
 }
+
+/// System and code of the entity that records PJD's `nhn-access-basis`.
+pub const ACCESS_BASIS_SYSTEM: &str = "urn:tillit:pjd";
+/// See [`ACCESS_BASIS_SYSTEM`].
+pub const ACCESS_BASIS_CODE: &str = "access-basis";
 
 /// The care relationship entity: why the look-up was allowed.
 fn care_entity(m: &mut Members<'_>, at: &crate::trust::Attestation) {
@@ -735,9 +773,12 @@ fn user_agent(m: &mut Members<'_>, tc: &TrustContext) {
     match tc {
         TrustContext::Practitioner(a) => {
             let p = &a.practitioner;
-            let (system, value) = match &p.hpr_nr {
-                Some((h, _)) => (crate::ident::SYSTEM_HPR, h.as_str()),
-                None => (p.identifier.id.system(), p.identifier.id.as_str()),
+            // The narrow attestation names neither: HelseID took the user from the login,
+            // and the token (its jti is in this event) names them.
+            let user = match (&p.hpr_nr, &p.identifier) {
+                (Some((h, _)), _) => Some((crate::ident::SYSTEM_HPR, h.as_str())),
+                (None, Some(i)) => Some((i.id.system(), i.id.as_str())),
+                (None, None) => None,
             };
             let org = &p.point_of_care;
             let c = &a.care_relationship;
@@ -770,7 +811,16 @@ fn user_agent(m: &mut Members<'_>, tc: &TrustContext) {
                 concept(t, HUMAN, "humanuser", Some("human user"))
             })
             .obj("who", |w| {
-                who(w, p.identifier.extras.get("name"), Some(system), value)
+                let name = p.identifier.as_ref().and_then(|i| i.extras.get("name"));
+                match user {
+                    Some((system, value)) => who(w, name, Some(system), value),
+                    None => {
+                        w.str(
+                            "display",
+                            "the user of the HelseID login (named by the token)",
+                        );
+                    }
+                }
             });
         }
         TrustContext::Citizen(c) => {

@@ -29,6 +29,7 @@ fn look_up<'a>(id: &'a str, action: Action, tc: &'a TrustContext, recorded: &'a 
         query: Some("patient.identifier=urn:oid:2.16.578.1.12.4.1.4.1|x&status=current"),
         document_id: Some("2.16.578.1.34.1^1.2.3"),
         token_jti: Some("jti-123"),
+        access_basis: None,
         recorded,
     }
 }
@@ -462,4 +463,35 @@ fn a_later_record_never_hides_an_earlier_look_up() {
         head.append("event", done(&mine)),
     ];
     assert_eq!(control::events(&twice).len(), 2);
+}
+
+#[test]
+fn raised_access_basis_is_an_emergency_class_look_up() {
+    // PJD's FORHOYET_* access bases open what the patient blocked: the log records the basis
+    // and the follow-up report lists the look-up with the emergency access.
+    use crate::client::AccessBasis;
+    let tc = ctx("TREAT", true);
+    let mut log = Vec::new();
+    for (id, basis) in [
+        ("n", None),
+        ("a", Some(AccessBasis::Akutt)),
+        ("f", Some(AccessBasis::ForhoyetAkutt)),
+        ("s", Some(AccessBasis::ForhoyetSamtykke)),
+    ] {
+        let mut l = look_up(id, Action::Search, &tc, "2026-06-01T10:00:00.000Z");
+        l.access_basis = basis;
+        let ev = build(&l, Outcome::Success, &Completion::default()).unwrap();
+        log.push(json!({ "kind": "event", "body": ev }));
+    }
+    let text = serde_json::to_string(&log[2]).unwrap();
+    assert!(text.contains("FORHOYET_AKUTT") && text.contains("emergency-class"));
+    let r = report(&log, 100);
+    let ids: Vec<&str> = r["emergencyAccess"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["f", "s"]);
+    assert_eq!(r["emergencyAccess"][0]["accessBasis"], "FORHOYET_AKUTT");
 }

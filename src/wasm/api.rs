@@ -3,12 +3,12 @@
 
 use super::platform::{self, Signer};
 use super::{arg_err, from_js, opt_str, opt_u64, prop, prop_str, to_js, to_js_value, JsResult};
-use crate::assertion::{self, AuthorizeParams, Common, Details, Placement};
+use crate::assertion::{self, AuthorizeParams, Common, Details, Placement, RequestObjectTyp};
 use crate::dpop::{self, ProofParams};
 use crate::error::{Error, ErrorCode};
 use crate::ident::{NationalId, OrgNr};
 use crate::jose::{compact, signing_input, Alg, PublicJwk};
-use crate::trust::{self, TenantOrganisation, TrustContext};
+use crate::trust::{self, Grant, TenantOrganisation, TrustContext};
 use js_sys::Object;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -154,28 +154,33 @@ pub fn jwk_thumbprint(jwk: JsValue) -> JsResult<String> {
 }
 
 fn details(opts: &JsValue) -> JsResult<Option<Details>> {
-    let Some(tc) = prop(opts, "trustContext") else {
-        if prop(opts, "tenant").is_some() {
-            return Err(arg_err("tenant", "goes with a trustContext"));
-        }
-        return Ok(None);
-    };
-    let trust_context = trust_context(&tc, "trustContext")?;
+    let trust_context = prop(opts, "trustContext")
+        .map(|tc| trust_context(&tc, "trustContext"))
+        .transpose()?;
     let tenant = match prop(opts, "tenant") {
         Some(t) => {
-            let parent = OrgNr::parse(
-                &prop_str(&t, "parent").map_err(|_| arg_err("tenant.parent", "is required"))?,
-                "tenant.parent",
-            )
-            .map_err(to_js)?;
-            let child = opt_str(&t, "child")?
-                .map(|c| OrgNr::parse(&c, "tenant.child"))
-                .transpose()
-                .map_err(to_js)?;
-            Some(TenantOrganisation { parent, child })
+            let org = |k: &str| -> JsResult<Option<OrgNr>> {
+                opt_str(&t, k)?
+                    .map(|v| OrgNr::parse(&v, &format!("tenant.{k}")))
+                    .transpose()
+                    .map_err(to_js)
+            };
+            Some(match (org("parent")?, org("child")?) {
+                (Some(p), c) => TenantOrganisation::multi(p, c),
+                (None, Some(c)) => TenantOrganisation::single(c),
+                (None, None) => {
+                    return Err(arg_err(
+                        "tenant",
+                        "needs parent (multi-tenant, child optional) or child (single-tenant)",
+                    ))
+                }
+            })
         }
         None => None,
     };
+    if trust_context.is_none() && tenant.is_none() {
+        return Ok(None);
+    }
     Ok(Some(Details {
         trust_context,
         tenant,
@@ -230,8 +235,14 @@ pub async fn create_client_assertion(opts: JsValue) -> JsResult<String> {
     let placement = details(&opts)?
         .map(Placement::ClientAssertion)
         .unwrap_or(Placement::None);
+    // The grant the assertion is for; unstated, it is taken as client_credentials (no user
+    // login), so an attestation that leaves the user to the login is refused (fail closed).
+    let grant = match opt_str(&opts, "grantType")? {
+        Some(g) => Grant::parse(&g, "grantType").map_err(to_js)?,
+        None => Grant::ClientCredentials,
+    };
     let common = o.common(&signer);
-    let (h, c) = assertion::client_assertion(&common, &placement).map_err(to_js)?;
+    let (h, c) = assertion::client_assertion(&common, &placement, grant).map_err(to_js)?;
     sign_jwt(&signer, &h, &c).await
 }
 
@@ -255,7 +266,12 @@ pub async fn create_request_object(opts: JsValue) -> JsResult<String> {
         opt_str(&opts, "nonce")?.unwrap_or_default(),
         prop_str(&opts, "codeChallenge")?,
     );
+    let typ = match opt_str(&opts, "typ")? {
+        Some(t) => RequestObjectTyp::parse(&t, "typ").map_err(to_js)?,
+        None => RequestObjectTyp::default(),
+    };
     let params = AuthorizeParams {
+        typ,
         redirect_uri: &redirect_uri,
         scope: &scope,
         state: &state,
@@ -459,6 +475,17 @@ pub fn classify_response(
         Verdict::Http { status } => serde_json::json!({ "verdict": "http", "status": status }),
     };
     to_js_value(&j)
+}
+
+/// PJD's access basis: `{ code, raised }` (the header value, and whether it is a raised,
+/// emergency-class basis); refuses anything else, naming `path`.
+#[wasm_bindgen(js_name = accessBasis)]
+pub fn access_basis(value: &str, path: &str) -> JsResult<JsValue> {
+    let b = crate::client::AccessBasis::parse(value, path).map_err(to_js)?;
+    let o = js_sys::Object::new();
+    js_sys::Reflect::set(&o, &"code".into(), &b.code().into())?;
+    js_sys::Reflect::set(&o, &"raised".into(), &b.is_raised().into())?;
+    Ok(o.into())
 }
 
 /// The token cache key for a resource, scope and trust context.

@@ -115,9 +115,9 @@ fn obj(pairs: &[(&str, JsValue)]) -> Object {
 /// The WebCrypto algorithm for generating or importing a key of `alg`.
 fn key_algorithm(alg: Alg) -> Object {
     match alg {
-        Alg::Es256 => obj(&[
+        Alg::Es256 | Alg::Es384 => obj(&[
             ("name", interned("ECDSA")),
-            ("namedCurve", interned("P-256")),
+            ("namedCurve", interned(curve(alg))),
         ]),
         Alg::Rs256 | Alg::Ps256 => obj(&[
             (
@@ -140,14 +140,24 @@ fn key_algorithm(alg: Alg) -> Object {
 fn sign_algorithm(alg: Alg) -> Object {
     match alg {
         Alg::Es256 => obj(&[("name", interned("ECDSA")), ("hash", interned("SHA-256"))]),
+        Alg::Es384 => obj(&[("name", interned("ECDSA")), ("hash", interned("SHA-384"))]),
         Alg::Rs256 => obj(&[("name", interned("RSASSA-PKCS1-v1_5"))]),
         Alg::Ps256 => obj(&[("name", interned("RSA-PSS")), ("saltLength", 32.into())]),
     }
 }
 
+/// The WebCrypto curve of an ECDSA algorithm.
+fn curve(alg: Alg) -> &'static str {
+    if alg == Alg::Es384 {
+        "P-384"
+    } else {
+        "P-256"
+    }
+}
+
 fn webcrypto_name(alg: Alg) -> &'static str {
     match alg {
-        Alg::Es256 => "ECDSA",
+        Alg::Es256 | Alg::Es384 => "ECDSA",
         Alg::Rs256 => "RSASSA-PKCS1-v1_5",
         Alg::Ps256 => "RSA-PSS",
     }
@@ -387,13 +397,15 @@ impl Signer {
                 "must be a private key",
             )));
         }
-        let name = Reflect::get(
-            &key.algorithm().map_err(crypto_err("algorithm"))?.into(),
-            &"name".into(),
-        )
-        .ok()
-        .and_then(|n| n.as_string());
-        if name.as_deref() != Some(webcrypto_name(alg)) {
+        let algorithm: JsValue = key.algorithm().map_err(crypto_err("algorithm"))?.into();
+        let member = |k: &str| {
+            Reflect::get(&algorithm, &k.into())
+                .ok()
+                .and_then(|n| n.as_string())
+        };
+        let curve_ok = !matches!(alg, Alg::Es256 | Alg::Es384)
+            || member("namedCurve").as_deref() == Some(curve(alg));
+        if member("name").as_deref() != Some(webcrypto_name(alg)) || !curve_ok {
             return Err(to_js(Error::new(
                 ErrorCode::KeyError,
                 "key.alg",
@@ -488,11 +500,16 @@ impl Signer {
                 "must resolve to a Uint8Array or ArrayBuffer",
             )));
         };
-        if self.alg() == Alg::Es256 && bytes.len() != 64 {
+        let fixed = match self.alg() {
+            Alg::Es256 => Some(64),
+            Alg::Es384 => Some(96),
+            Alg::Rs256 | Alg::Ps256 => None,
+        };
+        if fixed.is_some_and(|n| bytes.len() != n) {
             return Err(to_js(Error::new(
                 ErrorCode::CryptoError,
                 "signer.sign",
-                "an ES256 signature is 64 bytes r||s (not DER)",
+                "an ECDSA signature is r||s (ES256: 64 bytes, ES384: 96 bytes; not DER)",
             )));
         }
         Ok(bytes)

@@ -20,7 +20,7 @@ for (const alg of ['ES256', 'RS256', 'PS256']) {
       const p = await jose.jwtVerify(proof, jose.EmbeddedJWK, { typ: 'dpop+jwt' });
       return {
         exportRefused, extractable: key.privateKey.extractable,
-        details: v.payload.assertion_details[0].care_relationship.decision_ref.id,
+        details: v.payload.assertion_details.care_relationship.decision_ref.id,
         htu: p.payload.htu,
         thumbOk: (await tillit.jwkThumbprint(key)) === (await jose.calculateJwkThumbprint(key.publicJwk)),
       };

@@ -32,7 +32,8 @@ const cases = [
   ['context: patient id as number', () => TrustContext.fromJSON(att((a) => (a.patients[0].identifier.id = 4818500012))), 'INVALID_TRUST_CONTEXT'],
   ['context: huge string', () => TrustContext.fromJSON(att((a) => (a.care_relationship.decision_ref.id = big))), 'INPUT_TOO_LARGE'],
   ['context: unknown purpose', () => TrustContext.fromJSON(att((a) => (a.care_relationship.purpose_of_use.code = 'HMARKT'))), 'INVALID_CODE'],
-  ['context: expired healthcare-service system', () => TrustContext.fromJSON(att((a) => (a.care_relationship.healthcare_service.system = 'urn:oid:2.16.578.1.12.4.1.1.8627'))), 'INVALID_CODE'],
+  // 8627 has expired but ATT-37 still allows it (NorskHelsenett/Tillitsrammeverk, specs/forretningsregler_for_bruk_av_attestering.md): a system outside the list is refused.
+  ['context: unknown healthcare-service system', () => TrustContext.fromJSON(att((a) => (a.care_relationship.healthcare_service.system = 'urn:oid:2.16.578.1.12.4.1.1.8628'))), 'INVALID_CODE'],
   ['context: authorisation lower case', () => TrustContext.fromJSON(att((a) => (a.practitioner.authorization.code = 'le'))), 'INVALID_CODE'],
   ['context: org number check digit', () => TrustContext.fromJSON(att((a) => (a.practitioner.legal_entity.id = '974760674'))), 'INVALID_IDENTIFIER'],
   ['context: user_selected as string', () => TrustContext.fromJSON(att((a) => (a.care_relationship.decision_ref.user_selected = 'false'))), 'INVALID_TRUST_CONTEXT'],

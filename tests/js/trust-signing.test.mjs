@@ -75,7 +75,8 @@ for (const alg of ALGS) {
     assert.equal(protectedHeader.kid, key.kid);
     assert.ok(payload.exp - payload.iat <= 60 && payload.nbf === payload.iat);
     assert.match(payload.jti, /^[A-Za-z0-9_-]{22}$/);
-    assert.deepEqual(payload.assertion_details, [ctx.toJSON()]);
+    // One type: one object (NorskHelsenett/HelseID.Library, HelseId.Library/Services/PayloadClaimCreators/DetailsCreators/DetailsCreator.cs).
+    assert.deepEqual(payload.assertion_details, ctx.toJSON());
   });
 
   test(`${alg}: DPoP proof verified by jose`, async () => {
@@ -101,8 +102,13 @@ test('PAR request object carries the attestation as authorization_details', asyn
     clientId: 'c', issuer: ISSUER, key, trustContext: ctx, redirectUri: 'https://ehr.example/cb', scope: 'openid nhn:phr', state: 's', codeChallenge: 'x'.repeat(43),
   });
   const { payload, protectedHeader } = await jose.jwtVerify(ro, await jose.importJWK(key.publicJwk, 'ES256'), { issuer: 'c', audience: ISSUER });
-  assert.equal(protectedHeader.typ, 'oauth-authz-req+jwt');
-  assert.deepEqual(payload.authorization_details, [ctx.toJSON()]);
+  // typ as NHN's code sets it (NorskHelsenett/Pasientens-journaldokumenter, .NET/PatientHealthRecordsEPJ/.../Controllers/HomeController.cs, BuildHelseIdJwt); RFC 9101's on request.
+  assert.equal(protectedHeader.typ, 'client-authentication+jwt');
+  const rfc = await createRequestObject({
+    clientId: 'c', issuer: ISSUER, key, redirectUri: 'https://ehr.example/cb', scope: 'openid', state: 's', codeChallenge: 'x'.repeat(43), typ: 'oauth-authz-req+jwt',
+  });
+  assert.equal(jose.decodeProtectedHeader(rfc).typ, 'oauth-authz-req+jwt');
+  assert.deepEqual(payload.authorization_details, ctx.toJSON());
   assert.equal(payload.assertion_details, undefined);
   assert.equal(payload.code_challenge_method, 'S256');
 });

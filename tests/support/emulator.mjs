@@ -14,14 +14,16 @@ export const PRACTITIONER = '03818500083';
 export const CITIZEN = '04818500012';
 
 /** Starts an emulator; returns { url, pem, clientId, stop(), patients() }. */
-export async function startEmulator({ fault, args = [], alg = 'ES256' } = {}) {
+export async function startEmulator({ fault, args = [], alg = 'ES256', resourceNonce = true } = {}) {
   if (!existsSync(EMULATOR_BIN)) throw new Error(`build the emulator first: cargo build -p tillit-emulator (${EMULATOR_BIN})`);
-  const kp = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const kp = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : alg === 'ES384' ? generateKeyPairSync('ec', { namedCurve: 'P-384' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
   const dir = mkdtempSync(join(tmpdir(), 'tillit-emu-'));
   const config = join(dir, 'config.json');
   const clientId = 'tillit-test';
   writeFileSync(config, JSON.stringify({
     clients: [{ client_id: clientId, jwks: { keys: [kp.publicKey.export({ format: 'jwk' })] }, scopes: ['nhn:phr/mhd/read-documentreferences', 'nhn:phr/mhd/read-documentreferences/kjernejournalforskriften', 'nhn:phr/mhd/read-document'] }],
+    // PJD demands no DPoP nonce (the emulator's default); these tests drive the dance unless told otherwise.
+    resource_nonce: resourceNonce,
     users: [
       { id: 'lege', kind: 'practitioner', pid: PRACTITIONER, hpr: '9144900', name: 'Lege Lise Lauritzen' },
       { id: 'innbygger', kind: 'citizen', pid: CITIZEN, name: 'Kari Testborger' },

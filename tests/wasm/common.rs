@@ -131,7 +131,7 @@ async fn keys_sign_assertions_and_proofs_for_all_algorithms() {
         assert_eq!(p.header["typ"], "client-authentication+jwt");
         assert_eq!(p.header["alg"], alg);
         assert_eq!(
-            p.claims["assertion_details"][0]["care_relationship"]["purpose_of_use"]["code"],
+            p.claims["assertion_details"]["care_relationship"]["purpose_of_use"]["code"],
             "TREAT"
         );
 

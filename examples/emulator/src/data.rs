@@ -114,6 +114,8 @@ pub struct Doc {
     pub labels: Vec<(&'static str, &'static str)>,
     /// Whether the source returns a CDA document wrapping the PDF.
     pub cda: bool,
+    /// Whether that CDA wraps a KITH XML message instead of a PDF.
+    pub kith: bool,
 }
 
 const LEGAL: [(&str, &[&str]); 8] = [
@@ -167,8 +169,13 @@ fn date_of(days: u64) -> String {
 
 /// The synthetic world: patients and their documents.
 pub struct World {
-    /// Patients' national ids.
+    /// Patients' national ids: the listed ones, then the three status patients (reserved,
+    /// restricted, blocked; see [`World::status`]).
     pub patients: Vec<String>,
+    /// How many patients `/_emulator/patients` lists (the status patients come after).
+    pub listed: usize,
+    /// Each patient's privacy setting as PJD's `/status` reports it.
+    pub status: Vec<PatientStatus>,
     /// All documents, newest first per patient.
     pub docs: Vec<Doc>,
     /// Sources.
@@ -199,40 +206,42 @@ impl World {
             } else {
                 8 + rng.below(16) as usize
             };
-            let mut mine = Vec::with_capacity(count);
-            for i in 0..count {
-                let (type_code, titles) = LEGAL[rng.below(LEGAL.len() as u64) as usize];
-                let age = rng.below(8 * 365);
-                let roll = rng.below(100);
-                let labels = match roll {
-                    0..=5 => vec![(SYSTEM_BLOCKS, "NORS")],
-                    6..=9 => vec![(SYSTEM_CONF, "R")],
-                    10 => vec![(SYSTEM_CONF, "V")],
-                    _ => vec![(SYSTEM_CONF, "N")],
-                };
-                // The first documents of every patient are recent, so each kind shows.
-                let age = if i < 4 { rng.below(200) } else { age };
-                mine.push(Doc {
-                    id: format!("p{p}d{i}"),
-                    patient: p,
-                    type_code,
-                    title: titles[rng.below(titles.len() as u64) as usize].to_string(),
-                    date: date_of(today_days.saturating_sub(age)),
-                    org: rng.below(orgs.len() as u64) as usize,
-                    author: AUTHORS[rng.below(AUTHORS.len() as u64) as usize],
-                    labels: if i < 2 {
-                        vec![(SYSTEM_CONF, "N")]
-                    } else {
-                        labels
-                    },
-                    cda: rng.below(3) == 0,
-                });
-            }
-            mine.sort_by(|a, b| b.date.cmp(&a.date));
+            docs.extend(docs_for(p, count, &mut rng, &orgs, today_days));
+        }
+        // Three patients for PJD's /status, from their own generator so the listed world
+        // stays as it was: one reserved against the core record (kjernejournal), one
+        // restricted (sperret adresse), one who has blocked all access to their documents.
+        let mut rng2 = Rng::new(seed ^ 0x5354_4154_5553);
+        let mut status = vec![PatientStatus::default(); n];
+        for flags in [
+            PatientStatus {
+                reserved: true,
+                ..PatientStatus::default()
+            },
+            PatientStatus {
+                restricted: true,
+                ..PatientStatus::default()
+            },
+            PatientStatus {
+                blocked: true,
+                ..PatientStatus::default()
+            },
+        ] {
+            let p = patients.len();
+            patients.push(synthetic_fnr(&mut rng2));
+            status.push(flags);
+            let mut mine = docs_for(p, 6, &mut rng2, &orgs, today_days);
+            // The newest document of each status patient is a KITH message wrapped in CDA, as
+            // PJD serves some sources' documents (see `cda_kith`).
+            mine[0].cda = true;
+            mine[0].kith = true;
+            mine[0].labels = vec![(SYSTEM_CONF, "N")];
             docs.extend(mine);
         }
         World {
             patients,
+            listed: n,
+            status,
             docs,
             orgs,
         }
@@ -250,6 +259,7 @@ impl World {
             author: AUTHORS[0],
             labels: vec![],
             cda: false,
+            kith: false,
         }
     }
 
@@ -257,14 +267,23 @@ impl World {
     pub fn document_reference(&self, d: &Doc, base: &str) -> Value {
         let org = &self.orgs[d.org];
         let unique = format!("2.16.578.1.12.4.5.100.9.{}", d.id.replace(['p', 'd'], "."));
+        // The shapes NHN's reference EHR reads (NorskHelsenett/Pasientens-journaldokumenter,
+        // .NET/PatientHealthRecordsEPJ/.../Views/Documents/Index.cshtml): the institution is the
+        // contained Organization whose type coding has the organisation-number OID (bare), the
+        // author a contained Practitioner with given and family names, and masterIdentifier's
+        // value is split at '^' (documentUniqueId^repositoryUniqueId).
+        let (given, family) = d.author.rsplit_once(' ').unwrap_or(("", d.author));
         let mut r = json!({
             "resourceType": "DocumentReference",
             "id": d.id,
             "contained": [
-                { "resourceType": "Organization", "id": "org", "identifier": [{ "system": "urn:oid:2.16.578.1.12.4.1.4.101", "value": org.orgnr }], "name": org.name },
-                { "resourceType": "Practitioner", "id": "aut", "name": [{ "text": d.author }] }
+                { "resourceType": "Organization", "id": "org",
+                  "identifier": [{ "system": "urn:oid:2.16.578.1.12.4.1.4.101", "value": org.orgnr }],
+                  "type": [{ "coding": [{ "system": "2.16.578.1.12.4.1.4.101", "code": org.orgnr }] }],
+                  "name": org.name },
+                { "resourceType": "Practitioner", "id": "aut", "name": [{ "text": d.author, "family": family, "given": given.split(' ').filter(|g| !g.is_empty()).collect::<Vec<_>>() }] }
             ],
-            "masterIdentifier": { "system": "urn:ietf:rfc:3986", "value": format!("urn:oid:{unique}") },
+            "masterIdentifier": { "value": format!("{unique}^{}", org.repository) },
             "status": "current",
             "type": { "coding": [{ "system": DOC_TYPE, "code": d.type_code }] },
             "category": [{ "coding": [{ "system": DOC_TYPE, "code": format!("{}00-1", &d.type_code[..1]) }] }],
@@ -349,4 +368,67 @@ pub fn cda(title: &str) -> String {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>{}</title><component><nonXMLBody><text mediaType=\"application/pdf\" representation=\"B64\">{b64}</text></nonXMLBody></component></ClinicalDocument>\n",
         title.replace('&', "&amp;").replace('<', "&lt;")
     )
+}
+
+/// A CDA ClinicalDocument whose nonXMLBody carries a KITH XML message (an epicrisis) in
+/// base64, the form NHN's reference EHR unwraps (NorskHelsenett/Pasientens-journaldokumenter,
+/// `.NET/PatientHealthRecordsEPJ/.../Controllers/DocumentController.cs`).
+pub fn cda_kith(title: &str) -> String {
+    use base64ct::{Base64, Encoding};
+    let t = title.replace('&', "&amp;").replace('<', "&lt;");
+    let kith = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Epikrise xmlns=\"http://www.kith.no/xmlstds/epikrise/2012-02-15\"><Tittel>{t}</Tittel></Epikrise>"
+    );
+    let b64 = Base64::encode_string(kith.as_bytes());
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>{t}</title><component><nonXMLBody><text mediaType=\"application/xml\" representation=\"B64\">{b64}</text></nonXMLBody></component></ClinicalDocument>\n"
+    )
+}
+
+/// A patient's privacy setting as PJD's `/status` reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PatientStatus {
+    /// Reserved against the core record (`hasReservationKjernejournal`).
+    pub reserved: bool,
+    /// Restricted (`isRestricted`).
+    pub restricted: bool,
+    /// Has blocked access to their documents (`isBlocked`): only a raised access basis opens them.
+    pub blocked: bool,
+}
+
+/// `count` documents of patient `p`, newest first.
+fn docs_for(p: usize, count: usize, rng: &mut Rng, orgs: &[Org], today_days: u64) -> Vec<Doc> {
+    let mut mine = Vec::with_capacity(count);
+    for i in 0..count {
+        let (type_code, titles) = LEGAL[rng.below(LEGAL.len() as u64) as usize];
+        let age = rng.below(8 * 365);
+        let roll = rng.below(100);
+        let labels = match roll {
+            0..=5 => vec![(SYSTEM_BLOCKS, "NORS")],
+            6..=9 => vec![(SYSTEM_CONF, "R")],
+            10 => vec![(SYSTEM_CONF, "V")],
+            _ => vec![(SYSTEM_CONF, "N")],
+        };
+        // The first documents of every patient are recent, so each kind shows.
+        let age = if i < 4 { rng.below(200) } else { age };
+        mine.push(Doc {
+            id: format!("p{p}d{i}"),
+            patient: p,
+            type_code,
+            title: titles[rng.below(titles.len() as u64) as usize].to_string(),
+            date: date_of(today_days.saturating_sub(age)),
+            org: rng.below(orgs.len() as u64) as usize,
+            author: AUTHORS[rng.below(AUTHORS.len() as u64) as usize],
+            labels: if i < 2 {
+                vec![(SYSTEM_CONF, "N")]
+            } else {
+                labels
+            },
+            cda: rng.below(3) == 0,
+            kith: false,
+        });
+    }
+    mine.sort_by(|a, b| b.date.cmp(&a.date));
+    mine.sort_by(|a, b| b.date.cmp(&a.date));
+    mine
 }

@@ -23,12 +23,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tillit::jose::{b64u, compact, sha256_b64u, signing_input};
 use tillit::trust::{
-    TenantOrganisation, TrustContext, TYPE_HELSEID_AUTHORIZATION, TYPE_TRUST_FRAMEWORK,
+    Grant, TenantOrganisation, TrustContext, TYPE_HELSEID_AUTHORIZATION, TYPE_TRUST_FRAMEWORK,
 };
 use verify::{refuse, Refusal, Replay};
 
 /// The resource (audience) of the document API.
 pub const AUD_PJD: &str = "nhn:phr";
+/// A second API's audience, for tokens per API (RFC 8707): the core record (kjernejournal).
+pub const AUD_KJ: &str = "nhn:kjernejournal";
 /// Scopes of the document API.
 pub const SCOPE_SEARCH: &str = "nhn:phr/mhd/read-documentreferences";
 /// Search under kjernejournalforskriften (needs `nhn-access-basis`).
@@ -89,6 +91,11 @@ pub struct Config {
     pub nonce_secs: u64,
     /// Access-token lifetime, seconds.
     pub token_secs: u64,
+    /// Whether the document list and source demand a DPoP nonce. PJD does not: NHN's clients
+    /// send none to it (NorskHelsenett/Pasientens-journaldokumenter, ApiCaller.cs builds the
+    /// proof without one). Off by default; config `"resource_nonce": true`, or the `nonce`
+    /// fault, turns it on.
+    pub resource_nonce: bool,
 }
 
 impl Config {
@@ -142,6 +149,7 @@ impl Config {
             fault: None,
             nonce_secs: 60,
             token_secs: 300,
+            resource_nonce: v["resource_nonce"].as_bool().unwrap_or(false),
         })
     }
 }
@@ -157,6 +165,8 @@ struct Session {
     par_details: Option<Value>,
     redirect_uri: String,
     code_challenge: String,
+    /// The APIs (RFC 8707 `resource`) the login asked for; a token names one of them.
+    resources: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -325,11 +335,17 @@ pub fn router(state: Shared) -> Router {
         .route("/connect/authorize", get(authorize))
         .route("/connect/token", post(token))
         .route("/R4/fhir/DocumentReference/_search", post(search))
+        // The path PJD's own clients use (NorskHelsenett/Pasientens-journaldokumenter,
+        // .NET/PatientHealthRecordsEPJ/.../appsettings.json).
+        .route("/R4/fhir/documentreference/_search", post(search))
         .route("/R4/fhir/DocumentReference", get(search))
         .route("/mhd/document", get(retrieve))
         .route("/mhd/iti68/document", get(retrieve))
         .route("/_emulator/log", get(emulator_log))
         .route("/_emulator/patients", get(emulator_patients))
+        .route("/_emulator/status-patients", get(emulator_status_patients))
+        // PJD's patient status (privacy settings), as its API documents it.
+        .route("/status", post(patient_status))
         .layer(axum::middleware::from_fn(cors))
         .with_state(state)
 }
@@ -464,8 +480,11 @@ async fn discovery(State(s): State<Shared>, headers: HeaderMap) -> Response {
             "require_pushed_authorization_requests": true,
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"],
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
-            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
-            "dpop_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
+            // HelseID's production discovery lists ES384 too (NorskHelsenett/HelseID.Library,
+            // HelseId.Library.Tests/Services/Endpoints/DiscoveryDocumentGetterTests.cs).
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256", "ES384"],
+            "request_object_signing_alg_values_supported": ["RS256", "PS256", "ES256", "ES384"],
+            "dpop_signing_alg_values_supported": ["RS256", "PS256", "ES256", "ES384"],
             "code_challenge_methods_supported": ["S256"],
             "authorization_details_types_supported": [TYPE_TRUST_FRAMEWORK, TYPE_HELSEID_AUTHORIZATION],
             "response_types_supported": ["code"],
@@ -569,11 +588,47 @@ fn authenticate(
     Ok((client, v.claims))
 }
 
-/// Validates `authorization_details`/`assertion_details`: the attestation and tenant entries.
+/// HelseID takes the user from the login: an attestation without `practitioner.identifier`
+/// (the narrow one NHN's clients send; NorskHelsenett/Pasientens-journaldokumenter,
+/// `.NET/PatientHealthRecordsEPJ/.../Controllers/HomeController.cs`) gets the logged-in user's
+/// number in the token, as HelseID fills in what it knows itself. One that names a user must
+/// name this one.
+fn bind_user(att: &mut Value, user: &User, what: &str) -> Result<(), Refusal> {
+    match att
+        .pointer("/practitioner/identifier/id")
+        .and_then(Value::as_str)
+    {
+        Some(id) if id == user.pid => Ok(()),
+        Some(_) => Err(refuse(
+            "invalid_request",
+            format!("{what}: practitioner.identifier does not match the logged-in user"),
+        )),
+        None => {
+            let system = tillit::ident::NationalId::parse(&user.pid, "pid")
+                .map(|n| n.system())
+                .unwrap_or(tillit::ident::SYSTEM_FNR);
+            if let Some(p) = att.get_mut("practitioner").and_then(Value::as_object_mut) {
+                let mut m = serde_json::Map::new();
+                m.insert(
+                    "identifier".into(),
+                    json!({ "id": user.pid, "system": system }),
+                );
+                m.extend(std::mem::take(p));
+                *p = m;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Validates `authorization_details`/`assertion_details` (one object, or an array of them as
+/// HelseID.Library sends when there are several types): the attestation and tenant entries.
+/// An attestation that leaves the user to the login is refused where `grant` has no login.
 fn check_details(
     details: &Value,
     user: Option<&User>,
     what: &str,
+    grant: Grant,
 ) -> Result<Option<Value>, Refusal> {
     let items: Vec<&Value> = match details {
         Value::Array(a) => a.iter().collect(),
@@ -589,7 +644,7 @@ fn check_details(
     for it in items {
         match it.get("type").and_then(Value::as_str) {
             Some(TYPE_TRUST_FRAMEWORK) => {
-                let tc = TrustContext::from_json(it).map_err(|e| {
+                let rule = |e: tillit::error::Error| {
                     refuse(
                         "invalid_request",
                         format!(
@@ -599,23 +654,22 @@ fn check_details(
                             e.rule()
                         ),
                     )
-                })?;
+                };
+                let tc = TrustContext::from_json(it).map_err(rule)?;
+                tc.check_grant(grant).map_err(rule)?;
                 tc.check_fresh(now(), verify::SKEW)
                     .map_err(|e| refuse("invalid_request", format!("{what}: {}", e.rule())))?;
-                let a = tc.attestation().ok_or_else(|| {
-                    refuse("invalid_request", format!("{what}: not an attestation"))
-                })?;
-                if let Some(u) = user {
-                    if a.practitioner.identifier.id.as_str() != u.pid {
-                        return Err(refuse(
-                            "invalid_request",
-                            format!(
-                                "{what}: practitioner.identifier does not match the logged-in user"
-                            ),
-                        ));
-                    }
+                if tc.attestation().is_none() {
+                    return Err(refuse(
+                        "invalid_request",
+                        format!("{what}: not an attestation"),
+                    ));
                 }
-                attestation = Some(tc.to_json());
+                let mut a = tc.to_json();
+                if let Some(u) = user {
+                    bind_user(&mut a, u, what)?;
+                }
+                attestation = Some(a);
             }
             Some(TYPE_HELSEID_AUTHORIZATION) => {
                 TenantOrganisation::from_json(it).map_err(|e| {
@@ -639,6 +693,8 @@ struct Seen<'a> {
     user: Option<&'a str>,
     attestation: Option<&'a Value>,
     patient: Option<&'a str>,
+    /// How the search named the patient: `number` (NHN's clients) or `token` (`system|value`).
+    patient_form: Option<&'a str>,
     document: Option<&'a str>,
     event_id: Option<&'a str>,
     status: u16,
@@ -655,7 +711,7 @@ fn log_event(m: &mut Mutable, e: Seen<'_>) {
     });
     let entry = json!({
         "time": now(), "endpoint": e.endpoint, "client_id": e.client, "user": e.user, "attestation": att,
-        "patient": e.patient, "document": e.document, "event_id": e.event_id, "status": e.status
+        "patient": e.patient, "patient_form": e.patient_form, "document": e.document, "event_id": e.event_id, "status": e.status
     });
     push_bounded(&mut m.log, &mut m.log_dropped, LOG_LIMIT, entry);
 }
@@ -681,9 +737,22 @@ async fn par(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respon
             None,
         );
     };
+    // The request object's typ: client-authentication+jwt as NHN's code sets it
+    // (Pasientens-journaldokumenter HomeController.cs BuildHelseIdJwt), or RFC 9101's
+    // oauth-authz-req+jwt; anything else is refused.
+    let typ = match request
+        .split('.')
+        .next()
+        .and_then(|h| tillit::jose::b64u_decode(h, "request").ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|h| h.get("typ").and_then(Value::as_str).map(String::from))
+    {
+        Some(t) if t == "oauth-authz-req+jwt" => "oauth-authz-req+jwt",
+        _ => "client-authentication+jwt",
+    };
     let ro = match verify::client_jwt(
         request,
-        "oauth-authz-req+jwt",
+        typ,
         &client.keys,
         &client.id,
         &issuer,
@@ -701,11 +770,37 @@ async fn par(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respon
             None,
         );
     }
+    // NHN's reference EHR repeats the authorisation parameters beside the request object
+    // (Pasientens-journaldokumenter HomeController.cs, GetParametersForPushedAuthorizationRequest):
+    // each one sent must say what the signed request object says.
+    for k in [
+        "scope",
+        "redirect_uri",
+        "response_type",
+        "code_challenge",
+        "code_challenge_method",
+        "state",
+    ] {
+        if let Some(v) = f.get(k) {
+            if ro.get(k).and_then(Value::as_str) != Some(v.as_str()) {
+                return oauth_error(
+                    &refuse(
+                        "invalid_request",
+                        format!("{k} in the PAR body differs from the request object"),
+                    ),
+                    StatusCode::BAD_REQUEST,
+                    None,
+                );
+            }
+        }
+    }
     let par_details = match ro.get("authorization_details") {
-        Some(d) => match check_details(d, None, "authorization_details") {
-            Ok(a) => a,
-            Err(r) => return oauth_error(&r, StatusCode::BAD_REQUEST, None),
-        },
+        Some(d) => {
+            match check_details(d, None, "authorization_details", Grant::AuthorizationCode) {
+                Ok(a) => a,
+                Err(r) => return oauth_error(&r, StatusCode::BAD_REQUEST, None),
+            }
+        }
         None => None,
     };
     let (Some(redirect_uri), Some(challenge)) = (
@@ -747,6 +842,15 @@ async fn par(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respon
             par_details,
             redirect_uri: format!("{redirect_uri}\u{0}{state}"),
             code_challenge: challenge.to_string(),
+            resources: match ro.get("resource") {
+                Some(Value::String(r)) => vec![r.clone()],
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect(),
+                _ => Vec::new(),
+            },
         },
     );
     log_event(
@@ -794,17 +898,9 @@ async fn authorize(State(s): State<Shared>, Query(q): Query<HashMap<String, Stri
     let Some(user) = user else {
         return (StatusCode::BAD_REQUEST, "no such test user").into_response();
     };
-    if let Some(att) = &session.par_details {
-        if att
-            .pointer("/practitioner/identifier/id")
-            .and_then(Value::as_str)
-            != Some(user.pid.as_str())
-        {
-            return (
-                StatusCode::BAD_REQUEST,
-                "authorization_details: practitioner.identifier does not match the logged-in user",
-            )
-                .into_response();
+    if let Some(att) = session.par_details.as_mut() {
+        if let Err(r) = bind_user(att, &user, "authorization_details") {
+            return (StatusCode::BAD_REQUEST, r.description).into_response();
         }
     }
     let (redirect, state) = session
@@ -842,6 +938,7 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)] // the token's parts, each a claim; a struct would only rename them
 fn issue(
     s: &Emulator,
     m: &mut Mutable,
@@ -850,10 +947,11 @@ fn issue(
     scope: &str,
     attestation: Option<&Value>,
     jkt: &str,
+    aud: &str,
 ) -> (String, u64) {
     let n = now();
     let mut c = json!({
-        "iss": "tillit-emulator", "aud": AUD_PJD, "client_id": client, "scope": scope, "iat": n, "nbf": n,
+        "iss": "tillit-emulator", "aud": aud, "client_id": client, "scope": scope, "iat": n, "nbf": n,
         "exp": n + s.config.token_secs, "jti": m.random("jti"), "cnf": { "jkt": jkt },
         "helseid://claims/client/claims/orgnr_parent": s.world.orgs[0].orgnr,
     });
@@ -938,7 +1036,7 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Byte
                         return Err(refuse("invalid_scope", "the client may not ask for this scope"));
                     }
                 }
-                let att = assertion_details.map(|d| check_details(d, None, "assertion_details")).transpose()?.flatten();
+                let att = assertion_details.map(|d| check_details(d, None, "assertion_details", Grant::ClientCredentials)).transpose()?.flatten();
                 Ok((None, scope, att, None))
             }
             "authorization_code" => {
@@ -954,7 +1052,7 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Byte
                 if sha256_b64u(verifier.as_bytes()) != session.code_challenge {
                     return Err(refuse("invalid_grant", "PKCE verification failed"));
                 }
-                finish_user_grant(session, assertion_details)
+                finish_user_grant(session, assertion_details, Grant::AuthorizationCode)
             }
             "refresh_token" => {
                 let rt = f.get("refresh_token").ok_or_else(|| refuse("invalid_request", "refresh_token is required"))?;
@@ -962,7 +1060,7 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Byte
                 if session.client_id != client.id {
                     return Err(refuse("invalid_grant", "the refresh token belongs to another client"));
                 }
-                finish_user_grant(session, assertion_details)
+                finish_user_grant(session, assertion_details, Grant::RefreshToken)
             }
             "urn:ietf:params:oauth:grant-type:token-exchange" => {
                 let st = f.get("subject_token").ok_or_else(|| refuse("invalid_request", "subject_token is required"))?;
@@ -976,7 +1074,7 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Byte
                 let pid = info.claims.get("helseid://claims/identity/pid").and_then(Value::as_str);
                 let user = s.config.users.iter().find(|u| Some(u.pid.as_str()) == pid).cloned();
                 let att = match assertion_details {
-                    Some(d) => check_details(d, user.as_ref(), "assertion_details")?,
+                    Some(d) => check_details(d, user.as_ref(), "assertion_details", Grant::TokenExchange)?,
                     None => info.claims.get("nhn:tillitsrammeverk:parameters").cloned(),
                 };
                 Ok((user, f.get("scope").cloned().unwrap_or_else(|| info.claims["scope"].as_str().unwrap_or("").to_string()), att, None))
@@ -986,6 +1084,27 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Byte
     })();
     match result {
         Ok((user, scope, att, session)) => {
+            // RFC 8707: one API per token. A user grant may name one of the APIs its login
+            // asked for (HelseID: one single-audience token per API, by refresh); without
+            // `resource` the token is for the document list.
+            let aud = match f.get("resource").map(String::as_str) {
+                None => AUD_PJD,
+                Some(r) => {
+                    let asked = session.as_ref().is_none_or(|sess| {
+                        sess.resources.is_empty() || sess.resources.iter().any(|x| x == r)
+                    });
+                    match [AUD_PJD, AUD_KJ].into_iter().find(|k| *k == r) {
+                        Some(k) if asked => k,
+                        _ => {
+                            let e = refuse(
+                                "invalid_target",
+                                "resource is not an API this login asked for",
+                            );
+                            return refuse_token(&mut m, &client.id, &e, &nonce);
+                        }
+                    }
+                }
+            };
             let (access, exp) = issue(
                 &s,
                 &mut m,
@@ -994,9 +1113,14 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Byte
                 &scope,
                 att.as_ref(),
                 &jkt,
+                aud,
             );
             let mut body = json!({ "access_token": access, "token_type": "DPoP", "expires_in": exp, "scope": scope });
-            if let Some(sess) = session {
+            // HelseID issues a refresh token only for offline_access (NorskHelsenett/
+            // kjernejournal-innlogging-klient, helseid/HelseID.kt: "Mangler refresh token, er
+            // offline_access med som scope?").
+            let offline = |sess: &Session| sess.scope.split(' ').any(|x| x == "offline_access");
+            if let Some(sess) = session.filter(offline) {
                 let rt = m.random("rt");
                 body["refresh_token"] = json!(rt);
                 body["rt_expires_in"] = json!(3600);
@@ -1041,11 +1165,12 @@ fn refuse_token(m: &mut Mutable, client: &str, r: &Refusal, nonce: &str) -> Resp
 fn finish_user_grant(
     session: Session,
     assertion_details: Option<&Value>,
+    grant: Grant,
 ) -> Result<Granted, Refusal> {
     let att = match (session.par_details.as_ref(), assertion_details) {
         (Some(_), Some(_)) => return Err(refuse("access_denied", "HID-DOUBLE-STRUCTURE: the attestation was given both in the request object and in the client assertion")),
         (Some(p), None) => Some(p.clone()),
-        (None, Some(d)) => check_details(d, session.user.as_ref(), "assertion_details")?,
+        (None, Some(d)) => check_details(d, session.user.as_ref(), "assertion_details", grant)?,
         (None, None) => None,
     };
     let user = session.user.clone();
@@ -1118,7 +1243,7 @@ fn resource_auth(
             &[("dpop-nonce", nonce.clone())],
         );
         let v = format!(
-            "DPoP error=\"{error}\", error_description=\"{desc}\", algs=\"ES256 RS256 PS256\""
+            "DPoP error=\"{error}\", error_description=\"{desc}\", algs=\"ES256 ES384 RS256 PS256\""
         );
         r.headers_mut().insert(
             "www-authenticate",
@@ -1138,12 +1263,19 @@ fn resource_auth(
     if expired {
         return Err(challenge("invalid_token", "the access token has expired"));
     }
+    if info.claims["aud"].as_str() != Some(AUD_PJD) {
+        return Err(challenge(
+            "invalid_token",
+            "the token's audience is another API (RFC 8707: one token per API)",
+        ));
+    }
+    let demand_nonce = s.config.resource_nonce || fault == Some("nonce");
     let proof = verify::dpop(
         headers.get("dpop").and_then(|h| h.to_str().ok()),
         method,
         url,
         now(),
-        Some(&accepted),
+        demand_nonce.then_some(accepted.as_slice()),
         Some(token),
         &mut |jti, now, until| {
             s.m.lock()
@@ -1182,8 +1314,11 @@ fn resource_auth(
         let basis = headers
             .get("nhn-access-basis")
             .and_then(|h| h.to_str().ok());
-        if !matches!(basis, Some("akutt" | "samtykke" | "unntak")) {
-            return Err(Box::new(outcome(StatusCode::FORBIDDEN, "forbidden", "the kjernejournalforskriften scope needs the nhn-access-basis header (akutt, samtykke or unntak)")));
+        if basis
+            .and_then(|b| tillit::client::AccessBasis::parse(b, "nhn-access-basis").ok())
+            .is_none()
+        {
+            return Err(Box::new(outcome(StatusCode::FORBIDDEN, "forbidden", "the kjernejournalforskriften scope needs the nhn-access-basis header (UNNTAK, SAMTYKKE, FORHOYET_SAMTYKKE, AKUTT, FORHOYET_AKUTT)")));
         }
     }
     Ok((info.claims, nonce))
@@ -1197,27 +1332,27 @@ fn outcome(status: StatusCode, code: &str, text: &str) -> Response {
     )
 }
 
-/// The patients a token may read: the attestation's, or the citizen's own.
-fn allowed_patients(claims: &Value) -> Vec<String> {
+/// Whether a token may read `pid`'s records: a patient its attestation names, or the
+/// citizen's own. An attestation whose patients name no one (NHN's clients send
+/// `patients: [{point_of_care}]`: NorskHelsenett/Pasientens-journaldokumenter,
+/// `.NET/PatientHealthRecordsEPJ/.../Controllers/HomeController.cs`) leaves the patient to the
+/// request, as PJD does for its reference EHR.
+fn may_read(claims: &Value, pid: &str) -> bool {
     if let Some(a) = claims.get("nhn:tillitsrammeverk:parameters") {
-        return a["patients"]
+        let named: Vec<&str> = a["patients"]
             .as_array()
             .map(|p| {
                 p.iter()
-                    .filter_map(|x| {
-                        x.pointer("/identifier/id")
-                            .and_then(Value::as_str)
-                            .map(String::from)
-                    })
+                    .filter_map(|x| x.pointer("/identifier/id").and_then(Value::as_str))
                     .collect()
             })
             .unwrap_or_default();
+        return named.is_empty() || named.contains(&pid);
     }
     claims
         .get("helseid://claims/identity/pid")
         .and_then(Value::as_str)
-        .map(|p| vec![p.to_string()])
-        .unwrap_or_default()
+        == Some(pid)
 }
 
 fn is_citizen(claims: &Value) -> bool {
@@ -1250,15 +1385,26 @@ async fn search(
         .map(String::from);
     let client = claims["client_id"].as_str().unwrap_or("").to_string();
     let att = claims.get("nhn:tillitsrammeverk:parameters").cloned();
-    let Some(pid) = params
-        .get("patient.identifier")
-        .map(|p| p.rsplit('|').next().unwrap_or("").to_string())
-    else {
+    // Both forms: the bare number NHN's clients send (Pasientens-journaldokumenter,
+    // DocumentsController.cs) and the FHIR token `system|value`, whose system must be a
+    // national-id system.
+    let Some(raw) = params.get("patient.identifier") else {
         return outcome(
             StatusCode::BAD_REQUEST,
             "required",
             "patient.identifier is required",
         );
+    };
+    let (pid, patient_form) = match raw.split_once('|') {
+        None => (raw.clone(), "number"),
+        Some((sys, v)) if tillit::ident::NationalIdKind::from_system(sys).is_some() => {
+            (v.to_string(), "token")
+        }
+        Some(_) => return outcome(
+            StatusCode::BAD_REQUEST,
+            "value",
+            "patient.identifier: the system must be the fødselsnummer, D-number or H-number OID",
+        ),
     };
     let record = |status: u16| {
         let seen = Seen {
@@ -1266,13 +1412,14 @@ async fn search(
             client: Some(&client),
             attestation: att.as_ref(),
             patient: Some(&pid),
+            patient_form: Some(patient_form),
             event_id: event_id.as_deref(),
             status,
             ..Seen::default()
         };
         log_event(&mut s.m.lock().expect("lock"), seen);
     };
-    if !allowed_patients(&claims).contains(&pid) {
+    if !may_read(&claims, &pid) {
         record(403);
         return outcome(
             StatusCode::FORBIDDEN,
@@ -1289,6 +1436,21 @@ async fn search(
         );
     };
     let citizen = is_citizen(&claims);
+    // A patient who has blocked access to their documents: only a raised access basis
+    // (FORHOYET_*) opens them to a practitioner.
+    let raised = headers
+        .get("nhn-access-basis")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|b| tillit::client::AccessBasis::parse(b, "nhn-access-basis").ok())
+        .is_some_and(tillit::client::AccessBasis::is_raised);
+    if !citizen && s.world.status[pi].blocked && !raised {
+        record(403);
+        return outcome(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the patient has blocked access to their documents: a raised access basis (FORHOYET_AKUTT or FORHOYET_SAMTYKKE) is needed",
+        );
+    }
     let types: Vec<String> = params
         .get("type")
         .map(|t| {
@@ -1465,7 +1627,7 @@ async fn retrieve(
     };
     if s.world.orgs[doc.org].repository != repo.as_str()
         || s.world.patients[doc.patient] != nin
-        || !allowed_patients(&claims).contains(&nin)
+        || !may_read(&claims, &nin)
     {
         log_event(&mut s.m.lock().expect("lock"), seen(403));
         return outcome(
@@ -1488,7 +1650,9 @@ async fn retrieve(
         );
     }
     log_event(&mut s.m.lock().expect("lock"), seen(200));
-    let (ct, body) = if doc.cda {
+    let (ct, body) = if doc.kith {
+        ("application/xml", data::cda_kith(&doc.title).into_bytes())
+    } else if doc.cda {
         ("application/xml", data::cda(&doc.title).into_bytes())
     } else {
         ("application/pdf", data::pdf(&doc.title))
@@ -1516,7 +1680,122 @@ async fn emulator_log(State(s): State<Shared>) -> Response {
 }
 
 async fn emulator_patients(State(s): State<Shared>) -> Response {
-    json_response(StatusCode::OK, &json!(s.world.patients), &[])
+    json_response(
+        StatusCode::OK,
+        &json!(s.world.patients[..s.world.listed]),
+        &[],
+    )
+}
+
+/// The three status patients: `{ reserved, restricted, blocked }` national ids.
+async fn emulator_status_patients(State(s): State<Shared>) -> Response {
+    let w = &s.world;
+    let find = |f: fn(&data::PatientStatus) -> bool| {
+        w.status.iter().position(f).map(|i| w.patients[i].clone())
+    };
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "reserved": find(|x| x.reserved),
+            "restricted": find(|x| x.restricted),
+            "blocked": find(|x| x.blocked),
+        }),
+        &[],
+    )
+}
+
+/// The HPR number the blocked status patient has blocked by name (a practitioner who is not
+/// the emulator's test user, so both answers can be seen).
+pub const BLOCKED_HPR: &str = "9144901";
+
+/// `POST {base}/status` with `{"nin": …}`: the patient's privacy setting (reservation against
+/// the core record, restriction, block) and whether this practitioner's HPR number is blocked.
+/// Needs a user's DPoP token for the document list and `nhn-access-basis: UNNTAK`. PJD does not
+/// log it in the patient's access log; the emulator keeps it in its own request log.
+async fn patient_status(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let Admitted {
+        claims,
+        nonce: nonce_now,
+        ..
+    } = match admit(&s, &headers, "POST", &uri, SCOPE_SEARCH).await {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let basis = headers
+        .get("nhn-access-basis")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|b| tillit::client::AccessBasis::parse(b, "nhn-access-basis").ok());
+    if basis != Some(tillit::client::AccessBasis::Unntak) {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "required",
+            "the status call needs nhn-access-basis: UNNTAK",
+        );
+    }
+    let Some(nin) = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("nin").and_then(Value::as_str).map(String::from))
+    else {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "required",
+            "the body must be JSON {\"nin\": national id}",
+        );
+    };
+    let pid = claims
+        .get("helseid://claims/identity/pid")
+        .and_then(Value::as_str);
+    let practitioner = s
+        .config
+        .users
+        .iter()
+        .any(|u| Some(u.pid.as_str()) == pid && !u.citizen);
+    if !practitioner {
+        return outcome(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the status call needs a practitioner's user token",
+        );
+    }
+    let Some(pi) = s.world.patients.iter().position(|p| *p == nin) else {
+        return outcome(StatusCode::NOT_FOUND, "not-found", "no such patient");
+    };
+    let st = s.world.status[pi];
+    let hpr = claims
+        .get("helseid://claims/hpr/hpr_number")
+        .and_then(Value::as_str);
+    let event_id = headers
+        .get("nhn-event-id")
+        .and_then(|h| h.to_str().ok())
+        .map(String::from);
+    log_event(
+        &mut s.m.lock().expect("lock"),
+        Seen {
+            endpoint: "status",
+            client: claims["client_id"].as_str(),
+            patient: Some(&nin),
+            event_id: event_id.as_deref(),
+            status: 200,
+            ..Seen::default()
+        },
+    );
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "privacySetting": {
+                "hasReservationKjernejournal": st.reserved,
+                "isRestricted": st.restricted,
+                "isBlocked": st.blocked,
+            },
+            "isHprNumberBlocked": st.blocked && hpr == Some(BLOCKED_HPR),
+        }),
+        &[("dpop-nonce", nonce_now)],
+    )
 }
 
 #[cfg(test)]

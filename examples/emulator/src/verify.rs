@@ -35,14 +35,19 @@ fn b64(s: &str) -> Option<Vec<u8>> {
 pub fn signature_ok(p: &Parsed, alg: Alg, jwk: &Value) -> bool {
     let msg = p.signing_input.as_bytes();
     match alg {
-        Alg::Es256 => {
+        Alg::Es256 | Alg::Es384 => {
             let (Some(x), Some(y)) = (
                 jwk.get("x").and_then(Value::as_str).and_then(b64),
                 jwk.get("y").and_then(Value::as_str).and_then(b64),
             ) else {
                 return false;
             };
-            if x.len() != 32 || y.len() != 32 || p.signature.len() != 64 {
+            let (n, ring_alg) = if alg == Alg::Es384 {
+                (48, &ring::signature::ECDSA_P384_SHA384_FIXED)
+            } else {
+                (32, &ring::signature::ECDSA_P256_SHA256_FIXED)
+            };
+            if x.len() != n || y.len() != n || p.signature.len() != 2 * n {
                 return false;
             }
             // SEC1 uncompressed point; ring checks it is on the curve.
@@ -50,12 +55,9 @@ pub fn signature_ok(p: &Parsed, alg: Alg, jwk: &Value) -> bool {
             point.push(4);
             point.extend_from_slice(&x);
             point.extend_from_slice(&y);
-            ring::signature::UnparsedPublicKey::new(
-                &ring::signature::ECDSA_P256_SHA256_FIXED,
-                &point,
-            )
-            .verify(msg, &p.signature)
-            .is_ok()
+            ring::signature::UnparsedPublicKey::new(ring_alg, &point)
+                .verify(msg, &p.signature)
+                .is_ok()
         }
         Alg::Rs256 | Alg::Ps256 => {
             use rsa::signature::Verifier;
@@ -137,7 +139,7 @@ pub fn client_jwt(
     replay: &mut Replay,
     need_sub: bool,
 ) -> Result<ClientJwt, Refusal> {
-    let what = if typ == "client-authentication+jwt" {
+    let what = if need_sub {
         "client assertion"
     } else {
         "request object"
@@ -156,7 +158,12 @@ pub fn client_jwt(
         p.header.get("alg").and_then(Value::as_str).unwrap_or(""),
         "alg",
     )
-    .map_err(|_| refuse(err, format!("{what}: alg must be RS256, PS256 or ES256")))?;
+    .map_err(|_| {
+        refuse(
+            err,
+            format!("{what}: alg must be RS256, PS256, ES256 or ES384"),
+        )
+    })?;
     let kid = p.header.get("kid").and_then(Value::as_str);
     let candidates: Vec<&Value> = client_keys
         .iter()
@@ -247,7 +254,12 @@ pub fn dpop(
         p.header.get("alg").and_then(Value::as_str).unwrap_or(""),
         "alg",
     )
-    .map_err(|_| refuse("invalid_dpop_proof", "alg must be RS256, PS256 or ES256"))?;
+    .map_err(|_| {
+        refuse(
+            "invalid_dpop_proof",
+            "alg must be RS256, PS256, ES256 or ES384",
+        )
+    })?;
     let jwk_v = p
         .header
         .get("jwk")
@@ -255,7 +267,7 @@ pub fn dpop(
     let jwk = PublicJwk::from_value(jwk_v, false, "jwk").map_err(|_| {
         refuse(
             "invalid_dpop_proof",
-            "header jwk must be a public EC P-256 or RSA key",
+            "header jwk must be a public EC P-256, P-384 or RSA key",
         )
     })?;
     if !jwk.fits(alg) || !signature_ok(&p, alg, &jwk.to_value()) {

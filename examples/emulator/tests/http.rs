@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tillit::assertion::{self, AuthorizeParams, Common, Details, Placement};
 use tillit::jose::{b64u, compact, signing_input, Alg, PublicJwk};
-use tillit::trust::TrustContext;
+use tillit::trust::{Grant, TrustContext};
 use tillit_emulator::{now, router, Config, Emulator};
 
 const PRACTITIONER: &str = "03818500083";
@@ -41,6 +41,10 @@ struct Emu {
 }
 
 fn start(fault: Option<&str>) -> Emu {
+    start_with(fault, true)
+}
+
+fn start_with(fault: Option<&str>, resource_nonce: bool) -> Emu {
     let client = key(1);
     let cfg = json!({
         "clients": [{ "client_id": "test-client", "jwks": { "keys": [jwk(&client)] }, "scopes": ["nhn:phr/mhd/read-documentreferences", "nhn:phr/mhd/read-document"] }],
@@ -51,6 +55,9 @@ fn start(fault: Option<&str>) -> Emu {
     });
     let mut config = Config::from_json(&cfg).unwrap();
     config.fault = fault.map(String::from);
+    // These tests drive the nonce dance at the resource too; PJD itself demands none
+    // (see `resource_needs_no_nonce_unless_asked`).
+    config.resource_nonce = resource_nonce;
     let state = Emulator::new(config);
     let patients = state.patients().to_vec();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -145,7 +152,9 @@ impl Emu {
             lifetime_secs: 10,
             jti: &jti(),
         };
-        let (mut h, mut c) = assertion::client_assertion(&common, &Placement::None).unwrap();
+        let (mut h, mut c) =
+            assertion::client_assertion(&common, &Placement::None, Grant::ClientCredentials)
+                .unwrap();
         f(&mut h, &mut c);
         sign(&self.client, &h, &c)
     }
@@ -538,64 +547,25 @@ fn authorization_code_with_par_refresh_and_double_structure() {
     let verifier = "verifier-0123456789-0123456789-0123456789-abc";
     let challenge = tillit::jose::sha256_b64u(verifier.as_bytes());
     let par = |details: bool| {
-        let common = Common {
-            client_id: "test-client",
-            issuer: &e.base,
-            alg: Alg::Es256,
-            kid: None,
-            now: now(),
-            lifetime_secs: 10,
-            jti: &jti(),
-        };
         let placement = if details {
             Placement::RequestObject(Details {
-                trust_context: TrustContext::from_json(&attestation(&p)).unwrap(),
+                trust_context: Some(TrustContext::from_json(&attestation(&p)).unwrap()),
                 tenant: None,
             })
         } else {
             Placement::None
         };
-        let params = AuthorizeParams {
-            redirect_uri: "http://127.0.0.1/cb",
-            scope: "openid nhn:phr/mhd/read-documentreferences",
-            state: "st",
-            nonce: "n",
-            code_challenge: &challenge,
-            resources: &[],
-        };
-        let (h, c) = assertion::request_object(&common, &params, &placement).unwrap();
-        let ro = sign(&e.client, &h, &c);
-        let a = e.assertion(None);
-        let r = call(ureq::post(&format!("{}/connect/par", e.base)).send_form(&[
-            ("client_id", "test-client"),
-            ("request", &ro),
-            (
-                "client_assertion_type",
-                tillit::assertion::CLIENT_ASSERTION_TYPE,
-            ),
-            ("client_assertion", &a),
-        ]));
-        assert_eq!(r.status, 201, "{}", r.body);
-        let uri = r.json()["request_uri"].as_str().unwrap().to_string();
-        let agent = ureq::AgentBuilder::new().redirects(0).build();
-        let r = call(
-            agent
-                .get(&format!("{}/connect/authorize", e.base))
-                .query("client_id", "test-client")
-                .query("request_uri", &uri)
-                .query("login_hint", "lege")
-                .call(),
+        let r = push(
+            &e,
+            PushParams {
+                scope: "openid offline_access nhn:phr/mhd/read-documentreferences",
+                challenge: &challenge,
+                placement: &placement,
+                ..PushParams::default()
+            },
         );
-        assert_eq!(r.status, 302);
-        let loc = r.header("location").unwrap().to_string();
-        assert!(loc.contains("state=st"));
-        loc.split("code=")
-            .nth(1)
-            .unwrap()
-            .split('&')
-            .next()
-            .unwrap()
-            .to_string()
+        assert_eq!(r.status, 201, "{}", r.body);
+        authorize_code(&e, &r)
     };
     // Attestation in the PAR request object.
     let code = par(true);
@@ -761,4 +731,493 @@ fn citizen_sees_own_blocked_documents_practitioner_does_not() {
         "practitioners never receive blocked documents"
     );
     let _ = nors;
+}
+
+/// What [`push`] puts in the request object and the PAR body.
+struct PushParams<'a> {
+    typ: assertion::RequestObjectTyp,
+    scope: &'a str,
+    challenge: &'a str,
+    resources: &'a [String],
+    placement: &'a Placement,
+    /// Authorisation parameters repeated in the PAR body, as NHN's reference EHR sends them.
+    body: &'a [(&'a str, &'a str)],
+}
+
+impl Default for PushParams<'_> {
+    fn default() -> Self {
+        PushParams {
+            typ: assertion::RequestObjectTyp::Nhn,
+            scope: "openid offline_access nhn:phr/mhd/read-documentreferences",
+            challenge: "",
+            resources: &[],
+            placement: &Placement::None,
+            body: &[],
+        }
+    }
+}
+
+/// Pushes an authorisation request (PAR) with a signed request object; the answer.
+fn push(e: &Emu, p: PushParams<'_>) -> Resp {
+    let common = Common {
+        client_id: "test-client",
+        issuer: &e.base,
+        alg: Alg::Es256,
+        kid: None,
+        now: now(),
+        lifetime_secs: 10,
+        jti: &jti(),
+    };
+    let params = AuthorizeParams {
+        typ: p.typ,
+        redirect_uri: "http://127.0.0.1/cb",
+        scope: p.scope,
+        state: "st",
+        nonce: "n",
+        code_challenge: p.challenge,
+        resources: p.resources,
+    };
+    let (h, c) = assertion::request_object(&common, &params, p.placement).unwrap();
+    assert_eq!(h["typ"], p.typ.as_str());
+    let ro = sign(&e.client, &h, &c);
+    let a = e.assertion(None);
+    let mut form = vec![
+        ("client_id", "test-client"),
+        ("request", ro.as_str()),
+        ("client_assertion_type", assertion::CLIENT_ASSERTION_TYPE),
+        ("client_assertion", a.as_str()),
+    ];
+    form.extend_from_slice(p.body);
+    call(ureq::post(&format!("{}/connect/par", e.base)).send_form(&form))
+}
+
+/// Logs the test practitioner in for a pushed request; the code the redirect carries.
+fn authorize_code(e: &Emu, pushed: &Resp) -> String {
+    let uri = pushed.json()["request_uri"].as_str().unwrap().to_string();
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let r = call(
+        agent
+            .get(&format!("{}/connect/authorize", e.base))
+            .query("client_id", "test-client")
+            .query("request_uri", &uri)
+            .query("login_hint", "lege")
+            .call(),
+    );
+    assert_eq!(r.status, 302);
+    let loc = r.header("location").unwrap().to_string();
+    assert!(loc.contains("state=st"));
+    loc.split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// A user login through PAR without details in the request object; the code it ends with.
+fn login_code(e: &Emu, challenge: &str) -> String {
+    let r = push(
+        e,
+        PushParams {
+            challenge,
+            ..PushParams::default()
+        },
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    authorize_code(e, &r)
+}
+
+/// Redeems an authorisation code (PKCE `verifier`), with `details` in the client assertion.
+fn redeem(e: &Emu, code: &str, verifier: &str, details: Option<Value>) -> Resp {
+    e.token(
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", "http://127.0.0.1/cb"),
+            ("code_verifier", verifier),
+        ],
+        details,
+    )
+}
+
+fn nhn_fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../../tests/fixtures/nhn/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn narrow_attestation_from_nhn_samples_end_to_end() {
+    // The attestations NHN's own clients send: NorskHelsenett/Pasientens-journaldokumenter,
+    // .NET/PatientHealthRecordsEPJ/.../Controllers/HomeController.cs (BuildAttestJson) and
+    // .NET/NativeClients/SimpleRequestObjectsDemo/Program.cs; one object as assertion_details
+    // (HelseID.Library's DetailsCreator.cs: one type, one object).
+    let e = start(None);
+    let verifier = "verifier-0123456789-0123456789-0123456789-abc";
+    let challenge = tillit::jose::sha256_b64u(verifier.as_bytes());
+    for name in ["pjd-reference-ehr", "pjd-request-objects-demo"] {
+        let sample = nhn_fixture(name);
+        // client_credentials acting for a person: no login to take the user from.
+        let r = e.token(
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "nhn:phr/mhd/read-documentreferences"),
+            ],
+            Some(sample.clone()),
+        );
+        assert_eq!(r.status, 400, "{name}: {}", r.body);
+        assert!(
+            r.json()["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("practitioner.identifier"),
+            "{}",
+            r.body
+        );
+        // authorization_code: HelseID takes the user from the login and puts them in the token.
+        let code = login_code(&e, &challenge);
+        let r = redeem(&e, &code, verifier, Some(sample.clone()));
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        let at = r.json()["access_token"].as_str().unwrap().to_string();
+        let att = tillit::jose::parse_compact(&at, "t").unwrap().claims
+            ["nhn:tillitsrammeverk:parameters"]
+            .clone();
+        assert_eq!(att["practitioner"]["identifier"]["id"], PRACTITIONER);
+        assert_eq!(att["patients"], sample["patients"]);
+        // The patient comes from the request, as PJD reads it for the reference EHR.
+        let p = e.patients[0].clone();
+        let r = e.search_ok(&at, &p);
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        // And by refresh (the flow carries the user) as well.
+        let rt = {
+            let code = login_code(&e, &challenge);
+            let r = redeem(&e, &code, verifier, None);
+            r.json()["refresh_token"].as_str().unwrap().to_string()
+        };
+        let r = e.token(
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+            Some(sample),
+        );
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+    }
+}
+
+#[test]
+fn details_as_one_object_or_an_array() {
+    // NorskHelsenett/HelseID.Library, HelseId.Library/Services/PayloadClaimCreators/
+    // DetailsCreators/DetailsCreator.cs: one type is sent as an object, several as an array.
+    let e = start(None);
+    let p = e.patients[0].clone();
+    // A tenant alone in client_credentials, as NorskHelsenett/HelseID.Library (.NET,
+    // "NO:ORGNR:<parent>:") and HelseID.Library.Java ("NO:ORGNR:<parent>") send it, and the
+    // single-tenant form (OrganizationNumberCreatorForSingleTenantClient.cs).
+    let tenant = |system: &str, value: &str| json!({"type": "helseid_authorization", "practitioner_role": {"organization": {"identifier": {"system": system, "type": "ENH", "value": value}}}});
+    for details in [
+        attestation(&p),
+        json!([attestation(&p)]),
+        tenant("urn:oid:1.0.6523", "NO:ORGNR:974760673:"),
+        tenant("urn:oid:1.0.6523", "NO:ORGNR:974760673"),
+        tenant("urn:oid:2.16.578.1.12.4.1.4.101", "983044778"),
+        json!([
+            attestation(&p),
+            tenant("urn:oid:1.0.6523", "NO:ORGNR:974760673:983044778")
+        ]),
+    ] {
+        let r = e.token(
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "nhn:phr/mhd/read-documentreferences"),
+            ],
+            Some(details),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+}
+
+#[test]
+fn pjd_search_as_nhn_clients_send_it() {
+    // NorskHelsenett/Pasientens-journaldokumenter, .NET/PatientHealthRecordsEPJ/.../appsettings.json
+    // (path /R4/fhir/documentreference/_search), Controllers/DocumentsController.cs
+    // (patient.identifier = the bare number) and ApiCaller.cs (a DPoP proof without a nonce).
+    let e = start_with(None, false);
+    let p = e.patients[0].clone();
+    let token = e.cc_token(&p, "nhn:phr/mhd/read-documentreferences");
+    for (path, value, form) in [
+        ("/R4/fhir/documentreference/_search", p.clone(), "number"),
+        (
+            "/R4/fhir/DocumentReference/_search",
+            format!("urn:oid:2.16.578.1.12.4.1.4.1|{p}"),
+            "token",
+        ),
+    ] {
+        let url = format!("{}{path}", e.base);
+        let r = call(
+            ureq::post(&url)
+                .set("Authorization", &format!("DPoP {token}"))
+                .set("DPoP", &e.proof("POST", &url, Some(&token), None))
+                .set("nhn-event-id", &jti())
+                .send_form(&[("patient.identifier", &value), ("status", "current")]),
+        );
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        assert!(!r.json()["entry"].as_array().unwrap().is_empty());
+        // The shapes the reference EHR reads (Views/Documents/Index.cshtml): the institution by
+        // the contained Organization's type coding (bare org-number OID), the author's given and
+        // family names, masterIdentifier split at '^'.
+        let doc = &r.json()["entry"][0]["resource"];
+        let org = doc["contained"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["resourceType"] == "Organization")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            org["type"][0]["coding"][0]["system"],
+            "2.16.578.1.12.4.1.4.101"
+        );
+        assert!(org["name"].is_string());
+        let aut = doc["contained"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["resourceType"] == "Practitioner")
+            .unwrap()
+            .clone();
+        assert!(aut["name"][0]["family"].is_string() && aut["name"][0]["given"].is_array());
+        assert_eq!(
+            doc["masterIdentifier"]["value"]
+                .as_str()
+                .unwrap()
+                .split('^')
+                .count(),
+            2
+        );
+        let log = call(ureq::get(&format!("{}/_emulator/log", e.base)).call()).json();
+        let last = log.as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["patient_form"], form);
+        assert_eq!(last["patient"], p.as_str());
+    }
+    // A token form with another system is refused.
+    let url = format!("{}/R4/fhir/documentreference/_search", e.base);
+    let r = call(
+        ureq::post(&url)
+            .set("Authorization", &format!("DPoP {token}"))
+            .set("DPoP", &e.proof("POST", &url, Some(&token), None))
+            .send_form(&[("patient.identifier", &format!("urn:oid:1.2.3|{p}"))]),
+    );
+    assert_eq!(r.status, 400);
+    // The `nonce` fault makes the resource demand one.
+    let r = call(
+        ureq::post(&url)
+            .set("Authorization", &format!("DPoP {token}"))
+            .set("DPoP", &e.proof("POST", &url, Some(&token), None))
+            .set("x-emulator-fault", "nonce")
+            .send_form(&[("patient.identifier", &p)]),
+    );
+    assert_eq!(r.status, 401);
+    assert!(r
+        .header("www-authenticate")
+        .unwrap()
+        .contains("use_dpop_nonce"));
+}
+
+#[test]
+fn par_body_request_object_typ_and_offline_access() {
+    // NorskHelsenett/Pasientens-journaldokumenter, .NET/PatientHealthRecordsEPJ/.../Controllers/
+    // HomeController.cs: the PAR body repeats scope, redirect_uri, response_type, PKCE and state
+    // (GetParametersForPushedAuthorizationRequest) and the request object's typ is
+    // client-authentication+jwt (BuildHelseIdJwt).
+    let e = start(None);
+    let challenge = tillit::jose::sha256_b64u(b"v");
+    let par = |typ: assertion::RequestObjectTyp, scope: &str, body_state: &str| {
+        push(
+            &e,
+            PushParams {
+                typ,
+                scope,
+                challenge: &challenge,
+                body: &[
+                    ("scope", scope),
+                    ("redirect_uri", "http://127.0.0.1/cb"),
+                    ("response_type", "code"),
+                    ("code_challenge", &challenge),
+                    ("code_challenge_method", "S256"),
+                    ("state", body_state),
+                ],
+                ..PushParams::default()
+            },
+        )
+    };
+    for typ in [
+        assertion::RequestObjectTyp::Nhn,
+        assertion::RequestObjectTyp::Rfc9101,
+    ] {
+        let r = par(typ, "openid offline_access", "st");
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let r = par(assertion::RequestObjectTyp::Nhn, "openid", "other");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body.contains("state in the PAR body differs"),
+        "{}",
+        r.body
+    );
+    // Without offline_access HelseID issues no refresh token.
+    let r = par(
+        assertion::RequestObjectTyp::Nhn,
+        "openid nhn:phr/mhd/read-documentreferences",
+        "st",
+    );
+    let code = authorize_code(&e, &r);
+    let r = redeem(&e, &code, "v", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.json().get("refresh_token").is_none());
+}
+
+fn user_token(e: &Emu, resources: &[String], resource: Option<&str>) -> Resp {
+    let verifier = "verifier-0123456789-0123456789-0123456789-abc";
+    let challenge = tillit::jose::sha256_b64u(verifier.as_bytes());
+    let r = push(
+        e,
+        PushParams {
+            scope:
+                "openid offline_access nhn:phr/mhd/read-documentreferences/kjernejournalforskriften",
+            challenge: &challenge,
+            resources,
+            ..PushParams::default()
+        },
+    );
+    let code = authorize_code(e, &r);
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", "http://127.0.0.1/cb"),
+        ("code_verifier", verifier),
+    ];
+    if let Some(r) = resource {
+        form.push(("resource", r));
+    }
+    // The reference EHR's narrow attestation: the patient comes with each request.
+    e.token(&form, Some(nhn_fixture("pjd-reference-ehr")))
+}
+
+#[test]
+fn status_blocked_patient_and_raised_access_basis() {
+    // PJD's status call and access bases as NHN's developer portal lists them
+    // (see docs/nhn-conformance.md); the search path and number form of NorskHelsenett/
+    // Pasientens-journaldokumenter, Controllers/DocumentsController.cs.
+    let e = start_with(None, false);
+    let st = call(ureq::get(&format!("{}/_emulator/status-patients", e.base)).call()).json();
+    let listed = call(ureq::get(&format!("{}/_emulator/patients", e.base)).call()).json();
+    let blocked = st["blocked"].as_str().unwrap().to_string();
+    assert!(
+        !listed.as_array().unwrap().iter().any(|p| *p == blocked),
+        "status patients are not listed"
+    );
+    let r = user_token(&e, &[], None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let at = r.json()["access_token"].as_str().unwrap().to_string();
+    let post = |path: &str, basis: Option<&str>, body: Result<String, (&str, &str)>| {
+        let url = format!("{}{path}", e.base);
+        let mut req = ureq::post(&url)
+            .set("Authorization", &format!("DPoP {at}"))
+            .set("DPoP", &e.proof("POST", &url, Some(&at), None));
+        if let Some(b) = basis {
+            req = req.set("nhn-access-basis", b);
+        }
+        call(match body {
+            Ok(json) => req
+                .set("Content-Type", "application/json")
+                .send_string(&json),
+            Err(pair) => req.send_form(&[pair, ("status", "current")]),
+        })
+    };
+    for (which, field) in [
+        ("reserved", "hasReservationKjernejournal"),
+        ("restricted", "isRestricted"),
+        ("blocked", "isBlocked"),
+    ] {
+        let nin = st[which].as_str().unwrap();
+        let r = post(
+            "/status",
+            Some("UNNTAK"),
+            Ok(json!({ "nin": nin }).to_string()),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let ps = &r.json()["privacySetting"];
+        for f in ["hasReservationKjernejournal", "isRestricted", "isBlocked"] {
+            assert_eq!(ps[f], f == field, "{which}.{f}");
+        }
+        assert_eq!(r.json()["isHprNumberBlocked"], false);
+    }
+    // The status call wants UNNTAK.
+    let r = post(
+        "/status",
+        Some("AKUTT"),
+        Ok(json!({ "nin": blocked }).to_string()),
+    );
+    assert_eq!(r.status, 400);
+    // The blocked patient's documents: refused unless a raised basis is sent.
+    let path = "/R4/fhir/documentreference/_search";
+    let r = post(path, Some("AKUTT"), Err(("patient.identifier", &blocked)));
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("raised access basis"));
+    for raised in ["FORHOYET_AKUTT", "FORHOYET_SAMTYKKE"] {
+        let r = post(path, Some(raised), Err(("patient.identifier", &blocked)));
+        assert_eq!(r.status, 200, "{raised}: {}", r.body);
+    }
+    // The reference EHR's lower-case spelling is read too.
+    let restricted = st["restricted"].as_str().unwrap().to_string();
+    let r = post(
+        path,
+        Some("akutt"),
+        Err(("patient.identifier", &restricted)),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = post(
+        path,
+        Some("HASTER"),
+        Err(("patient.identifier", &restricted)),
+    );
+    assert_eq!(r.status, 403);
+}
+
+#[test]
+fn one_single_audience_token_per_api() {
+    // RFC 8707 as HelseID's documentation describes it for clients of several APIs
+    // (NorskHelsenett/Pasientens-journaldokumenter, .NET/NativeClients/SimpleResourceIndicatorsDemo).
+    let e = start_with(None, false);
+    let apis = vec!["nhn:phr".to_string(), "nhn:kjernejournal".to_string()];
+    let r = user_token(&e, &apis, Some("nhn:phr"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let aud = |t: &str| tillit::jose::parse_compact(t, "t").unwrap().claims["aud"].clone();
+    assert_eq!(aud(r.json()["access_token"].as_str().unwrap()), "nhn:phr");
+    let rt = r.json()["refresh_token"].as_str().unwrap().to_string();
+    let r = e.token(
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("resource", "nhn:kjernejournal"),
+        ],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let kj = r.json()["access_token"].as_str().unwrap().to_string();
+    assert_eq!(aud(&kj), "nhn:kjernejournal");
+    // The document list refuses the other API's token.
+    let url = format!("{}/R4/fhir/documentreference/_search", e.base);
+    let r = call(
+        ureq::post(&url)
+            .set("Authorization", &format!("DPoP {kj}"))
+            .set("DPoP", &e.proof("POST", &url, Some(&kj), None))
+            .send_form(&[("patient.identifier", &e.patients[0])]),
+    );
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("audience"));
+    // An API the login did not ask for.
+    let r = user_token(&e, &apis[..1], Some("nhn:kjernejournal"));
+    assert_eq!(r.json()["error"], "invalid_target", "{}", r.body);
 }
