@@ -938,3 +938,14 @@ fn one_patient_per_search() {
         (1, Reason::OtherPatient)
     );
 }
+
+#[test]
+fn a_shared_id_does_not_hide_a_leak() {
+    let mine = doc("d1", "A03-2", "2026-01-10");
+    let mut other = doc("d1", "A03-2", "2026-01-10");
+    other["subject"]["identifier"]["value"] = json!(synthetic_fnr(2));
+    let out = run(vec![mine, other], &ctx(), &Policy::default_policy());
+    let reasons: Vec<Reason> = out.withheld.iter().map(|w| w.reason).collect();
+    assert_eq!(reasons, [Reason::DuplicateId, Reason::OtherPatient]);
+    assert_eq!(out.leaks, 1);
+}
