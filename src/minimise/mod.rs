@@ -8,8 +8,8 @@
 //! response itself was wrong). No entry disappears silently: every input entry is either
 //! returned or withheld.
 //!
-//! The parts: [`rules`] (the decisions, fail closed), [`bundle`] (reading the Bundle),
-//! [`project`] and [`schema`] (the whitelist projection, rebuilt from FHIR R4 datatypes).
+//! The parts: `rules.rs` (the decisions, fail closed), `bundle.rs` (reading the Bundle),
+//! `project.rs` and [`schema`] (the whitelist projection, rebuilt from FHIR R4 datatypes).
 
 mod bundle;
 mod project;
