@@ -9,11 +9,13 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::scan::{Kind, Reader};
 use std::borrow::Cow;
 
-const TWICE: Withhold = (
+/// A member named twice in one object: parsers disagree on which one counts.
+pub(super) const TWICE: Withhold = (
     Reason::UnreadableElement,
     "a member appears more than once in one object",
 );
-const MODIFIER: Withhold = (
+/// A `modifierExtension`, wherever it sits.
+pub(super) const MODIFIER: Withhold = (
     Reason::ModifierExtension,
     "a modifierExtension changes the meaning of what it sits in; tillit does not know it",
 );

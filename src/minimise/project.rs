@@ -6,7 +6,7 @@
 //! `contained` keeps only the resources a kept reference points to (`#id`), in the shape
 //! their type has ([`schema::contained_shape`]), whatever else they hold.
 
-use super::bundle::NameSet;
+use super::bundle::{NameSet, MODIFIER, TWICE};
 use super::schema::{self, Datatype, Member, Selection, Ty};
 use super::{Reason, Withhold};
 use crate::error::Result;
@@ -30,14 +30,6 @@ pub(super) struct Projector<'a> {
 const WRONG_TYPE: Withhold = (
     Reason::UnreadableElement,
     "an element has a JSON type its FHIR R4 datatype does not allow",
-);
-const TWICE: Withhold = (
-    Reason::UnreadableElement,
-    "a member appears more than once in one object",
-);
-const MODIFIER: Withhold = (
-    Reason::ModifierExtension,
-    "a modifierExtension changes the meaning of what it sits in; tillit does not know it",
 );
 const CONTAINED_ID: Withhold = (
     Reason::UnreadableElement,
