@@ -33,7 +33,11 @@ export type ErrorCode =
   | 'HTTP_ERROR'
   | 'TIMEOUT'
   | 'NETWORK_ERROR'
-  | 'MALFORMED_RESPONSE';
+  | 'MALFORMED_RESPONSE'
+  | 'WASM_NOT_FOUND'
+  | 'WASM_NOT_WASM'
+  | 'WASM_BLOCKED'
+  | 'WASM_LOAD_FAILED';
 
 /** Base class of every error tillit throws. */
 export class TillitError extends Error {
@@ -111,6 +115,14 @@ export class TimeoutError extends TillitError {}
 export class NetworkError extends TillitError {}
 /** The response body was not what the API promises (truncated, not JSON, not a Bundle). */
 export class MalformedResponseError extends TillitError {}
+/**
+ * The WebAssembly core could not be loaded: `WASM_NOT_FOUND` (404, a missing file: the build
+ * did not copy it), `WASM_NOT_WASM` (something else, often a dev server's HTML page, came
+ * back), `WASM_BLOCKED` (the page's Content Security Policy refuses to compile WebAssembly),
+ * `WASM_LOAD_FAILED` (a network error, or a file that is not this version's core). The `rule`
+ * names the likely cause and the fix.
+ */
+export class WasmLoadError extends TillitError {}
 
 const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => TillitError> = {
   INVALID_IDENTIFIER: IdentifierError,
@@ -133,6 +145,10 @@ const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => Til
   TIMEOUT: TimeoutError,
   NETWORK_ERROR: NetworkError,
   MALFORMED_RESPONSE: MalformedResponseError,
+  WASM_NOT_FOUND: WasmLoadError,
+  WASM_NOT_WASM: WasmLoadError,
+  WASM_BLOCKED: WasmLoadError,
+  WASM_LOAD_FAILED: WasmLoadError,
 };
 
 /** Turns what the core threw into the matching class; anything else is rethrown as is. */
