@@ -3,6 +3,7 @@
  * without top-level await, so CommonJS can `require('tillit')` (Node ≥ 20.19).
  * @module
  */
+import './platform.node.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as core from '#core';

@@ -3,6 +3,7 @@
  * default is the package's own copy).
  * @module
  */
+import './platform.node.js';
 import { readFile } from 'node:fs/promises';
 import * as core from '#core';
 import { load } from './load.js';

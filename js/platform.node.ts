@@ -1,10 +1,11 @@
 /**
- * Node's modules for the Node-only parts (the file sink, native SHA-256), reached through the
- * package's `#platform` import: browsers and browser bundles get `platform.ts` instead, so no
- * bundler meets a `node:` import or an expression it cannot resolve.
+ * Registers Node's modules for the Node-only parts (see platform.ts); imported by the Node
+ * entries only.
  * @module
  */
 import * as fs from 'node:fs/promises';
 import * as crypto from 'node:crypto';
+import { platform } from './platform.js';
 
-export { fs, crypto };
+platform.fs = fs;
+platform.crypto = crypto;

@@ -30,19 +30,15 @@ const pkg = {
   homepage: `${repository}#readme`,
   bugs: { url: `${repository}/issues` },
   type: 'module',
-  // The default entries load the core when imported; everything else is free of side effects.
-  sideEffects: ['./dist/index.js', './dist/index.node.js'],
+  // The default entries load the core when imported, and the Node entries register Node's
+  // modules (dist/platform.node.js); everything else is free of side effects.
+  sideEffects: ['./dist/index.js', './dist/index.node.js', './dist/platform.node.js'],
   engines: { node: '>=20' },
   exports: {
     ...entries,
     // The core itself, for builds that copy it or import its URL (`tillit/wasm?url` in Vite).
     './wasm': './core/tillit_core_bg.wasm',
     './package.json': './package.json',
-  },
-  // Node-only internals (the file sink's node:fs, native SHA-256): bundlers for browsers get
-  // a module without them, so they never meet a `node:` import.
-  imports: {
-    '#platform': { node: './dist/platform.node.js', default: './dist/platform.js' },
   },
   types: './dist/index.d.ts',
   files: ['dist', 'core', 'README.md', 'LICENSE-MIT', 'LICENSE-APACHE'],
