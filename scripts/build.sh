@@ -51,6 +51,7 @@ rm pkg/core/tillit_core.d.ts pkg/core/tillit_core_bg.wasm.d.ts pkg/core/package.
 # internals, and every platform type imported from dist/dom-types.d.ts (no DOM lib needed).
 rm -f pkg/dist/index.node.d.ts pkg/dist/init.node.d.ts pkg/dist/platform.d.ts pkg/dist/platform.node.d.ts pkg/dist/dom-types.js
 node scripts/standalone-types.mjs pkg/dist
+cp js/wasm.d.ts pkg/dist/wasm.d.ts
 
 node scripts/package-json.mjs > pkg/package.json
 cp README.md LICENSE-MIT LICENSE-APACHE pkg/

@@ -37,7 +37,7 @@ const pkg = {
   exports: {
     ...entries,
     // The core itself, for builds that copy it or import its URL (`tillit/wasm?url` in Vite).
-    './wasm': './core/tillit_core_bg.wasm',
+    './wasm': { types: './dist/wasm.d.ts', default: './core/tillit_core_bg.wasm' },
     './package.json': './package.json',
   },
   types: './dist/index.d.ts',

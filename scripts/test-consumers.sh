@@ -28,7 +28,7 @@ size=$(stat -c %s "$tgz")
 before=526550
 log "tarball: $(basename "$tgz") $size bytes ($(( size * 100 / before ))% of the $before bytes before one core copy)"
 
-export TILLIT_CONSUMERS="$ROOT/tests/consumers"
+export TILLIT_CONSUMERS="$ROOT/tests/consumers" TILLIT_TGZ="$tgz"
 failed=()
 for dir in tests/consumers/*/; do
   name="$(basename "$dir")"
