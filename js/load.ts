@@ -123,6 +123,18 @@ async function compile(source: WasmSource, readFile: ReadFile | undefined): Prom
   }
 }
 
+/**
+ * A module that is not tillit's core (wrong file, or no exports) would instantiate and leave
+ * the glue unusable for good: refused before it is handed over. A core of another version
+ * fails to link instead (the glue's import names carry hashes).
+ */
+function checkCore(module: WebAssembly.Module, where: string): void {
+  const names = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+  if (!names.has('memory') || !names.has('coreVersion')) {
+    throw new WasmLoadError('WASM_LOAD_FAILED', 'wasm', `${where} is not a WebAssembly module this version of tillit can use (not tillit's core)`);
+  }
+}
+
 /** A CSP refusal (Chromium, Firefox and Safari word it differently) or an invalid module. */
 function compileError(e: unknown, where: string): WasmLoadError {
   const message = String((e as { message?: unknown })?.message ?? e);
@@ -151,6 +163,7 @@ export function isLoaded(): boolean {
 export function load(source: WasmSource | undefined, readFile?: ReadFile): Promise<void> {
   loading ??= (async () => {
     const module = await compile(source ?? packagedWasmUrl(), readFile);
+    checkCore(module, describe(source ?? packagedWasmUrl()));
     try {
       await wbgInit({ module_or_path: module });
     } catch (e) {
@@ -168,8 +181,15 @@ export function load(source: WasmSource | undefined, readFile?: ReadFile): Promi
 export function loadSync(bytes: Uint8Array, where: string): void {
   if (loaded) return;
   checkWasmBytes(bytes, where);
+  let module: WebAssembly.Module;
   try {
-    initSync({ module: bytes });
+    module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+  } catch (e) {
+    throw compileError(e, where);
+  }
+  checkCore(module, where);
+  try {
+    initSync({ module });
   } catch (e) {
     throw compileError(e, where);
   }
