@@ -39,7 +39,7 @@ for dir in tests/consumers/*/; do
   fi
   started=$(date +%s)
   work="$(mktemp -d)"
-  cp -r "$dir/." "$work/" && cp tests/consumers/smoke.mjs "$work/"
+  cp -r "$dir/." "$work/" && cp tests/consumers/smoke.mjs tests/consumers/smoke.d.mts "$work/"
   if (cd "$work" \
     && npm ci --no-audit --no-fund --prefer-offline --loglevel=error >/dev/null \
     && npm install --no-save --no-audit --no-fund --prefer-offline --loglevel=error "$tgz" >/dev/null \
