@@ -37,7 +37,8 @@ export type ErrorCode =
   | 'WASM_NOT_FOUND'
   | 'WASM_NOT_WASM'
   | 'WASM_BLOCKED'
-  | 'WASM_LOAD_FAILED';
+  | 'WASM_LOAD_FAILED'
+  | 'WASM_NOT_LOADED';
 
 /** Base class of every error tillit throws. */
 export class TillitError extends Error {
@@ -119,8 +120,9 @@ export class MalformedResponseError extends TillitError {}
  * The WebAssembly core could not be loaded: `WASM_NOT_FOUND` (404, a missing file: the build
  * did not copy it), `WASM_NOT_WASM` (something else, often a dev server's HTML page, came
  * back), `WASM_BLOCKED` (the page's Content Security Policy refuses to compile WebAssembly),
- * `WASM_LOAD_FAILED` (a network error, or a file that is not this version's core). The `rule`
- * names the likely cause and the fix.
+ * `WASM_LOAD_FAILED` (a network error, or a file that is not this version's core),
+ * `WASM_NOT_LOADED` (something from `tillit/init` was called before `init()` resolved). The
+ * `rule` names the likely cause and the fix.
  */
 export class WasmLoadError extends TillitError {}
 
@@ -149,6 +151,7 @@ const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => Til
   WASM_NOT_WASM: WasmLoadError,
   WASM_BLOCKED: WasmLoadError,
   WASM_LOAD_FAILED: WasmLoadError,
+  WASM_NOT_LOADED: WasmLoadError,
 };
 
 /** Turns what the core threw into the matching class; anything else is rethrown as is. */

@@ -3,7 +3,7 @@
  * {@link init}, not on import. For zone.js (Angular), iife bundles (Vite workers), targets
  * without top-level await, server-side rendering, and builds that do not emit the `.wasm`
  * file themselves (esbuild, Rollup): pass where the build serves `tillit/wasm`, or its bytes.
- * Nothing else may be called before `init` has resolved.
+ * Anything else called before `init` has resolved throws a `WasmLoadError` (`WASM_NOT_LOADED`).
  *
  * @example
  * ```ts

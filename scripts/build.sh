@@ -37,6 +37,14 @@ let s = fs.readFileSync(file, 'utf8');
 const before = s;
 s = s.replace(/module_or_path = new URL\('tillit_core_bg\.wasm', import\.meta\.url\);/, "throw new Error('tillit: the core is loaded by js/load.ts');");
 s = s.replace(/^\/\* @ts-self-types="[^"]*" \*\/\n/m, '');
+// Before the core is loaded (tillit/init before init()), any use of it is a typed error.
+const guarded = s
+  .replace(/^let wasmModule, wasmInstance, wasm;$/m, `import { WasmLoadError } from '../dist/errors.js';
+const notLoaded = new Proxy({}, { get() { throw new WasmLoadError('WASM_NOT_LOADED', 'init', "the core is not loaded yet: await init() from 'tillit/init' before calling anything else"); } });
+let wasmModule, wasmInstance, wasm = notLoaded;`)
+  .replaceAll('if (wasm !== undefined) return wasm;', 'if (wasm !== notLoaded) return wasm;');
+if (guarded === s || /wasm [!=]== undefined/.test(guarded) || guarded.split('notLoaded) return wasm').length !== 3) { console.error('the wasm-bindgen glue changed shape (wasm state): see scripts/build.sh'); process.exit(1); }
+s = guarded;
 if (s === before || /import\.meta\.url/.test(s)) { console.error('the wasm-bindgen glue changed shape: see scripts/build.sh'); process.exit(1); }
 fs.writeFileSync(file, s);
 JS

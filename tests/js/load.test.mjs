@@ -24,6 +24,15 @@ async function refusal(wasm) {
   return e;
 }
 
+test('before init, every call is a typed WASM_NOT_LOADED error, not a TypeError', async () => {
+  const e = await tillit.generateKey({ alg: 'ES256' }).then(() => undefined, (x) => x);
+  assert.ok(e instanceof tillit.WasmLoadError, String(e));
+  assert.equal(e.code, 'WASM_NOT_LOADED');
+  assert.match(e.rule, /await init\(\) from 'tillit\/init'/);
+  assert.throws(() => tillit.defaultPolicy(), (x) => x instanceof tillit.WasmLoadError && x.code === 'WASM_NOT_LOADED');
+  assert.throws(() => tillit.TrustContext.fromJSON({}), (x) => x instanceof tillit.WasmLoadError && x.code === 'WASM_NOT_LOADED');
+});
+
 test('failures are typed, with a stable code and the fix', async () => {
   let e = await refusal(new URL('file:///no/such/dir/tillit.wasm'));
   assert.equal(e.code, 'WASM_NOT_FOUND');
