@@ -21,7 +21,7 @@ let fileNo = 0;
 const digest = (text) => createHash('sha256').update(text).digest('hex');
 const rows = await run({ tillit, jose, runs, digest, auditSinks: [{ name: 'NDJSON file, fsync per batch', n: 2000, open: () => tillit.AuditLog.open({ sink: { file: join(dir, `log-${fileNo++}.ndjson`) } }) }] });
 
-const wasm = readFileSync(join(HERE, '..', 'pkg', 'web', 'tillit_core_bg.wasm'));
+const wasm = readFileSync(join(HERE, '..', 'pkg', 'core', 'tillit_core_bg.wasm'));
 const gz = gzipSync(wasm, { level: 9 }).length;
 rows.push({ bench: 'wasm size (raw)', unit: 'KiB', tillit: wasm.length / 1024, baseline: null, baselineName: '', ratio: null, min: null, max: null, target: '' });
 rows.push({ bench: 'wasm size (gzip -9)', unit: 'KiB', tillit: gz / 1024, baseline: cfg.wasmGzipBudgetBytes / 1024, baselineName: 'budget', ratio: gz / cfg.wasmGzipBudgetBytes, min: null, max: null, target: '≤ 1.0' });

@@ -24,6 +24,7 @@ import { AuditError, call, callAsync, fromCore } from './errors.js';
 import type { Key } from './keys.js';
 import { TrustContext } from './trust.js';
 import { contextTextOf } from './context-text.js';
+import { platform } from './platform.js';
 
 /** A caller-supplied sink (e.g. shipping to the organisation's log platform). */
 export interface CustomSink {
@@ -368,8 +369,9 @@ class FileSink implements Sink {
   }
   async #mod() {
     if (!this.#fs) {
-      const name = 'node:fs/promises';
-      this.#fs = (await import(/* @vite-ignore */ name)) as FsPromises;
+      const { fs } = platform;
+      if (!fs) throw new AuditError('AUDIT_FAILURE', 'sink.file', 'a file sink needs Node: in browsers use indexeddb');
+      this.#fs = fs as FsPromises;
     }
     return this.#fs;
   }
@@ -962,8 +964,7 @@ function nativeSha256(): Promise<((bytes: Uint8Array) => string) | undefined> {
   sha256 ??= (async () => {
     if (typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node !== 'string') return undefined;
     try {
-      const name = 'node:crypto';
-      const c = (await import(/* @vite-ignore */ name)) as {
+      const c = platform.crypto as {
         hash?: (alg: string, data: Uint8Array, enc: 'hex') => string;
         createHash(alg: string): { update(b: Uint8Array): { digest(enc: 'hex'): string } };
       };

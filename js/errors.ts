@@ -34,7 +34,12 @@ export type ErrorCode =
   | 'TIMEOUT'
   | 'NETWORK_ERROR'
   | 'MALFORMED_RESPONSE'
-  | 'NO_REFRESH_TOKEN';
+  | 'NO_REFRESH_TOKEN'
+  | 'WASM_NOT_FOUND'
+  | 'WASM_NOT_WASM'
+  | 'WASM_BLOCKED'
+  | 'WASM_LOAD_FAILED'
+  | 'WASM_NOT_LOADED';
 
 /** Base class of every error tillit throws. */
 export class TillitError extends Error {
@@ -117,6 +122,14 @@ export class MalformedResponseError extends TillitError {}
  * relationship or API by refresh): ask for `offline_access` at login.
  */
 export class RefreshTokenError extends TillitError {}
+ * The WebAssembly core could not be loaded: `WASM_NOT_FOUND` (404, a missing file: the build
+ * did not copy it), `WASM_NOT_WASM` (something else, often a dev server's HTML page, came
+ * back), `WASM_BLOCKED` (the page's Content Security Policy refuses to compile WebAssembly),
+ * `WASM_LOAD_FAILED` (a network error, or a file that is not this version's core),
+ * `WASM_NOT_LOADED` (something from `tillit/init` was called before `init()` resolved). The
+ * `rule` names the likely cause and the fix.
+ */
+export class WasmLoadError extends TillitError {}
 
 const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => TillitError> = {
   INVALID_IDENTIFIER: IdentifierError,
@@ -140,6 +153,11 @@ const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => Til
   NETWORK_ERROR: NetworkError,
   MALFORMED_RESPONSE: MalformedResponseError,
   NO_REFRESH_TOKEN: RefreshTokenError,
+  WASM_NOT_FOUND: WasmLoadError,
+  WASM_NOT_WASM: WasmLoadError,
+  WASM_BLOCKED: WasmLoadError,
+  WASM_LOAD_FAILED: WasmLoadError,
+  WASM_NOT_LOADED: WasmLoadError,
 };
 
 /** Turns what the core threw into the matching class; anything else is rethrown as is. */

@@ -1,6 +1,8 @@
 /**
  * tillit: the consumer's side of Norway's health-record sharing, for browsers, workers and
  * Node ≥ 20. Importing the package loads its WebAssembly core; every export is ready to use.
+ * Where top-level await is not available (zone.js, iife bundles, older targets) or the build
+ * does not emit the `.wasm` file, use `tillit/init` instead.
  *
  * @example
  * ```ts
@@ -9,35 +11,13 @@
  * @module
  */
 import * as core from '#core';
+import { load } from './load.js';
 
-export {
-  TillitError,
-  IdentifierError,
-  CodeError,
-  TrustContextError,
-  ArgumentError,
-  AlgorithmError,
-  KeyError,
-  CryptoError,
-  PolicyError,
-  ResourceError,
-  WithheldError,
-  AuditError,
-  OAuthError,
-  FhirError,
-  HttpError,
-  TimeoutError,
-  NetworkError,
-  MalformedResponseError,
-  RefreshTokenError,
-} from './errors.js';
-export type { ErrorCode } from './errors.js';
-export * from './trust.js';
-export * from './keys.js';
-export * from './jwt.js';
-export * from './minimise.js';
-export * from './audit.js';
-export * from './client.js';
+// Browsers, workers and bundlers: fetched next to this file (bundlers emit it with the app).
+await load(undefined);
+
+export * from './api.js';
+export type { WasmSource, UrlLike, ResponseLike, CompiledWasmModule } from './load.js';
 
 /** The version of the Rust core. */
 export const coreVersion: string = core.coreVersion();

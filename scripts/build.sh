@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the npm package `tillit` into pkg/: the wasm core (one wasm-bindgen run per target:
-# `web` for browsers, workers and bundlers, `experimental-nodejs-module` for Node), wasm-opt,
-# the TypeScript wrapper, package.json; prints the wasm size raw and gzipped.
+# Builds the npm package `tillit` into pkg/: the wasm core (one wasm-bindgen run, `web`, for
+# every runtime), wasm-opt, the TypeScript wrapper, package.json and licences; prints the wasm
+# size raw and gzipped.
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 WB_BIN="$(bash scripts/setup.sh | tail -n1)"
@@ -17,48 +17,56 @@ RUSTFLAGS="$flags" wasm_cargo build -q --release --lib --target "$WASM_TARGET"
 WASM="$CARGO_TARGET_DIR_WASM/$WASM_TARGET/release/tillit.wasm"
 
 rm -rf pkg && mkdir -p pkg
-wasm-bindgen --target web --out-dir pkg/web --out-name tillit_core "$WASM"
-wasm-bindgen --target experimental-nodejs-module --out-dir pkg/node --out-name tillit_core "$WASM"
+# One wasm-bindgen run (`web`): one copy of the core and its glue for every runtime; each entry
+# (js/load.ts) hands it the .wasm, fetched next to it in browsers, read from disk in Node.
+wasm-bindgen --target web --out-dir pkg/core --out-name tillit_core "$WASM"
 
 if command -v wasm-opt >/dev/null; then
-  for f in pkg/web/tillit_core_bg.wasm pkg/node/tillit_core_bg.wasm; do
-    wasm-opt -O3 --enable-mutable-globals --enable-sign-ext --enable-bulk-memory --enable-nontrapping-float-to-int --enable-simd "$f" -o "$f.opt" && mv "$f.opt" "$f"
-  done
+  f=pkg/core/tillit_core_bg.wasm
+  wasm-opt -O3 --enable-mutable-globals --enable-sign-ext --enable-bulk-memory --enable-nontrapping-float-to-int --enable-simd "$f" -o "$f.opt" && mv "$f.opt" "$f"
 else
   log "wasm-opt not found: size not optimised"
 fi
-
-# Loaders: the web build initialises from its .wasm next to it (fetch, works in Vite, workers);
-# the Node build reads its .wasm from disk when imported.
-cat > pkg/web/core.js <<'JS'
-import init from './tillit_core.js';
-await init({ module_or_path: new URL('./tillit_core_bg.wasm', import.meta.url) });
-export * from './tillit_core.js';
+# The glue's own default location (`new URL('tillit_core_bg.wasm', import.meta.url)`) goes:
+# tillit always passes the module (js/load.ts holds the one URL bundlers see), and a second
+# reference would make bundlers resolve the file from a second place.
+node - pkg/core/tillit_core.js <<'JS'
+const fs = require('node:fs');
+const file = process.argv[2];
+let s = fs.readFileSync(file, 'utf8');
+const before = s;
+s = s.replace(/module_or_path = new URL\('tillit_core_bg\.wasm', import\.meta\.url\);/, "throw new Error('tillit: the core is loaded by js/load.ts');");
+s = s.replace(/^\/\* @ts-self-types="[^"]*" \*\/\n/m, '');
+// Before the core is loaded (tillit/init before init()), any use of it is a typed error.
+const guarded = s
+  .replace(/^let wasmModule, wasmInstance, wasm;$/m, `import { WasmLoadError } from '../dist/errors.js';
+const notLoaded = new Proxy({}, { get() { throw new WasmLoadError('WASM_NOT_LOADED', 'init', "the core is not loaded yet: await init() from 'tillit/init' before calling anything else"); } });
+let wasmModule, wasmInstance, wasm = notLoaded;`)
+  .replaceAll('if (wasm !== undefined) return wasm;', 'if (wasm !== notLoaded) return wasm;');
+if (guarded === s || /wasm [!=]== undefined/.test(guarded) || guarded.split('notLoaded) return wasm').length !== 3) { console.error('the wasm-bindgen glue changed shape (wasm state): see scripts/build.sh'); process.exit(1); }
+s = guarded;
+if (s === before || /import\.meta\.url/.test(s)) { console.error('the wasm-bindgen glue changed shape: see scripts/build.sh'); process.exit(1); }
+fs.writeFileSync(file, s);
 JS
-cat > pkg/node/core.js <<'JS'
-export * from './tillit_core.js';
-JS
-cp pkg/web/tillit_core.d.ts pkg/web/core.d.ts
-cp pkg/node/tillit_core.d.ts pkg/node/core.d.ts
 
 log "compiling the TypeScript wrapper"
-node_modules/.bin/tsc -p js/tsconfig.json --outDir pkg/dist/tmp
-# One wrapper, two copies that differ only in which core they import, so that neither
-# plain browser pages nor Node need a subpath-import map.
-mkdir -p pkg/dist/web pkg/dist/node pkg/dist/types
-for f in pkg/dist/tmp/*.js; do
-  sed "s#from '\#core'#from '../../web/core.js'#" "$f" > "pkg/dist/web/$(basename "$f")"
-  sed "s#from '\#core'#from '../../node/core.js'#" "$f" > "pkg/dist/node/$(basename "$f")"
-done
-mv pkg/dist/tmp/*.d.ts pkg/dist/types/ && rm -rf pkg/dist/tmp
+node_modules/.bin/tsc -p js/tsconfig.json --outDir pkg/dist
+# The wrapper imports the glue as `#core` (typed by its .d.ts, which is not published).
+for f in pkg/dist/*.js; do sed -i "s#from '\#core'#from '../core/tillit_core.js'#" "$f"; done
 if grep -rq "'#core'" pkg/dist; then log "a '#core' import survived in pkg/dist"; exit 1; fi
+rm pkg/core/tillit_core.d.ts pkg/core/tillit_core_bg.wasm.d.ts pkg/core/package.json pkg/core/.gitignore 2>/dev/null || true
+# Declarations: one per public entry (the Node builds share them), none for the Node-only
+# internals, and every platform type imported from dist/dom-types.d.ts (no DOM lib needed).
+rm -f pkg/dist/index.node.d.ts pkg/dist/init.node.d.ts pkg/dist/platform.d.ts pkg/dist/platform.node.d.ts pkg/dist/dom-types.js
+node scripts/standalone-types.mjs pkg/dist
+cp js/wasm.d.ts pkg/dist/wasm.d.ts
 
 node scripts/package-json.mjs > pkg/package.json
-cp README.md pkg/README.md
+cp README.md LICENSE-MIT LICENSE-APACHE pkg/
 
-raw=$(stat -c %s pkg/web/tillit_core_bg.wasm)
-gz=$(gzip -9 -c pkg/web/tillit_core_bg.wasm | wc -c)
-log "wasm size: $raw bytes raw, $gz bytes gzipped ($(du -h --apparent-size pkg/web/tillit_core_bg.wasm | cut -f1) raw)"
+raw=$(stat -c %s pkg/core/tillit_core_bg.wasm)
+gz=$(gzip -9 -c pkg/core/tillit_core_bg.wasm | wc -c)
+log "wasm size: $raw bytes raw, $gz bytes gzipped ($(du -h --apparent-size pkg/core/tillit_core_bg.wasm | cut -f1) raw)"
 echo "$gz" > pkg/.wasm-gzip-bytes
 budget=$(node -e "console.log(require('./bench/config.json').wasmGzipBudgetBytes)")
 if [ "$gz" -gt "$budget" ]; then

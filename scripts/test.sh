@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of tillit; installs what is missing first (scripts/setup.sh).
 # Order: hygiene (fmt, clippy native + wasm32, rustdoc), native tests, the package build,
-# type checks, wasm-bindgen tests in Node and Chromium, JS package tests in Node and
-# Chromium, and a Vite build of a page that imports the package.
+# type checks, the packed tarball in fresh consumer projects, wasm-bindgen tests in Node and
+# Chromium, JS package tests in Node and Chromium, and a Vite build of a page that imports
+# the package.
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 start=$(date +%s)
@@ -60,14 +61,16 @@ step "build pkg/"
 bash scripts/build.sh
 mkdir -p tests/node_modules && ln -sfn ../../pkg tests/node_modules/tillit
 
-step "npm install of pkg/ into a scratch folder; import('tillit') as a user does"
-scratch="$(mktemp -d)"
-(cd "$scratch" && npm init -y >/dev/null && npm install --no-audit --no-fund --loglevel=error "$ROOT/pkg" >/dev/null \
-  && node -e "import('tillit').then(m => { if (typeof m.TrustContext.fromJSON !== 'function') process.exit(1); console.log('tillit ' + m.coreVersion + ' imported from a scratch install') })")
-rm -rf "$scratch"
-
 step "TypeScript: the published declarations type a consumer"
 node_modules/.bin/tsc -p tests/types/tsconfig.json
+node_modules/.bin/tsc -p tests/types/tsconfig.nodom.json
+
+# The packed tarball (its size against the size before one core copy) in fresh projects:
+# publint --strict, attw (ESM only), a plain page, a module worker, webpack 5 (and 5.82), Vite (dev, build,
+# worker), esbuild, Rollup, Node (ESM, CJS, tillit/init), TypeScript (bundler, node16,
+# nodenext, lib ES2022 without DOM). Next.js and Angular: scripts/test-consumers.sh --all.
+step "consumers: npm pack, then the tarball installed into fresh projects"
+bash scripts/test-consumers.sh
 
 # With wasm SIMD, as the package is built (scripts/build.sh), so sha2's SIMD backend is tested.
 step "wasm-bindgen tests in Node"
