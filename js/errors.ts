@@ -122,6 +122,7 @@ export class MalformedResponseError extends TillitError {}
  * relationship or API by refresh): ask for `offline_access` at login.
  */
 export class RefreshTokenError extends TillitError {}
+/**
  * The WebAssembly core could not be loaded: `WASM_NOT_FOUND` (404, a missing file: the build
  * did not copy it), `WASM_NOT_WASM` (something else, often a dev server's HTML page, came
  * back), `WASM_BLOCKED` (the page's Content Security Policy refuses to compile WebAssembly),
