@@ -5,7 +5,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod auth;
+pub mod control;
 pub mod declare;
+pub mod fhir;
+pub mod http;
 pub mod ingest;
 pub mod jws;
 pub mod pg;

@@ -13,6 +13,8 @@ use tillit::jose::{b64u, compact, signing_input};
 use tillit::trust::TrustContext;
 use tillit_collector::store::Store;
 
+pub mod net;
+
 /// A synthetic fødselsnummer (month + 80) for `seed`.
 pub fn fnr(seed: u32) -> String {
     let day = 1 + seed % 28;
