@@ -29,6 +29,11 @@ export interface CustomSink {
   append(lines: string[]): Promise<void>;
   /** All stored lines, in order. */
   read(): Promise<string[]>;
+  /**
+   * How many lines are stored and the last of them. Optional: without it the log calls
+   * `read()` before each batch to check that the sink still ends where the log does.
+   */
+  tail?(): Promise<{ count: number; last?: string }>;
 }
 
 /** Where the log is kept. */
@@ -39,10 +44,19 @@ export interface AuditLogOptions {
   sink: AuditSinkOption;
   /** Log name (IndexedDB database suffix). Default `default`. */
   name?: string;
-  /** Signs checkpoints of the chain head; keep it non-extractable (`generateKey`). */
+  /**
+   * Signs the log's declaration and checkpoints of the chain head; keep it non-extractable
+   * (`generateKey`). A log begun with a key must be opened with it; a log begun without one
+   * cannot be opened with one.
+   */
   checkpointKey?: Key;
-  /** A checkpoint after every N records. Default 100. */
+  /** A checkpoint after every N records (1 to 1,000,000), declared when the log begins. Default 100; an existing log keeps its own. */
   checkpointEvery?: number;
+  /**
+   * Open a log written before the declaration record (format 0): it is verified as such,
+   * and a declaration is appended before anything else. Default false: such a log is refused.
+   */
+  acceptLegacy?: boolean;
 }
 
 /** A look-up to log. */
@@ -74,14 +88,68 @@ export interface AuditCompletion {
   };
 }
 
+/** The head of a log, for a party outside the device to hold (see {@link AuditLog.head}). */
+export interface AuditHead {
+  /** The last record's sequence number. */
+  seq: number;
+  /** Its hash. */
+  hash: string;
+  /** The last checkpoint: its sequence number and JWS (keyed logs). */
+  checkpoint?: { seq: number; jws: string };
+}
+
+/** Options of {@link AuditLog.verify} and {@link verifyLines}. */
+export interface VerifyOptions {
+  /** The checkpoint key's public JWK: the log must declare it, and every signature must hold. */
+  publicJwk?: Key['publicJwk'];
+  /** A head held outside the device ({@link AuditLog.head}): the log must still hold it. */
+  anchor?: { seq: number; hash: string };
+  /** Read a log written before the declaration record (format 0). Default false. */
+  acceptLegacy?: boolean;
+}
+
 /** What {@link AuditLog.verify} found. */
 export interface VerifyResult {
   ok: boolean;
   entries: number;
   firstBadIndex?: number;
+  /** `CODE: words`; the code (`ALTERED`, `CHECKPOINT_MISSING`, `TRUNCATED`, …) is stable: see docs/audit-format.md. */
   problem?: string;
-  /** Checkpoints whose signature and head were checked with the checkpoint key. */
+  /**
+   * `true` only when a public key was given, the log declares it, and the declaration and
+   * every checkpoint verified with it. `false`: nothing was checked against a key (an
+   * unsigned log, or no key given): the chain shows edits, not a careful rewrite.
+   */
+  signed: boolean;
+  /** 1 (a declaration record), or 0 (a log written before it, read with `acceptLegacy`). */
+  format?: number;
+  /** The key the log declares (`null`: the log says it is unsigned). */
+  checkpointKey?: { thumbprint: string; alg: string } | null;
+  /** The interval the log declares. */
+  checkpointEvery?: number | null;
+  /** Checkpoint records in the log. */
+  checkpoints?: number;
+  /** Records after the last signed record (a log closed by its writer has none). */
+  unsignedTail?: number;
+  /** Signatures (declaration and checkpoints) checked with the key. */
   checkpointsVerified: number;
+  /** The head the log ends at. */
+  head?: { seq: number; hash: string } | null;
+}
+
+/**
+ * The access log broke its promises: the stored log does not verify (tampered, or not the
+ * declared key), or the sink no longer ends where the log does (records lost, or another
+ * writer). `problem` begins with a stable code; `index` is the first bad record.
+ */
+export class AuditIntegrityError extends AuditError {
+  readonly index: number | undefined;
+  readonly problem: string;
+  constructor(path: string, problem: string, index?: number) {
+    super('AUDIT_FAILURE', path, problem);
+    this.problem = problem;
+    this.index = index;
+  }
 }
 
 /** Filter of {@link AuditLog.query}. */
@@ -181,7 +249,12 @@ class Records {
 interface Sink {
   append(batch: Batch): Promise<void>;
   read(): Promise<string[]>;
-  readFrom?(seq: number): Promise<string[]>;
+  /** Sinks shared by several writers: the line at `seq - 1`, the lines from `seq`, and the count. */
+  readFrom?(seq: number): Promise<{ last?: string; fresh: string[]; count: number }>;
+  /** Sinks the log cannot watch while writing: the stored count and last line. */
+  tail?(): Promise<{ count: number; last?: string }>;
+  /** Sets a torn last line aside (after the log verified). */
+  repair?(): Promise<void>;
   lock?<T>(f: () => Promise<T>): Promise<T>;
   recovered?: Recovery;
   close?(): Promise<void>;
@@ -233,7 +306,18 @@ class IndexedDbSink implements Sink {
     return ((await this.#tx('readonly', (s) => s.getAll())) ?? []) as string[];
   }
   async readFrom(seq: number) {
-    return ((await this.#tx('readonly', (s) => s.getAll(IDBKeyRange.lowerBound(seq)))) ?? []) as string[];
+    return new Promise<{ last?: string; fresh: string[]; count: number }>((resolve, reject) => {
+      const tx = this.#db.transaction('records', 'readonly');
+      const s = tx.objectStore('records');
+      const all = s.getAll(IDBKeyRange.lowerBound(Math.max(seq - 1, 0)));
+      const count = s.count();
+      tx.oncomplete = () => {
+        const got = all.result as string[];
+        const last = seq > 0 ? got.shift() : undefined;
+        resolve({ last, fresh: got, count: count.result });
+      };
+      tx.onerror = tx.onabort = () => reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB could not be read'));
+    });
   }
   async lock<T>(f: () => Promise<T>): Promise<T> {
     const locks = (globalThis.navigator as Navigator | undefined)?.locks;
@@ -248,6 +332,8 @@ class IndexedDbSink implements Sink {
 /** The part of Node's `fs/promises` the file sink uses (typed here: no @types/node needed). */
 interface FileHandle {
   write(data: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  stat(): Promise<{ size: number }>;
   truncate(len: number): Promise<void>;
   datasync(): Promise<void>;
   close(): Promise<void>;
@@ -268,6 +354,10 @@ class FileSink implements Sink {
   #size = 0;
   /** Set when a failed write left bytes that could not be taken back. */
   #broken = false;
+  /** The file's last bytes as this sink read or wrote them (up to {@link TAIL} bytes). */
+  #tail: Uint8Array = new Uint8Array(0);
+  /** A torn last line found by `read`: set aside by `repair`. */
+  #torn?: { at: number; bytes: Uint8Array };
   recovered?: Recovery;
   constructor(path: string) {
     this.#path = path;
@@ -290,14 +380,38 @@ class FileSink implements Sink {
     }
     const r = call(() => core.auditReadNdjson(bytes)) as { lines: string[]; tornAt: number | null };
     this.#size = bytes.length;
-    if (r.tornAt !== null && r.tornAt !== undefined) {
-      const savedAs = `${this.#path}.torn-${Date.now()}`;
-      await fs.writeFile(savedAs, bytes.subarray(r.tornAt));
-      await fs.truncate(this.#path, r.tornAt);
-      this.recovered = { tornBytes: bytes.length - r.tornAt, savedAs };
-      this.#size = r.tornAt;
-    }
+    const end = r.tornAt ?? bytes.length;
+    this.#torn = r.tornAt !== null && r.tornAt !== undefined ? { at: r.tornAt, bytes: bytes.slice(r.tornAt) } : undefined;
+    this.#tail = bytes.slice(Math.max(0, end - TAIL), end);
     return r.lines;
+  }
+  /** Sets a torn last line aside in a file of its own, and cuts it from the log. */
+  async repair() {
+    const t = this.#torn;
+    if (!t) return;
+    const fs = await this.#mod();
+    const savedAs = `${this.#path}.torn-${Date.now()}`;
+    await fs.writeFile(savedAs, t.bytes);
+    await fs.truncate(this.#path, t.at);
+    this.recovered = { tornBytes: t.bytes.length, savedAs };
+    this.#size = t.at;
+    this.#torn = undefined;
+  }
+  /**
+   * Whether the file still ends where this sink left it: its length, and its last bytes
+   * (the last record's hash, kind, prev and seq). Another writer, or a loss, shows here.
+   */
+  async #check(fh: FileHandle) {
+    const { size } = await fh.stat();
+    let same = size === this.#size;
+    if (same && this.#tail.length) {
+      const buf = new Uint8Array(this.#tail.length);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, size - buf.length);
+      same = bytesRead === buf.length && buf.every((b, i) => b === this.#tail[i]);
+    }
+    if (!same) {
+      throw new AuditIntegrityError('sink.file', `SINK_DIVERGED: the log file no longer ends where this log left it (${size} bytes, expected ${this.#size}): records were lost or another writer appended`);
+    }
   }
   async append(batch: Batch) {
     if (this.#broken) {
@@ -306,7 +420,8 @@ class FileSink implements Sink {
     const fs = await this.#mod();
     let fh: FileHandle | undefined;
     try {
-      fh = this.#fh ??= await fs.open(this.#path, 'a');
+      fh = this.#fh ??= await fs.open(this.#path, 'a+');
+      await this.#check(fh);
       // A write may take less than it was given (a full disk, a signal): the rest follows,
       // and nothing is acknowledged before all of it is written and synced.
       const bytes = batch.bytes;
@@ -317,7 +432,10 @@ class FileSink implements Sink {
       }
       await fh.datasync();
       this.#size += bytes.length;
-    } catch {
+      const t = bytes.length >= TAIL ? bytes.slice(bytes.length - TAIL) : concat(this.#tail, bytes);
+      this.#tail = t.slice(Math.max(0, t.length - TAIL));
+    } catch (e) {
+      if (e instanceof AuditIntegrityError) throw e;
       // None of the batch is acknowledged; what of it reached the file is taken back, so the
       // next write starts on a line of its own. If that fails too, the sink refuses further
       // writes (a later line after a partial one would be corruption, not a torn tail).
@@ -337,6 +455,17 @@ class FileSink implements Sink {
   }
 }
 
+/** The bytes of a file's end the file sink compares before each write: a record's last
+ * ~200 bytes hold its hash, prev and seq. */
+const TAIL = 256;
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 function customSink(s: CustomSink): Sink {
   if (typeof s?.append !== 'function' || typeof s?.read !== 'function') {
     throw new AuditError('AUDIT_FAILURE', 'sink', "must be 'memory', 'indexeddb', { file } or an object with append(lines) and read()");
@@ -353,6 +482,11 @@ function customSink(s: CustomSink): Sink {
       const lines = await s.read();
       if (!Array.isArray(lines) || lines.some((l) => typeof l !== 'string')) throw new AuditError('AUDIT_FAILURE', 'sink.read', 'must resolve to an array of strings');
       return lines;
+    },
+    tail: async () => {
+      if (typeof s.tail === 'function') return s.tail();
+      const lines = await s.read();
+      return { count: lines.length, last: lines.at(-1) };
     },
   };
 }
@@ -380,11 +514,15 @@ export class AuditLog {
   #records = new Records();
   #sink: Sink;
   #key?: Key;
-  #every: number;
+  #acceptLegacy: boolean;
+  /** Look-ups whose pending record is stored and whose completion is not yet asked for. */
   #open = new Map<string, { input: Record<string, unknown>; context: string | undefined }>();
   #queue: Pending[] = [];
   #flushing: Promise<void> | null = null;
-  #sinceCheckpoint = 0;
+  /** The last checkpoint: its seq and JWS. */
+  #checkpoint?: { seq: number; jws: string };
+  /** Set once the sink lost records or another writer wrote under us: every append is refused. */
+  #lost?: AuditIntegrityError;
   /** Set when opening found and repaired a torn last line. */
   readonly recovered?: Recovery;
 
@@ -393,11 +531,22 @@ export class AuditLog {
     this.#records.push(Batch.ofLines(lines));
     this.#sink = sink;
     this.#key = opts.checkpointKey;
-    this.#every = opts.checkpointEvery ?? 100;
+    this.#acceptLegacy = opts.acceptLegacy === true;
     this.recovered = sink.recovered;
+    const since = c.sinceCheckpoint;
+    const cp = lines.length > since ? lines[lines.length - since - 1] : undefined;
+    if (cp && c.declared?.checkpointKey) {
+      const r = JSON.parse(cp) as { seq: number; kind: string; body: { jws?: string } };
+      if (r.kind === 'checkpoint' && typeof r.body.jws === 'string') this.#checkpoint = { seq: r.seq, jws: r.body.jws };
+    }
   }
 
-  /** Opens (or creates) a log; throws {@link AuditError} if the stored chain does not verify. */
+  /**
+   * Opens (or creates) a log. The stored log is verified first (the chain, the declaration,
+   * every checkpoint, with the key's signatures); if it does not verify, open throws
+   * {@link AuditIntegrityError}, and nothing is written or signed. A new log begins with its
+   * declaration record (signed with `checkpointKey`).
+   */
   static async open(opts: AuditLogOptions): Promise<AuditLog> {
     const s = opts?.sink;
     const sink: Sink =
@@ -405,19 +554,39 @@ export class AuditLog {
       : s === 'indexeddb' ? await IndexedDbSink.open(opts.name ?? 'default')
       : s && typeof s === 'object' && 'file' in s ? new FileSink(s.file)
       : customSink(s as CustomSink);
-    const lines = await sink.read();
-    let c: core.AuditCore;
-    try {
-      c = new core.AuditCore(lines, await nativeSha256());
-    } catch (e) {
-      const err = fromCore(e) as { rule?: string; path?: string };
-      throw new AuditError('AUDIT_FAILURE', err.path ?? 'log', `the stored log does not verify: ${err.rule ?? 'unreadable'}`);
-    }
-    const log = new AuditLog(c, lines, sink, opts);
-    if (sink.recovered) {
-      await log.#write(() => Batch.ofLines([call(() => log.#chain.prepareRecord('recovery', { tornBytes: sink.recovered!.tornBytes, savedAs: sink.recovered!.savedAs, note: 'a torn last line (an unfinished write) was set aside' }))]));
-    }
-    return log;
+    const key = opts.checkpointKey;
+    const every = opts.checkpointEvery ?? 100;
+    if (!Number.isInteger(every) || every < 1 || every > 1_000_000) throw new AuditError('AUDIT_FAILURE', 'checkpointEvery', 'must be an integer from 1 to 1,000,000');
+    const run = async () => {
+      const lines = await sink.read();
+      const v = await verifyLines(lines, { publicJwk: key?.publicJwk, acceptLegacy: opts.acceptLegacy === true });
+      if (!v.ok) throw new AuditIntegrityError(`log[${v.firstBadIndex}]`, `the stored log does not verify: ${v.problem}`, v.firstBadIndex);
+      if (v.checkpointKey && !key) throw new AuditIntegrityError('checkpointKey', 'KEY_MISMATCH: the log declares a checkpoint key: open it with that key');
+      if (v.checkpointEvery != null && opts.checkpointEvery !== undefined && v.checkpointEvery !== opts.checkpointEvery) {
+        throw new AuditError('AUDIT_FAILURE', 'checkpointEvery', `the log declares a checkpoint after every ${v.checkpointEvery} records`);
+      }
+      // Only a log that verified is repaired or written to.
+      await sink.repair?.();
+      let c: core.AuditCore;
+      try {
+        c = new core.AuditCore(lines, await nativeSha256());
+      } catch (e) {
+        const err = fromCore(e) as { rule?: string; path?: string };
+        throw new AuditIntegrityError(err.path ?? 'log', `the stored log does not verify: ${err.rule ?? 'unreadable'}`);
+      }
+      const log = new AuditLog(c, lines, sink, opts);
+      if (!c.declared) {
+        const claims = call(() => c.declarationClaims(key?.publicJwk ?? null, key?.alg, every));
+        const jws = key ? await callAsync(() => core.signAuditClaims(key, claims, 'tillit-declaration+jwt')) : undefined;
+        await log.#store(() => Batch.ofLines([call(() => c.prepareRecord('declaration', jws ? { ...claims, jws } : claims))]));
+      }
+      if (sink.recovered) {
+        await log.#store(() => Batch.ofLines([call(() => c.prepareRecord('recovery', { tornBytes: sink.recovered!.tornBytes, savedAs: sink.recovered!.savedAs, note: 'a torn last line (an unfinished write) was set aside' }))]));
+        await log.#due();
+      }
+      return log;
+    };
+    return sink.lock ? sink.lock(run) : run();
   }
 
   /** Records, by sequence. */
@@ -426,10 +595,29 @@ export class AuditLog {
   }
 
   /**
-   * Appends the look-up's entry with outcome pending and resolves once it is stored; only
-   * then may the request be sent. Rejects with {@link AuditError} if it cannot be stored.
+   * The head: the last record's `seq` and `hash`, and the last checkpoint. Hand it to a party
+   * outside the device (the organisation's collector, a timestamp service); `verify({ anchor })`
+   * then detects a log cut short before it.
+   *
+   * @example
+   * ```ts
+   * const anchor = log.head() // later: (await log.verify({ anchor })).ok
+   * ```
    */
-  append(event: AuditEventInput & { id?: string }): Promise<{ id: string; seq: number }> {
+  head(): AuditHead {
+    const h = this.#chain.headRecord() as { seq: number; hash: string };
+    return this.#checkpoint ? { ...h, checkpoint: { ...this.#checkpoint } } : h;
+  }
+
+  /**
+   * Appends the look-up's entry with outcome pending and resolves once it is stored; only
+   * then may the request be sent. The log mints the id. Rejects with {@link AuditError} if it
+   * cannot be stored.
+   */
+  append(event: AuditEventInput): Promise<{ id: string; seq: number }> {
+    if (event && (event as { id?: unknown }).id !== undefined) {
+      return Promise.reject(new AuditError('AUDIT_FAILURE', 'event.id', 'is minted by the log: an entry cannot name its own id'));
+    }
     // The context travels as JSON text, one string per context object; the core parses each
     // distinct text once.
     let text: string | undefined;
@@ -440,7 +628,7 @@ export class AuditLog {
     }
     // Our own copy, of the members the core reads (one shape for every entry): the batch
     // writer sets its trustContext to an index; the context's text stays beside it.
-    const e = (event ?? {}) as Partial<AuditEventInput> & { id?: string };
+    const e = (event ?? {}) as Partial<AuditEventInput>;
     const input: Record<string, unknown> = {
       kind: e.kind,
       trustContext: undefined,
@@ -450,7 +638,7 @@ export class AuditLog {
       query: e.query,
       documentId: e.documentId,
       tokenJti: e.tokenJti,
-      id: e.id ?? uuid(),
+      id: uuid(),
       outcome: 'pending',
     };
     return new Promise((resolve, reject) => {
@@ -459,13 +647,18 @@ export class AuditLog {
     });
   }
 
-  /** Completes a pending look-up with its outcome (and minimisation counts). */
+  /**
+   * Completes a pending look-up with its outcome (and minimisation counts): `id` must be a
+   * look-up this log appended and has not completed.
+   */
   complete(id: string, done: AuditCompletion): Promise<{ id: string; seq: number }> {
     const base = this.#open.get(id);
     if (!base) return Promise.reject(new AuditError('AUDIT_FAILURE', 'id', 'no pending look-up with this id in this log'));
-    const input = { ...base.input, outcome: done.outcome, completion: done.completion };
+    // Taken at once: a second completion of the same look-up is refused, even before the first is stored.
+    this.#open.delete(id);
+    const input = { ...base.input, outcome: done?.outcome, completion: done?.completion };
     return new Promise<{ id: string; seq: number }>((resolve, reject) => {
-      this.#queue.push({ input, context: base.context, resolve, reject, opens: false });
+      this.#queue.push({ input, context: base.context, resolve, reject: (e) => { this.#open.set(id, base); reject(e); }, opens: false });
       this.#kick();
     });
   }
@@ -474,12 +667,13 @@ export class AuditLog {
     this.#flushing ??= (async () => {
       const toError = (e: unknown) => (e instanceof AuditError ? e : new AuditError('AUDIT_FAILURE', (e as { path?: string }).path ?? 'event', (e as { rule?: string }).rule ?? 'the entry could not be written'));
       const store = async (items: Pending[]) => {
-        const { first } = await this.#write(() => prepareBatch(this.#chain, items));
-        items.forEach((b, i) => {
+        const { first, taken } = await this.#write(items);
+        // Entries beyond a checkpoint that fell due go back to the front of the queue.
+        if (taken < items.length) this.#queue.unshift(...items.slice(taken));
+        items.slice(0, taken).forEach((b, i) => {
           const id = b.input.id as string;
-          // A pending look-up stays open until its completion is stored.
+          // A pending look-up stays open until its completion is asked for.
           if (b.opens) this.#open.set(id, { input: b.input, context: b.context });
-          else this.#open.delete(id);
           b.resolve({ id, seq: first + i });
         });
       };
@@ -489,8 +683,8 @@ export class AuditLog {
           await store(batch);
         } catch (e) {
           // Nothing of the batch was stored. One bad entry must not fail the others: store
-          // them one by one, so each caller hears about its own entry.
-          if (batch.length === 1) batch[0]!.reject(toError(e));
+          // them one by one, so each caller hears about its own entry. A lost sink fails all.
+          if (batch.length === 1 || this.#lost) for (const b of batch) b.reject(toError(e));
           else {
             for (const b of batch) {
               try {
@@ -506,51 +700,109 @@ export class AuditLog {
     })();
   }
 
-  async #write(prepare: () => Batch): Promise<{ first: number }> {
-    const run = async () => {
-      if (this.#sink.readFrom) {
-        this.#absorb(await this.#sink.readFrom(this.#records.length));
-      }
-      const first = this.#records.length;
-      const batch = prepare();
-      await this.#sink.append(batch);
-      this.#chain.commitPrepared(batch.count);
-      this.#records.push(batch);
-      this.#sinceCheckpoint += batch.count;
-      return { first };
-    };
-    const r = await (this.#sink.lock ? this.#sink.lock(run) : run());
-    if (this.#key && this.#sinceCheckpoint >= this.#every) await this.checkpoint();
-    return r;
+  /**
+   * Stores what `prepare` makes, under the sink's lock, after checking that the sink still
+   * ends where this log does (taking in what other writers stored after it).
+   */
+  async #store(prepare: () => Batch, watched = false): Promise<number> {
+    if (this.#lost) throw this.#lost;
+    if (!watched) await this.#watch();
+    const first = this.#records.length;
+    const batch = prepare();
+    await this.#sink.append(batch).catch((e) => {
+      if (e instanceof AuditIntegrityError) this.#lost = e;
+      throw e;
+    });
+    this.#chain.commitPrepared(batch.count);
+    this.#records.push(batch);
+    return first;
   }
 
-  /** Appends a checkpoint: the chain head signed with the checkpoint key. */
+  /** Looks at the sink's end: another writer's records are taken in; a loss stops the log. */
+  async #watch() {
+    const sink = this.#sink;
+    const n = this.#records.length;
+    const head = this.#chain.headRecord() as { seq: number; hash: string } | null;
+    const lost = (what: string) => {
+      this.#lost = new AuditIntegrityError('sink', `SINK_DIVERGED: ${what}; the log refuses further entries`, n);
+      throw this.#lost;
+    };
+    const ends = (last: string | undefined) => {
+      if (!head) return last === undefined;
+      try {
+        const r = JSON.parse(last ?? 'null') as { seq?: number; hash?: string } | null;
+        return r?.seq === head.seq && r.hash === head.hash;
+      } catch {
+        return false;
+      }
+    };
+    if (sink.readFrom) {
+      const { last, fresh, count } = await sink.readFrom(n);
+      if (!ends(last) || count !== n + fresh.length) lost(`the sink holds ${count} records and does not end with this log's record ${n - 1}`);
+      if (fresh.length) this.#absorb(fresh);
+    } else if (sink.tail) {
+      const { count, last } = await sink.tail();
+      if (count !== n || !ends(last)) lost(`the sink holds ${count} records where this log stored ${n}`);
+    }
+  }
+
+  /** Writes look-up entries (as many as fit before a due checkpoint), then the checkpoint if due. */
+  async #write(items: Pending[]): Promise<{ first: number; taken: number }> {
+    const run = async () => {
+      if (this.#lost) throw this.#lost;
+      await this.#watch();
+      await this.#due(true);
+      const d = this.#chain.declared as { checkpointEvery: number; checkpointKey: unknown } | null;
+      const room = d?.checkpointKey ? d.checkpointEvery - this.#chain.sinceCheckpoint : items.length;
+      const taken = Math.min(items.length, room);
+      const first = await this.#store(() => prepareBatch(this.#chain, items.slice(0, taken)), true);
+      await this.#due(true);
+      return { first, taken };
+    };
+    return this.#sink.lock ? this.#sink.lock(run) : run();
+  }
+
+  /** Writes the checkpoint the declared interval asks for now, if any (under the lock). */
+  async #due(watched = false) {
+    const d = this.#chain.declared as { checkpointEvery: number; checkpointKey: unknown } | null;
+    if (this.#key && d?.checkpointKey && this.#chain.sinceCheckpoint >= d.checkpointEvery) await this.#signHead(watched);
+  }
+
+  /** `watched`: the sink was looked at just now, under the same lock. */
+  async #signHead(watched = false) {
+    const key = this.#key!;
+    if (this.#lost) throw this.#lost;
+    // Other writers' records first: the checkpoint signs the head as stored.
+    if (!watched) await this.#watch();
+    if (this.#chain.sinceCheckpoint === 0) return;
+    const jws = (await callAsync(() => core.signAuditClaims(key, this.#chain.checkpointClaims(), 'tillit-checkpoint+jwt'))) as string;
+    const seq = await this.#store(() => Batch.ofLines([call(() => this.#chain.prepareRecord('checkpoint', { jws, kid: key.kid }))]), true);
+    this.#checkpoint = { seq, jws };
+  }
+
+  /**
+   * Appends a checkpoint: the chain head signed with the checkpoint key (nothing when no
+   * record was written since the last one). {@link AuditLog.close} writes one too.
+   */
   async checkpoint(): Promise<void> {
     if (!this.#key) throw new AuditError('AUDIT_FAILURE', 'checkpointKey', 'is needed to sign checkpoints');
-    this.#sinceCheckpoint = 0;
-    const key = this.#key;
-    const run = async () => {
-      if (this.#sink.readFrom) {
-        this.#absorb(await this.#sink.readFrom(this.#records.length));
-      }
-      const jws = await callAsync(() => core.signCheckpoint(key, this.#chain.checkpointClaims()));
-      const batch = Batch.ofLines([call(() => this.#chain.prepareRecord('checkpoint', { jws, kid: key.kid }))]);
-      await this.#sink.append(batch);
-      this.#chain.commitPrepared(1);
-      this.#records.push(batch);
-    };
+    await this.#flushing;
+    const run = () => this.#signHead();
     await (this.#sink.lock ? this.#sink.lock(run) : run());
   }
 
   /**
-   * Verifies the chain (the first broken, missing, reordered or altered record) and, with a
-   * checkpoint key, every checkpoint's signature and head.
+   * Verifies the stored log: the chain (the first broken, missing, reordered or altered
+   * record), the declaration, a checkpoint wherever one is due, and, with the checkpoint
+   * key (this log's, or `publicJwk`), every signature; with `anchor`, that the log still
+   * holds that head. `signed` says whether signatures were checked.
    */
-  async verify(): Promise<VerifyResult> {
-    return verifyLines(await this.#sink.read(), this.#key?.publicJwk);
+  async verify(opts?: VerifyOptions | Key['publicJwk']): Promise<VerifyResult> {
+    const o = verifyOptions(opts);
+    return verifyLines(await this.#sink.read(), { acceptLegacy: this.#acceptLegacy, ...o, publicJwk: o.publicJwk ?? this.#key?.publicJwk });
   }
 
-  /** Look-ups matching `filter` (the latest state of each). */
+  /** Look-ups matching `filter`: each look-up once, its completion if stored. */
   query(filter: AuditFilter = {}): Record<string, unknown>[] {
     return this.#read((r) => r.query(filter)) as Record<string, unknown>[];
   }
@@ -574,7 +826,13 @@ export class AuditLog {
 
   /** Lines another writer (another tab) stored after ours: they must link to our head. */
   #absorb(fresh: string[]) {
-    call(() => this.#chain.absorb(fresh));
+    try {
+      this.#chain.absorb(fresh);
+    } catch (e) {
+      const err = fromCore(e) as { rule?: string; path?: string };
+      this.#lost = new AuditIntegrityError(err.path ?? 'log', `another writer's records do not verify: ${err.rule ?? 'unreadable'}`);
+      throw this.#lost;
+    }
     this.#records.push(Batch.ofLines(fresh));
   }
 
@@ -588,29 +846,63 @@ export class AuditLog {
     }
   }
 
-  /** Waits for pending writes, then releases the sink. */
+  /**
+   * Waits for pending writes, writes the closing checkpoint (a keyed log), then releases the
+   * sink.
+   */
   async close(): Promise<void> {
     await this.#flushing;
+    if (this.#key && !this.#lost) {
+      const run = () => this.#signHead();
+      await (this.#sink.lock ? this.#sink.lock(run) : run());
+    }
     await this.#sink.close?.();
   }
 }
 
-/** Verifies stored lines (for tooling): the chain, and checkpoints with `publicJwk`. */
-export async function verifyLines(lines: string[], publicJwk?: Key['publicJwk']): Promise<VerifyResult> {
-  const { checkpoints, ...r } = call(() => core.auditVerifyLines(lines)) as Omit<VerifyResult, 'checkpointsVerified'> & {
-    checkpoints?: Array<{ index: number; jws: string; prevHash: string }>;
-  };
-  let checkpointsVerified = 0;
-  if (r.ok && publicJwk) {
-    for (const cp of checkpoints ?? []) {
-      const claims = (await callAsync(() => core.verifyCheckpoint(publicJwk, cp.jws))) as { head: string; count: number } | null;
-      if (!claims || claims.head !== cp.prevHash || claims.count !== cp.index) {
-        return { ok: false, entries: r.entries, firstBadIndex: cp.index, problem: 'CHECKPOINT: the signature or the signed head does not match', checkpointsVerified };
+function verifyOptions(opts: VerifyOptions | Key['publicJwk'] | undefined): VerifyOptions {
+  if (opts === undefined || opts === null) return {};
+  if (typeof opts !== 'object') throw new AuditError('AUDIT_FAILURE', 'options', 'must be a public JWK or { publicJwk?, anchor?, acceptLegacy? }');
+  return 'kty' in opts ? { publicJwk: opts as Key['publicJwk'] } : (opts as VerifyOptions);
+}
+
+/** Lines verified per crossing into the core: the verifier keeps no record, only its state. */
+const VERIFY_CHUNK = 1024;
+
+/**
+ * Verifies stored lines (for tooling and the collector's checks): the chain, the
+ * declaration, where checkpoints stand, and with `publicJwk` every signature; with `anchor`,
+ * that the log holds that head. A public JWK alone may be given instead of options.
+ *
+ * @example
+ * ```ts
+ * const r = await verifyLines(lines, { publicJwk, anchor })
+ * if (!r.ok || !r.signed) alert(`${r.problem} at ${r.firstBadIndex}`)
+ * ```
+ */
+export async function verifyLines(lines: string[], opts?: VerifyOptions | Key['publicJwk']): Promise<VerifyResult> {
+  const o = verifyOptions(opts);
+  const v = call(() => new core.AuditVerifier({ publicJwk: o.publicJwk ?? null, anchor: o.anchor ?? null, acceptLegacy: o.acceptLegacy ?? false }));
+  let checked = 0;
+  try {
+    for (let at = 0; at < lines.length; at += VERIFY_CHUNK) {
+      const sigs = call(() => v.push(lines.slice(at, at + VERIFY_CHUNK))) as Array<{ index: number; typ: string }>;
+      for (const sig of sigs) {
+        const ok = (await callAsync(() => core.auditCheckSigned(o.publicJwk, sig))) as boolean;
+        if (!ok) {
+          const what = sig.typ === 'tillit-declaration+jwt' ? 'UNSIGNED: the declaration' : 'CHECKPOINT_INVALID: the checkpoint';
+          return { ok: false, entries: lines.length, firstBadIndex: sig.index, problem: `${what}'s signature does not verify with the key, or does not sign this log's head`, signed: false, checkpointsVerified: checked };
+        }
+        checked++;
       }
-      checkpointsVerified++;
     }
+    const r = call(() => v.finish()) as Omit<VerifyResult, 'signed' | 'checkpointsVerified'> & { firstBadIndex: number | null; problem: string | null };
+    if (!r.ok) return { ok: false, entries: lines.length, firstBadIndex: r.firstBadIndex ?? undefined, problem: r.problem ?? undefined, signed: false, checkpointsVerified: checked };
+    const signed = !!o.publicJwk && (r.format === 0 ? checked > 0 : !!r.checkpointKey);
+    return { ...r, entries: lines.length, firstBadIndex: undefined, problem: undefined, signed, checkpointsVerified: checked };
+  } finally {
+    v.free();
   }
-  return { ...r, firstBadIndex: r.firstBadIndex ?? undefined, problem: r.problem ?? undefined, checkpointsVerified };
 }
 
 /**

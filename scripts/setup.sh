@@ -33,6 +33,10 @@ if [ ! -x "$WB_DIR/bin/wasm-bindgen" ] || ! "$WB_DIR/bin/wasm-bindgen" --version
   cargo install -q wasm-bindgen-cli --version "$WBV" --root "$WB_DIR"
 fi
 
+# Python with `cryptography` (PyPI) for the independent access-log verifier: a venv in the
+# tools cache (tests/audit-python.sh).
+bash tests/audit-python.sh >/dev/null
+
 # npm dev dependencies (TypeScript, jose, playwright-core, vite): reinstall only on change.
 lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [ "$(cat node_modules/.tillit-lock-hash 2>/dev/null)" != "$lock_hash" ]; then

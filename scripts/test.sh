@@ -20,6 +20,14 @@ wasm_cargo clippy -q --target "$WASM_TARGET" --lib --tests -- -D warnings
 step "rustdoc (broken links are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps --workspace
 
+# The independent access-log verifier (written from docs/audit-format.md) over the golden logs;
+# tests/js/audit-python.test.mjs checks it against fresh and tampered logs in the JS step.
+step "access log: the golden logs verify with the independent Python verifier"
+export TILLIT_AUDIT_PYTHON="$(bash tests/audit-python.sh)"
+for g in tests/fixtures/golden-v0-*.ndjson; do
+  "$TILLIT_AUDIT_PYTHON" tests/verify_audit_log.py "$g" --accept-legacy --key tests/fixtures/golden-v0-key.public.jwk.json >/dev/null
+done
+
 step "native tests"
 cargo test -q --workspace 2>&1 | grep -v '^$'
 

@@ -5,11 +5,16 @@ use super::event::DETAIL_SYSTEM;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
-/// The latest state of each look-up (a completion supersedes its pending record), in the
-/// order the look-ups began. Each item is the AuditEvent.
+/// Each look-up once, in the order the look-ups began: its completion if one is stored,
+/// else its pending record. A completion stands for the pending record of the same id that
+/// is not yet completed, and only if it names the same patients, user and action; any other
+/// record (a second pending record with an id in use, a completion without its pending
+/// record, or one that names someone else) is a look-up of its own: a later record never
+/// hides an earlier look-up.
 pub fn events(records: &[Value]) -> Vec<&Value> {
-    let mut order: Vec<&str> = Vec::new();
-    let mut latest: HashMap<&str, &Value> = HashMap::new();
+    let mut slots: Vec<&Value> = Vec::new();
+    // Open look-ups: id → slot of its pending record.
+    let mut open: HashMap<&str, usize> = HashMap::new();
     for r in records {
         if r.get("kind").and_then(Value::as_str) != Some("event") {
             continue;
@@ -18,14 +23,29 @@ pub fn events(records: &[Value]) -> Vec<&Value> {
         let Some(id) = ev.get("id").and_then(Value::as_str) else {
             continue;
         };
-        if latest.insert(id, ev).is_none() {
-            order.push(id);
+        if ev.get("outcome").is_none() {
+            // A pending record: a new look-up (a reused id does not replace the open one).
+            slots.push(ev);
+            open.entry(id).or_insert(slots.len() - 1);
+            continue;
+        }
+        match open.get(id).copied() {
+            Some(at) if same_look_up(slots[at], ev) => {
+                slots[at] = ev;
+                open.remove(id);
+            }
+            _ => slots.push(ev),
         }
     }
-    order
-        .into_iter()
-        .filter_map(|id| latest.get(id).copied())
-        .collect()
+    slots
+}
+
+/// Whether a completion is of the same look-up as a pending record: the same patients,
+/// user and action.
+fn same_look_up(pending: &Value, done: &Value) -> bool {
+    patients(pending).eq(patients(done))
+        && user_id(pending) == user_id(done)
+        && action(pending) == action(done)
 }
 
 /// A query over look-ups; every given field must match.

@@ -7,6 +7,7 @@
 pub mod chain;
 pub mod control;
 pub mod event;
+pub mod format;
 pub mod lanes;
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 use super::chain::{verify, Head};
-use super::control::{bundle, citizen_report, query, report, Filter};
+use super::control::{self, bundle, citizen_report, query, report, Filter};
 use super::event::{build, rfc3339, uuid_v4, Action, Completion, LookUp, Outcome};
 use crate::trust::tests::{sample, synthetic_fnr};
 use crate::trust::TrustContext;
@@ -392,4 +392,74 @@ fn a_platform_digest_must_give_sha256_hex() {
         .unwrap();
     assert!(line.contains(&hash));
     assert_eq!(h.next_seq, 1);
+}
+
+#[test]
+fn a_later_record_never_hides_an_earlier_look_up() {
+    // Attack 4 of issue 17: a pending record reusing an earlier look-up's id, for another
+    // patient, and a completion that names another patient, each stay look-ups of their own.
+    let mine = ctx("TREAT", true);
+    let other = TrustContext::from_json(&sample(&synthetic_fnr(9))).unwrap();
+    let t = "2026-06-01T10:00:00.000Z";
+    let pending = |tc: &TrustContext| {
+        build(
+            &look_up("a", Action::Search, tc, t),
+            Outcome::Pending,
+            &Completion::default(),
+        )
+        .unwrap()
+    };
+    let done = |tc: &TrustContext| {
+        build(
+            &look_up("a", Action::Search, tc, t),
+            Outcome::Success,
+            &Completion::default(),
+        )
+        .unwrap()
+    };
+    let patient = synthetic_fnr(1);
+    let mut head = Head::default();
+    let honest = vec![
+        head.append("event", pending(&mine)),
+        head.append("event", done(&mine)),
+    ];
+    assert_eq!(
+        control::events(&honest).len(),
+        1,
+        "a completion stands for its pending record"
+    );
+    assert_eq!(control::events(&honest)[0]["outcome"], "0");
+    let mut head = Head::default();
+    let reused = vec![
+        head.append("event", pending(&mine)),
+        head.append("event", pending(&other)),
+    ];
+    assert_eq!(control::events(&reused).len(), 2);
+    assert_eq!(control::citizen_report(&reused, &patient).len(), 1);
+    let mut head = Head::default();
+    let hijack = vec![
+        head.append("event", pending(&mine)),
+        head.append("event", done(&other)),
+    ];
+    assert_eq!(control::events(&hijack).len(), 2);
+    assert_eq!(control::citizen_report(&hijack, &patient).len(), 1);
+    assert_eq!(
+        control::query(
+            &hijack,
+            &control::Filter {
+                patient: Some(patient.clone()),
+                ..Default::default()
+            }
+        )
+        .len(),
+        1
+    );
+    // A second completion of a completed look-up is a record of its own too.
+    let mut head = Head::default();
+    let twice = vec![
+        head.append("event", pending(&mine)),
+        head.append("event", done(&mine)),
+        head.append("event", done(&mine)),
+    ];
+    assert_eq!(control::events(&twice).len(), 2);
 }

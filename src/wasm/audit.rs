@@ -7,6 +7,7 @@ use super::{arg_err, from_js, opt_str, to_js, to_js_value, JsResult};
 use crate::audit::chain::{self, Head};
 use crate::audit::control::{self, Filter};
 use crate::audit::event::{self, EventFrame, EventInput};
+use crate::audit::format::{self, Declaration, LogVerifier, ToSign, VerifyOptions};
 use crate::audit::lanes;
 use crate::error::{Error, ErrorCode};
 use crate::jose::{compact, parse_compact, signing_input, PublicJwk};
@@ -19,7 +20,12 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen]
 pub struct AuditCore {
     head: Head,
-    pending: std::collections::VecDeque<Head>,
+    /// The log's rules as they stand after the committed records: the declaration and the
+    /// records since the last checkpoint.
+    state: LogVerifier,
+    /// Lines prepared, not yet stored: the head after each, its kind, and a declaration's
+    /// contents.
+    pending: std::collections::VecDeque<(Head, &'static str, Option<Declaration>)>,
     /// The last trust context: its JSON text, the parsed context, and its event frame for
     /// the last client and server.
     context_cache: Option<(String, crate::trust::TrustContext, Option<EventFrame>)>,
@@ -102,6 +108,12 @@ impl AuditCore {
         }
         let mut core = AuditCore {
             head: Head::default(),
+            // The wrapper verified the stored log with the caller's options (signatures,
+            // format 0 accepted or not) before; here the chain and the rules are followed.
+            state: LogVerifier::new(VerifyOptions {
+                accept_legacy: true,
+                ..Default::default()
+            }),
             pending: Default::default(),
             context_cache: None,
             digest,
@@ -111,23 +123,89 @@ impl AuditCore {
         Ok(core)
     }
 
-    /// Takes in lines another writer (another tab) appended after our head; they must link.
+    /// Takes in lines another writer (another tab) appended after our head; they must link
+    /// and keep the log's rules.
     pub fn absorb(&mut self, lines: JsValue) -> JsResult<u32> {
         let lines = lines_arg(&lines)?;
-        let mut v = chain::Verifier::after(&self.head);
+        let mut v = self.state.clone();
         for (i, l) in lines.iter().enumerate() {
             let rec = parse_line(l, self.head.next_seq as usize + i)?;
-            v.push(&rec).map_err(|(at, problem)| {
+            v.push(&rec).map_err(|f| {
                 to_js(Error::new(
                     ErrorCode::InvalidResource,
-                    format!("log[{at}]"),
-                    format!("the log does not verify: {problem}"),
+                    format!("log[{}]", f.index),
+                    format!("the log does not verify: {}", f.problem),
                 ))
             })?;
         }
         self.head = v.head();
+        self.state = v;
         self.pending.clear();
         Ok(lines.len() as u32)
+    }
+
+    /// Records since the last checkpoint (or the declaration): the wrapper writes a
+    /// checkpoint when they reach the declared interval.
+    #[wasm_bindgen(getter, js_name = sinceCheckpoint)]
+    pub fn since_checkpoint(&self) -> f64 {
+        self.state.since_checkpoint() as f64
+    }
+
+    /// The declaration as `{ format, checkpointEvery, checkpointKey, legacyRecords, logId,
+    /// created }`, or null (a new log, or format 0).
+    #[wasm_bindgen(getter)]
+    pub fn declared(&self) -> JsValue {
+        match self.state.declaration() {
+            Some(d) => to_js_value(&d.claims()),
+            None => JsValue::NULL,
+        }
+    }
+
+    /// The head: `{ seq, hash }` of the last record, or null for an empty log.
+    #[wasm_bindgen(js_name = headRecord)]
+    pub fn head_record(&self) -> JsValue {
+        if self.head.next_seq == 0 {
+            return JsValue::NULL;
+        }
+        to_js_value(&json!({ "seq": self.head.next_seq - 1, "hash": self.head.hash }))
+    }
+
+    /// A new declaration's claims (the body without `jws`), for the records so far:
+    /// `publicJwk` and `alg` the checkpoint key's, or null for an unsigned log.
+    #[wasm_bindgen(js_name = declarationClaims)]
+    pub fn declaration_claims(
+        &self,
+        public_jwk: JsValue,
+        alg: Option<String>,
+        every: u32,
+    ) -> JsResult<JsValue> {
+        let key = if public_jwk.is_null() || public_jwk.is_undefined() {
+            None
+        } else {
+            Some(
+                PublicJwk::from_value(&from_js(&public_jwk, "publicJwk")?, true, "publicJwk")
+                    .map_err(to_js)?,
+            )
+        };
+        let alg = alg
+            .map(|a| crate::jose::Alg::parse(&a, "checkpointKey.alg"))
+            .transpose()
+            .map_err(to_js)?;
+        if key.is_some() && alg.is_none_or(|a| !key.as_ref().is_some_and(|k| k.fits(a))) {
+            return Err(arg_err("checkpointKey", "its alg must fit its public key"));
+        }
+        if !(1..=format::MAX_EVERY).contains(&(every as u64)) {
+            return Err(arg_err("checkpointEvery", "must be 1 to 1,000,000"));
+        }
+        let d = format::declaration(
+            key.as_ref(),
+            alg,
+            every as u64,
+            self.head.next_seq,
+            event::uuid_v4(platform::random_bytes::<16>()?),
+            event::rfc3339(js_sys::Date::now() as u64),
+        );
+        Ok(to_js_value(&d.claims()))
     }
 
     /// Builds the lines for look-up events, chained one after another from the head, without
@@ -139,6 +217,20 @@ impl AuditCore {
     #[wasm_bindgen(js_name = prepareEvents)]
     pub fn prepare_events(&mut self, events: &str, contexts: Vec<String>) -> JsResult<Vec<u8>> {
         let events = EventInput::parse_batch(events, 64 << 20).map_err(to_js)?;
+        let Some(d) = self.state.declaration() else {
+            return Err(arg_err(
+                "log",
+                "has no declaration record: open it with AuditLog.open",
+            ));
+        };
+        if d.checkpoint_key.is_some()
+            && self.state.since_checkpoint() + events.len() as u64 > d.checkpoint_every
+        {
+            return Err(arg_err(
+                "events",
+                "a checkpoint is due before these records",
+            ));
+        }
         let now = event::rfc3339(js_sys::Date::now() as u64);
         // Each record's text up to the end of its body, `{"body":<event>`: it does not
         // depend on the chain, so it is written for the whole batch first.
@@ -194,20 +286,59 @@ impl AuditCore {
                 .map_err(to_js)?;
             out.push_str(&line);
             out.push('\n');
-            pending.push_back(h.clone());
+            pending.push_back((h.clone(), "event", None));
         }
         self.pending = pending;
         Ok(out.into_bytes())
     }
 
-    /// Builds a record of another kind (`recovery`, `checkpoint`, `note`), without committing it.
+    /// Builds a record of another kind (`declaration`, `recovery`, `checkpoint`, `note`),
+    /// without committing it. A declaration must be the log's first (or follow format-0
+    /// records); a checkpoint needs a declared key and a record since the last one.
     #[wasm_bindgen(js_name = prepareRecord)]
     pub fn prepare_record(&mut self, kind: &str, body: JsValue) -> JsResult<String> {
-        if !matches!(kind, "recovery" | "checkpoint" | "note") {
-            return Err(arg_err("kind", "must be recovery, checkpoint or note"));
-        }
+        let kind: &'static str = match kind {
+            "declaration" => "declaration",
+            "recovery" => "recovery",
+            "checkpoint" => "checkpoint",
+            "note" => "note",
+            _ => {
+                return Err(arg_err(
+                    "kind",
+                    "must be declaration, recovery, checkpoint or note",
+                ))
+            }
+        };
+        let body = from_js(&body, "body")?;
+        let declared = self.state.declaration();
+        let decl = match kind {
+            "declaration" => {
+                if declared.is_some() {
+                    return Err(arg_err("kind", "the log has its declaration already"));
+                }
+                let (d, _) = Declaration::parse(&body).map_err(|p| arg_err("body", &p))?;
+                if d.legacy_records != self.head.next_seq {
+                    return Err(arg_err(
+                        "body.legacyRecords",
+                        "must be the records before it",
+                    ));
+                }
+                Some(d)
+            }
+            "checkpoint"
+                if declared.is_none_or(|d| d.checkpoint_key.is_none())
+                    || self.state.since_checkpoint() == 0 =>
+            {
+                return Err(arg_err(
+                    "kind",
+                    "a checkpoint needs a declared key and a record since the last one",
+                ))
+            }
+            _ if declared.is_none() => return Err(arg_err("log", "has no declaration record")),
+            _ => None,
+        };
         let mut h = self.head.clone();
-        let body = crate::canon::canonical(&from_js(&body, "body")?);
+        let body = crate::canon::canonical(&body);
         let (line, _) = h
             .append_written(
                 kind,
@@ -218,7 +349,7 @@ impl AuditCore {
                 &mut |b| digest_hex(&self.digest, b),
             )
             .map_err(to_js)?;
-        self.pending = [h].into();
+        self.pending = [(h, kind, decl)].into();
         Ok(line)
     }
 
@@ -229,7 +360,8 @@ impl AuditCore {
         if count as usize > self.pending.len() {
             return Err(arg_err("count", "is more than the lines prepared"));
         }
-        if let Some(h) = self.pending.drain(..count as usize).next_back() {
+        for (h, kind, decl) in self.pending.drain(..count as usize) {
+            self.state.note_written(kind, &h, decl);
             self.head = h;
         }
         Ok(())
@@ -325,46 +457,187 @@ impl AuditCore {
     }
 }
 
-fn report_value(r: &chain::Report) -> Value {
-    json!({ "ok": r.ok, "entries": r.entries, "firstBadIndex": r.first_bad_index, "problem": r.problem })
+/// A log verified one chunk of lines at a time (streaming: the verifier keeps the head, the
+/// declaration and counters, never the records). Each `push` returns the signatures in that
+/// chunk for the wrapper to check with `auditCheckSigned`.
+#[wasm_bindgen]
+pub struct AuditVerifier {
+    v: LogVerifier,
+    failure: Option<format::Failure>,
 }
 
-/// The checkpoint records as `{ index, jws, prevHash }`.
-fn checkpoints(records: &[Value]) -> Value {
-    records
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.get("kind").and_then(Value::as_str) == Some("checkpoint"))
-        .map(|(i, r)| json!({ "index": i, "jws": r.pointer("/body/jws"), "prevHash": r.get("prev") }))
-        .collect()
-}
+#[wasm_bindgen]
+impl AuditVerifier {
+    /// `opts`: `{ publicJwk?, acceptLegacy?, anchor?: { seq, hash } }`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(opts: JsValue) -> JsResult<AuditVerifier> {
+        let o = if opts.is_undefined() || opts.is_null() {
+            json!({})
+        } else {
+            from_js(&opts, "options")?
+        };
+        let key_thumbprint = match o.get("publicJwk") {
+            None | Some(Value::Null) => None,
+            Some(j) => Some(
+                PublicJwk::from_value(j, true, "publicJwk")
+                    .map_err(to_js)?
+                    .thumbprint(),
+            ),
+        };
+        let anchor = match o.get("anchor") {
+            None | Some(Value::Null) => None,
+            Some(a) => {
+                let seq = a.get("seq").and_then(Value::as_u64);
+                let hash = a
+                    .get("hash")
+                    .and_then(Value::as_str)
+                    .filter(|h| chain::is_hash_hex(h));
+                match (seq, hash) {
+                    (Some(seq), Some(hash)) => Some(format::Anchor {
+                        seq,
+                        hash: hash.to_string(),
+                    }),
+                    _ => {
+                        return Err(arg_err(
+                            "anchor",
+                            "must be { seq, hash } as log.head() gives it",
+                        ))
+                    }
+                }
+            }
+        };
+        let accept_legacy = match o.get("acceptLegacy") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(arg_err("acceptLegacy", "must be a boolean")),
+        };
+        Ok(AuditVerifier {
+            v: LogVerifier::new(VerifyOptions {
+                key_thumbprint,
+                accept_legacy,
+                anchor,
+            }),
+            failure: None,
+        })
+    }
 
-/// Verifies stored lines without opening a log (for tooling and tests): `{ ok, entries,
-/// firstBadIndex?, problem? }`, and when the chain holds, its `checkpoints` (see
-/// [`checkpoints`]) for the wrapper to check their signatures, from the same parse.
-#[wasm_bindgen(js_name = auditVerifyLines)]
-pub fn audit_verify_lines(lines: JsValue) -> JsResult<JsValue> {
-    let lines = lines_arg(&lines)?;
-    let mut recs = Vec::with_capacity(lines.len());
-    for (i, l) in lines.iter().enumerate() {
-        match crate::json::parse_limited(l, 16 << 20, 128, "line") {
-            Ok(v) => recs.push(v),
-            Err(_) => {
-                return Ok(to_js_value(&report_value(&chain::Report {
-                    ok: false,
-                    entries: lines.len(),
-                    first_bad_index: Some(i),
-                    problem: Some("MALFORMED: not JSON".into()),
-                })))
+    /// Checks the next lines; returns the signatures among them to check (none once a rule
+    /// is broken: `finish` reports it).
+    pub fn push(&mut self, lines: JsValue) -> JsResult<JsValue> {
+        let lines = lines_arg(&lines)?;
+        let mut sigs = Vec::new();
+        for l in &lines {
+            if self.failure.is_some() {
+                break;
+            }
+            let at = self.v.head().next_seq;
+            let rec = match crate::json::parse_limited(l, 16 << 20, 128, "line") {
+                Ok(v) if v.is_object() => v,
+                _ => {
+                    self.failure = Some(format::Failure {
+                        index: at,
+                        problem: "MALFORMED: not a JSON record".into(),
+                    });
+                    break;
+                }
+            };
+            match self
+                .v
+                .push(&rec)
+                .and_then(|s| self.v.check_anchor(&rec).map(|_| s))
+            {
+                Ok(Some(s)) => sigs.push(to_sign_value(&s)),
+                Ok(None) => {}
+                Err(f) => self.failure = Some(f),
             }
         }
+        Ok(to_js_value(&Value::Array(sigs)))
     }
-    let report = chain::verify(&recs);
-    let mut out = report_value(&report);
-    if report.ok {
-        out["checkpoints"] = checkpoints(&recs);
+
+    /// The result: `{ ok, entries, firstBadIndex, problem, format, checkpointKey, checkpoints,
+    /// unsignedTail, head }`.
+    pub fn finish(&self) -> JsValue {
+        let r = match &self.failure {
+            Some(f) => Err(f.clone()),
+            None => self.v.finish(),
+        };
+        to_js_value(&match r {
+            Ok(s) => json!({
+                "ok": true, "entries": s.entries, "firstBadIndex": null, "problem": null,
+                "format": s.format,
+                "checkpointKey": s.declaration.as_ref().and_then(|d| d.checkpoint_key.as_ref()).map(|k| json!({ "thumbprint": k.thumbprint, "alg": k.alg })),
+                "checkpointEvery": s.declaration.as_ref().map(|d| d.checkpoint_every),
+                "checkpoints": s.checkpoints, "unsignedTail": s.unsigned_tail,
+                "head": if s.entries == 0 { Value::Null } else { json!({ "seq": s.entries - 1, "hash": s.head.hash }) },
+            }),
+            Err(f) => json!({
+                "ok": false, "entries": self.v.head().next_seq.max(f.index), "firstBadIndex": f.index, "problem": f.problem,
+            }),
+        })
     }
-    Ok(to_js_value(&out))
+}
+
+fn to_sign_value(s: &ToSign) -> Value {
+    let expect = match &s.expect {
+        format::Expect::Declaration(c) => json!({ "declaration": c }),
+        format::Expect::Checkpoint { head, count } => json!({ "head": head, "count": count }),
+    };
+    json!({ "index": s.index, "jws": s.jws, "typ": s.typ, "alg": s.alg, "expect": expect })
+}
+
+fn to_sign_of(v: &Value) -> Option<ToSign> {
+    let expect = match v.get("expect")? {
+        e if e.get("declaration").is_some() => {
+            format::Expect::Declaration(e["declaration"].clone())
+        }
+        e => format::Expect::Checkpoint {
+            head: e.get("head")?.as_str()?.to_string(),
+            count: e.get("count")?.as_u64()?,
+        },
+    };
+    Some(ToSign {
+        index: v.get("index")?.as_u64()?,
+        jws: v.get("jws")?.as_str()?.to_string(),
+        typ: match v.get("typ")?.as_str()? {
+            format::DECLARATION_TYP => format::DECLARATION_TYP,
+            _ => format::CHECKPOINT_TYP,
+        },
+        alg: v.get("alg").and_then(Value::as_str).map(str::to_string),
+        expect,
+    })
+}
+
+/// Checks a signature `AuditVerifier.push` handed back with the checkpoint key's public JWK:
+/// whether it verifies and signs what the log requires there.
+#[wasm_bindgen(js_name = auditCheckSigned)]
+pub async fn audit_check_signed(public_jwk: JsValue, to_sign: JsValue) -> JsResult<bool> {
+    let jwk = PublicJwk::from_value(&from_js(&public_jwk, "publicJwk")?, true, "publicJwk")
+        .map_err(to_js)?;
+    let s = to_sign_of(&from_js(&to_sign, "toSign")?)
+        .ok_or_else(|| arg_err("toSign", "must be what AuditVerifier.push returned"))?;
+    let Ok(parsed) = parse_compact(&s.jws, "jws") else {
+        return Ok(false);
+    };
+    let Ok(alg) = crate::jose::Alg::parse(
+        parsed
+            .header
+            .get("alg")
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+        "jws.alg",
+    ) else {
+        return Ok(false);
+    };
+    if !jwk.fits(alg) || !s.holds(&parsed.header, &parsed.claims) {
+        return Ok(false);
+    }
+    platform::verify(
+        alg,
+        &jwk,
+        parsed.signing_input.as_bytes(),
+        &parsed.signature,
+    )
+    .await
 }
 
 /// Splits NDJSON bytes: `{ lines, tornAt }` (a torn last line is not a record).
@@ -381,50 +654,22 @@ pub fn audit_read_ndjson(bytes: &[u8]) -> JsResult<JsValue> {
     ))
 }
 
-/// Signs checkpoint claims `{ head, count, iat }` as a compact JWS with a tillit key.
-#[wasm_bindgen(js_name = signCheckpoint)]
-pub async fn sign_checkpoint(key: JsValue, claims: JsValue) -> JsResult<String> {
+/// Signs a log's claims as a compact JWS with a tillit key: a checkpoint's `{ head, count,
+/// iat }` (`typ` `tillit-checkpoint+jwt`) or a declaration's (`tillit-declaration+jwt`).
+#[wasm_bindgen(js_name = signAuditClaims)]
+pub async fn sign_audit_claims(key: JsValue, claims: JsValue, typ: String) -> JsResult<String> {
+    if typ != format::CHECKPOINT_TYP && typ != format::DECLARATION_TYP {
+        return Err(arg_err("typ", "must be a checkpoint's or a declaration's"));
+    }
     let opts = js_sys::Object::new();
     super::set(&opts, "key", &key);
     let signer = Signer::from_options(&opts.into())?;
     let claims = from_js(&claims, "claims")?;
-    let mut header = json!({ "alg": signer.alg().name(), "typ": "tillit-checkpoint+jwt" });
+    let mut header = json!({ "alg": signer.alg().name(), "typ": typ });
     if let Some(kid) = signer.kid() {
         header["kid"] = json!(kid);
     }
     let si = signing_input(&header, &claims);
     let sig = signer.sign(si.as_bytes()).await?;
     Ok(compact(&si, &sig))
-}
-
-/// Verifies a checkpoint JWS with a public JWK: its claims if the signature holds, else null.
-#[wasm_bindgen(js_name = verifyCheckpoint)]
-pub async fn verify_checkpoint(public_jwk: JsValue, jws: String) -> JsResult<JsValue> {
-    let jwk = PublicJwk::from_value(&from_js(&public_jwk, "publicJwk")?, true, "publicJwk")
-        .map_err(to_js)?;
-    let parsed = parse_compact(&jws, "jws").map_err(to_js)?;
-    let alg = crate::jose::Alg::parse(
-        parsed
-            .header
-            .get("alg")
-            .and_then(Value::as_str)
-            .unwrap_or(""),
-        "jws.alg",
-    )
-    .map_err(to_js)?;
-    if !jwk.fits(alg) {
-        return Ok(JsValue::NULL);
-    }
-    let ok = platform::verify(
-        alg,
-        &jwk,
-        parsed.signing_input.as_bytes(),
-        &parsed.signature,
-    )
-    .await?;
-    Ok(if ok {
-        to_js_value(&parsed.claims)
-    } else {
-        JsValue::NULL
-    })
 }

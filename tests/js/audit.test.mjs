@@ -4,11 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, existsSync, readdirSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, existsSync, readdirSync, symlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fhirpkg from 'fhir';
-import { AuditLog, AuditError, TrustContext, generateKey, verifyLines } from 'tillit';
+import { AuditLog, AuditError, AuditIntegrityError, TrustContext, generateKey, verifyLines } from 'tillit';
 import { attestation, syntheticFnr } from './fixtures.mjs';
 
 const fhir = new fhirpkg.Fhir();
@@ -22,14 +22,14 @@ const lines = (file) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
 test('write-ahead: pending before, completed after; AuditEvents are valid FHIR R4', async () => {
   const log = await AuditLog.open({ sink: 'memory' });
   const { id, seq } = await log.append({ ...base, kind: 'search', transactionId: 'tx-1', query: 'patient.identifier=x&status=current' });
-  assert.equal(seq, 0);
+  assert.equal(seq, 1, 'record 0 is the declaration');
   assert.equal(log.query()[0].outcome, undefined);
   await log.complete(id, { outcome: 'success', completion: { httpStatus: 200, returned: 3, withheld: { PATIENT_BLOCK: 1 }, leaks: 0 } });
   const r = await log.append({ ...base, kind: 'read', transactionId: 'tx-2', documentId: '1.2.3^4.5.6', tokenJti: 'abc' });
   await log.complete(r.id, { outcome: 'failure', completion: { httpStatus: 403 } });
   const events = log.query();
   assert.deepEqual(events.map((e) => [e.action, e.outcome]), [['E', '0'], ['R', '4']]);
-  assert.equal(log.length, 4);
+  assert.equal(log.length, 5);
   for (const e of events) {
     const v = fhir.validate(e);
     assert.deepEqual(v.messages.filter((m) => m.severity === 'error'), [], JSON.stringify(v.messages));
@@ -37,8 +37,9 @@ test('write-ahead: pending before, completed after; AuditEvents are valid FHIR R
   const b = log.export('bundle');
   assert.equal(fhir.validate(b).valid, true);
   assert.equal(b.entry.length, 2);
-  assert.equal(log.export('ndjson').trim().split('\n').length, 4);
-  assert.deepEqual(await log.verify(), { ok: true, entries: 4, firstBadIndex: undefined, problem: undefined, checkpointsVerified: 0 });
+  assert.equal(log.export('ndjson').trim().split('\n').length, 5);
+  const v = await log.verify();
+  assert.deepEqual([v.ok, v.entries, v.firstBadIndex, v.problem, v.signed, v.format, v.checkpointKey, v.unsignedTail], [true, 5, undefined, undefined, false, 1, null, 5]);
 });
 
 test('a failing sink blocks the look-up (fail closed) and leaves the chain intact', async () => {
@@ -52,7 +53,7 @@ test('a failing sink blocks the look-up (fail closed) and leaves the chain intac
   fail = false;
   await log.append({ ...base, kind: 'search', transactionId: 'c' });
   assert.equal((await verifyLines(stored)).ok, true);
-  assert.equal(stored.length, 2);
+  assert.equal(stored.length, 3);
   await assert.rejects(AuditLog.open({ sink: { append: 1 } }), AuditError);
   await assert.rejects(log.complete('nope', { outcome: 'success' }), AuditError);
 });
@@ -65,12 +66,12 @@ test('concurrent appends: one bad entry fails alone, the rest are stored in orde
   const bad = results.filter((r) => r.status === 'rejected');
   assert.equal(bad.length, 1);
   assert.ok(bad[0].reason instanceof AuditError && bad[0].reason.path === 'event.tokenJti', String(bad[0].reason?.path));
-  assert.equal(log.length, 599);
+  assert.equal(log.length, 600);
   const seqs = results.filter((r) => r.status === 'fulfilled').map((r) => r.value.seq);
   assert.deepEqual(new Set(seqs).size, 599);
   const v = await log.verify();
   assert.equal(v.ok, true);
-  assert.equal(v.entries, 599);
+  assert.equal(v.entries, 600);
   // Every stored entry is the one its caller was told about.
   const byTx = new Map(log.query().map((e) => [e.entity.find((x) => x.type.code === 'XrequestId').what.identifier.value, e.id]));
   results.forEach((r, i) => { if (r.status === 'fulfilled') assert.equal(byTx.get(`t-${i}`), r.value.id); });
@@ -85,8 +86,8 @@ test('editing, deleting or reordering any entry is detected', async () => {
   const good = lines(file);
   assert.equal((await verifyLines(good)).ok, true);
   const edited = [...good];
-  edited[2] = edited[2].replace('"t2"', '"tX"');
-  assert.deepEqual([(await verifyLines(edited)).firstBadIndex, (await verifyLines(edited)).ok], [2, false]);
+  edited[3] = edited[3].replace('"t2"', '"tX"');
+  assert.deepEqual([(await verifyLines(edited)).firstBadIndex, (await verifyLines(edited)).ok], [3, false]);
   const deleted = good.filter((_, i) => i !== 4);
   assert.equal((await verifyLines(deleted)).firstBadIndex, 4);
   const reordered = [good[0], good[2], good[1], ...good.slice(3)];
@@ -138,7 +139,7 @@ test('signed checkpoints are verified and a forged one is caught', async () => {
   const other = await generateKey({ alg: 'ES256' });
   const r = await verifyLines(stored, other.publicJwk);
   assert.equal(r.ok, false);
-  assert.match(r.problem, /CHECKPOINT/);
+  assert.match(r.problem, /KEY_MISMATCH/);
 });
 
 test('log control and the citizen view', async () => {
@@ -194,7 +195,7 @@ test('records keep non-ASCII text through every sink: the bytes the core wrote, 
     const ids = await Promise.all([1, 2, 3].map((i) => log.append({ ...base, trustContext: tc, kind: 'search', transactionId: `æ-${i}` })));
     await log.complete(ids[0].id, { outcome: 'failure', completion: { description: 'tilgang nektet – reservasjon' } });
     const exported = log.export('ndjson');
-    assert.equal(exported.split('\n').length, 5);
+    assert.equal(exported.split('\n').length, 6);
     assert.ok(exported.endsWith('\n'));
     const seen = log.citizenReport(patient);
     assert.deepEqual([seen.length, seen[0].who, seen[0].organisation], [3, 'Lege Åse Ødegård', 'Sykehuset Østfold «Kalnes»']);
@@ -233,17 +234,19 @@ test('a write the disk refuses part-way is taken back: refused entries leave no 
   await log.close();
 });
 
-test('a file sink whose partial write cannot be taken back refuses every later write until the log is opened again', async () => {
+test('a file swapped under the log (here for /dev/full) is noticed before any write, and every later write is refused', async () => {
   const dir = tmp();
   const file = join(dir, 'log.ndjson');
   const log = await AuditLog.open({ sink: { file } });
-  // The file is opened at the first write: make that /dev/full (every write fails, and a
-  // character device cannot be truncated).
+  // The declaration is written at open; the file is opened again at the next write after
+  // close: make that /dev/full (every write fails, and a character device cannot be truncated).
+  await log.close();
+  rmSync(file);
   symlinkSync('/dev/full', file);
   const first = await log.append({ ...base, kind: 'search', transactionId: 'f1' }).catch((e) => e);
-  assert.ok(first instanceof AuditError && first.code === 'AUDIT_FAILURE');
+  assert.ok(first instanceof AuditIntegrityError && first.code === 'AUDIT_FAILURE' && /^SINK_DIVERGED/.test(first.problem), String(first));
   const second = await log.append({ ...base, kind: 'search', transactionId: 'f2' }).catch((e) => e);
-  assert.ok(second instanceof AuditError && /open the log again/.test(second.message), second.message);
-  assert.equal(log.length, 0);
+  assert.ok(second instanceof AuditIntegrityError && /^SINK_DIVERGED/.test(second.problem), second.message);
+  assert.equal(log.length, 1);
   await log.close();
 });
