@@ -1,31 +1,33 @@
-//! What a device log declares about its checkpoints: the key that signs them and how often.
+//! Which key a device log's checkpoints verify with, and how often they are due.
 //!
-//! The one place that answers "which key does this log declare". Today's log format names no
-//! key in its records, so the declaration comes from the log's registration (`PUT
-//! /logs/{logId}` with `checkpointKey` and `checkpointEvery`) made by the client that owns the
-//! log. When the format gains a declaration record at the start of each log (the tamper issue),
-//! this function also reads it and requires the registered key's thumbprint to match it.
+//! A format-1 log declares, in its declaration record, its checkpoint key's RFC 7638
+//! thumbprint and the interval (`tillit::audit::format`, docs/audit-format.md). A thumbprint
+//! does not verify a signature: the client that owns the log registers the public key
+//! (`PUT /logs/{logId}` with `checkpointKey`), and the declared thumbprint must be that key's
+//! (the core's `LogVerifier` checks it: `KEY_MISMATCH`). A log that declares a key nobody
+//! registered cannot be verified and is refused (fail closed). A format-0 log (written
+//! before the declaration existed) declares nothing: its key and interval come from the
+//! registration alone.
 
 use serde_json::Value;
 use tillit::jose::PublicJwk;
 
-/// The records tillit's writer stores in one batch at most (`BATCH` in `js/audit.ts`): a
-/// checkpoint follows the batch that reaches the interval, so up to `every + WRITER_BATCH - 1`
-/// records can precede it.
+/// The records tillit's format-0 writer stored in one batch at most (`BATCH` in
+/// `js/audit.ts` before format 1): it wrote a checkpoint after the batch that reached the
+/// interval, so up to `every + WRITER_BATCH - 1` records could precede it.
 pub const WRITER_BATCH: u64 = 256;
 
-/// A log's checkpoint promise.
+/// What the owner registered for a log.
 #[derive(Clone, Debug, Default)]
-pub struct Declaration {
-    /// The public key checkpoints must verify with (`None`: an unsigned log, whose checkpoint
-    /// records are refused because nothing can verify them).
+pub struct Registration {
+    /// The public key checkpoints (and a signed declaration) verify with.
     pub key: Option<PublicJwk>,
-    /// The checkpoint interval in records (`None`: no interval promised).
+    /// The interval a format-0 log promised (a format-1 log declares its own).
     pub every: Option<u64>,
 }
 
 /// Reads a registration body `{ checkpointKey?, checkpointEvery? }`; errors name the field.
-pub fn from_registration(body: &Value) -> Result<Declaration, (&'static str, &'static str)> {
+pub fn from_registration(body: &Value) -> Result<Registration, (&'static str, &'static str)> {
     let Some(obj) = body.as_object() else {
         return Err(("body", "must be a JSON object"));
     };
@@ -49,26 +51,24 @@ pub fn from_registration(body: &Value) -> Result<Declaration, (&'static str, &'s
         None | Some(Value::Null) => None,
         Some(v) => Some(
             v.as_u64()
-                .filter(|n| (1..=1_000_000).contains(n))
+                .filter(|n| (1..=tillit::audit::format::MAX_EVERY).contains(n))
                 .ok_or(("checkpointEvery", "must be an integer from 1 to 1000000"))?,
         ),
     };
     if every.is_some() && key.is_none() {
         return Err(("checkpointEvery", "needs a checkpointKey"));
     }
-    Ok(Declaration { key, every })
+    Ok(Registration { key, every })
 }
 
-/// The key this log's checkpoints must verify with: the registered one. (With a declaration
-/// record in the log, also checked against its thumbprint here.)
-pub fn declared_key<'a>(
-    decl: &'a Declaration,
-    _first_record: Option<&Value>,
-) -> Option<&'a PublicJwk> {
-    decl.key.as_ref()
+/// The key this log's signatures must verify with: the registered key, which the core
+/// checks against the thumbprint the log declares. `None`: nothing can verify them.
+pub fn declared_key(reg: &Registration) -> Option<&PublicJwk> {
+    reg.key.as_ref()
 }
 
-/// Whether a record after `since` records without a checkpoint breaks the interval.
-pub fn checkpoint_overdue(since: u64, every: Option<u64>) -> bool {
+/// In a format-0 log, whether a record after `since` records without a checkpoint breaks
+/// the registered interval.
+pub fn legacy_checkpoint_overdue(since: u64, every: Option<u64>) -> bool {
     every.is_some_and(|n| since >= n + WRITER_BATCH - 1)
 }

@@ -2,10 +2,12 @@
 //! core's own chain code (`tillit::audit::chain`): idempotent re-sends, gaps, forks, broken
 //! links, checkpoint signatures and the checkpoint interval. Pure: the store applies the plan.
 
-use crate::declare::{checkpoint_overdue, declared_key, Declaration};
+use crate::declare::{declared_key, legacy_checkpoint_overdue, Registration};
 use serde_json::Value;
-use tillit::audit::chain::{read_ndjson, record_hash, Head, Verifier};
+use tillit::audit::chain::{read_ndjson, record_hash, Head};
 use tillit::audit::control;
+use tillit::audit::format::{Declaration, LogVerifier, VerifyOptions};
+use tillit::jose::PublicJwk;
 
 /// The most records one batch may hold.
 pub const MAX_BATCH_RECORDS: usize = 10_000;
@@ -36,12 +38,51 @@ fn refuse(code: &'static str, seq: Option<u64>, detail: impl Into<String>) -> Re
 pub struct LogState {
     /// The head: the next sequence number and the last record's hash.
     pub head: Head,
-    /// Non-checkpoint records since the last checkpoint (or the start).
+    /// Records counting toward the checkpoint interval since the last checkpoint (or the
+    /// declaration; in a format-0 log, since the start).
     pub since_checkpoint: u64,
     /// The last checkpoint's sequence number.
     pub last_checkpoint: Option<u64>,
-    /// The log's checkpoint key and interval.
-    pub declaration: Declaration,
+    /// What the owner registered (the checkpoint key).
+    pub registration: Registration,
+    /// The log's declaration record, once held: its seq, content and body as JSON text.
+    pub declared: Option<(u64, Declaration, String)>,
+}
+
+impl LogState {
+    /// The core's verifier, resumed at this state: the declaration, the last checkpoint
+    /// after it, and the records since, replayed as written (at most the interval).
+    fn verifier(&self) -> LogVerifier {
+        let mut v = LogVerifier::new(VerifyOptions {
+            key_thumbprint: declared_key(&self.registration).map(PublicJwk::thumbprint),
+            accept_legacy: true,
+            anchor: None,
+        });
+        let Some((seq, d, _)) = &self.declared else {
+            if self.head.next_seq > 0 {
+                v.note_written("event", &self.head, None);
+            }
+            return v;
+        };
+        let checkpoint_after = self.last_checkpoint.is_some_and(|c| c > *seq);
+        let last = !checkpoint_after && self.since_checkpoint == 0;
+        let at = if last {
+            self.head.clone()
+        } else {
+            Head {
+                next_seq: seq + 1,
+                hash: self.head.hash.clone(),
+            }
+        };
+        v.note_written("declaration", &at, Some(d.clone()));
+        if checkpoint_after {
+            v.note_written("checkpoint", &self.head, None);
+        }
+        for _ in 0..self.since_checkpoint {
+            v.note_written("event", &self.head, None);
+        }
+        v
+    }
 }
 
 /// One record as stored: the chain fields, the line, and the columns queries use.
@@ -224,65 +265,87 @@ pub fn plan(
         }
     }
     let mut after = state.clone();
-    let mut verifier = Verifier::after(&state.head);
+    let mut verifier = state.verifier();
     let mut rows = Vec::new();
     for (r, line) in batch.into_iter().skip((overlap_end - first) as usize) {
         let seq = verifier.head().next_seq;
-        if let Err((at, problem)) = verifier.push(&r) {
-            let code = if problem.starts_with("MALFORMED") {
-                "MALFORMED"
-            } else {
-                "BROKEN_LINK"
-            };
+        let kind = r
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let sig = verifier.push(&r).map_err(|f| {
+            let code = f.problem.split(':').next().unwrap_or("MALFORMED");
             // The core names the record the next one failed to commit to; a record the
             // collector holds already is not the bad one: then it is this record.
-            let at = (at as u64).max(state.head.next_seq).min(seq);
-            return Err(refuse(code, Some(at), problem));
-        }
-        let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
-        if kind == "checkpoint" {
-            check_checkpoint(&after, &r, seq)?;
-            after.since_checkpoint = 0;
-            after.last_checkpoint = Some(seq);
-        } else {
-            if checkpoint_overdue(after.since_checkpoint, after.declaration.every) {
-                return Err(refuse(
-                    "MISSING_CHECKPOINT",
-                    Some(seq),
-                    "the log's checkpoint interval has passed without a checkpoint",
-                ));
+            let (code, at) = match code {
+                "ALTERED" if f.index < seq => ("BROKEN_LINK", f.index.max(state.head.next_seq)),
+                "ALTERED" => ("ALTERED", f.index),
+                "MALFORMED" => ("MALFORMED", f.index),
+                "MISSING_OR_REORDERED" => ("GAP", f.index),
+                "FORMAT" => ("FORMAT", f.index),
+                "DECLARATION" => ("DECLARATION", f.index),
+                "KEY_MISMATCH" => ("KEY_MISMATCH", f.index),
+                "CHECKPOINT_MISSING" => ("CHECKPOINT_MISSING", f.index),
+                "CHECKPOINT_EXTRA" => ("CHECKPOINT_EXTRA", f.index),
+                _ => ("INVALID", f.index),
+            };
+            refuse(code, Some(at), f.problem.clone())
+        })?;
+        match sig {
+            Some(s) => {
+                let key = declared_key(&state.registration)
+                    .expect("a signature is asked for only with a key");
+                let ok =
+                    crate::jws::verify(&s.jws, key).is_some_and(|v| s.holds(&v.header, &v.claims));
+                if !ok {
+                    return Err(refuse(
+                        "CHECKPOINT_INVALID",
+                        Some(seq),
+                        "the signature does not verify with the log's key, or signs another head",
+                    ));
+                }
             }
-            after.since_checkpoint += 1;
+            None => {
+                let declares_key = kind == "declaration"
+                    && verifier
+                        .declaration()
+                        .is_some_and(|d| d.checkpoint_key.is_some());
+                if kind == "checkpoint" || declares_key {
+                    return Err(refuse(
+                        "UNVERIFIABLE",
+                        Some(seq),
+                        "the log's checkpoint key was not registered with the collector, so its signatures cannot be verified",
+                    ));
+                }
+            }
+        }
+        match kind.as_str() {
+            "declaration" => {
+                after.declared = verifier
+                    .declaration()
+                    .cloned()
+                    .map(|d| (seq, d, r["body"].to_string()));
+                after.since_checkpoint = 0;
+            }
+            "checkpoint" => {
+                after.since_checkpoint = 0;
+                after.last_checkpoint = Some(seq);
+            }
+            _ if after.declared.is_some() => after.since_checkpoint = verifier.since_checkpoint(),
+            _ => {
+                if legacy_checkpoint_overdue(after.since_checkpoint, state.registration.every) {
+                    return Err(refuse(
+                        "CHECKPOINT_MISSING",
+                        Some(seq),
+                        "the registered checkpoint interval has passed without a checkpoint",
+                    ));
+                }
+                after.since_checkpoint += 1;
+            }
         }
         rows.push(Row::of(&r, line));
     }
     after.head = verifier.head();
     Ok(Plan { rows, after })
-}
-
-/// A checkpoint record `{ body: { jws, kid? } }` signs `{ head, count }` = the previous
-/// record's hash and this record's seq, with the log's declared key.
-fn check_checkpoint(state: &LogState, r: &Value, seq: u64) -> Result<(), Refusal> {
-    let Some(key) = declared_key(&state.declaration, None) else {
-        return Err(refuse(
-            "UNDECLARED_CHECKPOINT",
-            Some(seq),
-            "the log declared no checkpoint key, so its checkpoint cannot be verified",
-        ));
-    };
-    let jws = r.pointer("/body/jws").and_then(Value::as_str).unwrap_or("");
-    let bad = |why: &str| refuse("BAD_CHECKPOINT", Some(seq), why.to_string());
-    let v = crate::jws::verify(jws, key)
-        .ok_or_else(|| bad("the signature does not verify with the log's declared key"))?;
-    if v.header.get("typ").and_then(Value::as_str) != Some("tillit-checkpoint+jwt") {
-        return Err(bad("the JWS header typ must be tillit-checkpoint+jwt"));
-    }
-    if v.claims.get("head").and_then(Value::as_str) != r.get("prev").and_then(Value::as_str)
-        || v.claims.get("count").and_then(Value::as_u64) != Some(seq)
-    {
-        return Err(bad(
-            "the signed head is not the head this checkpoint follows",
-        ));
-    }
-    Ok(())
 }

@@ -18,7 +18,7 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS logs (
   log_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, org TEXT NOT NULL, declaration TEXT NOT NULL,
   next_seq BIGINT NOT NULL, head_hash TEXT NOT NULL, since_checkpoint BIGINT NOT NULL,
-  last_checkpoint BIGINT, created TEXT NOT NULL);
+  last_checkpoint BIGINT, declared TEXT, declared_seq BIGINT, created TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
   log_id TEXT NOT NULL REFERENCES logs (log_id), seq BIGINT NOT NULL, hash TEXT NOT NULL,
   prev TEXT NOT NULL, kind TEXT NOT NULL, line TEXT NOT NULL, event_id TEXT, recorded TEXT,
@@ -32,7 +32,8 @@ CREATE OR REPLACE FUNCTION tillit_append_only() RETURNS trigger LANGUAGE plpgsql
 CREATE OR REPLACE FUNCTION tillit_head_forward() RETURNS trigger LANGUAGE plpgsql AS
   $$ BEGIN
     IF NEW.next_seq < OLD.next_seq OR NEW.log_id <> OLD.log_id OR NEW.client_id <> OLD.client_id
-       OR NEW.org <> OLD.org OR NEW.declaration <> OLD.declaration THEN
+       OR NEW.org <> OLD.org OR NEW.declaration <> OLD.declaration
+       OR (OLD.declared IS NOT NULL AND NEW.declared IS DISTINCT FROM OLD.declared) THEN
       RAISE EXCEPTION 'a log head only moves forward';
     END IF;
     RETURN NEW;

@@ -15,7 +15,7 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS logs (
   log_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, org TEXT NOT NULL, declaration TEXT NOT NULL,
   next_seq INTEGER NOT NULL, head_hash TEXT NOT NULL, since_checkpoint INTEGER NOT NULL,
-  last_checkpoint INTEGER, created TEXT NOT NULL);
+  last_checkpoint INTEGER, declared TEXT, declared_seq INTEGER, created TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
   log_id TEXT NOT NULL REFERENCES logs (log_id), seq INTEGER NOT NULL, hash TEXT NOT NULL,
   prev TEXT NOT NULL, kind TEXT NOT NULL, line TEXT NOT NULL, event_id TEXT, recorded TEXT,
@@ -37,6 +37,7 @@ CREATE TRIGGER IF NOT EXISTS logs_no_delete BEFORE DELETE ON logs
 CREATE TRIGGER IF NOT EXISTS logs_forward BEFORE UPDATE ON logs
   WHEN NEW.next_seq < OLD.next_seq OR NEW.log_id <> OLD.log_id OR NEW.client_id <> OLD.client_id
     OR NEW.org <> OLD.org OR NEW.declaration <> OLD.declaration
+    OR (OLD.declared IS NOT NULL AND NEW.declared IS NOT OLD.declared)
   BEGIN SELECT RAISE(ABORT, 'a log head only moves forward'); END;
 ";
 

@@ -89,7 +89,7 @@ pub struct LogRow {
     pub client_id: String,
     /// The organisation (org number) it belongs to.
     pub org: String,
-    /// The registration `{ checkpointKey?, checkpointEvery? }` as JSON text.
+    /// The owner's registration `{ checkpointKey?, checkpointEvery? }` as JSON text.
     pub declaration: String,
     /// The head and checkpoint state.
     pub state: LogState,
@@ -109,8 +109,8 @@ pub trait Backend: Send + Sync + 'static {
 
 /// The statements of [`Backend::advance`], the same for both databases.
 pub const ADVANCE_SQL: &str =
-    "UPDATE logs SET next_seq = $1, head_hash = $2, since_checkpoint = $3, last_checkpoint = $4 \
-     WHERE log_id = $5 AND next_seq = $6 AND head_hash = $7";
+    "UPDATE logs SET next_seq = $1, head_hash = $2, since_checkpoint = $3, last_checkpoint = $4, \
+     declared = $5, declared_seq = $6 WHERE log_id = $7 AND next_seq = $8 AND head_hash = $9";
 /// Inserting one record.
 pub const INSERT_SQL: &str =
     "INSERT INTO records (log_id, seq, hash, prev, kind, line, event_id, recorded, patient, \
@@ -125,6 +125,8 @@ pub fn advance_params(log_id: &str, expected: &Head, plan: &Plan) -> Vec<Param> 
         a.head.hash.clone().into(),
         a.since_checkpoint.into(),
         a.last_checkpoint.into(),
+        a.declared.as_ref().map(|(_, _, body)| body.clone()).into(),
+        a.declared.as_ref().map(|(seq, _, _)| *seq).into(),
         log_id.into(),
         expected.next_seq.into(),
         expected.hash.clone().into(),
@@ -158,7 +160,7 @@ pub fn insert_params(log_id: &str, r: &Row) -> Vec<Param> {
 /// later record about another patient never hides an earlier look-up.
 pub const LOOKUPS_VIEW: &str = "CREATE VIEW lookups AS SELECT r.* FROM records r WHERE r.kind = 'event' AND NOT ( \
      r.outcome IS NULL AND EXISTS (SELECT 1 FROM records c WHERE c.log_id = r.log_id AND c.event_id = r.event_id \
-     AND c.seq > r.seq AND c.kind = 'event' AND c.outcome IS NOT NULL \
+     AND c.seq > r.seq AND c.kind = 'event' AND c.outcome IS NOT NULL AND COALESCE(c.action, '') = COALESCE(r.action, '') \
      AND COALESCE(c.patient, '') = COALESCE(r.patient, '') AND COALESCE(c.practitioner, '') = COALESCE(r.practitioner, '')))";
 
 /// The indexes the queries need (both databases).
@@ -229,18 +231,28 @@ impl Store {
     /// A device log, if held.
     pub fn log(&self, log_id: &str) -> Result<Option<LogRow>> {
         let rows = self.db.rows(
-            "SELECT log_id, client_id, org, declaration, next_seq, head_hash, since_checkpoint, last_checkpoint \
-             FROM logs WHERE log_id = $1",
+            "SELECT log_id, client_id, org, declaration, next_seq, head_hash, since_checkpoint, last_checkpoint, \
+             declared, declared_seq FROM logs WHERE log_id = $1",
             &[log_id.into()],
         )?;
         let Some(r) = rows.into_iter().next() else {
             return Ok(None);
         };
         let declaration = text(&r[3]).unwrap_or_default();
-        let decl = serde_json::from_str(&declaration)
+        let registration = serde_json::from_str(&declaration)
             .ok()
             .and_then(|v| crate::declare::from_registration(&v).ok())
-            .ok_or_else(|| StoreError("a stored declaration does not read".into()))?;
+            .ok_or_else(|| StoreError("a stored registration does not read".into()))?;
+        let declared = match (text(&r[8]), int(&r[9])) {
+            (Some(body), Some(seq)) => {
+                let (d, _) = serde_json::from_str(&body)
+                    .ok()
+                    .and_then(|v| tillit::audit::format::Declaration::parse(&v).ok())
+                    .ok_or_else(|| StoreError("a stored declaration does not read".into()))?;
+                Some((seq, d, body))
+            }
+            _ => None,
+        };
         Ok(Some(LogRow {
             log_id: text(&r[0]).unwrap_or_default(),
             client_id: text(&r[1]).unwrap_or_default(),
@@ -253,7 +265,8 @@ impl Store {
                 },
                 since_checkpoint: int(&r[6]).unwrap_or(0),
                 last_checkpoint: int(&r[7]),
-                declaration: decl,
+                registration,
+                declared,
             },
         }))
     }

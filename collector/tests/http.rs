@@ -108,12 +108,12 @@ both!(wrong_scopes_are_refused, |db: &str| {
 both!(ingest_over_http, |db: &str| {
     let (e, c) = setup(db);
     let w = Client::helseid(&e, "ehr-a", WRITE);
-    let mut d = Device::signed(5);
+    let mut d = Device::signed(5, 3);
     let reg = w.call(
         "PUT",
         &format!("{}/logs/tab-1", c.url),
         Some(
-            json!({ "checkpointKey": d.public_jwk(), "checkpointEvery": 3 })
+            json!({ "checkpointKey": d.public_jwk() })
                 .to_string()
                 .as_bytes(),
         ),

@@ -38,12 +38,12 @@ fn refused(r: Result<tillit::audit::chain::Head, ServiceError>) -> (&'static str
 
 /// A signed, registered log of `n` look-ups with a checkpoint after every 5th record.
 fn signed_log(s: &Store, log: &str, n: usize) -> Device {
-    let mut d = Device::signed(1);
+    let mut d = Device::signed(1, 5);
     register(
         s,
         log,
         &owner(),
-        &json!({ "checkpointKey": d.public_jwk(), "checkpointEvery": 5 }),
+        &json!({ "checkpointKey": d.public_jwk() }),
     )
     .unwrap();
     for i in 0..n {
@@ -131,11 +131,9 @@ both!(a_fork_is_refused_and_never_half_applied, |db: &str| {
     let s = common::open(db);
     let d = signed_log(&s, "fork", 4);
     ingest(&s, "fork", &owner(), &d.batch(0, 3)).unwrap();
-    // Another writer's chain from the same start: a different record at seq 1.
-    let mut other = Device::signed(1);
-    other.lines.push(d.lines[0].clone());
-    other.head =
-        tillit::audit::chain::Head::after(&[serde_json::from_str(&d.lines[0]).unwrap()]).unwrap();
+    // Another writer's chain from the same declaration: a different record at seq 1.
+    let mut other = d.clone();
+    other.truncate(1);
     other.done(&common::fnr(9), &Who::default(), T);
     other.done(&common::fnr(9), &Who::default(), T);
     other.done(&common::fnr(9), &Who::default(), T);
@@ -192,97 +190,211 @@ both!(a_broken_link_or_an_altered_record_is_refused, |db: &str| {
 
 both!(checkpoints_verify_against_the_declared_key, |db: &str| {
     let s = common::open(db);
-    // A checkpoint signed with another key.
-    let mut d = Device::signed(1);
+    // The key registered is not the one the log declares.
+    let mut d = Device::signed(1, 5);
     register(
         &s,
-        "sig",
+        "other-key",
         &owner(),
-        &json!({ "checkpointKey": Device::signed(2).public_jwk() }),
+        &json!({ "checkpointKey": Device::signed(2, 5).public_jwk() }),
     )
     .unwrap();
     d.done(&common::fnr(1), &Who::default(), T);
-    d.checkpoint();
     assert_eq!(
-        refused(ingest(&s, "sig", &owner(), &d.batch(0, 2))),
-        ("BAD_CHECKPOINT", Some(1))
+        refused(ingest(&s, "other-key", &owner(), &d.batch(0, 2))),
+        ("KEY_MISMATCH", Some(0))
     );
-    // The right key, but it signs another head than the one the checkpoint follows.
-    let mut d = Device::signed(3);
+    // A checkpoint signed with another key than the declared one.
+    let mut d = Device::signed(1, 5);
     register(
         &s,
-        "sig2",
+        "forged",
         &owner(),
         &json!({ "checkpointKey": d.public_jwk() }),
     )
     .unwrap();
     d.done(&common::fnr(1), &Who::default(), T);
-    let key_jws = {
-        let mut other = Device::signed(3);
-        other.done(&common::fnr(2), &Who::default(), T);
-        other.checkpoint();
-        let v: Value = serde_json::from_str(&other.lines[1]).unwrap();
-        v["body"].clone()
-    };
-    d.record("checkpoint", &key_jws);
-    assert_eq!(
-        refused(ingest(&s, "sig2", &owner(), &d.batch(0, 2))),
-        ("BAD_CHECKPOINT", Some(1))
-    );
-    // A log that declared no key cannot have its checkpoints verified: refused.
-    let mut d = Device::signed(4);
-    d.done(&common::fnr(1), &Who::default(), T);
+    d.sign_with(2);
     d.checkpoint();
     assert_eq!(
-        refused(ingest(&s, "nokey", &owner(), &d.batch(0, 2))),
-        ("UNDECLARED_CHECKPOINT", Some(1))
+        refused(ingest(&s, "forged", &owner(), &d.batch(0, 3))),
+        ("CHECKPOINT_INVALID", Some(2))
     );
-    assert_eq!(count(&s, "sig") + count(&s, "sig2") + count(&s, "nokey"), 0);
+    // The right key, but it signs another head than the one the checkpoint follows.
+    let mut d = Device::signed(3, 5);
+    register(
+        &s,
+        "moved",
+        &owner(),
+        &json!({ "checkpointKey": d.public_jwk() }),
+    )
+    .unwrap();
+    d.done(&common::fnr(1), &Who::default(), T);
+    let copied = {
+        let mut other = Device::signed(3, 5);
+        other.done(&common::fnr(2), &Who::default(), T);
+        other.checkpoint();
+        let v: Value = serde_json::from_str(&other.lines[2]).unwrap();
+        v["body"].clone()
+    };
+    d.record("checkpoint", &copied);
+    assert_eq!(
+        refused(ingest(&s, "moved", &owner(), &d.batch(0, 3))),
+        ("CHECKPOINT_INVALID", Some(2))
+    );
+    // A signed log whose key nobody registered cannot be verified: refused.
+    let mut d = Device::signed(4, 5);
+    d.done(&common::fnr(1), &Who::default(), T);
+    assert_eq!(
+        refused(ingest(&s, "nokey", &owner(), &d.batch(0, 2))),
+        ("UNVERIFIABLE", Some(0))
+    );
+    // An unsigned log has no checkpoints.
+    let mut d = Device::unsigned();
+    d.done(&common::fnr(1), &Who::default(), T);
+    d.sign_with(4);
+    d.checkpoint();
+    assert_eq!(
+        refused(ingest(&s, "unsigned", &owner(), &d.batch(0, 3))),
+        ("CHECKPOINT_EXTRA", Some(2))
+    );
+    let total: i64 = ["other-key", "forged", "moved", "nokey", "unsigned"]
+        .iter()
+        .map(|l| count(&s, l))
+        .sum();
+    assert_eq!(total, 0);
 });
 
 both!(a_missing_checkpoint_is_refused, |db: &str| {
     let s = common::open(db);
-    let mut d = Device::signed(1);
+    let mut d = Device::signed(1, 2);
     register(
         &s,
         "late",
         &owner(),
+        &json!({ "checkpointKey": d.public_jwk() }),
+    )
+    .unwrap();
+    d.done(&common::fnr(1), &Who::default(), T);
+    d.done(&common::fnr(1), &Who::default(), T);
+    // Stored in two batches: the collector resumes the interval count between them.
+    ingest(&s, "late", &owner(), &d.batch(0, 2)).unwrap();
+    ingest(&s, "late", &owner(), &d.batch(2, 3)).unwrap();
+    d.done(&common::fnr(1), &Who::default(), T);
+    assert_eq!(
+        refused(ingest(&s, "late", &owner(), &d.batch(3, 4))),
+        ("CHECKPOINT_MISSING", Some(3))
+    );
+    // With the checkpoint in its place, the log goes on.
+    d.truncate(3);
+    d.checkpoint();
+    d.done(&common::fnr(1), &Who::default(), T);
+    assert_eq!(
+        ingest(&s, "late", &owner(), &d.batch(3, 5)).unwrap(),
+        d.head
+    );
+    d.done(&common::fnr(1), &Who::default(), T);
+    d.done(&common::fnr(1), &Who::default(), T);
+    assert_eq!(
+        refused(ingest(&s, "late", &owner(), &d.batch(5, 7))),
+        ("CHECKPOINT_MISSING", Some(6))
+    );
+});
+
+both!(a_format_0_log_keeps_its_registered_interval, |db: &str| {
+    let s = common::open(db);
+    let mut d = Device::legacy(Some(1));
+    register(
+        &s,
+        "old",
+        &owner(),
         &json!({ "checkpointKey": d.public_jwk(), "checkpointEvery": 2 }),
     )
     .unwrap();
-    // The writer may overshoot the interval by one batch (256 records), not more.
+    // The format-0 writer could overshoot the interval by one batch (256 records), not more.
     let limit = 2 + tillit_collector::declare::WRITER_BATCH - 1;
     for _ in 0..limit {
         d.done(&common::fnr(1), &Who::default(), T);
     }
-    ingest(&s, "late", &owner(), &d.batch(0, limit as usize)).unwrap();
+    ingest(&s, "old", &owner(), &d.batch(0, limit as usize)).unwrap();
     d.done(&common::fnr(1), &Who::default(), T);
+    let n = d.lines.len();
+    assert_eq!(
+        refused(ingest(&s, "old", &owner(), &d.batch(n - 1, n))),
+        ("CHECKPOINT_MISSING", Some(limit))
+    );
+    d.truncate(n - 1);
+    d.checkpoint();
+    // Reopened by a format-1 build: a declaration continues the log.
+    d.declare(3);
+    d.done(&common::fnr(1), &Who::default(), T);
+    let n = d.lines.len();
+    assert_eq!(
+        ingest(&s, "old", &owner(), &d.batch(n - 3, n)).unwrap(),
+        d.head
+    );
+});
+
+/// A golden log tillit's JS writer wrote (tests/fixtures, format 0), as a device sends it.
+fn golden(name: &str) -> Vec<String> {
+    let p = format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+both!(the_golden_logs_of_tillits_writer_are_stored, |db: &str| {
+    let s = common::open(db);
+    let key_file = format!(
+        "{}/../tests/fixtures/golden-v0-key.public.jwk.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let key: Value = serde_json::from_str(&std::fs::read_to_string(key_file).unwrap()).unwrap();
+    for (log, file, reg) in [
+        (
+            "golden-signed",
+            "golden-v0-signed.ndjson",
+            json!({ "checkpointKey": key, "checkpointEvery": 4 }),
+        ),
+        ("golden-unsigned", "golden-v0-unsigned.ndjson", json!({})),
+    ] {
+        register(&s, log, &owner(), &reg).unwrap();
+        let lines = golden(file);
+        let last: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+        let mut head = None;
+        for chunk in lines.chunks(7) {
+            head = Some(ingest(&s, log, &owner(), &common::ndjson(chunk)).unwrap());
+        }
+        let head = head.unwrap();
+        assert_eq!(
+            (head.next_seq, head.hash.as_str()),
+            (lines.len() as u64, last["hash"].as_str().unwrap()),
+            "{file}"
+        );
+    }
+    // Registered with another key, its first checkpoint is refused.
+    register(
+        &s,
+        "golden-wrong",
+        &owner(),
+        &json!({ "checkpointKey": Device::signed(9, 1).public_jwk() }),
+    )
+    .unwrap();
+    let lines = golden("golden-v0-signed.ndjson");
+    let first_cp = lines
+        .iter()
+        .position(|l| l.contains("\"kind\":\"checkpoint\""))
+        .unwrap() as u64;
     assert_eq!(
         refused(ingest(
             &s,
-            "late",
+            "golden-wrong",
             &owner(),
-            &d.batch(limit as usize, limit as usize + 1)
+            &common::ndjson(&lines)
         )),
-        ("MISSING_CHECKPOINT", Some(limit))
-    );
-    // With the checkpoint in its place, the log goes on.
-    let mut ok = Device::signed(1);
-    for _ in 0..limit {
-        ok.done(&common::fnr(1), &Who::default(), T);
-    }
-    ok.checkpoint();
-    ok.done(&common::fnr(1), &Who::default(), T);
-    register(
-        &s,
-        "ontime",
-        &owner(),
-        &json!({ "checkpointKey": ok.public_jwk(), "checkpointEvery": 2 }),
-    )
-    .unwrap();
-    assert_eq!(
-        ingest(&s, "ontime", &owner(), &ok.batch(0, ok.lines.len())).unwrap(),
-        ok.head
+        ("CHECKPOINT_INVALID", Some(first_cp))
     );
 });
 

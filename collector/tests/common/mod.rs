@@ -85,31 +85,84 @@ pub fn trust_context(patient: &str, w: &Who) -> TrustContext {
 
 static EVENT: AtomicU64 = AtomicU64::new(1);
 
-/// A tillit device log being written.
+/// A tillit device log being written (format 1: a declaration record first).
+#[derive(Clone)]
 pub struct Device {
     pub head: Head,
     key: Option<p256::ecdsa::SigningKey>,
     pub lines: Vec<String>,
 }
 
+fn key_of(seed: u8) -> p256::ecdsa::SigningKey {
+    p256::ecdsa::SigningKey::from_slice(&sha2_32(&[b"checkpoint-key-", &[seed][..]].concat()))
+        .unwrap()
+}
+
 impl Device {
-    /// A log without a checkpoint key.
+    /// A log without a checkpoint key (its declaration says so).
     pub fn unsigned() -> Device {
+        let mut d = Device::legacy(None);
+        d.declare(100);
+        d
+    }
+
+    /// A log whose declaration and checkpoints are signed with a P-256 key made from `seed`,
+    /// a checkpoint due every `every` records.
+    pub fn signed(seed: u8, every: u64) -> Device {
+        let mut d = Device::legacy(Some(seed));
+        d.declare(every);
+        d
+    }
+
+    /// A format-0 log (no declaration), as builds before format 1 wrote.
+    pub fn legacy(seed: Option<u8>) -> Device {
         Device {
             head: Head::default(),
-            key: None,
+            key: seed.map(key_of),
             lines: Vec::new(),
         }
     }
 
-    /// A log whose checkpoints are signed with a P-256 key made from `seed`.
-    pub fn signed(seed: u8) -> Device {
-        let bytes = sha2_32(&[b"checkpoint-key-", &[seed][..]].concat());
-        Device {
-            head: Head::default(),
-            key: Some(p256::ecdsa::SigningKey::from_slice(&bytes).unwrap()),
-            lines: Vec::new(),
-        }
+    /// Appends the declaration record (signed when the log has a key).
+    pub fn declare(&mut self, every: u64) {
+        use tillit::audit::format::{declaration, declaration_body, DECLARATION_TYP};
+        let jwk = self
+            .key
+            .as_ref()
+            .map(|_| tillit::jose::PublicJwk::from_value(&self.public_jwk(), false, "k").unwrap());
+        let d = declaration(
+            jwk.as_ref(),
+            jwk.as_ref().map(|_| tillit::jose::Alg::Es256),
+            every,
+            self.head.next_seq,
+            format!("log-{}", EVENT.fetch_add(1, Ordering::Relaxed)),
+            "2026-06-01T07:00:00.000Z".into(),
+        );
+        let jws = self.key.as_ref().map(|k| {
+            let si = signing_input(
+                &json!({ "alg": "ES256", "typ": DECLARATION_TYP }),
+                &d.claims(),
+            );
+            let sig: p256::ecdsa::Signature = k.sign(si.as_bytes());
+            compact(&si, &sig.to_bytes())
+        });
+        self.record("declaration", &declaration_body(&d, jws.as_deref()));
+    }
+
+    /// Signs the next checkpoints with another key (a forger's).
+    pub fn sign_with(&mut self, seed: u8) {
+        self.key = Some(key_of(seed));
+    }
+
+    /// Keeps the first `n` records (another writer continues from there).
+    pub fn truncate(&mut self, n: usize) {
+        self.lines.truncate(n);
+        let recs: Vec<Value> = self
+            .lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        self.head = Head::after(&recs).unwrap();
     }
 
     /// The public JWK of the checkpoint key.
