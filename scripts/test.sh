@@ -28,8 +28,10 @@ for g in tests/fixtures/golden-v0-*.ndjson; do
   "$TILLIT_AUDIT_PYTHON" tests/verify_audit_log.py "$g" --accept-legacy --key tests/fixtures/golden-v0-key.public.jwk.json >/dev/null
 done
 
-step "native tests"
-cargo test -q --workspace 2>&1 | grep -v '^$'
+# The collector's tests run against SQLite and a throwaway PostgreSQL that pg.sh starts (and
+# stops) around them.
+step "native tests (the collector's against SQLite and PostgreSQL)"
+bash scripts/pg.sh cargo test -q --workspace 2>&1 | grep -v '^$'
 
 step "build pkg/"
 bash scripts/build.sh
