@@ -441,6 +441,16 @@ both!(iti81_every_parameter, |db: &str| {
         "the completed look-up is one, with its outcome"
     );
     assert_eq!(q("outcome=0")["total"], json!(5));
+    assert_eq!(
+        q("action=E")["total"],
+        json!(7),
+        "every look-up here is a search"
+    );
+    assert_eq!(q("action=R")["total"], json!(0));
+    assert_eq!(
+        q(&format!("patient={}&agent=1234567&outcome=4", fnr(1)))["total"],
+        json!(1)
+    );
     // Sorting and paging.
     assert_eq!(
         ids(&q("_sort=date&_count=3")),
@@ -485,6 +495,7 @@ both!(iti81_every_parameter, |db: &str| {
         "outcome=2",
         "colour=red",
         "date=ge2026-06-01T10:00:00+01:00x",
+        "action=X",
     ] {
         let a = r.call("GET", &format!("{}/AuditEvent?{bad}", c.url), None);
         assert_eq!(a.status, 400, "{bad}");
