@@ -96,7 +96,7 @@ export async function run({ tillit, jose, runs = 7, auditSinks = [], digest }) {
   };
   const probe = await tillit.AuditLog.open({ sink: 'memory' });
   await probe.append({ kind: 'search', trustContext: ctx, clientId: 'bench', server: 'https://api.example', transactionId: 't-0' });
-  const template = JSON.parse(probe.export('ndjson').trim()).body;
+  const template = JSON.parse(probe.export('ndjson').trim().split('\n').at(-1)).body;
   {
     const n = 5000;
     const open = () => tillit.AuditLog.open({ sink: 'memory' });

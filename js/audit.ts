@@ -5,7 +5,8 @@
  * chain), an append-only NDJSON file (Node, fsync per batch, torn tails repaired), or yours.
  *
  * If the log cannot be written, `append` rejects with {@link AuditError} and the caller must
- * not send the request: the log fails closed.
+ * not send the request: the log fails closed. The stored format (format 1: a declaration
+ * record, the chain, checkpoints every N records) is specified in docs/audit-format.md.
  *
  * @example
  * ```ts
@@ -13,7 +14,8 @@
  * const { id } = await log.append({ kind: 'search', trustContext, clientId, server, transactionId })
  * // … send the request …
  * await log.complete(id, { outcome: 'success', completion: { returned: 4, withheld: { PATIENT_BLOCK: 1 } } })
- * const { ok, firstBadIndex } = await log.verify()
+ * const anchor = log.head() // hand it to the collector
+ * const { ok, signed, firstBadIndex, problem } = await log.verify({ anchor })
  * ```
  * @module
  */
@@ -145,8 +147,8 @@ export interface VerifyResult {
 export class AuditIntegrityError extends AuditError {
   readonly index: number | undefined;
   readonly problem: string;
-  constructor(path: string, problem: string, index?: number) {
-    super('AUDIT_FAILURE', path, problem);
+  constructor(path: string, problem: string, index?: number, rule: string = problem) {
+    super('AUDIT_FAILURE', path, rule);
     this.problem = problem;
     this.index = index;
   }
@@ -560,7 +562,7 @@ export class AuditLog {
     const run = async () => {
       const lines = await sink.read();
       const v = await verifyLines(lines, { publicJwk: key?.publicJwk, acceptLegacy: opts.acceptLegacy === true });
-      if (!v.ok) throw new AuditIntegrityError(`log[${v.firstBadIndex}]`, `the stored log does not verify: ${v.problem}`, v.firstBadIndex);
+      if (!v.ok) throw new AuditIntegrityError(`log[${v.firstBadIndex}]`, v.problem!, v.firstBadIndex, `the stored log does not verify: ${v.problem}`);
       if (v.checkpointKey && !key) throw new AuditIntegrityError('checkpointKey', 'KEY_MISMATCH: the log declares a checkpoint key: open it with that key');
       if (v.checkpointEvery != null && opts.checkpointEvery !== undefined && v.checkpointEvery !== opts.checkpointEvery) {
         throw new AuditError('AUDIT_FAILURE', 'checkpointEvery', `the log declares a checkpoint after every ${v.checkpointEvery} records`);
@@ -572,7 +574,7 @@ export class AuditLog {
         c = new core.AuditCore(lines, await nativeSha256());
       } catch (e) {
         const err = fromCore(e) as { rule?: string; path?: string };
-        throw new AuditIntegrityError(err.path ?? 'log', `the stored log does not verify: ${err.rule ?? 'unreadable'}`);
+        throw new AuditIntegrityError(err.path ?? 'log', err.rule ?? 'MALFORMED: unreadable', undefined, `the stored log does not verify: ${err.rule ?? 'unreadable'}`);
       }
       const log = new AuditLog(c, lines, sink, opts);
       if (!c.declared) {
@@ -834,6 +836,15 @@ export class AuditLog {
       throw this.#lost;
     }
     this.#records.push(Batch.ofLines(fresh));
+    // The head's checkpoint may be another writer's.
+    for (let i = fresh.length - 1; i >= 0; i--) {
+      if (!fresh[i]!.includes('"kind":"checkpoint"')) continue;
+      const r = JSON.parse(fresh[i]!) as { seq: number; kind: string; body: { jws?: string } };
+      if (r.kind === 'checkpoint' && typeof r.body.jws === 'string') {
+        this.#checkpoint = { seq: r.seq, jws: r.body.jws };
+        break;
+      }
+    }
   }
 
   /** Runs a log-control read over the records (parsed in the core for this call). */

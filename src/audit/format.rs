@@ -100,7 +100,7 @@ impl Declaration {
         let string = |k: &str| {
             m.get(k)
                 .and_then(Value::as_str)
-                .filter(|s| !s.is_empty() && s.len() <= 128)
+                .filter(|s| (1..=128).contains(&s.chars().count()))
                 .map(str::to_string)
                 .ok_or(format!(
                     "DECLARATION: {k} must be a string of 1 to 128 characters"
@@ -318,6 +318,12 @@ impl LogVerifier {
     /// Checks the next record: `Ok(Some(_))` when it carries a signature for the caller to
     /// check, or the first rule broken.
     pub fn push(&mut self, r: &Value) -> core::result::Result<Option<ToSign>, Failure> {
+        let sig = self.push_rules(r)?;
+        self.check_anchor(r)?;
+        Ok(sig)
+    }
+
+    fn push_rules(&mut self, r: &Value) -> core::result::Result<Option<ToSign>, Failure> {
         let i = self.chain.head().next_seq;
         self.chain.push(r).map_err(|(at, p)| fail(at as u64, p))?;
         if r.as_object().map(Map::len) != Some(5) || !r["body"].is_object() {
@@ -472,6 +478,15 @@ impl LogVerifier {
         }
     }
 
+    /// `count` event records the writer made, `head` the head after the last of them: as
+    /// [`note_written`](Self::note_written) for each, in one step.
+    pub fn note_events(&mut self, count: u64, head: &Head) {
+        self.chain = chain::Verifier::after(head);
+        if self.decl.is_some() {
+            self.since += count;
+        }
+    }
+
     /// The end of the log: the anchor (if any) must have been reached.
     pub fn finish(&self) -> core::result::Result<Summary, Failure> {
         let head = self.chain.head();
@@ -500,9 +515,8 @@ impl LogVerifier {
         })
     }
 
-    /// Checks the anchor against a record just pushed (called by [`verify_records`] and the
-    /// bindings after [`push`](Self::push)).
-    pub fn check_anchor(&self, r: &Value) -> core::result::Result<(), Failure> {
+    /// Checks the anchor against a record just pushed.
+    fn check_anchor(&self, r: &Value) -> core::result::Result<(), Failure> {
         let Some(a) = &self.opts.anchor else {
             return Ok(());
         };
@@ -528,7 +542,6 @@ pub fn verify_records(
         if let Some(s) = v.push(r)? {
             sigs.push(s);
         }
-        v.check_anchor(r)?;
     }
     Ok((v.finish()?, sigs))
 }

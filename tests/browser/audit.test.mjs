@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useBrowser, openPage } from '../support/browser.mjs';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { attestation, syntheticFnr } from '../js/fixtures.mjs';
 
 const chromium = useBrowser();
@@ -37,7 +38,7 @@ test('two tabs appending concurrently yield one valid chain that survives a relo
     return { v, a: clients.filter((c) => c === 'tab-a').length, b: clients.filter((c) => c === 'tab-b').length };
   });
   assert.equal(r.v.ok, true, JSON.stringify(r.v));
-  assert.equal(r.v.entries, 80);
+  assert.equal(r.v.entries, 81, 'the declaration and 80 look-ups');
   assert.deepEqual([r.a, r.b], [40, 40]);
 });
 
@@ -60,7 +61,7 @@ test("records chained in Chromium (the core's own SHA-256, four bodies at a time
     }
     return log.export('ndjson').trim().split('\n');
   }, [attestation(), attestation(syntheticFnr(7))]);
-  assert.equal(lines.length, 45);
+  assert.equal(lines.length, 46, 'the declaration and 45 look-ups');
   let prev = null;
   for (const line of lines) {
     const { hash, ...rest } = JSON.parse(line);
@@ -71,4 +72,143 @@ test("records chained in Chromium (the core's own SHA-256, four bodies at a time
     if (prev !== null) assert.equal(rest.prev, prev);
     prev = hash;
   }
+});
+
+// Issue 17 in Chromium with the IndexedDB sink: the attacker edits the database directly and
+// re-chains with the page's own SHA-256 (JSON.stringify of records in member order is their
+// RFC 8785 form: the records hold only strings, integers and objects).
+const attacker = `
+  window.idb = (name) => new Promise((res, rej) => { const r = indexedDB.open('tillit-audit-' + name, 1); r.onsuccess = () => res(r.result); r.onerror = rej; });
+  window.idbAll = async (name) => { const db = await window.idb(name); return new Promise((res) => { const t = db.transaction('records'); const q = t.objectStore('records').getAll(); t.oncomplete = () => { db.close(); res(q.result); }; }); };
+  window.idbPut = async (name, lines) => { const db = await window.idb(name); await new Promise((res) => { const t = db.transaction('records', 'readwrite'); const s = t.objectStore('records'); s.clear(); lines.forEach((l, i) => s.put(l, i)); t.oncomplete = res; }); db.close(); };
+  window.idbDropFrom = async (name, seq) => { const db = await window.idb(name); await new Promise((res) => { const t = db.transaction('records', 'readwrite'); t.objectStore('records').delete(IDBKeyRange.lowerBound(seq)); t.oncomplete = res; }); db.close(); };
+  window.rechain = async (lines) => {
+    let prev = '0'.repeat(64);
+    const out = [];
+    for (let seq = 0; seq < lines.length; seq++) {
+      const r = JSON.parse(lines[seq]);
+      const rest = { body: r.body, kind: r.kind, prev, seq };
+      const d = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(JSON.stringify(rest))));
+      const hash = [...d].map((b) => b.toString(16).padStart(2, '0')).join('');
+      out.push(JSON.stringify({ body: r.body, hash, kind: r.kind, prev, seq }));
+      prev = hash;
+    }
+    return out;
+  };`;
+
+test('IndexedDB: stripped checkpoints fail verify and open (nothing written); a truncated tail shows against an anchor; a lost tail stops the log', async () => {
+  const page = await tab();
+  await page.evaluate(attacker);
+  const r = await page.evaluate(async (att) => {
+    const { tillit } = window;
+    const trustContext = tillit.TrustContext.fromJSON(att);
+    const checkpointKey = await tillit.generateKey({ alg: 'ES256' });
+    const e = { kind: 'search', trustContext, clientId: 'c', server: 'https://api.example' };
+    const log = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'attack', checkpointKey, checkpointEvery: 3 });
+    for (let i = 0; i < 8; i++) await log.append({ ...e, transactionId: `t${i}` });
+    const anchor = log.head();
+    await log.close();
+    const out = { anchorSeq: anchor.seq, hasCheckpoint: !!anchor.checkpoint };
+    const good = await window.idbAll('attack');
+    out.kinds = good.map((l) => JSON.parse(l).kind).join(',');
+    out.good = await tillit.verifyLines(good, checkpointKey.publicJwk);
+    // Attack 1: strip every checkpoint and re-chain.
+    const stripped = await window.rechain(good.filter((l) => JSON.parse(l).kind !== 'checkpoint'));
+    await window.idbPut('attack', stripped);
+    out.stripped = await tillit.verifyLines(await window.idbAll('attack'), checkpointKey.publicJwk);
+    // Attack 2: reopening it with the key refuses and writes nothing.
+    out.reopen = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'attack', checkpointKey }).then(() => 'opened', (x) => [x.constructor.name, x.problem, x.index]);
+    out.untouched = JSON.stringify(await window.idbAll('attack')) === JSON.stringify(stripped);
+    // Strip the last checkpoint only / one checkpoint in the middle.
+    await window.idbPut('attack', good);
+    out.noLast = await tillit.verifyLines(good.slice(0, -1), { publicJwk: checkpointKey.publicJwk });
+    out.noMiddle = await tillit.verifyLines(await window.rechain(good.filter((_, i) => i !== 4)), checkpointKey.publicJwk);
+    // Truncated after an anchor was taken.
+    await window.idbDropFrom('attack', anchor.seq - 2);
+    const again = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'attack', checkpointKey });
+    out.truncated = await again.verify({ anchor });
+    // Attack 3: the store loses the live log's last records: the next look-up is refused.
+    for (let i = 0; i < 4; i++) await again.append({ ...e, transactionId: `u${i}` });
+    await window.idbDropFrom('attack', again.length - 3);
+    out.lost = await again.append({ ...e, transactionId: 'lost' }).then(() => 'stored', (x) => [x.constructor.name, x.problem.split(':')[0]]);
+    out.after = await again.append({ ...e, transactionId: 'after' }).then(() => 'stored', (x) => x.constructor.name);
+    // Attack 4: an entry may not bring its own id.
+    out.ownId = await again.append({ ...e, transactionId: 'id', id: 'x' }).then(() => 'stored', (x) => x.path);
+    return out;
+  }, attestation());
+  assert.equal(r.kinds, 'declaration,event,event,event,checkpoint,event,event,event,checkpoint,event,event,checkpoint');
+  assert.equal(r.anchorSeq, 10);
+  assert.ok(r.hasCheckpoint);
+  assert.deepEqual([r.good.ok, r.good.signed, r.good.unsignedTail], [true, true, 0]);
+  assert.deepEqual([r.stripped.ok, r.stripped.firstBadIndex, r.stripped.problem.split(':')[0]], [false, 4, 'CHECKPOINT_MISSING']);
+  assert.equal(r.reopen[0], 'AuditIntegrityError');
+  assert.match(r.reopen[1], /CHECKPOINT_MISSING/);
+  assert.equal(r.reopen[2], 4);
+  assert.ok(r.untouched, 'the refused log is untouched');
+  assert.deepEqual([r.noLast.ok, r.noLast.unsignedTail], [true, 2]);
+  assert.deepEqual([r.noMiddle.ok, r.noMiddle.firstBadIndex, r.noMiddle.problem.split(':')[0]], [false, 4, 'CHECKPOINT_MISSING']);
+  assert.deepEqual([r.truncated.ok, r.truncated.firstBadIndex, r.truncated.problem.split(':')[0]], [false, 8, 'TRUNCATED']);
+  assert.deepEqual(r.lost, ['AuditIntegrityError', 'SINK_DIVERGED']);
+  assert.equal(r.after, 'AuditIntegrityError');
+  assert.equal(r.ownId, 'event.id');
+});
+
+test('IndexedDB: a golden format-0 log is refused unless accepted, then read and continued with its key', async () => {
+  const page = await tab();
+  await page.evaluate(attacker);
+  const golden = readFileSync(new URL('../fixtures/golden-v0-signed.ndjson', import.meta.url), 'utf8').trim().split('\n');
+  const priv = JSON.parse(readFileSync(new URL('../fixtures/golden-v0-key.private.jwk.json', import.meta.url), 'utf8'));
+  const pub = JSON.parse(readFileSync(new URL('../fixtures/golden-v0-key.public.jwk.json', import.meta.url), 'utf8'));
+  const r = await page.evaluate(async ({ golden, priv, pub, att }) => {
+    const { tillit } = window;
+    const checkpointKey = await tillit.importPrivateKey(priv, { alg: 'ES256' });
+    // Create the store through the log, then put the old records in place.
+    await (await tillit.AuditLog.open({ sink: 'indexeddb', name: 'golden' })).close();
+    await window.idbPut('golden', golden);
+    const out = {};
+    out.refused = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'golden', checkpointKey }).then(() => 'opened', (x) => x.problem);
+    const log = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'golden', checkpointKey, checkpointEvery: 4, acceptLegacy: true });
+    out.oldLookUps = log.query().length;
+    const trustContext = tillit.TrustContext.fromJSON(att);
+    for (let i = 0; i < 5; i++) await log.append({ kind: 'search', trustContext, clientId: 'c', server: 'https://api.example', transactionId: `n${i}` });
+    await log.close();
+    const lines = await window.idbAll('golden');
+    out.keptOld = JSON.stringify(lines.slice(0, golden.length)) === JSON.stringify(golden);
+    out.v = await tillit.verifyLines(lines, { publicJwk: pub, acceptLegacy: true });
+    return out;
+  }, { golden, priv, pub, att: attestation() });
+  assert.match(r.refused, /FORMAT/);
+  assert.equal(r.oldLookUps, 10);
+  assert.ok(r.keptOld);
+  assert.deepEqual([r.v.ok, r.v.format, r.v.signed, r.v.unsignedTail, r.v.entries], [true, 1, true, 0, 23 + 1 + 5 + 2]);
+});
+
+test('IndexedDB: two tabs writing one keyed log keep its checkpoints where the declaration says', async () => {
+  const priv = JSON.parse(readFileSync(new URL('../fixtures/golden-v0-key.private.jwk.json', import.meta.url), 'utf8'));
+  const pub = JSON.parse(readFileSync(new URL('../fixtures/golden-v0-key.public.jwk.json', import.meta.url), 'utf8'));
+  const [a, b] = [await tab(), await tab()];
+  const write = (page, who) => page.evaluate(async ({ who, priv, att }) => {
+    const { tillit } = window;
+    const checkpointKey = await tillit.importPrivateKey(priv, { alg: 'ES256' });
+    const log = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'keyed-shared', checkpointKey, checkpointEvery: 5 });
+    const trustContext = tillit.TrustContext.fromJSON(att);
+    const done = [];
+    for (let i = 0; i < 30; i++) {
+      done.push(log.append({ kind: 'search', trustContext, clientId: who, server: 'https://api.example', transactionId: `${who}-${i}` }));
+      if (i % 4 === 0) await new Promise((r) => setTimeout(r, 0));
+    }
+    await Promise.all(done);
+    await log.close();
+  }, { who, priv, att: attestation() });
+  await Promise.all([write(a, 'tab-a'), write(b, 'tab-b')]);
+  // Verified in the page with the public key alone, as a reviewer would.
+  const v = await a.evaluate(async (pub) => {
+    const db = await new Promise((res) => { const r = indexedDB.open('tillit-audit-keyed-shared', 1); r.onsuccess = () => res(r.result); });
+    const lines = await new Promise((res) => { const t = db.transaction('records'); const q = t.objectStore('records').getAll(); t.oncomplete = () => res(q.result); });
+    db.close();
+    return window.tillit.verifyLines(lines, pub);
+  }, pub);
+  assert.deepEqual([v.ok, v.signed, v.unsignedTail, v.entries - v.checkpoints], [true, true, 0, 61], JSON.stringify(v));
+  assert.ok(v.checkpoints >= 12, `${v.checkpoints} checkpoints`);
+  assert.equal(v.checkpointKey.alg, 'ES256');
 });

@@ -6,12 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import canonicalize from 'canonicalize';
 import { AuditLog, TrustContext, generateKey, importPrivateKey, verifyLines } from 'tillit';
+import { rechain } from './audit-tamper.mjs';
 import { attestation } from './fixtures.mjs';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -53,16 +52,6 @@ const code = (r) => r.problem?.split(':')[0];
 const ctx = TrustContext.fromJSON(attestation());
 const base = { trustContext: ctx, clientId: 'tillit-ehr', server: 'https://api.pjd.test.nhn.no' };
 
-function rechain(records) {
-  let prev = '0'.repeat(64);
-  return records.map((l, seq) => {
-    const { hash: _, ...rest } = typeof l === 'string' ? JSON.parse(l) : l;
-    Object.assign(rest, { seq, prev });
-    const hash = createHash('sha256').update(canonicalize(rest)).digest('hex');
-    prev = hash;
-    return canonicalize({ ...rest, hash });
-  });
-}
 
 /** Both verifiers agree on `lines`: ok, or the same first bad index and problem code. */
 async function agree(lines, opts = {}, expect) {
