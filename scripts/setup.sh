@@ -15,6 +15,8 @@ fi
 command -v chromium >/dev/null || apt_need+=(chromium)
 command -v chromedriver >/dev/null || apt_need+=(chromium-driver)
 command -v wasm-opt >/dev/null || apt_need+=(binaryen)
+# PostgreSQL for the collector's tests (scripts/pg.sh runs a throwaway cluster).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_need+=(postgresql)
 if [ ${#apt_need[@]} -gt 0 ]; then
   log "installing Debian packages: ${apt_need[*]}"
   export DEBIAN_FRONTEND=noninteractive

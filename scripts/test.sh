@@ -49,8 +49,10 @@ for g in tests/fixtures/golden-v0-*.ndjson; do
   "$TILLIT_AUDIT_PYTHON" tests/verify_audit_log.py "$g" --accept-legacy --key tests/fixtures/golden-v0-key.public.jwk.json >/dev/null
 done
 
-step "native tests"
-cargo test -q --workspace 2>&1 | grep -v '^$'
+# The collector's tests run against SQLite and a throwaway PostgreSQL that pg.sh starts (and
+# stops) around them.
+step "native tests (the collector's against SQLite and PostgreSQL)"
+bash scripts/pg.sh cargo test -q --workspace 2>&1 | grep -v '^$'
 
 # The mutants on the lines of src/ this branch changed since its merge base with main (none on
 # main itself: they were checked on their branch); a missed one fails. Bounded in time.

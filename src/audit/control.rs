@@ -65,18 +65,21 @@ pub struct Filter {
     pub action: Option<String>,
 }
 
-fn user(ev: &Value) -> Option<&Value> {
+/// The user agent (`requestor: true`) of an AuditEvent.
+pub fn user(ev: &Value) -> Option<&Value> {
     ev.get("agent")?
         .as_array()?
         .iter()
         .find(|a| a.get("requestor").and_then(Value::as_bool) == Some(true))
 }
 
-fn user_id(ev: &Value) -> Option<&str> {
+/// The user's identifier (HPR number, or national id when they have none).
+pub fn user_id(ev: &Value) -> Option<&str> {
     user(ev)?.pointer("/who/identifier/value")?.as_str()
 }
 
-fn patients(ev: &Value) -> impl Iterator<Item = &str> {
+/// The patients' national ids an AuditEvent names (entity role 1).
+pub fn patients(ev: &Value) -> impl Iterator<Item = &str> {
     ev.get("entity")
         .and_then(Value::as_array)
         .into_iter()
@@ -85,12 +88,14 @@ fn patients(ev: &Value) -> impl Iterator<Item = &str> {
         .filter_map(|e| e.pointer("/what/identifier/value").and_then(Value::as_str))
 }
 
-fn purpose(ev: &Value) -> Option<&str> {
+/// The purpose of use code (`None` for a citizen's own look-up).
+pub fn purpose(ev: &Value) -> Option<&str> {
     ev.pointer("/purposeOfEvent/0/coding/0/code")
         .and_then(Value::as_str)
 }
 
-fn action(ev: &Value) -> &'static str {
+/// `search`, `read` or `token`.
+pub fn action(ev: &Value) -> &'static str {
     match ev.pointer("/subtype/1/code").and_then(Value::as_str) {
         Some("ITI-67") => "search",
         Some("ITI-68") => "read",
@@ -98,7 +103,8 @@ fn action(ev: &Value) -> &'static str {
     }
 }
 
-fn care_detail<'a>(ev: &'a Value, kind: &str) -> Option<&'a str> {
+/// A care-relationship detail (`decision_ref`, `user_selected`, …) of an AuditEvent.
+pub fn care_detail<'a>(ev: &'a Value, kind: &str) -> Option<&'a str> {
     ev.get("entity")?
         .as_array()?
         .iter()
@@ -125,7 +131,8 @@ fn access_basis(ev: &Value) -> Option<&str> {
         .as_str()
 }
 
-fn recorded(ev: &Value) -> &str {
+/// When the AuditEvent was recorded (RFC 3339), or empty.
+pub fn recorded(ev: &Value) -> &str {
     ev.get("recorded").and_then(Value::as_str).unwrap_or("")
 }
 

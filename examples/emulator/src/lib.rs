@@ -5,6 +5,7 @@
 //! header `x-emulator-fault`: `latency=MS`, `500`, `503`, `truncated`, `malformed`,
 //! `nonce` (a new nonce on every request), `expired-token`, `leak-patient`, `leak-type`.
 
+pub mod collector;
 pub mod data;
 pub mod verify;
 
@@ -70,6 +71,8 @@ pub struct User {
     pub name: String,
     /// `practitioner` or `citizen`.
     pub citizen: bool,
+    /// Ids of the users this citizen may act for (a parent for a child): `represents`.
+    pub represents: Vec<String>,
 }
 
 /// Emulator configuration (from the JSON config file).
@@ -136,6 +139,14 @@ impl Config {
                         hpr: u["hpr"].as_str().map(String::from),
                         name: u["name"].as_str().unwrap_or_default().to_string(),
                         citizen: u["kind"].as_str() == Some("citizen"),
+                        represents: u["represents"]
+                            .as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|x| x.as_str().map(String::from))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
                     })
                     .collect()
             })
@@ -346,6 +357,7 @@ pub fn router(state: Shared) -> Router {
         .route("/_emulator/status-patients", get(emulator_status_patients))
         // PJD's patient status (privacy settings), as its API documents it.
         .route("/status", post(patient_status))
+        .merge(collector::routes())
         .layer(axum::middleware::from_fn(cors))
         .with_state(state)
 }
@@ -488,7 +500,7 @@ async fn discovery(State(s): State<Shared>, headers: HeaderMap) -> Response {
             "code_challenge_methods_supported": ["S256"],
             "authorization_details_types_supported": [TYPE_TRUST_FRAMEWORK, TYPE_HELSEID_AUTHORIZATION],
             "response_types_supported": ["code"],
-            "scopes_supported": ["openid", "profile", "helseid://scopes/identity/pid", SCOPE_SEARCH, SCOPE_SEARCH_KJ, SCOPE_READ]
+            "scopes_supported": ["openid", "profile", "helseid://scopes/identity/pid", SCOPE_SEARCH, SCOPE_SEARCH_KJ, SCOPE_READ, collector::SCOPE_AUDIT_WRITE, collector::SCOPE_LOG_CONTROL]
         }),
         &[],
     )
@@ -942,6 +954,7 @@ fn urlencode(s: &str) -> String {
 fn issue(
     s: &Emulator,
     m: &mut Mutable,
+    issuer: &str,
     client: &str,
     user: Option<&User>,
     scope: &str,
@@ -951,7 +964,8 @@ fn issue(
 ) -> (String, u64) {
     let n = now();
     let mut c = json!({
-        "iss": "tillit-emulator", "aud": aud, "client_id": client, "scope": scope, "iat": n, "nbf": n,
+        // A token for the collector has the collector as its audience; others the API asked for.
+        "iss": issuer, "aud": if collector::audience_for(scope) == collector::AUD_COLLECTOR { collector::AUD_COLLECTOR } else { aud }, "client_id": client, "scope": scope, "iat": n, "nbf": n,
         "exp": n + s.config.token_secs, "jti": m.random("jti"), "cnf": { "jkt": jkt },
         "helseid://claims/client/claims/orgnr_parent": s.world.orgs[0].orgnr,
     });
@@ -1108,6 +1122,7 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Byte
             let (access, exp) = issue(
                 &s,
                 &mut m,
+                &issuer,
                 &client.id,
                 user.as_ref(),
                 &scope,
