@@ -17,6 +17,11 @@ const pkg = {
       node: './dist/node/index.js',
       default: './dist/web/index.js',
     },
+    // The backend signer (Node only): tillit/server.
+    './server': {
+      types: './dist/types/server.d.ts',
+      node: './dist/node/server.js',
+    },
     './package.json': './package.json',
   },
   types: './dist/types/index.d.ts',
