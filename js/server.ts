@@ -241,12 +241,21 @@ export interface SignerHandlerOptions {
   maxBytes?: number;
 }
 
+/**
+ * The one content type the handler accepts. It is not CORS-safelisted, so another site can
+ * send it neither from a form nor from `fetch` without a preflight the handler never grants:
+ * a cross-site request cannot reach the signer with the user's cookie (CSRF).
+ */
+export const SIGNER_CONTENT_TYPE = 'application/octet-stream';
+
 const STATUS: Partial<Record<SigningRefusalReason, number>> = { UNAUTHENTICATED: 401, RATE_LIMITED: 429, BUSY: 503, NOT_JWS: 400 };
 
 /**
- * A `node:http` handler for `POST` with the signing input as the body: answers the raw
- * signature (`application/octet-stream`), or `{ error, reason, path, rule }` with 400/401/403/
- * 429/503. `authorize` receives the request.
+ * A `node:http` handler for `POST` with the signing input as the body, sent as
+ * `application/octet-stream` ({@link SIGNER_CONTENT_TYPE}; anything else is 415): answers the
+ * raw signature, or `{ error, reason, path, rule }` with 400/401/403/413/429/503. `authorize`
+ * receives the request. Works as an Express or Fastify route given the raw request (no body
+ * parser before it).
  */
 export function signerHandler<Req extends HttpRequestLike>(signer: CheckedSigner<Req>, opts: SignerHandlerOptions = {}): (req: Req, res: HttpResponseLike) => Promise<void> {
   const max = opts.maxBytes ?? 16384;
@@ -256,6 +265,8 @@ export function signerHandler<Req extends HttpRequestLike>(signer: CheckedSigner
   };
   return async (req, res) => {
     if (req.method !== 'POST') return json(res, 405, { error: 'method_not_allowed' });
+    const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== SIGNER_CONTENT_TYPE) return json(res, 415, { error: 'unsupported_media_type', rule: `the body must be sent as ${SIGNER_CONTENT_TYPE}` });
     const chunks: Uint8Array[] = [];
     let size = 0;
     for await (const c of req) {

@@ -64,7 +64,8 @@ test('a script in the page posting a hand-made long-lived assertion is refused, 
         toa: now,
       }],
     };
-    const r = await fetch('/bff/sign', { method: 'POST', body: `${b64u(header)}.${b64u(claims)}` });
+    // Same-origin script can send the signer's content type (another site cannot).
+    const r = await fetch('/bff/sign', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: `${b64u(header)}.${b64u(claims)}` });
     return { status: r.status, body: await r.json() };
   }, { clientId: pages.cfg.clientId, kid: pages.cfg.clientKid, issuer: pages.cfg.issuer, patient: pages.cfg.patients[0].id, practitioner: pages.cfg.practitioner });
   assert.equal(answer.status, 403);

@@ -160,8 +160,8 @@ test('refused: a request object with a redirect URI not configured', () => {
   return refused(input(h, c), 'REDIRECT_URI', '$.claims.redirect_uri');
 });
 
-test('over HTTP: no session is 401, a refusal is 403 with its reason, GET is 405', async () => {
-  const post = (body, cookie) => fetch(signerUrl, { method: 'POST', headers: cookie ? { cookie } : {}, body });
+test('over HTTP: no session is 401, a refusal is 403 with its reason, GET is 405, other content types 415', async () => {
+  const post = (body, cookie, type = 'application/octet-stream') => fetch(signerUrl, { method: 'POST', headers: { 'content-type': type, ...(cookie ? { cookie } : {}) }, body });
   const anon = await post(assertion());
   assert.equal(anon.status, 401);
   assert.equal((await anon.json()).reason, 'UNAUTHENTICATED');
@@ -170,6 +170,8 @@ test('over HTTP: no session is 401, a refusal is 403 with its reason, GET is 405
   assert.deepEqual(await evil.json(), { error: 'signing_refused', reason: 'LIFETIME', path: '$.claims.exp', rule: 'exp − iat must be 1 to 60 seconds' });
   assert.equal((await fetch(signerUrl)).status, 405);
   assert.equal((await post('x'.repeat(20000), 'sid=sess-1')).status, 413);
+  // A type a cross-site form or simple request can send is refused before the signer (CSRF).
+  for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) assert.equal((await post(assertion(), 'sid=sess-1', type)).status, 415);
 });
 
 test('the rate limit is per session', async () => {
