@@ -23,7 +23,6 @@ export {
   ResourceError,
   WithheldError,
   AuditError,
-  SigningRefusedError,
   OAuthError,
   FhirError,
   HttpError,
@@ -31,7 +30,7 @@ export {
   NetworkError,
   MalformedResponseError,
 } from './errors.js';
-export type { ErrorCode, SigningRefusalReason } from './errors.js';
+export type { ErrorCode } from './errors.js';
 export * from './trust.js';
 export * from './keys.js';
 export * from './jwt.js';

@@ -27,8 +27,8 @@ use crate::ident::{HprNr, NationalId, OrgNr};
 use crate::jose::{b64u_decode, Alg};
 use crate::json::{parse_limited, Obj};
 use crate::trust::{
-    Attestation, Practitioner, TenantOrganisation, TrustContext, TYPE_HELSEID_AUTHORIZATION,
-    TYPE_TRUST_FRAMEWORK,
+    Attestation, Patient, Practitioner, TenantOrganisation, TrustContext,
+    TYPE_HELSEID_AUTHORIZATION, TYPE_TRUST_FRAMEWORK,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -696,12 +696,24 @@ impl Gate {
             );
         }
         for (i, pt) in att.patients.iter().enumerate() {
-            if !session.allowed_patients.contains(&pt.identifier.id) {
-                return refuse(
-                    Reason::Patient,
-                    format!("{path}.patients[{i}].identifier.id"),
-                    "is not a patient the session may open",
-                );
+            match patient_id(pt) {
+                Some(id) if session.allowed_patients.contains(id) => {}
+                Some(_) => {
+                    return refuse(
+                        Reason::Patient,
+                        format!("{path}.patients[{i}].identifier.id"),
+                        "is not a patient the session may open",
+                    )
+                }
+                // A narrow entry names no patient: nothing to bind, and nothing granted by it.
+                None if self.config.allow_narrow => {}
+                None => {
+                    return refuse(
+                        Reason::Patient,
+                        format!("{path}.patients[{i}].identifier"),
+                        "is required: narrow attestations are not enabled on this signer",
+                    )
+                }
             }
         }
         Ok(())
@@ -711,6 +723,12 @@ impl Gate {
 /// The practitioner's national id, when the attestation names one. The one place that reads
 /// it: NHN's "narrow" attestations leave it out (HelseID takes the user from the login).
 fn practitioner_id(p: &Practitioner) -> Option<&NationalId> {
+    Some(&p.identifier.id)
+}
+
+/// The patient's national id, when the entry names one (NHN's narrow form may send only the
+/// point of care). The one place that reads it, like [`practitioner_id`].
+fn patient_id(p: &Patient) -> Option<&NationalId> {
     Some(&p.identifier.id)
 }
 
