@@ -5,8 +5,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { compactVerify, importJWK } from 'jose';
-import { Client, AuditLog, TrustContext, importPrivateKey, createClientAssertion, createRequestObject, CryptoError, SigningRefusedError } from 'tillit';
-import { CheckedSigner, signerHandler } from 'tillit/server';
+import { Client, AuditLog, TrustContext, importPrivateKey, createClientAssertion, createRequestObject, CryptoError } from 'tillit';
+import { CheckedSigner, signerHandler, SigningRefusedError } from 'tillit/server';
 import { startEmulator, PRACTITIONER } from '../support/emulator.mjs';
 import { attestation, syntheticFnr } from './fixtures.mjs';
 

@@ -1,5 +1,5 @@
 // The published declarations of `tillit/server` type a Node backend's signer endpoint.
-import { AuditLog, importPrivateKey, SigningRefusedError as FromMain } from 'tillit';
+import { AuditLog, importPrivateKey } from 'tillit';
 import { CheckedSigner, signerHandler, SigningRefusedError, type SignerSession, type SigningRefusalReason, type SignerLogLine, type HttpRequestLike, type HttpResponseLike } from 'tillit/server';
 
 // node:http's IncomingMessage has this shape (no @types/node here).
@@ -29,7 +29,7 @@ try {
   const { signature, jti, kind }: { signature: Uint8Array; jti: string; kind: 'client-assertion' | 'request-object' } = await signer.sign('a.b', {} as IncomingMessage);
   void [signature, jti, kind];
 } catch (e) {
-  if (e instanceof SigningRefusedError || e instanceof FromMain) {
+  if (e instanceof SigningRefusedError) {
     const r: SigningRefusalReason = e.reason;
     void r;
   }
