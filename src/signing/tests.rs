@@ -452,3 +452,23 @@ fn errors_are_typed_and_name_no_value() {
     assert_eq!(Reason::NotJws.as_str(), "NOT_JWS");
     let _ = b64u(b"");
 }
+
+#[test]
+fn the_fuzz_seeds_are_approved() {
+    // fuzz/fuzz_targets/signing_gate.rs checks what the gate approves; its seeds must reach
+    // that branch (same configuration and clock as the target).
+    let mut c = Config::new(CLIENT, "https://helseid.example", Alg::Es256, Some("k1")).unwrap();
+    c.redirect_uris = config().redirect_uris;
+    c.scopes = config().scopes;
+    let mut g = Gate::new(c);
+    let mut s = session();
+    s.practitioner = NationalId::parse("03818500083", "$").unwrap();
+    s.allowed_patients = vec![NationalId::parse("04818500012", "$").unwrap()];
+    for seed in [
+        &include_bytes!("../../fuzz/seeds/signing_gate/assertion")[..],
+        include_bytes!("../../fuzz/seeds/signing_gate/attested"),
+        include_bytes!("../../fuzz/seeds/signing_gate/request-object"),
+    ] {
+        assert!(g.check(seed, &s, 1_800_000_000).is_ok());
+    }
+}
