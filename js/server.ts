@@ -55,7 +55,7 @@ export interface SignerLogLine {
   event: 'tillit.signer.signed' | 'tillit.signer.refused';
   /** ISO time. */
   time: string;
-  /** A short hash of the session key, to correlate lines of one session. */
+  /** A short salted hash of the session key (salt per signer instance), to correlate lines of one session. */
   session: string | null;
   kind?: 'client-assertion' | 'request-object';
   jti?: string;
@@ -136,6 +136,8 @@ export class CheckedSigner<Request = unknown> {
   readonly #gate: core.SigningGate;
   readonly #log: (line: SignerLogLine) => void;
   readonly #now: () => number;
+  /** Salts the session tags in the log: per instance, so a tag cannot be recomputed from a national id. */
+  readonly #salt = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 
   constructor(opts: CheckedSignerOptions<Request>) {
     if (typeof opts?.authorize !== 'function') throw new TillitError('INVALID_ARGUMENT', 'authorize', 'is required: a function from the request to its session');
@@ -184,7 +186,7 @@ export class CheckedSigner<Request = unknown> {
       throw this.#refused(new SigningRefusedError('SIGNING_REFUSED', 'session', 'authorize found no session for this request', 'UNAUTHENTICATED'), null);
     }
     const key = session.sessionId ?? (typeof session.practitioner === 'string' ? session.practitioner : session.practitioner?.id) ?? '';
-    const tag = core.sha256B64u(`tillit-signer:${key}`).slice(0, 12);
+    const tag = core.sha256B64u(`${this.#salt}:${key}`).slice(0, 12);
     let verdict: { kind: 'client-assertion' | 'request-object'; jti: string; exp: number; trustContext?: string };
     try {
       verdict = this.#gate.check(bytes, session, key, this.#now());

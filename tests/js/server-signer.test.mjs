@@ -194,3 +194,17 @@ test('bad options are typed errors', async () => {
   const s = new CheckedSigner({ key, clientId: emu.clientId, issuer: emu.url, auditLog, log: () => {}, authorize: () => ({ practitioner: '123', organisation: '974760673' }) });
   await assert.rejects(s.sign(assertion(), 'x'), (e) => e.code === 'INVALID_IDENTIFIER' && e.path === 'session.practitioner.id');
 });
+
+test('log lines tag the session with a per-signer salt: same session, same tag; not recomputable elsewhere', async () => {
+  const mk = (out) => new CheckedSigner({ key, clientId: emu.clientId, issuer: emu.url, auditLog, log: (l) => out.push(l), authorize: () => ({ practitioner: { id: PRACTITIONER, hprNr: '9144900' }, organisation: '974760673', allowedPatients: [patients[0]] }) });
+  const a = [];
+  const b = [];
+  const sa = mk(a);
+  const sb = mk(b);
+  await sa.sign(assertion(), null);
+  await sa.sign(assertion(), null);
+  await sb.sign(assertion(), null);
+  assert.equal(a[0].session, a[1].session);
+  assert.notEqual(a[0].session, b[0].session);
+  assert.match(a[0].session, /^[\w-]{12}$/);
+});
