@@ -1,6 +1,6 @@
 // `npm run bench` (Chromium part): the same suite in headless Chromium through Playwright.
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveStatic } from '../tests/support/static-server.mjs';
 import { launch, openPage } from '../tests/support/browser.mjs';
@@ -19,7 +19,8 @@ try {
   const w = head.map((h, i) => Math.max(h.length, ...lines.map((l) => String(l[i]).length)));
   console.log(`\nHeadless Chromium ${version}`);
   for (const l of [head, w.map((n) => '-'.repeat(n)), ...lines]) console.log(l.map((c, i) => String(c).padEnd(w[i])).join('  '));
-  const out = join(HERE, 'results.json');
+  const out = join(HERE, '..', 'target', 'bench', 'results.json');
+  mkdirSync(dirname(out), { recursive: true });
   const prev = existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : {};
   writeFileSync(out, JSON.stringify({ ...prev, chromium: { version, rows } }, null, 2));
 } finally {

@@ -1,10 +1,10 @@
-// `npm run bench` (Node part): prints the table and writes bench/results.json (merged with
+// `npm run bench` (Node part): prints the table and writes target/bench/results.json (merged with
 // the Chromium part when it ran).
-import { readFileSync, writeFileSync, mkdtempSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, existsSync, mkdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tillit from 'tillit';
 import * as jose from 'jose';
@@ -46,6 +46,9 @@ export function print(env, rows) {
 }
 
 print(`Node ${process.version}`, rows);
-const out = join(HERE, 'results.json');
+// Results go to target/bench/ (not committed): figures worth keeping go into a commit body,
+// a closing note or docs, with the method.
+const out = join(HERE, '..', 'target', 'bench', 'results.json');
+mkdirSync(dirname(out), { recursive: true });
 const prev = existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : {};
 writeFileSync(out, JSON.stringify({ ...prev, measuredAt: new Date().toISOString(), node: { version: process.version, rows } }, null, 2));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm run bench`: builds what the benchmarks need, runs them in Node and in headless
-# Chromium, prints one table per runtime and writes bench/results.json.
+# Chromium, prints one table per runtime and writes target/bench/results.json.
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 bash scripts/build.sh

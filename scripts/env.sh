@@ -4,6 +4,12 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="${TILLIT_TOOLS:-$HOME/.cache/tillit}"
 WASM_TARGET=wasm32-unknown-unknown
+# Python for the tests' independent oracles (tests/requirements.txt, pinned): a venv per
+# version of that file, made by scripts/setup.sh.
+# cargo-mutants, pinned (scripts/mutants.sh).
+MUTANTS_VERSION=27.1.0
+MUTANTS_BIN="$TOOLS/cargo-mutants-$MUTANTS_VERSION/bin"
+PY_TOOLS="$TOOLS/python-$(sha256sum "$ROOT/tests/requirements.txt" | cut -c1-12)"
 
 wasm_bindgen_version() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"

@@ -31,11 +31,26 @@ if [ ! -x "$WB_DIR/bin/wasm-bindgen" ] || ! "$WB_DIR/bin/wasm-bindgen" --version
   cargo install -q wasm-bindgen-cli --version "$WBV" --root "$WB_DIR"
 fi
 
+# cargo-mutants for mutation testing of the rule modules (scripts/mutants.sh).
+if [ ! -x "$MUTANTS_BIN/cargo-mutants" ] || ! "$MUTANTS_BIN/cargo-mutants" mutants --version | grep -q " $MUTANTS_VERSION\$"; then
+  log "installing cargo-mutants $MUTANTS_VERSION (a few minutes, once per machine)"
+  cargo install -q cargo-mutants --locked --version "$MUTANTS_VERSION" --root "$(dirname "$MUTANTS_BIN")"
+fi
+
+# Python packages the tests use as independent oracles (python-stdnum, ...), pinned.
+if [ ! -x "$PY_TOOLS/bin/python" ] || [ ! -f "$PY_TOOLS/.complete" ]; then
+  log "installing the tests' Python packages into $PY_TOOLS"
+  rm -rf "$PY_TOOLS"
+  python3 -m venv "$PY_TOOLS"
+  "$PY_TOOLS/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+  touch "$PY_TOOLS/.complete"
+fi
+
 # npm dev dependencies (TypeScript, jose, playwright-core, vite): reinstall only on change.
 lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [ "$(cat node_modules/.tillit-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
-  log "installing npm dev dependencies"
-  npm install --no-audit --no-fund --loglevel=error
+  log "installing npm dev dependencies (npm ci: exactly the lockfile, which it never rewrites)"
+  npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_hash" > node_modules/.tillit-lock-hash
 fi
 echo "$WB_DIR/bin"

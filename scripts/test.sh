@@ -8,6 +8,23 @@ cd "$ROOT"
 start=$(date +%s)
 step() { log "── $* ($(( $(date +%s) - start )) s)"; }
 
+# node --test over a folder: the whole spec report goes to target/test-logs/NAME.log; printed
+# are every failing test with its error (the spec reporter's "failing tests" part) and the
+# summary, so a CI log names what failed.
+node_tests() {
+  local name="$1" dir="$2" out
+  mkdir -p target/test-logs
+  out="target/test-logs/$name.log"
+  if node --test --test-timeout=300000 --test-reporter=spec "$dir" > "$out" 2>&1; then
+    grep -E '^ℹ (tests|pass|fail|skipped|cancelled) ' "$out"
+  else
+    log "failures in $dir (whole report: $out)"
+    sed -n '/failing tests:/,$p' "$out" | head -n 400
+    grep -E '^ℹ (tests|pass|fail|skipped|cancelled) ' "$out"
+    return 1
+  fi
+}
+
 WB_BIN="$(bash scripts/setup.sh | tail -n1)"
 export PATH="$WB_BIN:$PATH"
 
@@ -20,8 +37,16 @@ wasm_cargo clippy -q --target "$WASM_TARGET" --lib --tests -- -D warnings
 step "rustdoc (broken links are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps --workspace
 
+step "identifier oracle: the committed verdicts are python-stdnum's (tests/identifiers_oracle.rs compares)"
+"$PY_TOOLS/bin/python" tests/oracles/identifiers.py --check
+
 step "native tests"
 cargo test -q --workspace 2>&1 | grep -v '^$'
+
+# The mutants on the lines of src/ this branch changed since its merge base with main (none on
+# main itself: they were checked on their branch); a missed one fails. Bounded in time.
+step "mutation testing of the changed lines (scripts/mutants.sh --in-diff)"
+TILLIT_MUTANTS_MAX_S="${TILLIT_MUTANTS_MAX_S:-600}" bash scripts/mutants.sh --in-diff
 
 step "build pkg/"
 bash scripts/build.sh
@@ -50,12 +75,12 @@ node_modules/.bin/vite build --config examples/vite.config.mjs
 # A test file that has not finished after 5 minutes fails, named, instead of holding CI until
 # its own limit (the longest file takes under a minute here).
 step "JS package tests in Node"
-node --test --test-timeout=300000 --test-reporter=spec tests/js/ 2>&1 | tail -n 12
+node_tests js tests/js/
 step "JS package tests in headless Chromium"
-node --test --test-timeout=300000 --test-reporter=spec tests/browser/ 2>&1 | tail -n 12
+node_tests browser tests/browser/
 
 step "end-to-end: the example pages in headless Chromium (Playwright)"
-node --test --test-timeout=300000 --test-reporter=spec tests/e2e/ 2>&1 | tail -n 12
+node_tests e2e tests/e2e/
 
 step "Vite 7 build of a page importing tillit"
 (cd tests/vite && ../../node_modules/.bin/vite build --config vite.config.mjs)

@@ -1,12 +1,15 @@
 // End to end in headless Chromium: the EHR and citizen example pages against the emulator,
-// driven by Playwright. Screenshots go to docs/screenshots/ (the README shows them).
+// driven by Playwright. Screenshots go to target/screenshots/; with TILLIT_UPDATE_SCREENSHOTS=1
+// they replace the README's in docs/screenshots/ (a test run leaves the working tree as it was).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { launch } from '../support/browser.mjs';
 import { startEmulator, startPages } from '../../examples/demo.mjs';
 
-const SHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+const SHOTS = fileURLToPath(new URL(process.env.TILLIT_UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots/' : '../../target/screenshots/', import.meta.url));
+mkdirSync(SHOTS, { recursive: true });
 let emu, pages, context;
 
 before(async () => {
@@ -23,8 +26,14 @@ after(async () => {
 async function open(path) {
   const page = await context.newPage();
   await page.setViewportSize({ width: 1366, height: 900 });
+  // Every uncaught error and console error of a page fails its test (checked in each test),
+  // except Chromium's note on the 400 and 401 answers that carry a DPoP nonce challenge
+  // (RFC 9449 §8-9: the token endpoint's use_dpop_nonce, the resource's WWW-Authenticate),
+  // which the client answers by design.
   const errors = [];
+  const nonceChallenge = /^Failed to load resource: the server responded with a status of 40[01] /;
   page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && !nonceChallenge.test(m.text()) && errors.push(m.text()));
   await page.goto(`${pages.url}${path}`);
   await page.waitForFunction(() => window.demoReady === true);
   return { page, errors };
@@ -55,14 +64,15 @@ test('the clinician flow: care need, login, minimised list, withheld panel, a PD
 });
 
 test('emergency access is a distinct choice and is logged as ETREAT', async () => {
-  const { page } = await open('/ehr/');
+  const { page, errors } = await open('/ehr/');
   await clinicianLookUp(page, pages.cfg.patients[2].id, { emergency: true });
   const purposes = await page.$$eval('[data-testid=log] tbody tr', (rows) => rows.map((r) => r.children[2].textContent));
   assert.ok(purposes.includes('ETREAT'), purposes.join(','));
+  assert.deepEqual(errors, []);
 });
 
 test("an emulator leak (another patient's document) is never rendered", async () => {
-  const { page } = await open('/ehr/?fault=leak-patient');
+  const { page, errors } = await open('/ehr/?fault=leak-patient');
   const patient = pages.cfg.patients[3].id;
   await clinicianLookUp(page, patient);
   const subjects = await page.$$eval('[data-testid=documents] tbody tr', (rows) => rows.map((r) => r.dataset.subject));
@@ -70,12 +80,14 @@ test("an emulator leak (another patient's document) is never rendered", async ()
   assert.match(await page.textContent('[data-testid=withheld]'), /annen pasient/);
   const html = await page.content();
   for (const other of pages.cfg.patients.map((p) => p.id).filter((id) => id !== patient)) assert.ok(!html.includes(`data-subject="${other}"`));
+  assert.deepEqual(errors, []);
 });
 
 test('the citizen sees own documents, reserved ones marked, and who looked', async () => {
   // A clinician looks at the citizen's record first.
-  const { page: ehr } = await open('/ehr/');
+  const { page: ehr, errors: ehrErrors } = await open('/ehr/');
   await clinicianLookUp(ehr, pages.cfg.citizen.id);
+  assert.deepEqual(ehrErrors, []);
   const { page, errors } = await open('/citizen/');
   await page.click('#login');
   await page.waitForSelector('[data-testid=documents] tbody tr', { timeout: 15000 });
