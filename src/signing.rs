@@ -42,6 +42,8 @@ pub const MAX_INPUT_BYTES: usize = 16 * 1024;
 pub const DEFAULT_SKEW_SECS: u64 = 30;
 /// Most `jti`s held at once; beyond it the gate refuses (fail closed) rather than forget.
 pub const MAX_SEEN_JTIS: usize = 100_000;
+/// Sessions tracked before full (refilled) buckets are forgotten.
+pub const MAX_BUCKETS: usize = 10_000;
 /// Default rate limit: a burst of this many signatures per session …
 pub const DEFAULT_BURST: u32 = 20;
 /// … refilled at this many per minute.
@@ -172,6 +174,8 @@ pub struct Config {
     pub burst: u32,
     /// Rate limit: refill per minute.
     pub per_minute: u32,
+    /// Most unexpired `jti`s remembered (default [`MAX_SEEN_JTIS`]).
+    pub max_seen_jtis: usize,
 }
 
 impl Config {
@@ -204,6 +208,7 @@ impl Config {
             allow_narrow: false,
             burst: DEFAULT_BURST,
             per_minute: DEFAULT_PER_MINUTE,
+            max_seen_jtis: MAX_SEEN_JTIS,
         })
     }
 }
@@ -320,7 +325,7 @@ impl Gate {
             f64::from(self.config.burst),
             f64::from(self.config.per_minute) / 60_000.0,
         );
-        if self.buckets.len() > 10_000 {
+        if self.buckets.len() > MAX_BUCKETS {
             // Forget sessions whose bucket has refilled: they are as if new.
             self.buckets
                 .retain(|_, b| b.tokens + (now_ms.saturating_sub(b.at_ms) as f64) * per_ms < burst);
@@ -389,9 +394,9 @@ impl Gate {
             Some(d) => Some(self.attestation(d, &c.at(details_key), session, now)?),
             None => None,
         };
-        if self.seen.len() >= MAX_SEEN_JTIS {
+        if self.seen.len() >= cfg.max_seen_jtis {
             self.seen.retain(|_, e| *e + cfg.skew_secs >= now);
-            if self.seen.len() >= MAX_SEEN_JTIS {
+            if self.seen.len() >= cfg.max_seen_jtis {
                 return refuse(
                     Reason::Busy,
                     "$.claims.jti",
@@ -424,9 +429,8 @@ impl Gate {
                 "must be the configured key's alg",
             );
         }
-        if o.get("kid").and_then(Value::as_str) != self.config.kid.as_deref()
-            || (o.get("kid").is_some() && self.config.kid.is_none())
-        {
+        // Absent and configured-absent agree; a kid where none is configured does not.
+        if o.get("kid").and_then(Value::as_str) != self.config.kid.as_deref() {
             return refuse(
                 Reason::Header,
                 o.at("kid"),
@@ -500,7 +504,9 @@ impl Gate {
                 )
             }
         };
-        if self.seen.get(jti).is_some_and(|e| *e + skew >= now) {
+        // Entries are kept until their own exp (+ skew) has passed, and an input whose exp has
+        // passed is refused above: a remembered jti is a replay.
+        if self.seen.contains_key(jti) {
             return refuse(
                 Reason::Replay,
                 c.at("jti"),

@@ -472,3 +472,203 @@ fn the_fuzz_seeds_are_approved() {
         assert!(g.check(seed, &s, 1_800_000_000).is_ok());
     }
 }
+
+#[test]
+fn time_and_jti_boundaries() {
+    let at = |iat: u64, nbf: u64, exp: u64| {
+        mutated(|_, c| {
+            c["iat"] = json!(iat);
+            c["nbf"] = json!(nbf);
+            c["exp"] = json!(exp);
+        })
+    };
+    // iat and nbf within 30 s of now, either way; one more second is refused.
+    assert!(check(&at(NOW - 30, NOW - 30, NOW + 10)).is_ok());
+    assert!(check(&at(NOW + 30, NOW + 30, NOW + 40)).is_ok());
+    assert_eq!(
+        refused(&at(NOW - 31, NOW, NOW + 10)).error.path(),
+        "$.claims.iat"
+    );
+    assert_eq!(
+        refused(&at(NOW, NOW - 31, NOW + 10)).error.path(),
+        "$.claims.nbf"
+    );
+    assert_eq!(
+        refused(&at(NOW, NOW + 31, NOW + 40)).error.path(),
+        "$.claims.nbf"
+    );
+    // nbf after exp is refused; nbf at exp is not.
+    assert!(check(&at(NOW, NOW + 10, NOW + 10)).is_ok());
+    assert_eq!(
+        refused(&at(NOW, NOW + 20, NOW + 10)).error.path(),
+        "$.claims.nbf"
+    );
+    // Expired at now.
+    let r = refused(&at(NOW - 10, NOW - 10, NOW));
+    assert_eq!((r.reason, r.error.path()), (Reason::Time, "$.claims.exp"));
+    assert!(check(&at(NOW - 10, NOW - 10, NOW + 1)).is_ok());
+    // jti: 16 to 128 printable ASCII characters.
+    for (jti, ok) in [
+        ("a".repeat(15), false),
+        ("a".repeat(16), true),
+        ("a".repeat(128), true),
+        ("a".repeat(129), false),
+        ("0123456789 abcdef".to_string(), false),
+        ("0123456789abcdeé".to_string(), false),
+    ] {
+        let r = check(&mutated(|_, c| c["jti"] = json!(jti)));
+        assert_eq!(r.is_ok(), ok, "{jti}");
+    }
+    assert_eq!(
+        refused(&mutated(|_, c| c["jti"] = json!(7))).reason,
+        Reason::Replay
+    );
+}
+
+#[test]
+fn a_key_without_kid() {
+    let mut cfg = config();
+    cfg.kid = None;
+    let mut g = Gate::new(cfg);
+    let (mut h, c) = assertion_with("0123456789abcdef01", None);
+    assert_eq!(
+        g.check(&input(&(h.clone(), c.clone())), &session(), NOW)
+            .unwrap_err()
+            .reason,
+        Reason::Header
+    );
+    h.as_object_mut().unwrap().remove("kid");
+    assert!(g.check(&input(&(h, c)), &session(), NOW).is_ok());
+}
+
+#[test]
+fn the_jti_memory_is_bounded_and_forgets_expired_ones() {
+    let mut cfg = config();
+    cfg.max_seen_jtis = 2;
+    let mut g = Gate::new(cfg);
+    let s = session();
+    g.check(&input(&assertion_with("0123456789abcdef01", None)), &s, NOW)
+        .unwrap();
+    g.check(&input(&assertion_with("0123456789abcdef02", None)), &s, NOW)
+        .unwrap();
+    let third = input(&assertion_with("0123456789abcdef03", None));
+    assert_eq!(g.check(&third, &s, NOW).unwrap_err().reason, Reason::Busy);
+    // Once the remembered ones are past exp + skew (NOW + 10 + 30), there is room again; the
+    // input itself must be current then.
+    let later = 41;
+    let mut fresh = common("0123456789abcdef04");
+    fresh.now = NOW + later;
+    let (h, c) = client_assertion(&fresh, &Placement::None).unwrap();
+    assert!(g.check(&input(&(h, c)), &s, NOW + later).is_ok());
+    let mut fresh = common("0123456789abcdef05");
+    fresh.now = NOW + 40;
+    let (h, c) = client_assertion(&fresh, &Placement::None).unwrap();
+    let mut g2 = {
+        let mut cfg = config();
+        cfg.max_seen_jtis = 1;
+        Gate::new(cfg)
+    };
+    g2.check(&input(&assertion_with("0123456789abcdef01", None)), &s, NOW)
+        .unwrap();
+    // At NOW + 40 the first (exp NOW + 10) is exactly at exp + skew: still remembered.
+    assert_eq!(
+        g2.check(&input(&(h, c)), &s, NOW + 40).unwrap_err().reason,
+        Reason::Busy
+    );
+}
+
+#[test]
+fn many_sessions_do_not_reset_a_drained_one() {
+    let mut cfg = config();
+    cfg.burst = 1;
+    cfg.per_minute = 1;
+    let mut g = Gate::new(cfg);
+    g.take("a", 0).unwrap();
+    assert!(g.take("a", 0).is_err());
+    for i in 0..=MAX_BUCKETS {
+        g.take(&format!("s{i}"), 1).unwrap();
+    }
+    // Pruning forgets only full buckets: "a" is still empty a second later.
+    assert_eq!(g.take("a", 1_000).unwrap_err().reason, Reason::RateLimited);
+    // A minute refills one.
+    g.take("a", 60_000).unwrap();
+}
+
+#[test]
+fn request_object_rules() {
+    let (h, c) = request("https://ehr.example/cb", "openid", None);
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut c = c.clone();
+        f(&mut c);
+        check(&(h.clone(), c))
+    };
+    let reason = |f: &dyn Fn(&mut Value)| with(f).unwrap_err().reason;
+    assert!(with(&|_| {}).is_ok());
+    assert_eq!(
+        reason(&|c| c["code_challenge"] = json!("")),
+        Reason::Request
+    );
+    assert_eq!(
+        reason(&|c| {
+            c.as_object_mut().unwrap().remove("code_challenge");
+        }),
+        Reason::Request
+    );
+    assert_eq!(reason(&|c| c["state"] = json!("")), Reason::Request);
+    assert_eq!(reason(&|c| c["nonce"] = json!(5)), Reason::Request);
+    assert_eq!(
+        reason(&|c| c["response_type"] = json!("token")),
+        Reason::Request
+    );
+    assert_eq!(reason(&|c| c["scope"] = json!("")), Reason::Request);
+    assert_eq!(reason(&|c| c["resource"] = json!("x")), Reason::Request);
+    assert_eq!(reason(&|c| c["sub"] = json!("x")), Reason::Type);
+    // A configured resource is accepted.
+    let mut cfg = config();
+    cfg.resources = vec!["nhn:phr".into()];
+    let mut c2 = c.clone();
+    c2["resource"] = json!(["nhn:phr"]);
+    assert!(Gate::new(cfg)
+        .check(&input(&(h.clone(), c2)), &session(), NOW)
+        .is_ok());
+}
+
+#[test]
+fn attestation_shapes() {
+    let (h, c) = assertion_with("0123456789abcdef01", None);
+    let with = |d: Value| {
+        let mut c = c.clone();
+        c["assertion_details"] = d;
+        check(&(h.clone(), c))
+    };
+    let att = sample(&synthetic_fnr(1));
+    assert_eq!(with(json!("x")).unwrap_err().reason, Reason::Attestation);
+    assert_eq!(
+        with(json!([att, att])).unwrap_err().reason,
+        Reason::Attestation
+    );
+    let citizen = json!({"type": "tillit:citizen", "citizen": {"identifier": {"id": synthetic_fnr(1), "system": "urn:oid:2.16.578.1.12.4.1.4.1"}}});
+    assert_eq!(
+        with(json!([citizen])).unwrap_err().reason,
+        Reason::Attestation
+    );
+    let tenant = TenantOrganisation {
+        parent: OrgNr::parse("974760673", "$").unwrap(),
+        child: Some(OrgNr::parse("983044778", "$").unwrap()),
+    };
+    let r = with(json!([att, tenant.to_json()])).unwrap_err();
+    assert_eq!(
+        (r.reason, r.error.path()),
+        (
+            Reason::Organisation,
+            "$.claims.assertion_details[1].practitioner_role.organization.identifier.value"
+        )
+    );
+    let own = TenantOrganisation {
+        parent: OrgNr::parse("974760673", "$").unwrap(),
+        child: Some(OrgNr::parse("974760673", "$").unwrap()),
+    };
+    assert!(with(json!([att, own.to_json()])).is_ok());
+    assert_eq!(Kind::ClientAssertion.name(), "client-assertion");
+    assert_eq!(Kind::RequestObject.name(), "request-object");
+}
