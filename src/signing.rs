@@ -319,6 +319,11 @@ impl Gate {
         &self.config
     }
 
+    /// How many sessions' rate-limit buckets are held (for monitoring the signer's memory).
+    pub fn tracked_sessions(&self) -> usize {
+        self.buckets.len()
+    }
+
     /// Takes one signature from `session_key`'s bucket at `now_ms`, or refuses.
     pub fn take(&mut self, session_key: &str, now_ms: u64) -> Refused<()> {
         let (burst, per_ms) = (

@@ -672,3 +672,21 @@ fn attestation_shapes() {
     assert_eq!(Kind::ClientAssertion.name(), "client-assertion");
     assert_eq!(Kind::RequestObject.name(), "request-object");
 }
+
+#[test]
+fn full_buckets_are_forgotten_beyond_the_bound() {
+    let mut cfg = config();
+    cfg.burst = 1;
+    cfg.per_minute = 1;
+    let mut g = Gate::new(cfg);
+    for i in 0..MAX_BUCKETS {
+        g.take(&format!("s{i}"), 1).unwrap();
+    }
+    // Two minutes on, every bucket is full again, but at the bound nothing is pruned yet …
+    g.take("z", 120_000).unwrap();
+    assert_eq!(g.tracked_sessions(), MAX_BUCKETS + 1);
+    // … and beyond it the full ones go; "z" (just drained) stays.
+    g.take("y", 120_000).unwrap();
+    assert_eq!(g.tracked_sessions(), 2);
+    assert!(g.take("z", 120_000).is_err());
+}
