@@ -28,6 +28,9 @@ rows.push({ bench: 'wasm size (gzip -9)', unit: 'KiB', tillit: gz / 1024, baseli
 const inst = await instantiateMs(wasm, runs);
 rows.push({ bench: 'wasm compile+instantiate', unit: 'ms', tillit: inst.median, baseline: cfg.instantiateBudgetMs, baselineName: 'budget', ratio: inst.median / cfg.instantiateBudgetMs, min: inst.min, max: inst.max, target: '≤ 1.0' });
 
+const { signerRows } = await import('./signer.mjs');
+rows.push(...(await signerRows({ runs })));
+
 const { emulatorLoad } = await import('./emulator-load.mjs');
 const load = await emulatorLoad({ seconds: quick ? 2 : 3 });
 rows.push({ bench: 'emulator searches (16 concurrent)', unit: 'req/s', tillit: load.searchesPerSecond, baseline: cfg.targets.emulatorSearchesPerSecond, baselineName: 'target', ratio: load.searchesPerSecond / cfg.targets.emulatorSearchesPerSecond, min: null, max: null, target: '≥ 1.0' });

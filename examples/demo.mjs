@@ -1,15 +1,17 @@
 // The demo: starts the embedded national-infrastructure emulator, serves the EHR and citizen
-// pages (built with Vite) with a small backend-for-frontend that signs client assertions, and
-// prints the URLs. `--headless` runs the Node integration-service flow end to end instead and
+// pages (built with Vite) with a small backend-for-frontend whose checked signer
+// (tillit/server) signs only the client assertions and request objects of the browser's
+// session, and prints the URLs. `--headless` runs the Node integration-service flow end to end instead and
 // prints a summary.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { readFileSync, existsSync, mkdtempSync } from 'node:fs';
-import { createPrivateKey, sign } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { extname, join, normalize } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { jwkThumbprint } from 'tillit';
+import { jwkThumbprint, importPrivateKey, AuditLog } from 'tillit';
+import { CheckedSigner, signerHandler } from 'tillit/server';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(HERE, '..');
@@ -33,10 +35,15 @@ export async function startEmulator(args = []) {
 
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
 
-/** Serves the built pages, /demo-config.json and the BFF signer; resolves to { url, close }. */
-export async function startPages(emulatorUrl, port = 0) {
+/**
+ * Serves the built pages, /demo-config.json and the BFF's checked signer at /bff/sign;
+ * resolves to { url, cfg, signerLog, auditLog, close }. `signerLog` holds the signer's log
+ * lines (refusals and signatures, no personal data), which are also printed to stderr
+ * unless `quiet`.
+ */
+export async function startPages(emulatorUrl, port = 0, { quiet = false } = {}) {
   if (!existsSync(join(DIST, 'ehr', 'index.html'))) throw new Error('build the pages first (scripts/demo.sh does)');
-  const key = createPrivateKey(KEY_PEM);
+  const key = await importPrivateKey(KEY_PEM, { alg: 'ES256' });
   const clientJwk = DEFAULTS.clients[0].jwks.keys[0];
   const patients = await (await fetch(`${emulatorUrl}/_emulator/patients`)).json();
   const citizen = DEFAULTS.users.find((u) => u.kind === 'citizen');
@@ -56,16 +63,28 @@ export async function startPages(emulatorUrl, port = 0) {
     patients: patients.map((id, i) => ({ id, label: id === citizen.pid ? citizen.name : `Testpasient ${i + 1}` })),
     citizen: { id: citizen.pid, name: citizen.name },
   };
+  // The demo's sessions: a browser that loaded the configuration gets an HttpOnly cookie and
+  // is the demo doctor, who may open the emulator's patients. In production, this is your
+  // authenticated session: the user HelseID logged in, their organisation, and the patients
+  // your access control lets them open now.
+  const sessions = new Map();
+  const doctorSession = {
+    practitioner: { id: doctor.pid, hprNr: doctor.hpr },
+    organisation: { legalEntity: '974760673', pointOfCare: '974760673' },
+    allowedPatients: patients,
+  };
+  const sessionOf = (req) => /(?:^|;\s*)demo_sid=([\w-]+)/.exec(req.headers.cookie ?? '')?.[1];
+  const signerLog = [];
+  let sign;
   const server = createServer(async (req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
-    if (path === '/demo-config.json') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(cfg));
-    if (path === '/bff/sign' && req.method === 'POST') {
-      // The backend-for-frontend: in production it would authenticate the user's session first.
-      const chunks = [];
-      for await (const c of req) chunks.push(c);
-      const sig = sign('sha256', Buffer.concat(chunks), { key, dsaEncoding: 'ieee-p1363' });
-      return res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(sig);
+    if (path === '/demo-config.json') {
+      let sid = sessionOf(req);
+      if (!sid || !sessions.has(sid)) sessions.set((sid = randomUUID()), { ...doctorSession, sessionId: sid });
+      return res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': `demo_sid=${sid}; HttpOnly; SameSite=Strict; Path=/` }).end(JSON.stringify(cfg));
     }
+    // The backend-for-frontend's signer: signs only what it checked for this session.
+    if (path === '/bff/sign') return sign ? sign(req, res) : res.writeHead(503).end();
     if (path === '/') return res.writeHead(302, { location: '/ehr/' }).end();
     let file = join(DIST, normalize(path).replace(/^(\.\.[/\\])+/, ''));
     if (path.endsWith('/')) file = join(file, 'index.html');
@@ -77,7 +96,23 @@ export async function startPages(emulatorUrl, port = 0) {
     }
   });
   await new Promise((r) => server.listen(port, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${server.address().port}`, cfg, close: () => new Promise((r) => server.close(r)) };
+  const url = `http://127.0.0.1:${server.address().port}`;
+  const auditLog = await AuditLog.open({ sink: 'memory' });
+  const signer = new CheckedSigner({
+    key,
+    clientId: cfg.clientId,
+    issuer: emulatorUrl,
+    redirectUris: [`${url}/ehr/`, `${url}/citizen/`],
+    scopes: ['openid', 'nhn:phr/mhd/read-documentreferences', 'nhn:phr/mhd/read-document'],
+    auditLog,
+    authorize: (req) => sessions.get(sessionOf(req)),
+    log: (line) => {
+      signerLog.push(line);
+      if (!quiet) process.stderr.write(`${JSON.stringify(line)}\n`);
+    },
+  });
+  sign = signerHandler(signer);
+  return { url, cfg, signerLog, auditLog, close: () => new Promise((r) => server.close(r)) };
 }
 
 async function main() {

@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'INPUT_TOO_LARGE'
   | 'DOCUMENT_WITHHELD'
   | 'AUDIT_FAILURE'
+  | 'SIGNING_REFUSED'
   | 'OAUTH_ERROR'
   | 'FHIR_ERROR'
   | 'HTTP_ERROR'
@@ -80,6 +81,38 @@ export class ResourceError extends TillitError {}
 export class WithheldError extends TillitError {}
 /** The access log could not be written or does not verify: the look-up must not happen. */
 export class AuditError extends TillitError {}
+/** Why a checked signer (`tillit/server`) refused: a stable code. */
+export type SigningRefusalReason =
+  | 'NOT_JWS'
+  | 'HEADER'
+  | 'TYPE'
+  | 'CLIENT'
+  | 'AUDIENCE'
+  | 'LIFETIME'
+  | 'TIME'
+  | 'REPLAY'
+  | 'ATTESTATION'
+  | 'STALE_ATTESTATION'
+  | 'PRACTITIONER'
+  | 'ORGANISATION'
+  | 'PATIENT'
+  | 'REDIRECT_URI'
+  | 'REQUEST'
+  | 'RATE_LIMITED'
+  | 'BUSY'
+  | 'UNAUTHENTICATED';
+/**
+ * The checked signer refused to sign: `reason` says why (stable), `path` and `rule` where
+ * (never the value).
+ */
+export class SigningRefusedError extends TillitError {
+  /** Why, as a stable code. */
+  readonly reason: SigningRefusalReason;
+  constructor(code: ErrorCode, path: string, rule: string, reason: SigningRefusalReason = 'NOT_JWS') {
+    super(code, path, rule);
+    this.reason = reason;
+  }
+}
 /** HelseID or a resource answered with an OAuth error (`error`, `error_description`). */
 export class OAuthError extends TillitError {
   /** HTTP status. */
@@ -147,6 +180,7 @@ const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => Til
   INVALID_RESOURCE: ResourceError,
   DOCUMENT_WITHHELD: WithheldError,
   AUDIT_FAILURE: AuditError,
+  SIGNING_REFUSED: SigningRefusedError,
   OAUTH_ERROR: TillitError,
   FHIR_ERROR: TillitError,
   HTTP_ERROR: TillitError,
@@ -165,7 +199,8 @@ const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => Til
 export function fromCore(e: unknown): unknown {
   if (e instanceof TillitError) return e;
   if (e && typeof e === 'object' && (e as { name?: unknown }).name === 'TillitError') {
-    const { code, path, rule } = e as { code: ErrorCode; path: string; rule: string };
+    const { code, path, rule, reason } = e as { code: ErrorCode; path: string; rule: string; reason?: SigningRefusalReason };
+    if (code === 'SIGNING_REFUSED') return new SigningRefusedError(code, path, rule, reason);
     const Cls = classes[code] ?? TillitError;
     return new Cls(code, path, rule);
   }

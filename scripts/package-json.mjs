@@ -32,12 +32,14 @@ const pkg = {
   type: 'module',
   // The default entries load the core when imported, and the Node entries register Node's
   // modules (dist/platform.node.js); everything else is free of side effects.
-  sideEffects: ['./dist/index.js', './dist/index.node.js', './dist/platform.node.js'],
+  sideEffects: ['./dist/index.js', './dist/index.node.js', './dist/platform.node.js', './dist/server.js'],
   engines: { node: '>=20' },
   exports: {
     ...entries,
     // The core itself, for builds that copy it or import its URL (`tillit/wasm?url` in Vite).
     './wasm': { types: './dist/wasm.d.ts', default: './core/tillit_core_bg.wasm' },
+    // The backend signer (Node only): tillit/server. Importing it loads the core (Node build).
+    './server': { types: './dist/server.d.ts', node: './dist/server.js' },
     './package.json': './package.json',
   },
   types: './dist/index.d.ts',

@@ -39,6 +39,9 @@ pub enum ErrorCode {
     DocumentWithheld,
     /// The access log could not be written or read: the look-up must not happen.
     AuditFailure,
+    /// The server-side signer refused to sign (see `signing`): the bytes were not a client
+    /// assertion or request object this session may have signed.
+    SigningRefused,
 }
 
 impl ErrorCode {
@@ -59,6 +62,7 @@ impl ErrorCode {
             ErrorCode::InputTooLarge => "INPUT_TOO_LARGE",
             ErrorCode::DocumentWithheld => "DOCUMENT_WITHHELD",
             ErrorCode::AuditFailure => "AUDIT_FAILURE",
+            ErrorCode::SigningRefused => "SIGNING_REFUSED",
         }
     }
 }

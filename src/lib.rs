@@ -10,6 +10,7 @@
 //! - [`scan`]: JSON text read in place, validated, without a tree (for large Bundles);
 //! - [`policy`] and [`minimise`]: what this user, purpose and patient may see, and why the rest was withheld;
 //! - [`client`]: the client's platform-free decisions (responses, retries, nonces, cache keys, CDA);
+//! - [`signing`]: what a server-side signer may sign for a session (no signing oracle);
 //! - [`audit`]: a FHIR AuditEvent for every look-up, hash-chained, with log control and the citizen's view.
 //!
 //! Every fallible function returns [`error::Error`]: a stable code, the JSON path and the
@@ -32,6 +33,7 @@ pub mod json;
 pub mod minimise;
 pub mod policy;
 pub mod scan;
+pub mod signing;
 pub mod trust;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,6 +1,7 @@
-// What both example pages share: the demo's configuration (from the demo server), the
-// client-assertion signer (the backend-for-frontend signs; the browser never holds the
-// client's private key), the access log in IndexedDB, and a test-only fault hook.
+// What both example pages share: the demo's configuration (from the demo server, which also
+// starts this browser's session), the client-assertion signer (the backend-for-frontend's
+// checked signer signs what this session may ask for; the browser never holds the client's
+// private key), the access log in IndexedDB, and a test-only fault hook.
 import { Client, AuditLog, generateKey, loadKey } from 'tillit';
 
 export async function config() {
@@ -8,14 +9,21 @@ export async function config() {
   return r.json();
 }
 
-/** The BFF signer: POST /bff/sign signs the JWS signing input with the client key. */
+/**
+ * The BFF signer: POST /bff/sign with the JWS signing input; the backend (tillit/server's
+ * CheckedSigner) signs it only if it is this session's client assertion or request object,
+ * and otherwise answers 401/403/429 with `{ reason, path, rule }`.
+ */
 export function bffSigner(cfg) {
   return {
     alg: 'ES256',
     kid: cfg.clientKid,
     async sign(data) {
-      const r = await fetch('/bff/sign', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: data });
-      if (!r.ok) throw new Error('the signing service refused');
+      const r = await fetch('/bff/sign', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/octet-stream' }, body: data });
+      if (!r.ok) {
+        const why = await r.json().catch(() => ({}));
+        throw new Error(`the signing service refused (${r.status} ${why.reason ?? ''})`);
+      }
       return new Uint8Array(await r.arrayBuffer());
     },
   };
