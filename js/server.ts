@@ -105,7 +105,7 @@ export interface CheckedSignerOptions<Request = unknown> {
 
 /** What {@link CheckedSigner.sign} signed. */
 export interface SignedInput {
-  /** The raw JWS signature (ES256: 64 bytes r‖s). */
+  /** The raw JWS signature (ES256: 64 bytes r‖s; ES384: 96). */
   signature: Uint8Array;
   kind: 'client-assertion' | 'request-object';
   jti: string;
@@ -113,6 +113,7 @@ export interface SignedInput {
 
 const ALGS: Record<Alg, AlgorithmIdentifier | EcdsaParams | RsaPssParams> = {
   ES256: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams,
+  ES384: { name: 'ECDSA', hash: 'SHA-384' } as EcdsaParams,
   RS256: { name: 'RSASSA-PKCS1-v1_5' },
   PS256: { name: 'RSA-PSS', saltLength: 32 } as RsaPssParams,
 };
