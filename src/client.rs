@@ -1,12 +1,11 @@
 //! The client's decisions, free of any platform: how to read a response (success, a DPoP
 //! nonce challenge, a retryable failure, an OAuth error, a FHIR OperationOutcome), how long to
-//! wait before a retry, what a token cache is keyed by, how forms are encoded, how a CDA
-//! document's embedded PDF is unwrapped, and how server text is cleaned of national ids.
+//! wait before a retry, what a token cache is keyed by, how forms are encoded, and how server
+//! text is cleaned of national ids and tokens.
 //! The JS layer does the I/O (fetch, timers, AbortSignal) and asks these functions.
 
 use crate::canon::canonical;
 use crate::jose::sha256_b64u;
-use base64ct::{Base64, Encoding};
 use serde_json::Value;
 
 /// What to do with a response.
@@ -160,26 +159,10 @@ pub fn classify(
     Verdict::Http { status }
 }
 
-/// Server text made safe for an error message: runs of 11 digits (national ids) are masked,
-/// control characters dropped, length bounded.
+/// Server text made safe for an error message: national ids (also written in groups) and
+/// tokens masked, control characters dropped, length bounded (see [`crate::error::scrub`]).
 pub fn clean(text: &str, max: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(max));
-    let chars: Vec<char> = text.chars().filter(|c| !c.is_control()).take(max).collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let run = chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if run >= 11 {
-            out.push_str(&"*".repeat(run));
-            i += run;
-        } else if run > 0 {
-            out.extend(&chars[i..i + run]);
-            i += run;
-        } else {
-            out.push(chars[i]);
-            i += 1;
-        }
-    }
-    out
+    crate::error::scrub(text, max)
 }
 
 /// The token cache key: resource, scope and the trust context's canonical form (hashed), so a
@@ -209,67 +192,6 @@ pub fn form_encode(pairs: &[(String, String)]) -> String {
         .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// What a retrieved document turned out to be.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Unwrapped {
-    /// The content type to show it as.
-    pub content_type: String,
-    /// The bytes.
-    pub bytes: Vec<u8>,
-    /// Whether it came wrapped in CDA.
-    pub from_cda: bool,
-}
-
-/// Unwraps a CDA `ClinicalDocument` whose `nonXMLBody` carries a base64 PDF; anything else is
-/// returned as it came.
-pub fn unwrap_document(content_type: &str, bytes: Vec<u8>) -> Unwrapped {
-    let ct = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if ct.ends_with("xml") {
-        if let Some(pdf) = cda_pdf(&bytes) {
-            return Unwrapped {
-                content_type: "application/pdf".into(),
-                bytes: pdf,
-                from_cda: true,
-            };
-        }
-    }
-    Unwrapped {
-        content_type: if ct.is_empty() {
-            "application/octet-stream".into()
-        } else {
-            ct
-        },
-        bytes,
-        from_cda: false,
-    }
-}
-
-fn cda_pdf(bytes: &[u8]) -> Option<Vec<u8>> {
-    let text = core::str::from_utf8(bytes).ok()?;
-    if !text.contains("ClinicalDocument") {
-        return None;
-    }
-    let body = &text[text.find("nonXMLBody")?..];
-    let open = body.find("<text")?;
-    let tag_end = body[open..].find('>')? + open;
-    let tag = &body[open..tag_end];
-    if !tag.contains("representation=\"B64\"") || !tag.contains("application/pdf") {
-        return None;
-    }
-    let close = body[tag_end..].find("</text>")? + tag_end;
-    let b64: String = body[tag_end + 1..close]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let pdf = Base64::decode_vec(&b64).ok()?;
-    pdf.starts_with(b"%PDF").then_some(pdf)
 }
 
 #[cfg(test)]
@@ -399,22 +321,5 @@ mod tests {
         );
         assert_eq!(clean("a\u{0}b\nc", 100), "abc");
         assert_eq!(dpop_challenge_error("Bearer error=\"x\""), None);
-    }
-
-    #[test]
-    fn cda_unwrapping() {
-        let pdf = b"%PDF-1.4 test";
-        let cda = format!("<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><component><nonXMLBody><text mediaType=\"application/pdf\" representation=\"B64\">{}</text></nonXMLBody></component></ClinicalDocument>", Base64::encode_string(pdf));
-        let u = unwrap_document("application/xml; charset=utf-8", cda.into_bytes());
-        assert_eq!(
-            (u.content_type.as_str(), u.bytes.as_slice(), u.from_cda),
-            ("application/pdf", &pdf[..], true)
-        );
-        let kith = b"<Message xmlns=\"http://www.kith.no/xmlstds\"/>".to_vec();
-        assert_eq!(unwrap_document("application/xml", kith.clone()).bytes, kith);
-        let p = unwrap_document("application/pdf", pdf.to_vec());
-        assert!(!p.from_cda);
-        let not_pdf = "<ClinicalDocument><nonXMLBody><text mediaType=\"application/pdf\" representation=\"B64\">aGVsbG8=</text></nonXMLBody></ClinicalDocument>";
-        assert!(!unwrap_document("text/xml", not_pdf.as_bytes().to_vec()).from_cda);
     }
 }

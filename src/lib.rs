@@ -9,7 +9,8 @@
 //! - [`jose`] and [`canon`]: JOSE encodings, public JWKs, RFC 7638 thumbprints, RFC 8785 JSON;
 //! - [`scan`]: JSON text read in place, validated, without a tree (for large Bundles);
 //! - [`policy`] and [`minimise`]: what this user, purpose and patient may see, and why the rest was withheld;
-//! - [`client`]: the client's platform-free decisions (responses, retries, nonces, cache keys, CDA);
+//! - [`client`]: the client's platform-free decisions (responses, retries, nonces, cache keys);
+//! - [`document`]: what a retrieved document must be before it is handed over (PDF or CDA, whole, the patient's);
 //! - [`audit`]: a FHIR AuditEvent for every look-up, hash-chained, with log control and the citizen's view.
 //!
 //! Every fallible function returns [`error::Error`]: a stable code, the JSON path and the
@@ -23,6 +24,7 @@ pub mod audit;
 pub mod canon;
 pub mod client;
 pub mod codes;
+pub mod document;
 pub mod dpop;
 pub mod error;
 pub mod fhirtime;
