@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import * as core from '#core';
 
 /** The stable error codes. */
 export type ErrorCode =
@@ -28,6 +29,8 @@ export type ErrorCode =
   | 'INPUT_TOO_LARGE'
   | 'DOCUMENT_WITHHELD'
   | 'AUDIT_FAILURE'
+  | 'UNSAFE_CONTENT'
+  | 'INCOMPLETE_DOCUMENT'
   | 'OAUTH_ERROR'
   | 'FHIR_ERROR'
   | 'HTTP_ERROR'
@@ -35,7 +38,15 @@ export type ErrorCode =
   | 'NETWORK_ERROR'
   | 'MALFORMED_RESPONSE';
 
-/** Base class of every error tillit throws. */
+/** The longest path and rule an error carries (characters). */
+const MAX_PATH = 300;
+const MAX_RULE = 1000;
+
+/**
+ * Base class of every error tillit throws. The path and rule pass through the core's
+ * scrubber, whoever wrote them: national ids (also in groups: `131169 00216`), JWTs and
+ * bearer tokens are masked, so server text and input never reach a message as they came.
+ */
 export class TillitError extends Error {
   /** Stable machine-readable code. */
   readonly code: ErrorCode;
@@ -44,6 +55,8 @@ export class TillitError extends Error {
   /** The rule that was broken, in words. */
   readonly rule: string;
   constructor(code: ErrorCode, path: string, rule: string) {
+    path = core.scrubText(String(path), MAX_PATH);
+    rule = core.scrubText(String(rule), MAX_RULE);
     super(`${code} at ${path}: ${rule}`);
     this.name = new.target.name;
     this.code = code;
@@ -83,7 +96,7 @@ export class OAuthError extends TillitError {
   constructor(status: number, error: string, description: string, path = 'response') {
     super('OAUTH_ERROR', path, `${error}${description ? `: ${description}` : ''}`);
     this.status = status;
-    this.error = error;
+    this.error = core.scrubText(String(error), 64);
   }
 }
 /** The document API answered with a FHIR OperationOutcome. */
@@ -94,7 +107,7 @@ export class FhirError extends TillitError {
   constructor(status: number, issueCode: string, diagnostics: string, path = 'response') {
     super('FHIR_ERROR', path, `${issueCode}${diagnostics ? `: ${diagnostics}` : ''}`);
     this.status = status;
-    this.issueCode = issueCode;
+    this.issueCode = core.scrubText(String(issueCode), 64);
   }
 }
 /** Any other HTTP failure. */
@@ -111,6 +124,17 @@ export class TimeoutError extends TillitError {}
 export class NetworkError extends TillitError {}
 /** The response body was not what the API promises (truncated, not JSON, not a Bundle). */
 export class MalformedResponseError extends TillitError {}
+/**
+ * A retrieved document is of a type a page could execute (HTML, SVG, XHTML, XML other than
+ * CDA, script, unknown), or its bytes are not what its type promised (`UNSAFE_CONTENT`).
+ * Nothing is handed over; the look-up is logged as failed.
+ */
+export class UnsafeContentError extends MalformedResponseError {}
+/**
+ * A retrieved document is not whole (`INCOMPLETE_DOCUMENT`): shorter or longer than the
+ * entry's `attachment.size`, a PDF without its end marker, a CDA that does not parse.
+ */
+export class IncompleteDocumentError extends MalformedResponseError {}
 
 const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => TillitError> = {
   INVALID_IDENTIFIER: IdentifierError,
@@ -133,6 +157,8 @@ const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => Til
   TIMEOUT: TimeoutError,
   NETWORK_ERROR: NetworkError,
   MALFORMED_RESPONSE: MalformedResponseError,
+  UNSAFE_CONTENT: UnsafeContentError,
+  INCOMPLETE_DOCUMENT: IncompleteDocumentError,
 };
 
 /** Turns what the core threw into the matching class; anything else is rethrown as is. */

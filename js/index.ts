@@ -29,6 +29,8 @@ export {
   TimeoutError,
   NetworkError,
   MalformedResponseError,
+  UnsafeContentError,
+  IncompleteDocumentError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export * from './trust.js';
