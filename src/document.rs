@@ -168,11 +168,13 @@ pub fn check_pdf(bytes: &[u8]) -> Result<()> {
 /// The whole decision for a body read whole: the type allowed, the size promised, a PDF
 /// complete, a CDA parsed, about the patient asked for and carrying a complete PDF.
 pub fn accept(content_type: &str, body: Vec<u8>, expected: &Expected<'_>) -> Result<Accepted> {
-    let how = handling(content_type)?;
-    check_size(body.len() as u64, expected.size)?;
-    match how {
+    // What the bytes are and whom they are about decide first (the graver refusal), then
+    // whether they are whole.
+    match handling(content_type)? {
         Handling::Pdf => {
-            check_pdf(&body)?;
+            check_pdf_start(&body)?;
+            check_size(body.len() as u64, expected.size)?;
+            check_pdf_end(&body)?;
             Ok(Accepted {
                 content_type: PDF_TYPE,
                 bytes: body,
@@ -181,6 +183,7 @@ pub fn accept(content_type: &str, body: Vec<u8>, expected: &Expected<'_>) -> Res
         }
         Handling::Cda => {
             let pdf = cda_pdf(&body, expected.patient)?;
+            check_size(body.len() as u64, expected.size)?;
             check_pdf(&pdf).map_err(|e| {
                 Error::new(e.code(), "document.component.nonXMLBody.text", e.rule())
             })?;

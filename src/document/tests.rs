@@ -133,9 +133,9 @@ fn cases() -> Vec<Case> {
         ("pdf garbage after EOF", "application/pdf", [p.as_slice(), b"<script>x</script>"].concat(), None, I, "%%EOF"),
         ("pdf only a header", "application/pdf", b"%PDF-".to_vec(), None, I, "%%EOF"),
         ("empty pdf", "application/pdf", Vec::new(), None, I, "before a PDF header"),
-        ("empty pdf with size", "application/pdf", Vec::new(), Some(n), I, "promised"),
+        ("empty pdf with size", "application/pdf", Vec::new(), Some(n), I, "before a PDF header"),
         ("pdf three bytes", "application/pdf", b"%PD".to_vec(), None, I, "before a PDF header"),
-        ("cda half of size", "application/xml", c[..c.len() / 2].to_vec(), Some(cn), I, "promised"),
+        ("cda half of size", "application/xml", c[..c.len() / 2].to_vec(), Some(cn), I, "not well-formed"),
         ("cda truncated, no size", "application/xml", c[..c.len() / 2].to_vec(), None, I, "not well-formed"),
         ("cda cut inside base64", "application/xml", c[..c.len() - 80].to_vec(), None, I, "not well-formed"),
         ("cda not UTF-8", "application/xml", [c.as_slice(), &[0xff, 0xfe]].concat(), None, I, "not UTF-8"),
@@ -199,4 +199,18 @@ fn stream_checks_agree_with_the_whole_check() {
         handling("image/svg+xml").unwrap_err().code(),
         ErrorCode::UnsafeContent
     );
+}
+
+#[test]
+fn the_graver_refusal_decides_when_several_apply() {
+    // HTML labelled PDF and of another length: refused as unsafe, not as short.
+    let html = b"<html><script>x</script></html>".to_vec();
+    let e = accept("application/pdf", html, &expect(Some(999))).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::UnsafeContent);
+    // Another patient's CDA of another length: withheld, not short.
+    let e = accept("application/xml", cda_for(Q), &expect(Some(10))).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::DocumentWithheld);
+    // The right patient's whole CDA with a wrong size: incomplete.
+    let e = accept("application/xml", cda_for(P), &expect(Some(10))).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::IncompleteDocument);
 }
