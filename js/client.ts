@@ -776,9 +776,10 @@ export class Client {
       out.serverTotal = p.serverTotal ?? out.serverTotal;
       out.stop = p.stop;
       if (p.retracted.length) {
-        // Taken back: withheld everywhere in this search (the page's own copy is already in withheld).
+        // Taken back: the earlier copy is withheld too (the page's own copy is in its withheld).
         const gone = new Set(p.retracted.map((r) => r.id));
         out.entries = out.entries.filter((e) => !gone.has(e.id));
+        out.withheld.push(...p.retracted);
       }
       const room = max - out.entries.length;
       out.entries.push(...p.entries.slice(0, room));
