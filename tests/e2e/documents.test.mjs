@@ -2,32 +2,12 @@
 // with an HTML, SVG or XHTML "document" whose script marks the window it runs in. The EHR and
 // citizen example pages must never run it: tillit refuses the bytes (UNSAFE_CONTENT), the
 // page says why, and a document that is shown sits in a sandboxed frame.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch } from '../support/browser.mjs';
-import { startEmulator, startPages } from '../../examples/demo.mjs';
+import { useDemo } from '../support/demo-pages.mjs';
 
-let emu, pages, context;
-
-before(async () => {
-  emu = await startEmulator();
-  pages = await startPages(emu.url);
-  context = await launch();
-});
-after(async () => {
-  await context?.close();
-  await pages?.close();
-  await emu?.stop();
-});
-
-async function open(path) {
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${pages.url}${path}`);
-  await page.waitForFunction(() => window.demoReady === true);
-  return { page, errors };
-}
+const demo = useDemo();
+const open = (path) => demo.open(path);
 
 /** Whether the fault's script ran in the page or in any of its frames. */
 async function scriptRan(page) {
@@ -39,7 +19,7 @@ async function scriptRan(page) {
 }
 
 async function listAsClinician(page) {
-  await page.selectOption('#patient', pages.cfg.patients[1].id);
+  await page.selectOption('#patient', demo.pages.cfg.patients[1].id);
   await page.click('#login');
   await page.waitForSelector('[data-testid=documents] tbody tr', { timeout: 15000 });
 }

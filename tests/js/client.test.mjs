@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { Client, AuditLog, TrustContext, importPrivateKey, OAuthError, FhirError, TimeoutError, MalformedResponseError, ArgumentError, AuditError } from 'tillit';
 import { startEmulator, PRACTITIONER } from '../support/emulator.mjs';
 import { attestation } from './fixtures.mjs';
+import { spyFetch } from '../support/spy-fetch.mjs';
 
 let emu, key, patients;
 const unhandled = [];
@@ -20,20 +21,6 @@ after(async () => {
   await emu?.stop();
   assert.deepEqual(unhandled, [], 'no unhandled rejections');
 });
-
-/** A fetch that records requests and can add the emulator's per-request fault header. */
-function spyFetch(fault) {
-  const calls = [];
-  const f = async (url, init = {}) => {
-    const headers = new Headers(init.headers);
-    const path = new URL(url).pathname;
-    if (fault && fault.when(path)) headers.set('x-emulator-fault', fault.mode);
-    const res = await fetch(url, { ...init, headers });
-    calls.push({ path, status: res.status, auth: headers.get('authorization'), eventId: headers.get('nhn-event-id') });
-    return res;
-  };
-  return { f, calls };
-}
 
 async function setup(opts = {}) {
   const auditLog = await AuditLog.open({ sink: 'memory' });

@@ -11,6 +11,7 @@ import {
 } from 'tillit';
 import { startEmulator, PRACTITIONER } from '../support/emulator.mjs';
 import { attestation, FNR, searchset, documentReference } from './fixtures.mjs';
+import { spyFetch } from '../support/spy-fetch.mjs';
 
 let emu, key, patients;
 const unhandled = [];
@@ -25,20 +26,6 @@ after(async () => {
   await emu?.stop();
   assert.deepEqual(unhandled, [], 'no unhandled rejections');
 });
-
-/** A fetch that records requests and adds the emulator's fault header where `when` says. */
-function spyFetch(fault) {
-  const calls = [];
-  const f = async (url, init = {}) => {
-    const headers = new Headers(init.headers);
-    const path = new URL(url).pathname;
-    if (fault && fault.when(path)) headers.set('x-emulator-fault', fault.mode);
-    const res = await fetch(url, { ...init, headers });
-    calls.push({ path, status: res.status, nin: headers.get('nhn-patient-nin'), eventId: headers.get('nhn-event-id') });
-    return res;
-  };
-  return { f, calls };
-}
 
 async function setup(fault) {
   const auditLog = await AuditLog.open({ sink: 'memory' });
