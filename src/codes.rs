@@ -4,6 +4,80 @@ use crate::error::{Error, ErrorCode, Result};
 
 /// HL7 v3 PurposeOfUse value set, as the trust framework names it.
 pub const SYSTEM_PURPOSE_OF_USE: &str = "urn:oid:2.16.840.1.113883.1.11.20448";
+
+/// A code system the rules read, known by its identity rather than one spelling: each has a
+/// canonical form (what tillit writes) and the other names that denote the same system (its
+/// OID as `urn:oid:`, its FHIR canonical URL, earlier FHIR URLs). A coding in any of these
+/// forms is read the same way; a system in none of them is another system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CodeSystem {
+    /// HL7 v3 Confidentiality (`N`, `R`, `V`, …), OID 2.16.840.1.113883.5.25.
+    Confidentiality,
+    /// Volven 9602, document types (OID 2.16.578.1.12.4.1.1.9602).
+    DocumentType,
+    /// Volven 9603, blocks and denials of access (OID 2.16.578.1.12.4.1.1.9603).
+    Blocks,
+    /// HL7 v3 PurposeOfUse (value set 2.16.840.1.113883.1.11.20448, drawn from v3 ActReason,
+    /// OID 2.16.840.1.113883.5.8).
+    PurposeOfUse,
+}
+
+impl CodeSystem {
+    /// Every system this module knows by identity.
+    pub const ALL: [CodeSystem; 4] = [
+        CodeSystem::Confidentiality,
+        CodeSystem::DocumentType,
+        CodeSystem::Blocks,
+        CodeSystem::PurposeOfUse,
+    ];
+
+    /// The forms that name this system; the first is the canonical one.
+    ///
+    /// Sources: HL7 terminology (v3-Confidentiality, v3-ActReason: canonical URL, OID and the
+    /// FHIR DSTU2/STU3 URL); HL7Norway/kodeverk, input/fsh/codesystems/no-kodeverk-9603.fsh
+    /// (`^url` http://helsedir.no/fhir/CodeSystem/no-kodeverk-9603, identifier
+    /// urn:oid:2.16.578.1.12.4.1.1.9603); 9602 by the same repository's naming of
+    /// Helsedirektoratet's code systems (no-kodeverk-NNNN).
+    pub const fn forms(self) -> &'static [&'static str] {
+        match self {
+            CodeSystem::Confidentiality => &[
+                "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+                "urn:oid:2.16.840.1.113883.5.25",
+                "http://hl7.org/fhir/v3/Confidentiality",
+            ],
+            CodeSystem::DocumentType => &[
+                "urn:oid:2.16.578.1.12.4.1.1.9602",
+                "http://helsedir.no/fhir/CodeSystem/no-kodeverk-9602",
+            ],
+            CodeSystem::Blocks => &[
+                "urn:oid:2.16.578.1.12.4.1.1.9603",
+                "http://helsedir.no/fhir/CodeSystem/no-kodeverk-9603",
+            ],
+            CodeSystem::PurposeOfUse => &[
+                SYSTEM_PURPOSE_OF_USE,
+                "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                "urn:oid:2.16.840.1.113883.5.8",
+                "http://hl7.org/fhir/v3/ActReason",
+            ],
+        }
+    }
+
+    /// The canonical form.
+    pub const fn canonical(self) -> &'static str {
+        self.forms()[0]
+    }
+
+    /// Whether `system` names this code system (exactly one of its forms: no trimming, no
+    /// case folding, as FHIR compares system URIs).
+    pub fn is(self, system: &str) -> bool {
+        self.forms().contains(&system)
+    }
+
+    /// The code system `system` names, if it is one of these.
+    pub fn of(system: &str) -> Option<CodeSystem> {
+        CodeSystem::ALL.into_iter().find(|c| c.is(system))
+    }
+}
 /// Volven 9060: the profession a practitioner is authorised as (LE, SP, …).
 pub const SYSTEM_AUTHORIZATION: &str = "urn:oid:2.16.578.1.12.4.1.1.9060";
 /// HL7 Norway care-relation codes (specialist care).
@@ -257,6 +331,42 @@ impl Authorization {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_systems_by_identity() {
+        for (form, cs) in [
+            (
+                "urn:oid:2.16.840.1.113883.5.25",
+                CodeSystem::Confidentiality,
+            ),
+            (
+                "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+                CodeSystem::Confidentiality,
+            ),
+            ("urn:oid:2.16.578.1.12.4.1.1.9603", CodeSystem::Blocks),
+            (
+                "http://helsedir.no/fhir/CodeSystem/no-kodeverk-9603",
+                CodeSystem::Blocks,
+            ),
+            ("urn:oid:2.16.578.1.12.4.1.1.9602", CodeSystem::DocumentType),
+            ("urn:oid:2.16.840.1.113883.5.8", CodeSystem::PurposeOfUse),
+            (SYSTEM_PURPOSE_OF_USE, CodeSystem::PurposeOfUse),
+        ] {
+            assert_eq!(CodeSystem::of(form), Some(cs), "{form}");
+        }
+        for other in [
+            "urn:oid:2.16.840.1.113883.5.25 ",
+            "URN:OID:2.16.840.1.113883.5.25",
+            "urn:oid:2.16.578.1.12.4.1.1.9604",
+            "",
+        ] {
+            assert_eq!(CodeSystem::of(other), None, "{other}");
+        }
+        assert_eq!(
+            CodeSystem::Blocks.canonical(),
+            "urn:oid:2.16.578.1.12.4.1.1.9603"
+        );
+    }
 
     #[test]
     fn purpose_of_use_exactly_four() {

@@ -5,22 +5,27 @@
 //! document list may show (kjernejournalforskriften: discharge summaries and summaries,
 //! radiology reports, referrals, lab results), blocks honoured, `R`/`V` confidentiality only
 //! for treatment by physicians, and a projection that never passes inline document content.
+//!
+//! Fields are named as paths of DocumentReference elements (`content.attachment.title`),
+//! checked against the FHIR R4 shapes in [`crate::minimise::schema`]. Version 1 policies
+//! (top-level `fields` and `attachmentFields`) are still read, as the paths they meant.
 
-use crate::codes::PurposeOfUse;
+use crate::codes::{CodeSystem, PurposeOfUse};
 use crate::error::{Error, ErrorCode, Result};
 use crate::json::Obj;
+use crate::minimise::schema::Selection;
 use serde_json::Value;
 
-/// The policy format version this build reads.
-pub const POLICY_VERSION: u64 = 1;
+/// The policy format version this build writes (it reads 1 and 2).
+pub const POLICY_VERSION: u64 = 2;
 const CODE: ErrorCode = ErrorCode::InvalidPolicy;
 
-/// Volven 9602, document type codes.
-pub const SYSTEM_DOCUMENT_TYPE: &str = "urn:oid:2.16.578.1.12.4.1.1.9602";
+/// Volven 9602, document type codes (canonical form; see [`CodeSystem`] for the others).
+pub const SYSTEM_DOCUMENT_TYPE: &str = CodeSystem::DocumentType.canonical();
 /// Volven 9603, confidentiality/obligation codes (patient blocks).
-pub const SYSTEM_BLOCKS: &str = "urn:oid:2.16.578.1.12.4.1.1.9603";
+pub const SYSTEM_BLOCKS: &str = CodeSystem::Blocks.canonical();
 /// HL7 v3 Confidentiality.
-pub const SYSTEM_CONFIDENTIALITY: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
+pub const SYSTEM_CONFIDENTIALITY: &str = CodeSystem::Confidentiality.canonical();
 
 /// Whether `code` looks like a Volven 9602 code: a capital letter, two digits, `-`, `1` or `2`.
 pub fn is_document_type_code(code: &str) -> bool {
@@ -96,10 +101,10 @@ pub struct Policy {
     pub max_entries: Option<usize>,
     /// Nothing older than this many years, whatever the kind.
     pub max_age_years: Option<u32>,
-    /// DocumentReference elements passed on.
+    /// DocumentReference elements passed on, as paths (`content.attachment.title`).
     pub fields: Vec<String>,
-    /// `content[].attachment` elements passed on.
-    pub attachment_fields: Vec<String>,
+    /// What the paths select, by FHIR R4 shape.
+    pub selection: Selection,
     /// Largest input accepted, in bytes.
     pub max_input_bytes: usize,
     /// Deepest JSON nesting accepted.
@@ -144,10 +149,15 @@ const ATTACHMENT_ELEMENTS: [&str; 9] = [
     "id",
 ];
 
-/// The shipped default policy (version 1; `maxInputBytes` is 64 MiB). Kept as text: a
-/// `json!` literal of this size costs ~12 KB of wasm code.
+/// The shipped default policy (version 2; `maxInputBytes` is 64 MiB). Kept as text: a
+/// `json!` literal of this size costs ~12 KB of wasm code. Its paths are what a clinician's
+/// document list shows: the document's id and unique id, kind, date, status, description and
+/// labels; whose it is; who wrote it and where (the contained Organization/Practitioner the
+/// references point to); of the attachment, what retrieval and display need (type,
+/// language, url, size, hash, title, creation; never inline `data`); the content format and
+/// the clinical context's period and setting.
 const DEFAULT_POLICY: &str = r#"{
-    "version": 1,
+    "version": 2,
     "documentKinds": [
         { "code": "A00-1", "windowYears": null },
         { "code": "E00-1", "windowYears": 5 },
@@ -162,9 +172,12 @@ const DEFAULT_POLICY: &str = r#"{
     "rules": [],
     "maxEntries": null,
     "maxAgeYears": null,
-    "fields": ["resourceType", "id", "meta", "contained", "masterIdentifier", "identifier", "status", "type", "category",
-               "subject", "date", "author", "custodian", "description", "securityLabel", "content", "context"],
-    "attachmentFields": ["contentType", "language", "url", "size", "hash", "title", "creation"],
+    "fields": ["id", "meta.lastUpdated", "meta.security", "contained", "masterIdentifier", "status", "type", "category",
+               "subject", "date", "author", "custodian", "description", "securityLabel",
+               "content.attachment.contentType", "content.attachment.language", "content.attachment.url",
+               "content.attachment.size", "content.attachment.hash", "content.attachment.title",
+               "content.attachment.creation", "content.format",
+               "context.period", "context.facilityType", "context.practiceSetting"],
     "limits": { "maxInputBytes": 67108864, "maxDepth": 64 }
 }"#;
 
@@ -194,11 +207,11 @@ impl Policy {
             "attachmentFields",
             "limits",
         ])?;
-        match o.opt_u64("version")? {
-            Some(POLICY_VERSION) => {}
-            Some(_) => return Err(o.err("version", "this build reads policy version 1")),
+        let version = match o.opt_u64("version")? {
+            Some(v @ (1 | 2)) => v,
+            Some(_) => return Err(o.err("version", "this build reads policy versions 1 and 2")),
             None => return Err(o.err("version", "is required")),
-        }
+        };
         let kinds_arr = o.req_array("documentKinds")?;
         let mut kinds = Vec::new();
         for (i, k) in kinds_arr.iter().enumerate() {
@@ -262,40 +275,40 @@ impl Policy {
                 });
             }
         }
-        let fields = strings(&o, "fields")?;
-        for (i, f) in fields.iter().enumerate() {
-            if !DOCREF_ELEMENTS.contains(&f.as_str()) && !DOCREF_MORE.contains(&f.as_str()) {
-                return Err(Error::new(
-                    CODE,
-                    format!("$.fields[{i}]"),
-                    "is not a DocumentReference element",
+        let fields = if version == 1 {
+            version1_paths(&o)?
+        } else {
+            if o.get("attachmentFields").is_some() {
+                return Err(o.err(
+                    "attachmentFields",
+                    "is version 1: name attachment elements as paths in fields (content.attachment.title)",
                 ));
             }
-        }
-        for req in ["resourceType", "id", "subject", "type"] {
-            if !fields.iter().any(|f| f == req) {
+            strings(&o, "fields")?
+        };
+        // `resourceType` is always written; version 1 policies listed it.
+        let paths: Vec<String> = fields
+            .iter()
+            .filter(|f| *f != "resourceType")
+            .cloned()
+            .collect();
+        let selection = Selection::from_paths(&paths).map_err(|(i, rule)| {
+            let at = fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| *f != "resourceType")
+                .nth(i)
+                .map_or(i, |(j, _)| j);
+            Error::new(CODE, format!("$.fields[{at}]"), rule)
+        })?;
+        for req in ["id", "subject", "type"] {
+            if !paths
+                .iter()
+                .any(|f| f == req || f.strip_prefix(req).is_some_and(|r| r.starts_with('.')))
+            {
                 return Err(o.err(
                     "fields",
                     format!("must keep {req}: the screen and the access log need it"),
-                ));
-            }
-        }
-        let attachment_fields = match o.get("attachmentFields") {
-            Some(_) => strings(&o, "attachmentFields")?,
-            None => vec![
-                "contentType".into(),
-                "url".into(),
-                "size".into(),
-                "title".into(),
-                "creation".into(),
-            ],
-        };
-        for (i, f) in attachment_fields.iter().enumerate() {
-            if !ATTACHMENT_ELEMENTS.contains(&f.as_str()) {
-                return Err(Error::new(
-                    CODE,
-                    format!("$.attachmentFields[{i}]"),
-                    "is not an Attachment element",
                 ));
             }
         }
@@ -323,8 +336,8 @@ impl Policy {
             rules,
             max_entries: o.opt_u64("maxEntries")?.map(|n| n as usize),
             max_age_years: o.opt_u64("maxAgeYears")?.map(|n| n.min(200) as u32),
-            fields,
-            attachment_fields,
+            fields: paths,
+            selection,
             max_input_bytes,
             max_depth,
         })
@@ -338,6 +351,50 @@ impl Policy {
             .find(|k| k.code == code)
             .or_else(|| self.kinds.iter().find(|k| k.code == group))
     }
+}
+
+/// A version 1 policy's `fields` (top-level elements) and `attachmentFields` as the paths
+/// they meant: `content` kept each item's `format` and the listed attachment elements.
+fn version1_paths(o: &Obj<'_>) -> Result<Vec<String>> {
+    let fields = strings(o, "fields")?;
+    for (i, f) in fields.iter().enumerate() {
+        if !DOCREF_ELEMENTS.contains(&f.as_str()) && !DOCREF_MORE.contains(&f.as_str()) {
+            return Err(Error::new(
+                CODE,
+                format!("$.fields[{i}]"),
+                "is not a DocumentReference element",
+            ));
+        }
+    }
+    let attachment_fields = match o.get("attachmentFields") {
+        Some(_) => strings(o, "attachmentFields")?,
+        None => ["contentType", "url", "size", "title", "creation"]
+            .map(String::from)
+            .to_vec(),
+    };
+    for (i, f) in attachment_fields.iter().enumerate() {
+        if !ATTACHMENT_ELEMENTS.contains(&f.as_str()) {
+            return Err(Error::new(
+                CODE,
+                format!("$.attachmentFields[{i}]"),
+                "is not an Attachment element",
+            ));
+        }
+    }
+    let mut paths = Vec::new();
+    for f in fields {
+        if f == "content" {
+            paths.push("content.format".to_string());
+            paths.extend(
+                attachment_fields
+                    .iter()
+                    .map(|a| format!("content.attachment.{a}")),
+            );
+        } else {
+            paths.push(f);
+        }
+    }
+    Ok(paths)
 }
 
 fn strings(o: &Obj<'_>, key: &str) -> Result<Vec<String>> {
@@ -419,7 +476,9 @@ mod tests {
             "journal notes are not in the document list"
         );
         assert!(
-            !p.attachment_fields.contains(&"data".to_string()),
+            !p.fields
+                .iter()
+                .any(|f| f.ends_with(".data") || f == "content.attachment" || f == "content"),
             "inline content never passes"
         );
     }
@@ -432,7 +491,7 @@ mod tests {
 
     #[test]
     fn policy_errors_name_the_path() {
-        assert_eq!(err(|v| v["version"] = json!(2)).path(), "$.version");
+        assert_eq!(err(|v| v["version"] = json!(3)).path(), "$.version");
         assert_eq!(
             err(|v| v["documentKinds"][1]["code"] = json!("E1")).path(),
             "$.documentKinds[1].code"
@@ -454,8 +513,25 @@ mod tests {
             "$.fields[3]"
         );
         assert_eq!(
-            err(|v| v["attachmentFields"][0] = json!("body")).path(),
+            err(|v| v["attachmentFields"] = json!(["title"])).path(),
+            "$.attachmentFields"
+        );
+        assert_eq!(
+            err(|v| {
+                v["version"] = json!(1);
+                v["fields"] = json!(["resourceType", "id", "subject", "type", "content"]);
+                v["attachmentFields"] = json!(["body"]);
+            })
+            .path(),
             "$.attachmentFields[0]"
+        );
+        assert_eq!(
+            err(|v| v["fields"][5] = json!("content.attachment.body")).rule(),
+            "names an element DocumentReference or its datatypes do not have"
+        );
+        assert_eq!(
+            err(|v| v["fields"][5] = json!("status.value")).rule(),
+            "goes below an element that has no members a policy can name"
         );
         assert_eq!(
             err(|v| v["limits"]["maxDepth"] = json!(2)).path(),
@@ -467,6 +543,33 @@ mod tests {
         );
         assert_eq!(err(|v| v["surprise"] = json!(1)).path(), "$.surprise");
         assert_eq!(err(|v| v["rules"] = json!({})).path(), "$.rules");
+    }
+
+    #[test]
+    fn version_1_fields_are_read_as_the_paths_they_meant() {
+        let mut v = Policy::default_json();
+        v["version"] = json!(1);
+        v["fields"] = json!(["resourceType", "id", "subject", "type", "content", "meta"]);
+        v["attachmentFields"] = json!(["title", "url"]);
+        let p = Policy::from_json(&v).unwrap();
+        assert_eq!(
+            p.fields,
+            [
+                "id",
+                "subject",
+                "type",
+                "content.format",
+                "content.attachment.title",
+                "content.attachment.url",
+                "meta"
+            ]
+        );
+        // Without attachmentFields, version 1's default attachment elements.
+        v.as_object_mut().unwrap().remove("attachmentFields");
+        assert!(Policy::from_json(&v)
+            .unwrap()
+            .fields
+            .contains(&"content.attachment.creation".to_string()));
     }
 
     #[test]

@@ -342,14 +342,17 @@ pub fn validate_policy(policy: JsValue) -> JsResult<()> {
         .map_err(to_js)
 }
 
-/// Minimises a Bundle (JSON text or bytes). Returns the JSON text of
-/// `{ withheld, leaks, stats, bundle }`; the wrapper parses it once.
+/// Minimises a Bundle (JSON text or bytes) for one patient (`patient`: required when the
+/// context names several) with the ids met on earlier pages of the same search. Returns the
+/// JSON text of `{ withheld, leaks, retract, stats, bundle }`; the wrapper parses it once.
 #[wasm_bindgen(js_name = minimise)]
 pub fn minimise(
     input: JsValue,
     ctx: JsValue,
     policy: JsValue,
     now: Option<f64>,
+    patient: Option<String>,
+    earlier_ids: Option<Vec<String>>,
 ) -> JsResult<String> {
     let bytes = bytes_arg(&input, "input")?;
     let tc = trust_context(&ctx, "trustContext")?;
@@ -357,7 +360,12 @@ pub fn minimise(
     let now = now
         .map(|n| n.max(0.0) as u64)
         .unwrap_or_else(platform::now_secs);
-    let out = crate::minimise::minimise(&bytes, &tc, &policy, now).map_err(to_js)?;
+    let earlier = earlier_ids.unwrap_or_default();
+    let opts = crate::minimise::Options {
+        patient: patient.as_deref(),
+        earlier_ids: &earlier,
+    };
+    let out = crate::minimise::minimise_with(&bytes, &tc, &policy, now, &opts).map_err(to_js)?;
     // One JSON text for the whole result (the wrapper parses it once): the withheld
     // entries and the counts, written directly, then the Bundle as the core wrote it.
     use crate::canon::write_string;
@@ -377,10 +385,17 @@ pub fn minimise(
         text.push('}');
     }
     let s = &out.stats;
+    let _ = write!(text, "],\"leaks\":{},\"retract\":[", out.leaks);
+    for (i, id) in out.retract.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        write_string(id, &mut text);
+    }
     let _ = write!(
         text,
-        "],\"leaks\":{},\"stats\":{{\"input\":{},\"returned\":{},\"elementsRemoved\":{},\"serverTotal\":",
-        out.leaks, s.input, s.returned, s.elements_removed
+        "],\"stats\":{{\"input\":{},\"returned\":{},\"elementsRemoved\":{},\"serverTotal\":",
+        s.input, s.returned, s.elements_removed
     );
     match s.server_total {
         Some(t) => drop(write!(text, "{t}")),
@@ -396,13 +411,15 @@ pub fn minimise(
     Ok(text)
 }
 
-/// Refuses (`DOCUMENT_WITHHELD`) a document whose entry the policy withholds.
+/// Refuses (`DOCUMENT_WITHHELD`) a document whose entry the policy withholds for `patient`
+/// (required when the context names several).
 #[wasm_bindgen(js_name = checkDocument)]
 pub fn check_document(
     entry: JsValue,
     ctx: JsValue,
     policy: JsValue,
     now: Option<f64>,
+    patient: Option<String>,
 ) -> JsResult<()> {
     let e = from_js(&entry, "entry")?;
     let tc = trust_context(&ctx, "trustContext")?;
@@ -410,7 +427,7 @@ pub fn check_document(
     let now = now
         .map(|n| n.max(0.0) as u64)
         .unwrap_or_else(platform::now_secs);
-    crate::minimise::check_document(&e, &tc, &policy, now).map_err(to_js)
+    crate::minimise::check_document_with(&e, &tc, &policy, now, patient.as_deref()).map_err(to_js)
 }
 
 /// Reads a response: `{ verdict: 'ok' | 'use_nonce' | 'retry' | 'oauth' | 'fhir' | 'http', … }`.
