@@ -8,7 +8,7 @@
 //!   header: a "PDF" that does not start with `%PDF-` is refused the same way.
 //! - **Whole documents only.** A body whose length differs from the entry's
 //!   `attachment.size` (when given), a PDF without its `%%EOF` end marker, a CDA that does not
-//!   parse (or declares a DTD), a base64 payload that does not decode: `INCOMPLETE_DOCUMENT`.
+//!   parse (or declares a DTD: [`xml`] reads well-formed XML without one), a base64 payload that does not decode: `INCOMPLETE_DOCUMENT`.
 //! - **The patient asked for.** A CDA's single `recordTarget` must name the patient by a
 //!   national id (fødselsnummer, D-number, H-number) and name no other; otherwise
 //!   `DOCUMENT_WITHHELD` with `OTHER_PATIENT` or `SUBJECT_UNKNOWN` in the rule.
@@ -208,39 +208,35 @@ fn withheld(reason: &str, rule: &str) -> Error {
 fn cda_pdf(body: &[u8], patient: &str) -> Result<Vec<u8>> {
     let text = core::str::from_utf8(body)
         .map_err(|_| incomplete("document", "the CDA document is not UTF-8 (cut short?)"))?;
-    // roxmltree refuses DTDs by default: no entity expansion, no external references.
-    let doc = roxmltree::Document::parse(text).map_err(|_| {
+    // A DTD is refused: no entity expansion, no external references.
+    let doc = xml::parse(text).map_err(|_| {
         incomplete(
             "document",
             "the CDA document is not well-formed XML (cut short?), or declares a DTD",
         )
     })?;
-    let root = doc.root_element();
-    if root.tag_name().name() != "ClinicalDocument" || root.tag_name().namespace() != Some(HL7_V3) {
+    let root = doc.root();
+    if root.name != "ClinicalDocument" || root.ns.as_deref() != Some(HL7_V3) {
         return Err(Error::new(
             ErrorCode::UnsafeContent,
             "document",
             "XML other than an HL7 CDA ClinicalDocument is not a document tillit hands over",
         ));
     }
-    let v3 = |n: &roxmltree::Node<'_, '_>, name: &str| {
-        n.is_element() && n.tag_name().name() == name && n.tag_name().namespace() == Some(HL7_V3)
-    };
     // The patient: exactly one recordTarget, whose patientRole names the patient by a
     // national id and names no other.
-    let targets: Vec<_> = root.children().filter(|n| v3(n, "recordTarget")).collect();
+    let targets: Vec<_> = doc.children(root, HL7_V3, "recordTarget").collect();
     let [target] = targets.as_slice() else {
         return Err(withheld(
             "SUBJECT_UNKNOWN",
             "a CDA document must have exactly one recordTarget",
         ));
     };
-    let ids: Vec<_> = target
-        .children()
-        .filter(|n| v3(n, "patientRole"))
-        .flat_map(|r| r.children().filter(|n| v3(n, "id")))
+    let ids: Vec<_> = doc
+        .children(target, HL7_V3, "patientRole")
+        .flat_map(|r| doc.children(r, HL7_V3, "id"))
         .filter(|id| {
-            id.attribute("root")
+            id.attr("root")
                 .is_some_and(|r| PERSON_ID_ROOTS.contains(&r.trim()))
         })
         .collect();
@@ -252,7 +248,7 @@ fn cda_pdf(body: &[u8], patient: &str) -> Result<Vec<u8>> {
     }
     if ids
         .iter()
-        .any(|id| id.attribute("extension").map(str::trim) != Some(patient))
+        .any(|id| id.attr("extension").map(str::trim) != Some(patient))
     {
         return Err(withheld(
             "OTHER_PATIENT",
@@ -260,11 +256,10 @@ fn cda_pdf(body: &[u8], patient: &str) -> Result<Vec<u8>> {
         ));
     }
     // The body: component/nonXMLBody/text, base64, a PDF.
-    let texts: Vec<_> = root
-        .children()
-        .filter(|n| v3(n, "component"))
-        .flat_map(|c| c.children().filter(|n| v3(n, "nonXMLBody")))
-        .flat_map(|b| b.children().filter(|n| v3(n, "text")))
+    let texts: Vec<_> = doc
+        .children(root, HL7_V3, "component")
+        .flat_map(|c| doc.children(c, HL7_V3, "nonXMLBody"))
+        .flat_map(|b| doc.children(b, HL7_V3, "text"))
         .collect();
     let [t] = texts.as_slice() else {
         return Err(Error::new(
@@ -273,8 +268,8 @@ fn cda_pdf(body: &[u8], patient: &str) -> Result<Vec<u8>> {
             "a CDA document without exactly one nonXMLBody text is not shown (tillit renders no structured XML)",
         ));
     };
-    if t.attribute("mediaType").map(media_type).as_deref() != Some(PDF_TYPE)
-        || t.attribute("representation") != Some("B64")
+    if t.attr("mediaType").map(media_type).as_deref() != Some(PDF_TYPE)
+        || t.attr("representation") != Some("B64")
     {
         return Err(Error::new(
             ErrorCode::UnsafeContent,
@@ -283,10 +278,8 @@ fn cda_pdf(body: &[u8], patient: &str) -> Result<Vec<u8>> {
         ));
     }
     let b64: String = t
-        .children()
-        .filter(|n| n.is_text())
-        .filter_map(|n| n.text())
-        .flat_map(str::chars)
+        .text
+        .chars()
         .filter(|c| !c.is_ascii_whitespace())
         .collect();
     Base64::decode_vec(&b64).map_err(|_| {
@@ -296,6 +289,8 @@ fn cda_pdf(body: &[u8], patient: &str) -> Result<Vec<u8>> {
         )
     })
 }
+
+pub mod xml;
 
 #[cfg(test)]
 mod tests;

@@ -214,3 +214,106 @@ fn the_graver_refusal_decides_when_several_apply() {
     let e = accept("application/xml", cda_for(P), &expect(Some(10))).unwrap_err();
     assert_eq!(e.code(), ErrorCode::IncompleteDocument);
 }
+
+/// The CDA reader agrees with roxmltree, the reference: the same documents are accepted (DTDs
+/// refused by both), and where both read one, the same tree.
+mod against_roxmltree {
+    use super::super::xml;
+
+    fn agree(text: &str) {
+        let ours = xml::parse(text);
+        let theirs = roxmltree::Document::parse(text);
+        assert_eq!(
+            ours.is_ok(),
+            theirs.is_ok(),
+            "acceptance differs for {text:?}: ours {ours:?}, roxmltree {theirs:?}"
+        );
+        if let (Ok(o), Ok(t)) = (ours, theirs) {
+            same(&o, 0, t.root_element());
+        }
+    }
+
+    fn same(o: &xml::Doc, i: usize, t: roxmltree::Node<'_, '_>) {
+        let e = &o.elements[i];
+        assert_eq!(e.name, t.tag_name().name());
+        assert_eq!(
+            e.ns.as_deref(),
+            t.tag_name().namespace().filter(|n| !n.is_empty())
+        );
+        for a in t.attributes().filter(|a| a.namespace().is_none()) {
+            assert_eq!(e.attr(a.name()), Some(a.value()), "attribute {}", a.name());
+        }
+        let text: String = t
+            .children()
+            .filter(|n| n.is_text())
+            .filter_map(|n| n.text())
+            .collect();
+        assert_eq!(e.text, text);
+        let kids: Vec<_> = t.children().filter(|n| n.is_element()).collect();
+        assert_eq!(e.children.len(), kids.len());
+        for (&c, k) in e.children.iter().zip(kids) {
+            same(o, c, k);
+        }
+    }
+
+    #[test]
+    fn on_the_table_and_on_tricky_xml() {
+        for (_, ct, body, ..) in super::cases() {
+            if ct.contains("xml") {
+                if let Ok(text) = std::str::from_utf8(&body) {
+                    agree(text);
+                }
+            }
+        }
+        agree(&String::from_utf8(super::cda_for(super::P)).unwrap());
+        for text in [
+            "<a/>",
+            "\u{feff}<?xml version=\"1.0\"?><!-- c --><a x='1' y=\"&lt;&#65;&#x42;&amp;\"><![CDATA[<b>]]>t&gt;<?pi x?></a><!-- after -->\n",
+            "<p:a xmlns:p=\"urn:p\" xmlns=\"urn:d\"><b xmlns=\"\"><p:c/></b><d/></p:a>",
+            "<a xmlns=\"urn:hl7-org:v3\"><id root=\"2.16\" extension=\" 1 \"/></a>",
+            "<a x=\"1\n2\t3\r\n4\"/>",
+            "<a>line\r\nbreak\rhere</a>",
+            "<a><b></a></b>",
+            "<a x=\"1\" x=\"2\"/>",
+            "<a x=1/>",
+            "<a x=\"<\"/>",
+            "<a/><b/>",
+            "<a/>text",
+            "<!DOCTYPE a><a/>",
+            "<!DOCTYPE a [<!ENTITY e \"x\">]><a>&e;</a>",
+            "<a>&unknown;</a>",
+            "<a>&#0;</a>",
+            "<a>]]></a>",
+            "<p:a/>",
+            "<a></a >",
+            "<a b='1'c='2'/>",
+            "<a>\u{1}</a>",
+            "<a><!-- unclosed </a>",
+            "<a><?xml version=\"1.0\"?></a>",
+            "",
+            "   ",
+            "<a",
+            "<a>",
+            "<1a/>",
+            "<a:b:c xmlns:a=\"urn:a\"/>",
+            "<?xml versio1.0\"?><a/>",
+            "<?xml version='1.0' encoding='UTF-8' standalone='no' ?><a/>",
+            "<æøå·x ÆØÅ='1'/>",
+            "<a\u{300}/>",
+            "<\u{2070}a/>",
+            "<?xml encoding=\"UTF-8\"?><a/>",
+            "<?xml version=\"1.0\" standalone=\"no\" encoding=\"UTF-8\"?><a/>",
+        ] {
+            agree(text);
+        }
+        // Stricter than roxmltree where Namespaces in XML 1.0 forbids: an empty prefixed
+        // namespace (section 3, "xmlns:p=\"\"").
+        assert!(xml::parse("<a xmlns:p=\"\"/>").is_err());
+        // and where XML 1.0 does: a version other than 1.x.
+        assert!(xml::parse("<?xml version=\"2.0\"?><a/>").is_err());
+        assert!(
+            xml::parse("<?xml?><a/>").is_err(),
+            "a declaration without a version"
+        );
+    }
+}

@@ -503,17 +503,6 @@ pub fn sha256_b64u(text: &str) -> String {
     crate::jose::sha256_b64u(text.as_bytes())
 }
 
-/// How a document of this content type is read: `'pdf'` (may stream) or `'cda'` (read
-/// whole); refuses (`UNSAFE_CONTENT`) any other type.
-#[wasm_bindgen(js_name = documentHandling)]
-pub fn document_handling(content_type: &str) -> JsResult<String> {
-    use crate::document::{handling, Handling};
-    Ok(match handling(content_type).map_err(to_js)? {
-        Handling::Pdf => "pdf".into(),
-        Handling::Cda => "cda".into(),
-    })
-}
-
 /// Accepts a retrieved body as a document for `patient` (size checked when given):
 /// `{ contentType, bytes, fromCda }`, or a typed error (`UNSAFE_CONTENT`,
 /// `INCOMPLETE_DOCUMENT`, `DOCUMENT_WITHHELD`).
