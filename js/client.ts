@@ -666,8 +666,9 @@ export class Client {
     const query = base.map(([k, v]) => `${k}=${k === 'patient.identifier' ? '{patient}' : v}`).join('&');
     const { log } = await this.#lookUp({ scope, kind: 'search', server: origin(url), query, patient: opts.patient });
     const context = contextTextOf(ctx);
-    // The search's memory: ids withheld so far, and ids yielded so far (with their entries).
-    const withheldIds = new Set<string>();
+    // The search's memory: every id met so far (the core withholds repeats), and the entries
+    // yielded so far by id (to take back).
+    const earlierIds: string[] = [];
     const yielded = new Map<string, object>();
     const totals = { leaks: 0, withheld: {} as Record<string, number>, retracted: 0 };
     let pages = 0;
@@ -687,47 +688,29 @@ export class Client {
         pages++;
         let min;
         try {
-          min = minimise(res.body, ctx, this.#o.policy);
+          // Minimised for the patient asked for, against every id met on earlier pages.
+          min = minimise(res.body, ctx, this.#o.policy, { patient: opts.patient, earlierIds });
         } catch (e) {
           throw new MalformedResponseError('MALFORMED_RESPONSE', 'searchset', `the document list answered with an unusable Bundle (${(e as TillitError).code ?? 'error'})`);
         }
-        // Across pages as within one: an id twice in one search is never trusted.
-        const withheld = [...min.withheld];
+        // Ids this page has again: withheld here by the core; taken back where yielded before.
+        const withheld = min.withheld;
         const retracted: WithheldEntry[] = [];
-        const entries: SearchPage['entries'] = [];
-        const keptEntries: Bundle['entry'] = [];
-        const rule = 'this id occurs on more than one page of the search; none of its copies is shown';
-        for (const w of min.withheld) {
-          if (w.id.startsWith('entry[')) continue;
-          const earlier = yielded.get(w.id);
-          if (earlier) {
-            retracted.push({ id: w.id, index: w.index, reason: 'DUPLICATE_ID', rule });
-            issued.get(earlier)!.retracted = 'DUPLICATE_ID';
-            yielded.delete(w.id);
-          }
-          withheldIds.add(w.id);
-        }
-        min.bundle.entry.forEach((e, index) => {
-          const r = deepFreeze(e.resource) as SearchPage['entries'][number];
-          const id = String(r.id);
+        for (const id of min.retract) {
           const earlier = yielded.get(id);
-          if (withheldIds.has(id) || earlier) {
-            withheld.push({ id, index, reason: 'DUPLICATE_ID', rule });
-            if (earlier) {
-              retracted.push({ id, index, reason: 'DUPLICATE_ID', rule });
-              issued.get(earlier)!.retracted = 'DUPLICATE_ID';
-              yielded.delete(id);
-            }
-            withheldIds.add(id);
-            return;
-          }
+          if (!earlier) continue;
+          const here = withheld.find((w) => w.id === id);
+          retracted.push({ id, index: here?.index ?? -1, reason: 'DUPLICATE_ID', rule: 'this id occurs again on a later page of the search; none of its copies is shown' });
+          issued.get(earlier)!.retracted = 'DUPLICATE_ID';
+          yielded.delete(id);
+        }
+        const entries = min.bundle.entry.map((e) => {
+          const r = deepFreeze(e.resource) as SearchPage['entries'][number];
           issued.set(r, { context, patient: opts.patient });
-          yielded.set(id, r);
-          entries.push(r);
-          keptEntries.push(e);
+          yielded.set(r.id, r);
+          return r;
         });
-        min.bundle.entry = keptEntries;
-        min.bundle.total = keptEntries.length;
+        earlierIds.push(...entries.map((r) => r.id), ...withheld.filter((w) => !w.id.startsWith('entry[')).map((w) => w.id));
         totals.leaks += min.leaks;
         totals.retracted += retracted.length;
         for (const w of withheld) totals.withheld[w.reason] = (totals.withheld[w.reason] ?? 0) + 1;
@@ -804,9 +787,7 @@ export class Client {
     if (!rec) throw new ArgumentError('INVALID_ARGUMENT', 'entry', 'is not an entry this client returned: pass an entry from searchDocuments or searchDocumentPages as it was given (copies and edited objects are refused)');
     if (rec.context !== contextTextOf(ctx)) throw new ArgumentError('INVALID_ARGUMENT', 'entry', 'was returned for another trust context');
     if (rec.retracted) throw new WithheldError('DOCUMENT_WITHHELD', 'entry', `${rec.retracted}: a later page of its search withheld this id`);
-    minimiseDocument(entry, null, ctx, this.#o.policy);
-    const subject = (entry as { subject?: { identifier?: { value?: unknown } } }).subject?.identifier?.value;
-    if (subject !== rec.patient) throw new WithheldError('DOCUMENT_WITHHELD', 'entry.subject', 'OTHER_PATIENT: the entry is not about the patient its search asked for');
+    minimiseDocument(entry, null, ctx, this.#o.policy, { patient: rec.patient });
     const attachment = (entry as { content?: Array<{ attachment?: { url?: unknown; size?: unknown } }> }).content?.[0]?.attachment;
     const url = attachment?.url;
     if (typeof url !== 'string') throw new ArgumentError('INVALID_ARGUMENT', 'entry.content[0].attachment.url', 'is required');
