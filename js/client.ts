@@ -564,7 +564,7 @@ export class Client {
     storage()?.removeItem(`tillit:pkce:${state}`);
     if (!pending) throw new ArgumentError('INVALID_ARGUMENT', 'redirectUrl.state', 'is not a login this client started (or was already used)');
     const err = u.searchParams.get('error');
-    if (err) throw new OAuthError(400, err, core.cleanText(u.searchParams.get('error_description') ?? ''), 'authorize');
+    if (err) throw new OAuthError(400, err, core.scrubText(u.searchParams.get('error_description') ?? '', 300), 'authorize');
     const iss = u.searchParams.get('iss');
     if (iss && iss !== this.#o.issuer) throw new OAuthError(400, 'invalid_issuer', 'the redirect names another issuer (mix-up)', 'authorize');
     const code = u.searchParams.get('code');

@@ -544,12 +544,6 @@ pub fn check_pdf_end(tail: &[u8], len: f64, size: Option<f64>) -> JsResult<()> {
         .map_err(to_js)
 }
 
-/// Server text cleaned for an error message (national ids masked, bounded).
-#[wasm_bindgen(js_name = cleanText)]
-pub fn clean_text(text: &str) -> String {
-    crate::client::clean(text, 300)
-}
-
 /// Any text made safe for an error message (national ids in groups, tokens), up to `max`
 /// characters: the JS error classes pass their path and rule through it.
 #[wasm_bindgen(js_name = scrubText)]
