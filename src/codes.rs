@@ -35,8 +35,8 @@ impl CodeSystem {
     ///
     /// Sources: HL7 terminology (v3-Confidentiality, v3-ActReason: canonical URL, OID and the
     /// FHIR DSTU2/STU3 URL); HL7Norway/kodeverk, input/fsh/codesystems/no-kodeverk-9603.fsh
-    /// (`^url` http://helsedir.no/fhir/CodeSystem/no-kodeverk-9603, identifier
-    /// urn:oid:2.16.578.1.12.4.1.1.9603); 9602 by the same repository's naming of
+    /// (`^url` `http://helsedir.no/fhir/CodeSystem/no-kodeverk-9603`, identifier
+    /// `urn:oid:2.16.578.1.12.4.1.1.9603`); 9602 by the same repository's naming of
     /// Helsedirektoratet's code systems (no-kodeverk-NNNN).
     pub const fn forms(self) -> &'static [&'static str] {
         match self {

@@ -8,8 +8,8 @@
 //! response itself was wrong). No entry disappears silently: every input entry is either
 //! returned or withheld.
 //!
-//! The parts: [`rules`] (the decisions, fail closed), [`bundle`] (reading the Bundle),
-//! [`project`] and [`schema`] (the whitelist projection, rebuilt from FHIR R4 datatypes).
+//! The parts: `rules.rs` (the decisions, fail closed), `bundle.rs` (reading the Bundle),
+//! `project.rs` and [`schema`] (the whitelist projection, rebuilt from FHIR R4 datatypes).
 
 mod bundle;
 mod project;
@@ -347,21 +347,24 @@ pub fn minimise_with(
         if let Some(id) = rid.filter(|i| earlier.contains(i)) {
             retract.insert(id.to_string());
         }
+        let shared = rid.is_some_and(|i| id_counts.get(i).is_some_and(|n| *n > 1));
         let decision = match (&entry.resource, entry.problem) {
             (None, _) => Err((Reason::MalformedEntry, "an entry needs a resource")),
-            (Some(_), _) if rid.is_some_and(|i| id_counts.get(i).is_some_and(|n| *n > 1)) => Err((
-                Reason::DuplicateId,
-                "several entries share this id; none is shown",
-            )),
-            (Some(res), problem) => rules::decide(&res.doc, &viewer, policy, today)
-                .and(problem.map_or(Ok(()), Err))
-                .and(match rid {
+            (Some(res), problem) => match rules::decide(&res.doc, &viewer, policy, today) {
+                // Another patient's entry stays a leak whatever else is wrong with it.
+                Err(w) if matches!(w.0, Reason::OtherPatient | Reason::SubjectMismatch) => Err(w),
+                _ if shared => Err((
+                    Reason::DuplicateId,
+                    "several entries share this id; none is shown",
+                )),
+                d => d.and(problem.map_or(Ok(()), Err)).and(match rid {
                     Some(i) if earlier.contains(i) => Err((
                         Reason::DuplicateId,
                         "an earlier page of this search had this id; none is shown",
                     )),
                     _ => Ok(()),
                 }),
+            },
         };
         let decision = decision.and(match policy.max_entries {
             Some(max) if kept >= max => Err((

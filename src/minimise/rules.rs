@@ -21,6 +21,11 @@ use std::borrow::Cow;
 // The members the rules read, as FHIR R4 types them: a value of another JSON type, or a
 // member named twice, fails the parse, and the rule that needed it withholds. Members the
 // rules do not read are not listed (the projection decides about them).
+//
+// Measured (bench/suite.mjs's minimise rows, Node, wasm, interleaved with the plain-JS
+// baseline, machine under load): reading subject, type, category and labels as
+// serde_json::Value took the 1,000-entry ratio to 1.44 and 10,000 to 0.94; these borrowed
+// typed structs give 1.12-1.28 and 0.70-0.75, for ~8.6 KB more gzipped wasm.
 
 /// Coding (`system`, `code`).
 #[derive(Deserialize)]

@@ -779,3 +779,173 @@ proptest! {
         prop_assert!(out.leaks <= other);
     }
 }
+
+// ---- issue 16's adversarial table --------------------------------------------------------
+
+/// The table (tests/fixtures/minimise-adversarial.json): one source for this run, Node's and
+/// Chromium's.
+const ADVERSARIAL: &str = include_str!("../../tests/fixtures/minimise-adversarial.json");
+
+/// Applies one case's ops and raw replacements to the base entry; the Bundle's text.
+fn adversarial_bundle(table: &Value, case: &Value) -> String {
+    let mut entry = table["entry"].clone();
+    for op in case["ops"].as_array().unwrap() {
+        let (kind, path) = (op[0].as_str().unwrap(), op[1].as_str().unwrap());
+        let (parent, last) = path.rsplit_once('/').unwrap();
+        let target = entry
+            .pointer_mut(parent)
+            .unwrap_or_else(|| panic!("{path}"));
+        match (kind, target) {
+            ("set", Value::Object(o)) => drop(o.insert(last.to_string(), op[2].clone())),
+            ("set", Value::Array(a)) => a[last.parse::<usize>().unwrap()] = op[2].clone(),
+            ("del", Value::Object(o)) => drop(o.shift_remove(last)),
+            ("push", Value::Object(o)) => o[last].as_array_mut().unwrap().push(op[2].clone()),
+            _ => panic!("bad op {op}"),
+        }
+    }
+    let mut text = serde_json::to_string(
+        &json!({"resourceType": "Bundle", "type": "searchset", "entry": [entry]}),
+    )
+    .unwrap();
+    for r in case["raw"].as_array().into_iter().flatten() {
+        let (from, to) = (r[0].as_str().unwrap(), r[1].as_str().unwrap());
+        assert!(text.contains(from), "{}: {from}", case["name"]);
+        text = text.replacen(from, to, 1);
+    }
+    text
+}
+
+#[test]
+fn adversarial_table() {
+    let table: Value = serde_json::from_str(ADVERSARIAL).unwrap();
+    let p = Policy::default_policy();
+    let patient = table["patients"]["A"].as_str().unwrap();
+    let now = table["now"].as_u64().unwrap();
+    let cases = table["cases"].as_array().unwrap();
+    assert!(
+        cases
+            .iter()
+            .filter(|c| c["item"].as_u64() != Some(0))
+            .count()
+            >= 80
+    );
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let ctx =
+            TrustContext::from_json(&table["contexts"][case["context"].as_str().unwrap()]).unwrap();
+        let text = adversarial_bundle(&table, case);
+        let earlier: Vec<String> =
+            serde_json::from_value(case.get("earlierIds").cloned().unwrap_or(json!([]))).unwrap();
+        let opts = Options {
+            patient: Some(patient),
+            earlier_ids: &earlier,
+        };
+        let out = minimise_with(text.as_bytes(), &ctx, &p, now, &opts)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let expect = case["expect"].as_str().unwrap();
+        let b = out.bundle().unwrap();
+        match expect {
+            "KEPT" | "REDACTED" | "STRIPPED" => {
+                assert_eq!(out.stats.returned, 1, "{name}: withheld {:?}", out.withheld);
+                if expect == "REDACTED" {
+                    assert!(out.stats.elements_removed > 0, "{name}");
+                    assert_eq!(
+                        b["entry"][0]["resource"]["meta"]["security"]
+                            .as_array()
+                            .unwrap()
+                            .last()
+                            .unwrap()["code"],
+                        "REDACTED",
+                        "{name}"
+                    );
+                }
+            }
+            reason => {
+                assert_eq!(out.stats.returned, 0, "{name}: kept, expected {reason}");
+                assert_eq!(
+                    out.withheld[0].reason.code(),
+                    reason,
+                    "{name}: {}",
+                    out.withheld[0].rule
+                );
+                let leak = matches!(reason, "OTHER_PATIENT" | "SUBJECT_MISMATCH");
+                assert_eq!(out.leaks, usize::from(leak), "{name}");
+                // The retrieval check refuses what the list withholds, with the same code.
+                let entry: Value = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .map(|v| v["entry"][0].clone())
+                    .unwrap_or(Value::Null);
+                if case.get("raw").is_none() && case.get("earlierIds").is_none() {
+                    let e = check_document_with(&entry, &ctx, &p, now, Some(patient)).unwrap_err();
+                    assert!(e.rule().starts_with(reason), "{name}: {e}");
+                }
+            }
+        }
+        for s in case["absent"].as_array().into_iter().flatten() {
+            assert!(
+                !out.bundle_json.contains(s.as_str().unwrap()),
+                "{name}: {s} passed"
+            );
+        }
+        if let Some(r) = case.get("retract") {
+            assert_eq!(json!(out.retract), *r, "{name}");
+        }
+    }
+}
+
+#[test]
+fn one_patient_per_search() {
+    let table: Value = serde_json::from_str(ADVERSARIAL).unwrap();
+    let p = Policy::default_policy();
+    let two = TrustContext::from_json(&table["contexts"]["treat"]).unwrap();
+    let text = adversarial_bundle(&table, &json!({"ops": []}));
+    // The old call on a context naming two patients: which one is the search for?
+    let e = minimise(text.as_bytes(), &two, &p, NOW).unwrap_err();
+    assert_eq!(
+        (e.code(), e.path()),
+        (ErrorCode::InvalidArgument, "patient")
+    );
+    // A patient the context does not name.
+    let c = table["patients"]["C"].as_str().unwrap();
+    let e = minimise_with(
+        text.as_bytes(),
+        &two,
+        &p,
+        NOW,
+        &Options {
+            patient: Some(c),
+            earlier_ids: &[],
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e.path(), "patient");
+    assert!(!e.to_string().contains(c), "the error never echoes the id");
+    // For B, A's document is the leak.
+    let b = table["patients"]["B"].as_str().unwrap();
+    let out = minimise_with(
+        text.as_bytes(),
+        &two,
+        &p,
+        NOW,
+        &Options {
+            patient: Some(b),
+            earlier_ids: &[],
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (out.leaks, out.withheld[0].reason),
+        (1, Reason::OtherPatient)
+    );
+}
+
+#[test]
+fn a_shared_id_does_not_hide_a_leak() {
+    let mine = doc("d1", "A03-2", "2026-01-10");
+    let mut other = doc("d1", "A03-2", "2026-01-10");
+    other["subject"]["identifier"]["value"] = json!(synthetic_fnr(2));
+    let out = run(vec![mine, other], &ctx(), &Policy::default_policy());
+    let reasons: Vec<Reason> = out.withheld.iter().map(|w| w.reason).collect();
+    assert_eq!(reasons, [Reason::DuplicateId, Reason::OtherPatient]);
+    assert_eq!(out.leaks, 1);
+}

@@ -31,3 +31,26 @@ test('text and bytes minimise alike in Chromium and as in Node, with characters 
   assert.ok(inNode.bundle.entry.length > 50 && inNode.withheld.length > 50);
   assert.ok(inNode.bundle.entry.some((e) => e.resource.description === '\ufffd plain'));
 });
+
+// Issue 16: the adversarial table in Chromium, through the page's own copy of the package:
+// every case as in Node (and natively), withheld with its reason code or stripped.
+test('the adversarial table in Chromium: every case withheld with its reason, or stripped', async () => {
+  const { table, bundleText, problems } = await import('../js/minimise-adversarial.mjs');
+  const cases = table.cases.map((c) => ({ ...c, text: bundleText(c) }));
+  assert.ok(cases.filter((c) => c.item > 0).length >= 80);
+  const results = await chromium.page.evaluate(({ cases, contexts, now, patient }) => {
+    const { tillit } = window;
+    return cases.map((c) => {
+      const ctx = tillit.TrustContext.fromJSON(contexts[c.context]);
+      const out = tillit.minimise(c.text, ctx, undefined, { now, patient, earlierIds: c.earlierIds });
+      return { bundle: out.bundle, withheld: out.withheld, leaks: out.leaks, retract: out.retract, stats: out.stats };
+    });
+  }, { cases, contexts: table.contexts, now: table.now, patient: table.patients.A });
+  const failed = cases.flatMap((c, i) => problems(c, results[i]).map((p) => `${c.name}: ${p}`));
+  assert.deepEqual(failed, []);
+  // And the same results as Node gives.
+  const A = table.patients.A;
+  for (const [i, c] of cases.entries()) {
+    assert.deepEqual(results[i], minimise(c.text, TrustContext.fromJSON(table.contexts[c.context]), undefined, { now: table.now, patient: A, earlierIds: c.earlierIds }), c.name);
+  }
+});

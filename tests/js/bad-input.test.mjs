@@ -78,7 +78,7 @@ const cases = [
   ['minimise: input a number', () => t.minimise(5, ctx), 'INVALID_ARGUMENT'],
   ['minimise: a cyclic policy', () => { const p = t.defaultPolicy(); p.self = p; return t.minimise('{}', ctx, p); }, 'INVALID_ARGUMENT'],
   ['key: a cyclic JWK', () => { const j = { kty: 'EC' }; j.me = j; return t.jwkThumbprint(j); }, 'INVALID_ARGUMENT'],
-  ['minimise: policy of version 2', () => t.minimise(JSON.stringify(searchset([])), ctx, { ...t.defaultPolicy(), version: 2 }), 'INVALID_POLICY'],
+  ['minimise: policy of version 3', () => t.minimise(JSON.stringify(searchset([])), ctx, { ...t.defaultPolicy(), version: 3 }), 'INVALID_POLICY'],
   ['minimise: projection without subject', () => t.minimise(JSON.stringify(searchset([])), ctx, { ...t.defaultPolicy(), fields: ['resourceType', 'id', 'type'] }), 'INVALID_POLICY'],
   ['retrieve: withheld kind', () => t.minimiseDocument(documentReference('n', P, 'B02-2', '2026-01-01'), null, ctx), 'DOCUMENT_WITHHELD'],
   ['retrieve: another patient', () => t.minimiseDocument(documentReference('n', syntheticFnr(9), 'A03-2', '2026-01-01'), null, ctx), 'DOCUMENT_WITHHELD'],

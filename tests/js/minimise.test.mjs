@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fhirpkg from 'fhir';
 import { TrustContext, minimise, minimiseDocument, defaultPolicy, validatePolicy, PolicyError, WithheldError, ArgumentError, ResourceError } from 'tillit';
 import { attestation, syntheticFnr, documentReference, searchset } from './fixtures.mjs';
+import { table, bundleText, problems } from './minimise-adversarial.mjs';
 
 const fhir = new fhirpkg.Fhir();
 const patient = syntheticFnr(4);
@@ -106,4 +107,60 @@ test('malformed input is a typed error', () => {
   assert.throws(() => minimise('{"resourceType":"Patient"}', ctx), ResourceError);
   assert.throws(() => minimise(42, ctx), (e) => e instanceof ArgumentError && e.path === 'input');
   assert.throws(() => minimise('['.repeat(1000), ctx), (e) => e.code === 'INPUT_TOO_LARGE');
+});
+
+// Issue 16: the adversarial table through the public API (the same cases run natively and in
+// Chromium). Each is withheld with its reason code, or kept with what must not pass removed.
+test('the adversarial table: every case withheld with its reason, or stripped', () => {
+  const A = table.patients.A;
+  const adversarial = table.cases.filter((c) => c.item > 0);
+  assert.ok(adversarial.length >= 80, `${adversarial.length} cases`);
+  const failed = [];
+  for (const c of table.cases) {
+    const ctx = TrustContext.fromJSON(table.contexts[c.context]);
+    const out = minimise(bundleText(c), ctx, undefined, { now: table.now, patient: A, earlierIds: c.earlierIds });
+    const p = problems(c, out);
+    // Retrieval refuses what the list withholds, with the same reason first in its rule.
+    if (!['KEPT', 'REDACTED', 'STRIPPED'].includes(c.expect) && !c.raw && !c.earlierIds) {
+      const entry = JSON.parse(bundleText(c)).entry[0];
+      try {
+        minimiseDocument(entry, null, ctx, undefined, { now: table.now, patient: A });
+        p.push('retrieval allowed');
+      } catch (e) {
+        if (!(e instanceof WithheldError) || !e.rule.startsWith(c.expect)) p.push(`retrieval: ${e.code} ${e.rule}`);
+      }
+    }
+    if (p.length) failed.push(`${c.name}: ${p.join('; ')}`);
+  }
+  assert.deepEqual(failed, []);
+});
+
+test('one patient per search: the patient option, and the old call on a two-patient context', () => {
+  const two = TrustContext.fromJSON(table.contexts.treat);
+  const text = bundleText({ ops: [] });
+  assert.throws(() => minimise(text, two, undefined, { now: table.now }), (e) => e instanceof ArgumentError && e.code === 'INVALID_ARGUMENT' && e.path === 'patient');
+  assert.throws(() => minimise(text, two, undefined, { patient: table.patients.C }), (e) => e.path === 'patient' && !e.message.includes(table.patients.C));
+  assert.throws(() => minimise(text, two, undefined, { patient: 42 }), (e) => e instanceof ArgumentError && e.path === 'patient');
+  const forB = minimise(text, two, undefined, { now: table.now, patient: table.patients.B });
+  assert.deepEqual([forB.leaks, forB.withheld[0].reason], [1, 'OTHER_PATIENT']);
+  // The old call still works on a one-patient context.
+  assert.equal(minimise(text, TrustContext.fromJSON(table.contexts.citizen), undefined, { now: table.now }).stats.returned, 1);
+});
+
+test('paging: an id an earlier page had is withheld and reported for retraction', () => {
+  const two = TrustContext.fromJSON(table.contexts.treat);
+  const text = bundleText({ ops: [] });
+  const first = minimise(text, two, undefined, { now: table.now, patient: table.patients.A });
+  assert.deepEqual([first.stats.returned, first.retract], [1, []]);
+  const earlierIds = [...first.bundle.entry.map((e) => e.resource.id), ...first.withheld.map((w) => w.id)];
+  const again = minimise(text, two, undefined, { now: table.now, patient: table.patients.A, earlierIds });
+  assert.deepEqual([again.stats.returned, again.withheld[0].reason, again.retract], [0, 'DUPLICATE_ID', ['d1']]);
+  assert.throws(() => minimise(text, two, undefined, { patient: table.patients.A, earlierIds: 'd1' }), (e) => e instanceof ArgumentError && e.path === 'earlierIds');
+});
+
+test('a trust context that is not one is a typed error, not a TypeError', () => {
+  for (const bad of [null, undefined, {}, 'x']) {
+    assert.throws(() => minimise('{}', bad), (e) => e instanceof ArgumentError && e.path === 'trustContext');
+    assert.throws(() => minimiseDocument({}, null, bad), (e) => e instanceof ArgumentError && e.path === 'trustContext');
+  }
 });
