@@ -141,7 +141,7 @@ pub fn check_pdf_start(head: &[u8]) -> Result<()> {
     }
 }
 
-/// Checks the end of a PDF (its last bytes, at least [`EOF_WINDOW`] when it is that long):
+/// Checks the end of a PDF (its last bytes, at least 1024 when it is that long):
 /// `%%EOF`, then only white space.
 pub fn check_pdf_end(tail: &[u8]) -> Result<()> {
     let tail = &tail[tail.len().saturating_sub(EOF_WINDOW)..];
