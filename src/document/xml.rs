@@ -310,7 +310,10 @@ pub fn parse(text: &str) -> R<Doc> {
             if !open.is_empty() && p.eat("<![CDATA[") {
                 let t = p.until("]]>")?;
                 let top = open.last().ok_or(NotWellFormed)?.0;
-                elements[top].text.push_str(t);
+                // Line ends are normalised in CDATA too (XML 1.0 section 2.11).
+                elements[top]
+                    .text
+                    .push_str(&t.replace("\r\n", "\n").replace('\r', "\n"));
                 continue;
             }
             if !open.is_empty() && p.rest().starts_with("<?") {
