@@ -275,6 +275,7 @@ mod against_roxmltree {
             "<a xmlns=\"urn:hl7-org:v3\"><id root=\"2.16\" extension=\" 1 \"/></a>",
             "<a x=\"1\n2\t3\r\n4\"/>",
             "<a>line\r\nbreak\rhere</a>",
+            "<p:.a xmlns:p=\"urn:p\"/>",
             "<a><![CDATA[c\r\r\nd]]></a>",
             "<a><b></a></b>",
             "<a x=\"1\" x=\"2\"/>",

@@ -241,7 +241,12 @@ fn decode(raw: &str, out: &mut String) -> R<()> {
 /// Resolves `prefix:local` (or `local`) against the namespace scopes, innermost last.
 fn resolve(scopes: &[Vec<(String, String)>], qname: &str) -> R<(String, Option<String>)> {
     let (prefix, local) = match qname.split_once(':') {
-        Some((p, l)) if !p.is_empty() && !l.is_empty() && !l.contains(':') => (p, l),
+        // Both parts are NCNames: each starts with a name-start character.
+        Some((p, l))
+            if p.starts_with(is_name_start) && l.starts_with(is_name_start) && !l.contains(':') =>
+        {
+            (p, l)
+        }
         Some(_) => return Err(NotWellFormed),
         None => ("", qname),
     };
