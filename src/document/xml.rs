@@ -362,7 +362,7 @@ pub fn parse(text: &str) -> R<Doc> {
                 if an == "xmlns" {
                     scope.push((String::new(), v.clone()));
                 } else if let Some(pfx) = an.strip_prefix("xmlns:") {
-                    if v.is_empty() {
+                    if v.is_empty() || !pfx.starts_with(is_name_start) || pfx.contains(':') {
                         return Err(NotWellFormed);
                     }
                     scope.push((pfx.to_string(), v.clone()));
