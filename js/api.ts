@@ -24,6 +24,8 @@ export {
   MalformedResponseError,
   WasmLoadError,
   RefreshTokenError,
+  UnsafeContentError,
+  IncompleteDocumentError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export * from './trust.js';

@@ -15,12 +15,12 @@
  * @module
  */
 import * as core from '#core';
-import { ArgumentError, call, MalformedResponseError, NetworkError, OAuthError, FhirError, HttpError, TimeoutError, TillitError, AuditError, RefreshTokenError } from './errors.js';
+import { ArgumentError, call, MalformedResponseError, NetworkError, OAuthError, FhirError, HttpError, TimeoutError, TillitError, AuditError, RefreshTokenError, WithheldError, IncompleteDocumentError, fromCore } from './errors.js';
 import { generateKey, type Key, type Signer } from './keys.js';
 import { createClientAssertion, createDpopProof, createRequestObject, type Tenant } from './jwt.js';
 import { minimise, minimiseDocument, type Policy, type WithheldEntry, type Bundle } from './minimise.js';
 import type { AuditLog } from './audit.js';
-import type { TrustContext } from './trust.js';
+import type { TrustContext, PatientJSON } from './trust.js';
 import { contextTextOf } from './context-text.js';
 
 /** Options of {@link Client}. */
@@ -136,8 +136,16 @@ export interface SearchOptions {
   pageSize?: number;
   /** Upper bound for the collect-all helper. Default 1000. */
   maxEntries?: number;
+  /**
+   * The most pages one search reads (1–1000). Default 100. A search that would need more
+   * stops with `stop: 'MAX_PAGES'` (and `truncated: true` from {@link Client.searchDocuments}).
+   */
+  maxPages?: number;
   signal?: AbortSignal;
 }
+
+/** Why a search stopped before the server's last page. */
+export type SearchStop = 'MAX_PAGES' | 'EMPTY_PAGE_WITH_NEXT';
 
 /** One page of the document list, minimised. */
 export interface SearchPage {
@@ -151,14 +159,22 @@ export interface SearchPage {
   blockedCount: number | null;
   serverTotal: number | null;
   page: number;
-  /** The `nhn-event-id` of the request (the audit transaction id). */
+  /** The `nhn-event-id` of the search (one per search, sent with every page: the audit transaction id). */
   transactionId: string;
+  /**
+   * Entries an earlier page of this search yielded that are now withheld, because this page
+   * holds the same id again (withheld or shown: an id twice in one search is never trusted).
+   * A UI takes them back; {@link Client.getDocument} refuses them from now on.
+   */
+  retracted: WithheldEntry[];
+  /** Set on the last page when the search stopped before the server's last page. */
+  stop: SearchStop | null;
 }
 
 /** The collect-all result. */
-export interface SearchResult extends Omit<SearchPage, 'bundle' | 'page' | 'transactionId'> {
+export interface SearchResult extends Omit<SearchPage, 'bundle' | 'page' | 'transactionId' | 'retracted'> {
   pages: number;
-  /** True when `maxEntries` stopped the collection early. */
+  /** True when `maxEntries` or `maxPages` (or an empty page that still linked on) stopped the collection early. */
   truncated: boolean;
   transactionIds: string[];
 }
@@ -169,8 +185,23 @@ export interface RetrievedDocument {
   bytes: Uint8Array;
   /** True when the source sent CDA and the document inside (a PDF, or a KITH XML message) was unwrapped. */
   fromCda: boolean;
+  /**
+   * True for a PDF, which a page may show in a sandboxed frame. False for a KITH XML message
+   * (`application/xml`, unwrapped from CDA): data for the EHR to read and render itself, never
+   * to put in a frame or a `blob:` URL as it is.
+   */
+  displayable: boolean;
   documentId: string;
   transactionId: string;
+}
+
+/** A retrieval request, built from the checked entry. */
+interface RetrievalTarget {
+  url: string;
+  documentId: string;
+  patient: string;
+  size?: number;
+  headers: Record<string, string>;
 }
 
 interface Fetched {
@@ -224,6 +255,33 @@ function noRefreshToken(): RefreshTokenError {
   return new RefreshTokenError('NO_REFRESH_TOKEN', 'token response.refresh_token', 'HelseID issued no refresh token: ask for offline_access at login (switching patient, care relationship or API goes by refresh)');
 }
 
+/** Default and hard bound of pages per search. */
+const MAX_PAGES_DEFAULT = 100;
+const MAX_PAGES_LIMIT = 1000;
+
+/**
+ * The entries this library returned, and what they were returned for: retrieval accepts only
+ * these (deep-frozen) objects, so the request is built from the very values that were
+ * checked. A copy, an edited object or an entry of another context is refused.
+ */
+interface Issued {
+  /** The context text the entry was returned under. */
+  context: string;
+  /** The patient the search asked for (the request's `nhn-patient-nin`). */
+  patient: string;
+  /** Set when a later page of the same search withdrew the entry. */
+  retracted?: string;
+}
+const issued = new WeakMap<object, Issued>();
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v as object)) deepFreeze(x);
+  }
+  return v;
+}
+
 function uuid(): string {
   return (globalThis.crypto as Crypto).randomUUID();
 }
@@ -243,10 +301,6 @@ function storage(): Storage | undefined {
   }
 }
 
-function isPdf(b: Uint8Array): boolean {
-  return b[0] === 0x25 && b[1] === 0x50 && b[2] === 0x44 && b[3] === 0x46;
-}
-
 function origin(url: string): string {
   return new URL(url).origin;
 }
@@ -260,6 +314,9 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, { once: true });
   });
 }
+
+/** Per context, the context narrowed to each of its patients (for the log). */
+const narrowed = new WeakMap<TrustContext, Map<string, TrustContext>>();
 
 /** The client. `withContext` returns a view bound to a trust context that shares tokens, nonces and the session. */
 export class Client {
@@ -611,7 +668,7 @@ export class Client {
     storage()?.removeItem(`tillit:pkce:${state}`);
     if (!pending) throw new ArgumentError('INVALID_ARGUMENT', 'redirectUrl.state', 'is not a login this client started (or was already used)');
     const err = u.searchParams.get('error');
-    if (err) throw new OAuthError(400, err, core.cleanText(u.searchParams.get('error_description') ?? ''), 'authorize');
+    if (err) throw new OAuthError(400, err, core.scrubText(u.searchParams.get('error_description') ?? '', 300), 'authorize');
     const iss = u.searchParams.get('iss');
     if (iss && iss !== this.#o.issuer) throw new OAuthError(400, 'invalid_issuer', 'the redirect names another issuer (mix-up)', 'authorize');
     const code = u.searchParams.get('code');
@@ -637,10 +694,28 @@ export class Client {
     return this.#ctx;
   }
 
-  async #audit(e: { kind: 'search' | 'read' | 'token'; server: string; query?: string; documentId?: string; tokenJti?: string; accessBasis?: string }): Promise<{ id: string; transactionId: string }> {
+  async #audit(e: { kind: 'search' | 'read' | 'token'; server: string; query?: string; documentId?: string; tokenJti?: string; accessBasis?: string }, patient?: string): Promise<{ id: string; transactionId: string }> {
     const transactionId = uuid();
-    const { id } = await this.#o.auditLog.append({ ...e, trustContext: this.#ctx!, clientId: this.#o.clientId, transactionId });
+    const trustContext = patient === undefined ? this.#ctx! : this.#contextFor(patient);
+    const { id } = await this.#o.auditLog.append({ ...e, trustContext, clientId: this.#o.clientId, transactionId });
     return { id, transactionId };
+  }
+
+  /**
+   * The context as logged for a look-up about `patient`: a context naming several patients is
+   * narrowed to the one asked for, so the log names the patient actually requested.
+   */
+  #contextFor(patient: string): TrustContext {
+    const ctx = this.#ctx!;
+    if (ctx.kind !== 'practitioner' || ctx.patientIds.length < 2) return ctx;
+    let byPatient = narrowed.get(ctx);
+    if (!byPatient) narrowed.set(ctx, (byPatient = new Map()));
+    let one = byPatient.get(patient);
+    if (!one) {
+      const p = (ctx.toJSON() as { patients: PatientJSON[] }).patients.find((x) => x.identifier.id === patient)!;
+      byPatient.set(patient, (one = ctx.withPatients([p])));
+    }
+    return one;
   }
 
   async #failAudit(id: string, e: unknown): Promise<void> {
@@ -649,24 +724,33 @@ export class Client {
     await this.#o.auditLog.complete(id, { outcome, completion: { httpStatus: err?.status, description: err?.code ?? 'error' } });
   }
 
-  /** Logs, sends and reads one resource request; the caller completes the log entry on success. */
-  async #resource(req: { method: 'GET' | 'POST'; url: string; headers: Record<string, string>; body?: string; scope: string; kind: 'search' | 'read'; query?: string; documentId?: string; signal?: AbortSignal; stream?: boolean }) {
+  /** Opens the log entry of a look-up (before anything is sent) with the token it will use. */
+  async #lookUp(req: { scope: string; kind: 'search' | 'read'; server: string; query?: string; documentId?: string; patient: string; accessBasis?: string }) {
     const token = await this.#token(req.scope);
-    const accessBasis = req.headers['nhn-access-basis'];
-    const log = await this.#audit({ kind: req.kind, server: origin(req.url), query: req.query, documentId: req.documentId, tokenJti: token.jti, ...(accessBasis ? { accessBasis } : {}) });
+    const log = await this.#audit({ kind: req.kind, server: req.server, query: req.query, documentId: req.documentId, tokenJti: token.jti, ...(req.accessBasis ? { accessBasis: req.accessBasis } : {}) }, req.patient);
+    return { token, log };
+  }
+
+  /** Sends and reads one resource request under an open log entry; the caller completes the entry. */
+  async #send(req: { method: 'GET' | 'POST'; url: string; headers: Record<string, string>; body?: string; signal?: AbortSignal; stream?: boolean }, token: Token, log: { transactionId: string }) {
+    const headers: Record<string, string> = { ...req.headers, 'nhn-event-id': log.transactionId, 'nhn-source-system': this.#o.sourceSystem ?? 'tillit' };
+    if (this.#o.apiVersion) headers['api-version'] = this.#o.apiVersion;
     try {
-      const headers: Record<string, string> = { ...req.headers, 'nhn-event-id': log.transactionId, 'nhn-source-system': this.#o.sourceSystem ?? 'tillit' };
-      if (this.#o.apiVersion) headers['api-version'] = this.#o.apiVersion;
-      const res = await this.#http(req.url, { method: req.method, headers, body: req.body }, true, { accessToken: token.accessToken }, req.signal, req.stream);
-      return { res, log };
+      return await this.#http(req.url, { method: req.method, headers, body: req.body }, true, { accessToken: token.accessToken }, req.signal, req.stream);
     } catch (e) {
       if (e instanceof OAuthError && e.status === 401 && e.error === 'invalid_token') this.#s.tokens.clear();
-      await this.#failAudit(log.id, e);
       throw e;
     }
   }
 
-  /** Pages of the document list (ITI-67), each minimised and logged. */
+  /**
+   * Pages of the document list (ITI-67), each minimised. The search is one look-up in the
+   * access log (one entry, one `nhn-event-id` sent with every page), completed when the
+   * search ends, fails or is abandoned. The pages have a memory: an id withheld on any page
+   * is withheld on every later page, and an id seen again after it was yielded is taken
+   * back (`retracted`). At most `maxPages` pages are read, and an empty page that still
+   * links on ends the search (`stop`).
+   */
   async *searchDocumentPages(opts: SearchOptions): AsyncGenerator<SearchPage> {
     const ctx = this.#requireContext();
     if (typeof opts?.patient !== 'string' || !ctx.patientIds.includes(opts.patient)) {
@@ -674,48 +758,103 @@ export class Client {
     }
     const pageSize = opts.pageSize ?? 50;
     if (!(Number.isInteger(pageSize) && pageSize >= 1 && pageSize <= 1000)) throw new ArgumentError('INVALID_ARGUMENT', 'pageSize', 'must be a whole number from 1 to 1000');
+    const maxPages = opts.maxPages ?? MAX_PAGES_DEFAULT;
+    if (!(Number.isInteger(maxPages) && maxPages >= 1 && maxPages <= MAX_PAGES_LIMIT)) throw new ArgumentError('INVALID_ARGUMENT', 'maxPages', `must be a whole number from 1 to ${MAX_PAGES_LIMIT}`);
     for (const [k, v] of [['from', opts.from], ['to', opts.to]] as const) {
       if (v !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(v)) throw new ArgumentError('INVALID_ARGUMENT', k, 'must be a date YYYY-MM-DD');
     }
     const system = core.parseNationalId(opts.patient, undefined).system as string;
     const scope = this.#o.scopes?.search ?? SEARCH;
     const url = `${this.#o.documentListBaseUrl}${SEARCH_PATH}`;
-    for (let page = 1; ; page++) {
-      const pairs: [string, string][] = [['patient.identifier', this.#o.patientParameter === 'token' ? `${system}|${opts.patient}` : opts.patient], ['status', opts.status ?? 'current']];
-      if (opts.types?.length) pairs.push(['type', opts.types.map((t) => `urn:oid:2.16.578.1.12.4.1.1.9602|${t}`).join(',')]);
-      if (opts.from) pairs.push(['date', `ge${opts.from}`]);
-      if (opts.to) pairs.push(['date', `le${opts.to}`]);
-      pairs.push(['_count', String(pageSize)], ['_sort', '-date'], ['_page', String(page)]);
-      const body = call(() => core.formEncode(pairs));
-      const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: FHIR_JSON };
-      const basis = opts.accessBasis ?? this.#o.accessBasis;
-      if (basis) headers['nhn-access-basis'] = (call(() => core.accessBasis(basis, 'accessBasis')) as { code: string }).code;
-      // The query as logged: the patient is in its own entity, so the query text names it by reference.
-      const query = pairs.map(([k, v]) => `${k}=${k === 'patient.identifier' ? '{patient}' : v}`).join('&');
-      const { res, log } = await this.#resource({ method: 'POST', url, headers, body, scope, kind: 'search', query, signal: opts.signal });
-      let min;
-      try {
-        min = minimise(res.body, ctx, this.#o.policy);
-      } catch (e) {
-        const m = new MalformedResponseError('MALFORMED_RESPONSE', 'searchset', `the document list answered with an unusable Bundle (${(e as TillitError).code ?? 'error'})`);
-        await this.#failAudit(log.id, m);
-        throw m;
+    const base: [string, string][] = [['patient.identifier', this.#o.patientParameter === 'token' ? `${system}|${opts.patient}` : opts.patient], ['status', opts.status ?? 'current']];
+    if (opts.types?.length) base.push(['type', opts.types.map((t) => `urn:oid:2.16.578.1.12.4.1.1.9602|${t}`).join(',')]);
+    if (opts.from) base.push(['date', `ge${opts.from}`]);
+    if (opts.to) base.push(['date', `le${opts.to}`]);
+    base.push(['_count', String(pageSize)], ['_sort', '-date']);
+    // The query as logged (once, without the page): the patient is in its own entity.
+    const query = base.map(([k, v]) => `${k}=${k === 'patient.identifier' ? '{patient}' : v}`).join('&');
+    const basis = opts.accessBasis ?? this.#o.accessBasis;
+    const accessBasis = basis ? (call(() => core.accessBasis(basis, 'accessBasis')) as { code: string }).code : undefined;
+    const { log } = await this.#lookUp({ scope, kind: 'search', server: origin(url), query, patient: opts.patient, accessBasis });
+    const context = contextTextOf(ctx);
+    // The search's memory: every id met so far (the core withholds repeats), and the entries
+    // yielded so far by id (to take back).
+    const earlierIds: string[] = [];
+    const yielded = new Map<string, object>();
+    const totals = { leaks: 0, withheld: {} as Record<string, number>, retracted: 0 };
+    let pages = 0;
+    let status = 0;
+    let done = false;
+    let failed = false;
+    let stop: SearchStop | null = null;
+    try {
+      for (let page = 1; ; page++) {
+        const pairs: [string, string][] = [...base, ['_page', String(page)]];
+        const body = call(() => core.formEncode(pairs));
+        const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: FHIR_JSON };
+        if (accessBasis) headers['nhn-access-basis'] = accessBasis;
+        const token = await this.#token(scope);
+        const res = await this.#send({ method: 'POST', url, headers, body, signal: opts.signal }, token, log);
+        status = res.status;
+        pages++;
+        let min;
+        try {
+          // Minimised for the patient asked for, against every id met on earlier pages.
+          min = minimise(res.body, ctx, this.#o.policy, { patient: opts.patient, earlierIds });
+        } catch (e) {
+          throw new MalformedResponseError('MALFORMED_RESPONSE', 'searchset', `the document list answered with an unusable Bundle (${(e as TillitError).code ?? 'error'})`);
+        }
+        // Ids this page has again: withheld here by the core; taken back where yielded before.
+        const withheld = min.withheld;
+        const retracted: WithheldEntry[] = [];
+        for (const id of min.retract) {
+          const earlier = yielded.get(id);
+          if (!earlier) continue;
+          const here = withheld.find((w) => w.id === id);
+          retracted.push({ id, index: here?.index ?? -1, reason: 'DUPLICATE_ID', rule: 'this id occurs again on a later page of the search; none of its copies is shown' });
+          issued.get(earlier)!.retracted = 'DUPLICATE_ID';
+          yielded.delete(id);
+        }
+        const entries = min.bundle.entry.map((e) => {
+          const r = deepFreeze(e.resource) as SearchPage['entries'][number];
+          issued.set(r, { context, patient: opts.patient });
+          yielded.set(r.id, r);
+          return r;
+        });
+        earlierIds.push(...entries.map((r) => r.id), ...withheld.filter((w) => !w.id.startsWith('entry[')).map((w) => w.id));
+        totals.leaks += min.leaks;
+        totals.retracted += retracted.length;
+        for (const w of withheld) totals.withheld[w.reason] = (totals.withheld[w.reason] ?? 0) + 1;
+        const next = min.bundle.link?.some((l) => l.relation === 'next') ?? false;
+        if (next && min.stats.input === 0) stop = 'EMPTY_PAGE_WITH_NEXT';
+        else if (next && page >= maxPages) stop = 'MAX_PAGES';
+        const nors = res.headers.get('nhn-securitylabel-nors-count');
+        yield {
+          entries,
+          bundle: min.bundle,
+          withheld,
+          leaks: min.leaks,
+          blockedCount: nors !== null && /^\d+$/.test(nors) ? Number(nors) : null,
+          serverTotal: min.stats.serverTotal,
+          page,
+          transactionId: log.transactionId,
+          retracted,
+          stop,
+        };
+        if (!next || stop) break;
       }
-      const byReason: Record<string, number> = {};
-      for (const w of min.withheld) byReason[w.reason] = (byReason[w.reason] ?? 0) + 1;
-      await this.#o.auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status, returned: min.stats.returned, withheld: byReason, leaks: min.leaks } });
-      const nors = res.headers.get('nhn-securitylabel-nors-count');
-      yield {
-        entries: min.bundle.entry.map((e) => e.resource) as SearchPage['entries'],
-        bundle: min.bundle,
-        withheld: min.withheld,
-        leaks: min.leaks,
-        blockedCount: nors !== null && /^\d+$/.test(nors) ? Number(nors) : null,
-        serverTotal: min.stats.serverTotal,
-        page,
-        transactionId: log.transactionId,
-      };
-      if (!min.bundle.link?.some((l) => l.relation === 'next')) return;
+      done = true;
+    } catch (e) {
+      failed = true;
+      if (!(e instanceof AuditError)) await this.#failAudit(log.id, e);
+      throw e;
+    } finally {
+      // Completed once: at the last page, or when the caller stops iterating early.
+      if (!failed) {
+        const why = stop ? `, stopped: ${stop}` : done ? '' : ', stopped by the caller';
+        const description = `${pages} ${pages === 1 ? 'page' : 'pages'}${why}${totals.retracted ? `, ${totals.retracted} retracted` : ''}`;
+        await this.#o.auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: status, returned: yielded.size, withheld: totals.withheld, leaks: totals.leaks, description } });
+      }
     }
   }
 
@@ -738,11 +877,18 @@ export class Client {
       throw new ArgumentError('INVALID_ARGUMENT', 'patient', 'must be a patient of the trust context: make a new context with withPatients(...) and withContext(...)');
     }
     const url = `${this.#o.documentListBaseUrl}/status`;
-    const { res, log } = await this.#resource({
-      method: 'POST', url, scope: this.#o.scopes?.search ?? SEARCH, kind: 'search', query: 'status', signal: opts.signal,
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'nhn-access-basis': 'UNNTAK' },
-      body: JSON.stringify({ nin: patient }),
-    });
+    const { token, log } = await this.#lookUp({ scope: this.#o.scopes?.search ?? SEARCH, kind: 'search', server: origin(url), query: 'status', patient, accessBasis: 'UNNTAK' });
+    let res: Fetched;
+    try {
+      res = await this.#send({
+        method: 'POST', url, signal: opts.signal,
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'nhn-access-basis': 'UNNTAK' },
+        body: JSON.stringify({ nin: patient }),
+      }, token, log);
+    } catch (e) {
+      await this.#failAudit(log.id, e);
+      throw e;
+    }
     const b = this.#json(res.body, 'status response') as { privacySetting?: Record<string, unknown>; isHprNumberBlocked?: unknown };
     const ps = b.privacySetting ?? {};
     const flag = (v: unknown, path: string): boolean => {
@@ -766,17 +912,24 @@ export class Client {
     return out;
   }
 
-  /** The document list, all pages up to `maxEntries` (default 1000). */
+  /** The document list, all pages up to `maxEntries` (default 1000), decided over all pages. */
   async searchDocuments(opts: SearchOptions): Promise<SearchResult> {
     const max = opts?.maxEntries ?? 1000;
-    const out: SearchResult = { entries: [], withheld: [], leaks: 0, blockedCount: null, serverTotal: null, pages: 0, truncated: false, transactionIds: [] };
+    const out: SearchResult = { entries: [], withheld: [], leaks: 0, blockedCount: null, serverTotal: null, pages: 0, truncated: false, transactionIds: [], stop: null };
     for await (const p of this.searchDocumentPages(opts)) {
       out.pages++;
-      out.transactionIds.push(p.transactionId);
+      if (!out.transactionIds.includes(p.transactionId)) out.transactionIds.push(p.transactionId);
       out.withheld.push(...p.withheld);
       out.leaks += p.leaks;
       out.blockedCount = p.blockedCount ?? out.blockedCount;
       out.serverTotal = p.serverTotal ?? out.serverTotal;
+      out.stop = p.stop;
+      if (p.retracted.length) {
+        // Taken back: the earlier copy is withheld too (the page's own copy is in its withheld).
+        const gone = new Set(p.retracted.map((r) => r.id));
+        out.entries = out.entries.filter((e) => !gone.has(e.id));
+        out.withheld.push(...p.retracted);
+      }
       const room = max - out.entries.length;
       out.entries.push(...p.entries.slice(0, room));
       if (p.entries.length > room || out.entries.length >= max) {
@@ -784,14 +937,25 @@ export class Client {
         break;
       }
     }
+    if (out.stop) out.truncated = true;
     return out;
   }
 
-  /** The checks before any retrieval: the policy, the URL, the allowed origins. */
-  #retrievalTarget(entry: Record<string, unknown>): { url: string; documentId: string; headers: Record<string, string> } {
+  /**
+   * The checks before any retrieval: the entry is one this client returned (unchanged, for
+   * this context, not taken back), the policy still allows it, it is about the patient the
+   * search asked for, and its URL points to an allowed origin. The request is built from
+   * these same (frozen) values.
+   */
+  #retrievalTarget(entry: Record<string, unknown>): RetrievalTarget {
     const ctx = this.#requireContext();
-    minimiseDocument(entry, null, ctx, this.#o.policy);
-    const url = (entry as { content?: Array<{ attachment?: { url?: string } }> }).content?.[0]?.attachment?.url;
+    const rec = entry && typeof entry === 'object' ? issued.get(entry) : undefined;
+    if (!rec) throw new ArgumentError('INVALID_ARGUMENT', 'entry', 'is not an entry this client returned: pass an entry from searchDocuments or searchDocumentPages as it was given (copies and edited objects are refused)');
+    if (rec.context !== contextTextOf(ctx)) throw new ArgumentError('INVALID_ARGUMENT', 'entry', 'was returned for another trust context');
+    if (rec.retracted) throw new WithheldError('DOCUMENT_WITHHELD', 'entry', `${rec.retracted}: a later page of its search withheld this id`);
+    minimiseDocument(entry, null, ctx, this.#o.policy, { patient: rec.patient });
+    const attachment = (entry as { content?: Array<{ attachment?: { url?: unknown; size?: unknown } }> }).content?.[0]?.attachment;
+    const url = attachment?.url;
     if (typeof url !== 'string') throw new ArgumentError('INVALID_ARGUMENT', 'entry.content[0].attachment.url', 'is required');
     let u: URL;
     try {
@@ -803,75 +967,115 @@ export class Client {
     if (!allowed.includes(u.origin)) throw new ArgumentError('INVALID_ARGUMENT', 'entry.content[0].attachment.url', 'points to an origin not in documentSourceOrigins: the token is never sent there');
     const documentId = u.searchParams.get('documentUniqueId');
     if (!documentId) throw new ArgumentError('INVALID_ARGUMENT', 'entry.content[0].attachment.url', 'has no documentUniqueId');
-    const patient = (entry as { subject?: { identifier?: { value?: string } } }).subject?.identifier?.value ?? ctx.patientIds[0]!;
-    return { url, documentId, headers: { Accept: 'application/pdf, application/xml;q=0.9', 'nhn-patient-nin': patient } };
+    const size = attachment?.size;
+    if (size !== undefined && !(Number.isSafeInteger(size) && (size as number) >= 0)) throw new WithheldError('DOCUMENT_WITHHELD', 'entry.content[0].attachment.size', 'MALFORMED_ENTRY: must be a whole number of bytes');
+    return { url, documentId, patient: rec.patient, size: size as number | undefined, headers: { Accept: 'application/pdf, application/xml;q=0.9', 'nhn-patient-nin': rec.patient } };
   }
 
-  /** Unwraps CDA, checks a promised PDF is one, and completes the log entry. */
-  async #finishDocument(res: Fetched, log: { id: string; transactionId: string }, documentId: string): Promise<RetrievedDocument> {
-    const un = core.unwrapDocument(res.headers.get('content-type') ?? '', res.body) as { contentType: string; bytes: Uint8Array; fromCda: boolean };
-    if (un.contentType === 'application/pdf' && !isPdf(un.bytes)) {
-      const m = new MalformedResponseError('MALFORMED_RESPONSE', 'document', 'a PDF was promised but the body is not one (truncated?)');
-      await this.#failAudit(log.id, m);
-      throw m;
+  /** Opens the log entry of a retrieval and sends it. */
+  async #retrieve(t: RetrievalTarget, signal: AbortSignal | undefined, stream: boolean) {
+    const { token, log } = await this.#lookUp({ scope: this.#o.scopes?.read ?? READ, kind: 'read', server: origin(t.url), documentId: t.documentId, patient: t.patient });
+    try {
+      return { res: await this.#send({ method: 'GET', url: t.url, headers: t.headers, signal, stream }, token, log), log };
+    } catch (e) {
+      await this.#failAudit(log.id, e);
+      throw e;
     }
-    await this.#o.auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status, description: un.fromCda ? (un.contentType === 'application/pdf' ? 'CDA with embedded PDF' : 'CDA with embedded KITH XML') : un.contentType } });
-    return { contentType: un.contentType, bytes: un.bytes, fromCda: un.fromCda, documentId, transactionId: log.transactionId };
   }
 
   /**
-   * Retrieves a document (ITI-68) for an entry the document list returned; refuses
-   * (`DOCUMENT_WITHHELD`) what the policy withholds, unwraps CDA carrying a PDF.
+   * Accepts a body read whole as a document (the core's rules: PDF or CDA carrying a PDF,
+   * whole, about the patient asked for) and completes the log entry; a refusal is logged as a
+   * failed look-up and no bytes are handed over.
+   */
+  async #finishDocument(res: Fetched, log: { id: string; transactionId: string }, t: { documentId: string; patient: string; size?: number }): Promise<RetrievedDocument> {
+    let un: { contentType: string; bytes: Uint8Array; fromCda: boolean; displayable: boolean };
+    try {
+      un = core.acceptDocument(res.headers.get('content-type') ?? '', res.body, t.patient, t.size) as typeof un;
+    } catch (e) {
+      const err = fromCore(e);
+      await this.#failAudit(log.id, err);
+      throw err;
+    }
+    const description = un.fromCda ? (un.contentType === 'application/pdf' ? 'CDA with embedded PDF' : 'CDA with embedded KITH XML') : un.contentType;
+    await this.#o.auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status, description } });
+    return { contentType: un.contentType, bytes: un.bytes, fromCda: un.fromCda, displayable: un.displayable, documentId: t.documentId, transactionId: log.transactionId };
+  }
+
+  /**
+   * Retrieves a document (ITI-68) for an entry this client returned from a search, as it was
+   * returned; refuses copies and edited objects (`INVALID_ARGUMENT`), what the policy withholds
+   * or a later page took back (`DOCUMENT_WITHHELD`), types a page could execute
+   * (`UNSAFE_CONTENT`) and documents that are not whole (`INCOMPLETE_DOCUMENT`). What comes
+   * back is a PDF (unwrapped from CDA when it came so), or a KITH XML message a CDA carried,
+   * marked `displayable: false`.
    */
   async getDocument(entry: Record<string, unknown>, opts: { signal?: AbortSignal } = {}): Promise<RetrievedDocument> {
     const t = this.#retrievalTarget(entry);
-    const { res, log } = await this.#resource({ method: 'GET', url: t.url, headers: t.headers, scope: this.#o.scopes?.read ?? READ, kind: 'read', documentId: t.documentId, signal: opts.signal });
-    return this.#finishDocument(res, log, t.documentId);
+    const { res, log } = await this.#retrieve(t, opts.signal, false);
+    return this.#finishDocument(res, log, t);
   }
 
   /**
    * Retrieves a document as a stream, for large documents: a PDF body is passed on as it
-   * arrives (its first bytes checked, the log entry completed when it ends or fails); CDA is
-   * read whole and its PDF unwrapped. Cancel with `signal`.
+   * arrives (its first bytes checked at once; its length and end marker when it ends, the
+   * stream then erroring with `INCOMPLETE_DOCUMENT` and the log entry completed as failed);
+   * CDA is read whole and its PDF unwrapped. Cancel with `signal`.
    */
-  async getDocumentStream(entry: Record<string, unknown>, opts: { signal?: AbortSignal } = {}): Promise<{ contentType: string; stream: ReadableStream<Uint8Array>; fromCda: boolean; documentId: string; transactionId: string }> {
+  async getDocumentStream(entry: Record<string, unknown>, opts: { signal?: AbortSignal } = {}): Promise<{ contentType: string; stream: ReadableStream<Uint8Array>; fromCda: boolean; displayable: boolean; documentId: string; transactionId: string }> {
     const t = this.#retrievalTarget(entry);
-    const { res, log } = await this.#resource({ method: 'GET', url: t.url, headers: t.headers, scope: this.#o.scopes?.read ?? READ, kind: 'read', documentId: t.documentId, signal: opts.signal, stream: true });
+    const { res, log } = await this.#retrieve(t, opts.signal, true);
     if (!res.stream) {
-      const d = await this.#finishDocument(res, log, t.documentId);
-      return { contentType: d.contentType, stream: new Blob([d.bytes as Uint8Array<ArrayBuffer>]).stream(), fromCda: d.fromCda, documentId: d.documentId, transactionId: d.transactionId };
+      const d = await this.#finishDocument(res, log, t);
+      return { contentType: d.contentType, stream: new Blob([d.bytes as Uint8Array<ArrayBuffer>]).stream(), fromCda: d.fromCda, displayable: d.displayable, documentId: d.documentId, transactionId: d.transactionId };
     }
     const auditLog = this.#o.auditLog;
     const fail = (e: unknown) => this.#failAudit(log.id, e).catch(() => undefined);
+    const TAIL = 1024;
     let head = new Uint8Array(0);
+    let tail = new Uint8Array(0);
     let checked = false;
     let bytes = 0;
+    const refuse = async (e: unknown) => {
+      const err = fromCore(e);
+      await fail(err);
+      return err;
+    };
     const check = new TransformStream<Uint8Array, Uint8Array>({
       async transform(chunk, ctl) {
         bytes += chunk.length;
+        if (t.size !== undefined && bytes > t.size) {
+          throw await refuse(new IncompleteDocumentError('INCOMPLETE_DOCUMENT', 'document', `is longer than the entry's attachment.size promised (${t.size} bytes)`));
+        }
         if (!checked) {
-          head = new Uint8Array([...head, ...chunk.subarray(0, 4)]);
-          if (head.length >= 4) {
+          head = new Uint8Array([...head, ...chunk.subarray(0, 5 - head.length)]);
+          if (head.length >= 5) {
             checked = true;
-            if (!isPdf(head)) {
-              const m = new MalformedResponseError('MALFORMED_RESPONSE', 'document', 'a PDF was promised but the body is not one');
-              await fail(m);
-              throw m;
+            try {
+              core.checkPdfStart(head);
+            } catch (e) {
+              throw await refuse(e);
             }
           }
         }
+        const joined = new Uint8Array(Math.min(TAIL, tail.length + chunk.length));
+        const fromChunk = Math.min(chunk.length, joined.length);
+        joined.set(tail.subarray(tail.length - (joined.length - fromChunk)), 0);
+        joined.set(chunk.subarray(chunk.length - fromChunk), joined.length - fromChunk);
+        tail = joined;
         ctl.enqueue(chunk);
       },
       async flush() {
-        if (!checked) {
-          const m = new MalformedResponseError('MALFORMED_RESPONSE', 'document', 'the document ended before it began');
-          await fail(m);
-          throw m;
+        try {
+          if (!checked) core.checkPdfStart(head);
+          core.checkPdfEnd(tail, bytes, t.size);
+        } catch (e) {
+          throw await refuse(e);
         }
         await auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status, description: `application/pdf, streamed ${bytes} bytes` } });
       },
     });
     const stream = res.stream.pipeThrough(check, { signal: opts.signal });
-    return { contentType: 'application/pdf', stream, fromCda: false, documentId: t.documentId, transactionId: log.transactionId };
+    return { contentType: 'application/pdf', stream, fromCda: false, displayable: true, documentId: t.documentId, transactionId: log.transactionId };
   }
 }

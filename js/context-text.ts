@@ -5,12 +5,17 @@
  * @module
  */
 import type { TrustContext } from './trust.js';
+import { ArgumentError } from './errors.js';
 
 /** The canonical JSON text of each context, as the core wrote it. */
 export const texts = new WeakMap<TrustContext, string>();
 
 /** The JSON text of a trust context (the same string every time). */
 export function contextTextOf(tc: TrustContext): string {
+  // A missing or foreign context is a typed error, never a TypeError from deep inside.
+  if (tc === null || typeof tc !== 'object' || typeof (tc as { toJSON?: unknown }).toJSON !== 'function') {
+    throw new ArgumentError('INVALID_ARGUMENT', 'trustContext', 'must be a TrustContext (TrustContext.fromJSON)');
+  }
   let t = texts.get(tc);
   if (t === undefined) {
     t = JSON.stringify(tc.toJSON());

@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import * as core from '#core';
 
 /** The stable error codes. */
 export type ErrorCode =
@@ -29,6 +30,8 @@ export type ErrorCode =
   | 'DOCUMENT_WITHHELD'
   | 'AUDIT_FAILURE'
   | 'SIGNING_REFUSED'
+  | 'UNSAFE_CONTENT'
+  | 'INCOMPLETE_DOCUMENT'
   | 'OAUTH_ERROR'
   | 'FHIR_ERROR'
   | 'HTTP_ERROR'
@@ -42,7 +45,15 @@ export type ErrorCode =
   | 'WASM_LOAD_FAILED'
   | 'WASM_NOT_LOADED';
 
-/** Base class of every error tillit throws. */
+/** The longest path and rule an error carries (characters). */
+const MAX_PATH = 300;
+const MAX_RULE = 1000;
+
+/**
+ * Base class of every error tillit throws. The path and rule pass through the core's
+ * scrubber, whoever wrote them: national ids (also in groups: `131169 00216`), JWTs and
+ * bearer tokens are masked, so server text and input never reach a message as they came.
+ */
 export class TillitError extends Error {
   /** Stable machine-readable code. */
   readonly code: ErrorCode;
@@ -51,6 +62,8 @@ export class TillitError extends Error {
   /** The rule that was broken, in words. */
   readonly rule: string;
   constructor(code: ErrorCode, path: string, rule: string) {
+    path = core.scrubText(String(path), MAX_PATH);
+    rule = core.scrubText(String(rule), MAX_RULE);
     super(`${code} at ${path}: ${rule}`);
     this.name = new.target.name;
     this.code = code;
@@ -122,7 +135,7 @@ export class OAuthError extends TillitError {
   constructor(status: number, error: string, description: string, path = 'response') {
     super('OAUTH_ERROR', path, `${error}${description ? `: ${description}` : ''}`);
     this.status = status;
-    this.error = error;
+    this.error = core.scrubText(String(error), 64);
   }
 }
 /** The document API answered with a FHIR OperationOutcome. */
@@ -133,7 +146,7 @@ export class FhirError extends TillitError {
   constructor(status: number, issueCode: string, diagnostics: string, path = 'response') {
     super('FHIR_ERROR', path, `${issueCode}${diagnostics ? `: ${diagnostics}` : ''}`);
     this.status = status;
-    this.issueCode = issueCode;
+    this.issueCode = core.scrubText(String(issueCode), 64);
   }
 }
 /** Any other HTTP failure. */
@@ -164,6 +177,17 @@ export class RefreshTokenError extends TillitError {}
  * `rule` names the likely cause and the fix.
  */
 export class WasmLoadError extends TillitError {}
+/**
+ * A retrieved document is of a type a page could execute (HTML, SVG, XHTML, XML other than
+ * CDA, script, unknown), or its bytes are not what its type promised (`UNSAFE_CONTENT`).
+ * Nothing is handed over; the look-up is logged as failed.
+ */
+export class UnsafeContentError extends MalformedResponseError {}
+/**
+ * A retrieved document is not whole (`INCOMPLETE_DOCUMENT`): shorter or longer than the
+ * entry's `attachment.size`, a PDF without its end marker, a CDA that does not parse.
+ */
+export class IncompleteDocumentError extends MalformedResponseError {}
 
 const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => TillitError> = {
   INVALID_IDENTIFIER: IdentifierError,
@@ -193,6 +217,8 @@ const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => Til
   WASM_BLOCKED: WasmLoadError,
   WASM_LOAD_FAILED: WasmLoadError,
   WASM_NOT_LOADED: WasmLoadError,
+  UNSAFE_CONTENT: UnsafeContentError,
+  INCOMPLETE_DOCUMENT: IncompleteDocumentError,
 };
 
 /** Turns what the core threw into the matching class; anything else is rethrown as is. */

@@ -1,12 +1,11 @@
 //! The client's decisions, free of any platform: how to read a response (success, a DPoP
 //! nonce challenge, a retryable failure, an OAuth error, a FHIR OperationOutcome), how long to
-//! wait before a retry, what a token cache is keyed by, how forms are encoded, how a CDA
-//! document's embedded PDF is unwrapped, and how server text is cleaned of national ids.
+//! wait before a retry, what a token cache is keyed by, how forms are encoded, and how server
+//! text is cleaned of national ids and tokens.
 //! The JS layer does the I/O (fetch, timers, AbortSignal) and asks these functions.
 
 use crate::canon::canonical;
 use crate::jose::sha256_b64u;
-use base64ct::{Base64, Encoding};
 use serde_json::Value;
 
 /// What to do with a response.
@@ -160,26 +159,10 @@ pub fn classify(
     Verdict::Http { status }
 }
 
-/// Server text made safe for an error message: runs of 11 digits (national ids) are masked,
-/// control characters dropped, length bounded.
+/// Server text made safe for an error message: national ids (also written in groups) and
+/// tokens masked, control characters dropped, length bounded (see [`crate::error::scrub`]).
 pub fn clean(text: &str, max: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(max));
-    let chars: Vec<char> = text.chars().filter(|c| !c.is_control()).take(max).collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let run = chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if run >= 11 {
-            out.push_str(&"*".repeat(run));
-            i += run;
-        } else if run > 0 {
-            out.extend(&chars[i..i + run]);
-            i += run;
-        } else {
-            out.push(chars[i]);
-            i += 1;
-        }
-    }
-    out
+    crate::error::scrub(text, max)
 }
 
 /// The token cache key: resource, scope and the trust context's canonical form (hashed), so a
@@ -209,136 +192,6 @@ pub fn form_encode(pairs: &[(String, String)]) -> String {
         .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// What a retrieved document turned out to be.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Unwrapped {
-    /// The content type to show it as.
-    pub content_type: String,
-    /// The bytes.
-    pub bytes: Vec<u8>,
-    /// Whether it came wrapped in CDA.
-    pub from_cda: bool,
-}
-
-/// Unwraps a CDA `ClinicalDocument` whose `nonXMLBody` carries a document, as NHN's reference
-/// EHR does (NorskHelsenett/Pasientens-journaldokumenter, `.NET/PatientHealthRecordsEPJ/.../
-/// Controllers/DocumentController.cs`): a base64 PDF (`mediaType="application/pdf"
-/// representation="B64"`), or a KITH XML message (`mediaType="application/xml"`, base64 or as
-/// the element's text). Anything else is returned as it came.
-pub fn unwrap_document(content_type: &str, bytes: Vec<u8>) -> Unwrapped {
-    let ct = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if ct.ends_with("xml") {
-        if let Some((inner_ct, inner)) = cda_body(&bytes) {
-            return Unwrapped {
-                content_type: inner_ct.into(),
-                bytes: inner,
-                from_cda: true,
-            };
-        }
-    }
-    Unwrapped {
-        content_type: if ct.is_empty() {
-            "application/octet-stream".into()
-        } else {
-            ct
-        },
-        bytes,
-        from_cda: false,
-    }
-}
-
-/// The value of attribute `name` in an element's start tag.
-fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
-    let i = tag.find(&format!(" {name}=\""))? + name.len() + 3;
-    let end = tag[i..].find('"')? + i;
-    Some(&tag[i..end])
-}
-
-/// XML character data: entities and CDATA sections resolved; `None` for an unknown entity.
-fn xml_text(raw: &str) -> Option<String> {
-    let mut out = String::with_capacity(raw.len());
-    let mut rest = raw;
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix("<![CDATA[") {
-            let end = r.find("]]>")?;
-            out.push_str(&r[..end]);
-            rest = &r[end + 3..];
-        } else if let Some(r) = rest.strip_prefix('&') {
-            let end = r.find(';')?;
-            let ent = &r[..end];
-            let c = match ent {
-                "lt" => '<',
-                "gt" => '>',
-                "amp" => '&',
-                "quot" => '"',
-                "apos" => '\'',
-                _ => {
-                    let n = if let Some(h) = ent.strip_prefix("#x") {
-                        u32::from_str_radix(h, 16).ok()?
-                    } else {
-                        ent.strip_prefix('#')?.parse().ok()?
-                    };
-                    char::from_u32(n)?
-                }
-            };
-            out.push(c);
-            rest = &r[end + 1..];
-        } else if rest.starts_with('<') {
-            // Markup inside the text element: not a wrapped document.
-            return None;
-        } else {
-            let next = rest.find(['&', '<']).unwrap_or(rest.len());
-            out.push_str(&rest[..next]);
-            rest = &rest[next..];
-        }
-    }
-    Some(out)
-}
-
-/// The document a CDA's `nonXMLBody/text` carries: a PDF (checked by its first bytes) or a
-/// KITH XML message (checked to be XML).
-fn cda_body(bytes: &[u8]) -> Option<(&'static str, Vec<u8>)> {
-    let text = core::str::from_utf8(bytes).ok()?;
-    if !text.contains("ClinicalDocument") {
-        return None;
-    }
-    let body = &text[text.find("nonXMLBody")?..];
-    let open = body.find("<text")?;
-    let tag_end = body[open..].find('>')? + open;
-    let tag = &body[open..tag_end];
-    let close = body[tag_end..].find("</text>")? + tag_end;
-    let content = &body[tag_end + 1..close];
-    let b64 = attr(tag, "representation") == Some("B64");
-    let decode = || -> Option<Vec<u8>> {
-        let s: String = content.chars().filter(|c| !c.is_whitespace()).collect();
-        Base64::decode_vec(&s).ok()
-    };
-    match attr(tag, "mediaType")? {
-        "application/pdf" if b64 => {
-            let pdf = decode()?;
-            pdf.starts_with(b"%PDF").then_some(("application/pdf", pdf))
-        }
-        "application/xml" | "text/xml" => {
-            let xml = if b64 {
-                decode()?
-            } else {
-                xml_text(content)?.into_bytes()
-            };
-            let start = core::str::from_utf8(&xml)
-                .ok()?
-                .trim_start_matches('\u{feff}')
-                .trim_start();
-            start.starts_with('<').then_some(("application/xml", xml))
-        }
-        _ => None,
-    }
 }
 
 /// PJD's access basis, sent as `nhn-access-basis` with the kjernejournalforskriften search scope
@@ -533,63 +386,6 @@ mod tests {
         );
         assert_eq!(clean("a\u{0}b\nc", 100), "abc");
         assert_eq!(dpop_challenge_error("Bearer error=\"x\""), None);
-    }
-
-    #[test]
-    fn cda_unwrapping() {
-        let pdf = b"%PDF-1.4 test";
-        let cda = format!("<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><component><nonXMLBody><text mediaType=\"application/pdf\" representation=\"B64\">{}</text></nonXMLBody></component></ClinicalDocument>", Base64::encode_string(pdf));
-        let u = unwrap_document("application/xml; charset=utf-8", cda.into_bytes());
-        assert_eq!(
-            (u.content_type.as_str(), u.bytes.as_slice(), u.from_cda),
-            ("application/pdf", &pdf[..], true)
-        );
-        let kith = b"<Message xmlns=\"http://www.kith.no/xmlstds\"/>".to_vec();
-        assert_eq!(unwrap_document("application/xml", kith.clone()).bytes, kith);
-        let p = unwrap_document("application/pdf", pdf.to_vec());
-        assert!(!p.from_cda);
-        let not_pdf = "<ClinicalDocument><nonXMLBody><text mediaType=\"application/pdf\" representation=\"B64\">aGVsbG8=</text></nonXMLBody></ClinicalDocument>";
-        assert!(!unwrap_document("text/xml", not_pdf.as_bytes().to_vec()).from_cda);
-        // A KITH message wrapped in CDA, unwrapped as the reference EHR does
-        // (NorskHelsenett/Pasientens-journaldokumenter, .NET/PatientHealthRecordsEPJ/.../
-        // Controllers/DocumentController.cs: base64, or the element's text).
-        let kith = r#"<?xml version="1.0" encoding="utf-8"?><MsgHead xmlns="http://www.kith.no/xmlstds/msghead/2006-05-24"><Document>Epikrise &amp; notat</Document></MsgHead>"#;
-        let wrap = |attrs: &str, body: &str| {
-            format!("<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><component><nonXMLBody><text {attrs}>{body}</text></nonXMLBody></component></ClinicalDocument>")
-        };
-        let b64 = wrap(
-            "mediaType=\"application/xml\" representation=\"B64\"",
-            &Base64::encode_string(kith.as_bytes()),
-        );
-        let escaped = kith
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;");
-        let txt = wrap(
-            "mediaType=\"application/xml\" representation=\"TXT\"",
-            &escaped,
-        );
-        let cdata = wrap(
-            "mediaType=\"application/xml\"",
-            &format!("<![CDATA[{kith}]]>"),
-        );
-        for cda in [b64, txt, cdata] {
-            let u = unwrap_document("application/xml", cda.into_bytes());
-            assert_eq!(
-                (u.content_type.as_str(), u.bytes.as_slice(), u.from_cda),
-                ("application/xml", kith.as_bytes(), true)
-            );
-        }
-        // Not XML inside, or an unknown entity: returned whole.
-        for bad in [
-            wrap(
-                "mediaType=\"application/xml\" representation=\"B64\"",
-                "aGVsbG8=",
-            ),
-            wrap("mediaType=\"application/xml\"", "&bogus;"),
-        ] {
-            assert!(!unwrap_document("application/xml", bad.into_bytes()).from_cda);
-        }
     }
 
     #[test]

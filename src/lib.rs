@@ -11,6 +11,7 @@
 //! - [`policy`] and [`minimise`]: what this user, purpose and patient may see, and why the rest was withheld;
 //! - [`client`]: the client's platform-free decisions (responses, retries, nonces, cache keys, CDA);
 //! - [`signing`]: what a server-side signer may sign for a session (no signing oracle);
+//! - [`document`]: what a retrieved document must be before it is handed over (PDF or CDA, whole, the patient's);
 //! - [`audit`]: a FHIR AuditEvent for every look-up, hash-chained, with log control and the citizen's view.
 //!
 //! Every fallible function returns [`error::Error`]: a stable code, the JSON path and the
@@ -24,6 +25,7 @@ pub mod audit;
 pub mod canon;
 pub mod client;
 pub mod codes;
+pub mod document;
 pub mod dpop;
 pub mod error;
 pub mod fhirtime;

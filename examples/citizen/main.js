@@ -2,7 +2,7 @@
 // oneself), and "who has looked at my record" from the access log, never showing the
 // practitioner's national id.
 import { TrustContext, TillitError } from 'tillit';
-import { config, makeClient, el, TYPES, PROFESSIONS } from '../shared/setup.js';
+import { config, makeClient, el, showDocument, showRefusal, TYPES, PROFESSIONS } from '../shared/setup.js';
 
 const $ = (id) => document.getElementById(id);
 const cfg = await config();
@@ -23,11 +23,12 @@ async function afterLogin() {
   status(`Innlogget som ${cfg.citizen.name}.`);
   const blocked = (d) => (d.securityLabel ?? []).some((l) => l.coding?.some((c) => c.code === 'NORS'));
   $('docs').replaceChildren(el('table', { 'data-testid': 'documents' },
-    el('thead', {}, el('tr', {}, el('th', {}, 'Type'), el('th', {}, 'Tittel'), el('th', {}, 'Dato'))),
+    el('thead', {}, el('tr', {}, el('th', {}, 'Type'), el('th', {}, 'Tittel'), el('th', {}, 'Dato'), el('th', {}, ''))),
     el('tbody', {}, ...r.entries.map((d) => el('tr', {},
       el('td', {}, TYPES[d.type.coding[0].code] ?? d.type.coding[0].code),
       el('td', {}, d.content[0].attachment.title, ...(blocked(d) ? [el('span', { class: 'tag', 'data-testid': 'reserved' }, 'Sperret for helsepersonell')] : [])),
-      el('td', {}, d.date.slice(0, 10)))))));
+      el('td', {}, d.date.slice(0, 10)),
+      el('td', {}, el('button', { type: 'button', onclick: () => openDoc(d) }, 'Åpne')))))));
   const seen = auditLog.citizenReport(cfg.citizen.id).filter((s) => s.who !== 'you (or someone you represent)');
   $('seen').replaceChildren(seen.length
     ? el('table', { 'data-testid': 'seen' },
@@ -36,6 +37,14 @@ async function afterLogin() {
           el('td', {}, new Date(s.when).toLocaleString('nb-NO')), el('td', {}, s.who), el('td', {}, PROFESSIONS[s.role] ?? s.role ?? ''), el('td', {}, s.organisation ?? ''),
           el('td', {}, `${s.purpose}${s.why ? `: ${s.why}` : ''}`)))))
     : el('p', { class: 'muted' }, 'Ingen helsepersonell har sett journalen din fra denne virksomheten.'));
+}
+
+async function openDoc(entry) {
+  try {
+    showDocument($('viewer'), await view.getDocument(entry), entry.content[0].attachment.title);
+  } catch (e) {
+    showRefusal($('viewer'), e, TillitError);
+  }
 }
 
 if (new URLSearchParams(location.search).has('code')) {

@@ -2,7 +2,7 @@
 // client assertion signed by the backend), see the minimised document list with what was
 // withheld and why, open a document, and see the local access log with the chain verified.
 import { TrustContext, TillitError } from 'tillit';
-import { config, makeClient, showLog, el, REASONS, TYPES } from '../shared/setup.js';
+import { config, makeClient, showLog, showDocument, showRefusal, el, REASONS, TYPES } from '../shared/setup.js';
 
 const $ = (id) => document.getElementById(id);
 const cfg = await config();
@@ -85,10 +85,10 @@ async function afterLogin() {
 async function openDoc(view, entry) {
   try {
     const d = await view.getDocument(entry);
-    const url = URL.createObjectURL(new Blob([d.bytes], { type: d.contentType }));
-    $('viewer').replaceChildren(el('iframe', { src: url, title: entry.content[0].attachment.title, 'data-testid': 'pdf' }));
+    showDocument($('viewer'), d, entry.content[0].attachment.title);
     status(`Åpnet «${entry.content[0].attachment.title}»${d.fromCda ? ' (PDF pakket ut av CDA)' : ''}.`);
   } catch (e) {
+    showRefusal($('viewer'), e, TillitError);
     status(e instanceof TillitError ? `Kunne ikke åpne: ${e.code}` : 'Kunne ikke åpne dokumentet');
   }
   await showLog($('log'), auditLog, $('verify'));

@@ -42,10 +42,14 @@ export async function makeClient(cfg, keyName) {
   const auditLog = await AuditLog.open({ sink: 'indexeddb', name: 'demo' });
   const fault = new URLSearchParams(location.search).get('fault') ?? sessionStorage.getItem('demo:fault');
   if (fault) sessionStorage.setItem('demo:fault', fault);
-  // Test-only: ask the emulator to misbehave on document-list searches.
+  const docFault = new URLSearchParams(location.search).get('docfault') ?? sessionStorage.getItem('demo:docfault');
+  if (docFault) sessionStorage.setItem('demo:docfault', docFault);
+  // Test-only: ask the emulator to misbehave on document-list searches (fault) or on
+  // document retrieval (docfault).
   const faultyFetch = (url, init = {}) => {
     const headers = new Headers(init.headers);
     if (fault && String(url).endsWith('/_search')) headers.set('x-emulator-fault', fault);
+    if (docFault && new URL(url).pathname.startsWith('/mhd/')) headers.set('x-emulator-fault', docFault);
     return fetch(url, { ...init, headers });
   };
   const client = new Client({
@@ -91,6 +95,34 @@ export function el(tag, attrs = {}, ...children) {
   }
   for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   return e;
+}
+
+/** Why a document was not shown, in the user's words, by error code. */
+export const REFUSALS = {
+  UNSAFE_CONTENT: 'kilden sendte innhold som ikke er et dokument (kunne ha kjørt kode i nettleseren)',
+  INCOMPLETE_DOCUMENT: 'dokumentet kom ufullstendig fram',
+  DOCUMENT_WITHHELD: 'dokumentet holdes tilbake',
+};
+
+/**
+ * Shows a retrieved document. tillit hands over only whole PDFs; the page adds two walls of
+ * its own: the blob is typed application/pdf whatever the source said (never parsed as
+ * HTML), and the frame is sandboxed with no allowances (an opaque origin, no scripts, no
+ * access to this page), so not even a PDF can reach the page. A download link is the way
+ * out for viewers that do not render PDFs in sandboxed frames.
+ */
+export function showDocument(container, doc, title) {
+  const url = URL.createObjectURL(new Blob([doc.bytes], { type: 'application/pdf' }));
+  container.replaceChildren(
+    el('iframe', { src: url, sandbox: '', referrerpolicy: 'no-referrer', title, 'data-testid': 'pdf' }),
+    el('p', {}, el('a', { href: url, download: `${title}.pdf`, 'data-testid': 'download' }, 'Last ned PDF')),
+  );
+}
+
+/** Shows why a document was refused (the error's code, never its bytes). */
+export function showRefusal(container, e, TillitError) {
+  const text = e instanceof TillitError ? `Ikke vist: ${REFUSALS[e.code] ?? e.code} (${e.code})` : 'Kunne ikke åpne dokumentet';
+  container.replaceChildren(el('p', { class: 'withheld', 'data-testid': 'refused', 'data-code': e?.code ?? '' }, text));
 }
 
 export async function showLog(container, auditLog, verifyEl) {

@@ -15,5 +15,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = tillit::dpop::htu(s);
     let _ = tillit::client::dpop_challenge_error(s);
     let _ = tillit::client::clean(s, 300);
-    let _ = tillit::client::unwrap_document("application/xml", data.to_vec());
+    // The document rules have their own target (document.rs); CDA here as before.
+    let _ = tillit::document::accept("application/xml", data.to_vec(), &tillit::document::Expected { patient: "13116900216", size: None });
 });

@@ -530,10 +530,21 @@ pub fn sha256_b64u(text: &str) -> String {
     crate::jose::sha256_b64u(text.as_bytes())
 }
 
-/// Unwraps a CDA document carrying a base64 PDF: `{ contentType, bytes, fromCda }`.
-#[wasm_bindgen(js_name = unwrapDocument)]
-pub fn unwrap_document(content_type: &str, bytes: Vec<u8>) -> JsValue {
-    let u = crate::client::unwrap_document(content_type, bytes);
+/// Accepts a retrieved body as a document for `patient` (size checked when given):
+/// `{ contentType, bytes, fromCda, displayable }`, or a typed error (`UNSAFE_CONTENT`,
+/// `INCOMPLETE_DOCUMENT`, `DOCUMENT_WITHHELD`).
+#[wasm_bindgen(js_name = acceptDocument)]
+pub fn accept_document(
+    content_type: &str,
+    bytes: Vec<u8>,
+    patient: &str,
+    size: Option<f64>,
+) -> JsResult<JsValue> {
+    let expected = crate::document::Expected {
+        patient,
+        size: size.map(|s| s.max(0.0) as u64),
+    };
+    let u = crate::document::accept(content_type, bytes, &expected).map_err(to_js)?;
     let o = js_sys::Object::new();
     super::set(&o, "contentType", &u.content_type.into());
     super::set(
@@ -542,13 +553,30 @@ pub fn unwrap_document(content_type: &str, bytes: Vec<u8>) -> JsValue {
         &js_sys::Uint8Array::from(u.bytes.as_slice()).into(),
     );
     super::set(&o, "fromCda", &u.from_cda.into());
-    o.into()
+    super::set(&o, "displayable", &u.displayable.into());
+    Ok(o.into())
 }
 
-/// Server text cleaned for an error message (national ids masked, bounded).
-#[wasm_bindgen(js_name = cleanText)]
-pub fn clean_text(text: &str) -> String {
-    crate::client::clean(text, 300)
+/// Checks a streamed PDF's first bytes (`%PDF-`).
+#[wasm_bindgen(js_name = checkPdfStart)]
+pub fn check_pdf_start(head: &[u8]) -> JsResult<()> {
+    crate::document::check_pdf_start(head).map_err(to_js)
+}
+
+/// Checks a streamed PDF's end: its last bytes (`%%EOF`) and its length against the
+/// promised size.
+#[wasm_bindgen(js_name = checkPdfEnd)]
+pub fn check_pdf_end(tail: &[u8], len: f64, size: Option<f64>) -> JsResult<()> {
+    crate::document::check_size(len.max(0.0) as u64, size.map(|s| s.max(0.0) as u64))
+        .and_then(|()| crate::document::check_pdf_end(tail))
+        .map_err(to_js)
+}
+
+/// Any text made safe for an error message (national ids in groups, tokens), up to `max`
+/// characters: the JS error classes pass their path and rule through it.
+#[wasm_bindgen(js_name = scrubText)]
+pub fn scrub_text(text: &str, max: u32) -> String {
+    crate::error::scrub(text, max as usize)
 }
 
 /// The `jti` of a JWT access token (for the audit log; the token itself is never logged), or

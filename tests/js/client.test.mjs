@@ -3,9 +3,10 @@
 // ending in a typed error or a bounded successful retry, and the logs agreeing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client, AuditLog, TrustContext, importPrivateKey, OAuthError, FhirError, TimeoutError, MalformedResponseError, ArgumentError, AuditError, WithheldError } from 'tillit';
+import { Client, AuditLog, TrustContext, importPrivateKey, OAuthError, FhirError, TimeoutError, MalformedResponseError, ArgumentError, AuditError } from 'tillit';
 import { startEmulator, PRACTITIONER } from '../support/emulator.mjs';
 import { attestation } from './fixtures.mjs';
+import { spyFetch } from '../support/spy-fetch.mjs';
 
 let emu, key, patients;
 const unhandled = [];
@@ -20,20 +21,6 @@ after(async () => {
   await emu?.stop();
   assert.deepEqual(unhandled, [], 'no unhandled rejections');
 });
-
-/** A fetch that records requests and can add the emulator's per-request fault header. */
-function spyFetch(fault) {
-  const calls = [];
-  const f = async (url, init = {}) => {
-    const headers = new Headers(init.headers);
-    const path = new URL(url).pathname;
-    if (fault && fault.when(path)) headers.set('x-emulator-fault', fault.mode);
-    const res = await fetch(url, { ...init, headers });
-    calls.push({ path, status: res.status, auth: headers.get('authorization'), eventId: headers.get('nhn-event-id') });
-    return res;
-  };
-  return { f, calls };
-}
 
 async function setup(opts = {}) {
   const auditLog = await AuditLog.open({ sink: 'memory' });
@@ -158,10 +145,17 @@ test('retrieval: CDA is unwrapped; withheld entries and foreign origins are refu
     assert.equal(d.contentType, 'application/pdf');
   }
   const before = calls.length;
+  // Only the entries this client returned, as returned: a copy with another type, or one
+  // pointing elsewhere, is refused before anything is sent (tests/js/retrieval.test.mjs has the rest).
   const note = { ...r.entries[0], type: { coding: [{ system: 'urn:oid:2.16.578.1.12.4.1.1.9602', code: 'B02-2' }] }, category: [{ coding: [{ system: 'urn:oid:2.16.578.1.12.4.1.1.9602', code: 'B00-1' }] }] };
-  await assert.rejects(ehr.getDocument(note), WithheldError);
+  await assert.rejects(ehr.getDocument(note), (e) => e instanceof ArgumentError && e.path === 'entry');
   const evil = { ...r.entries[0], content: [{ attachment: { url: 'https://evil.example/mhd/document?documentUniqueId=1' } }] };
-  await assert.rejects(ehr.getDocument(evil), (e) => e instanceof ArgumentError && /documentSourceOrigins/.test(e.rule));
+  await assert.rejects(ehr.getDocument(evil), (e) => e instanceof ArgumentError && e.path === 'entry');
+  const foreign = new Client({ issuer: emu.url, clientId: emu.clientId, key, documentListBaseUrl: emu.url, auditLog: await AuditLog.open({ sink: 'memory' }), fetch: spyFetch().f, documentSourceOrigins: ['https://elsewhere.example'] }).withContext(ctxFor(patients[0]));
+  const fr = await foreign.searchDocuments({ patient: patients[0], pageSize: 1000 });
+  const sentBefore = calls.length;
+  await assert.rejects(foreign.getDocument(fr.entries[0]), (e) => e instanceof ArgumentError && /documentSourceOrigins/.test(e.rule));
+  assert.equal(calls.length, sentBefore);
   assert.equal(calls.length, before, 'no request was sent');
 });
 

@@ -3,6 +3,7 @@
 import {
   TrustContext, generateKey, createClientAssertion, createDpopProof, jwkThumbprint, importPrivateKey,
   TillitError, TrustContextError, type Key, type Signer, type AttestationJSON, type ErrorCode, Systems,
+  UnsafeContentError, IncompleteDocumentError, type Client, type SearchPage, type SearchResult, type SearchStop, type RetrievedDocument,
 } from 'tillit';
 
 const att: AttestationJSON = {
@@ -37,4 +38,27 @@ export async function integrate(): Promise<string> {
     if (e instanceof TillitError) return e.rule;
   }
   return a + p;
+}
+
+/** Paging with a memory and retrieval refusals, as a UI would handle them. */
+export async function browse(view: Client, patient: string): Promise<number> {
+  const shown = new Map<string, SearchPage['entries'][number]>();
+  let stop: SearchStop | null = null;
+  for await (const page of view.searchDocumentPages({ patient, pageSize: 50, maxPages: 10 })) {
+    for (const e of page.entries) shown.set(e.id, e);
+    for (const r of page.retracted) shown.delete(r.id);
+    stop = page.stop;
+  }
+  const all: SearchResult = await view.searchDocuments({ patient, maxPages: 5 });
+  const first = [...shown.values()][0];
+  try {
+    const d: RetrievedDocument = await view.getDocument(first);
+    return d.bytes.length + all.entries.length + (stop ? 1 : 0);
+  } catch (e) {
+    if (e instanceof UnsafeContentError || e instanceof IncompleteDocumentError) {
+      const code: ErrorCode = e.code;
+      return code.length;
+    }
+    throw e;
+  }
 }

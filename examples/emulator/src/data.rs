@@ -294,7 +294,8 @@ impl World {
             "content": [{ "attachment": {
                 "contentType": if d.cda { "application/xml" } else { "application/pdf" },
                 "title": d.title,
-                "size": pdf(&d.title).len(),
+                // FHIR R4 Attachment.size: the bytes at `url` (the CDA itself for CDA documents).
+                "size": if d.cda { cda(&d.title, &self.patients[d.patient]).len() } else { pdf(&d.title).len() },
                 "creation": format!("{}T08:30:00+01:00", d.date),
                 "url": format!("{base}/mhd/document?documentUniqueId={unique}&repositoryUniqueId={}&homeCommunityId=urn:oid:2.16.578.1.12.4.5.100", org.repository)
             } }]
@@ -360,12 +361,13 @@ pub fn pdf(title: &str) -> Vec<u8> {
     out
 }
 
-/// A CDA ClinicalDocument whose nonXMLBody carries the PDF in base64.
-pub fn cda(title: &str) -> String {
+/// A CDA ClinicalDocument about `patient` (recordTarget/patientRole/id, the fødselsnummer
+/// OID as root) whose nonXMLBody carries the PDF in base64.
+pub fn cda(title: &str, patient: &str) -> String {
     use base64ct::{Base64, Encoding};
     let b64 = Base64::encode_string(&pdf(title));
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>{}</title><component><nonXMLBody><text mediaType=\"application/pdf\" representation=\"B64\">{b64}</text></nonXMLBody></component></ClinicalDocument>\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>{}</title><recordTarget><patientRole><id root=\"2.16.578.1.12.4.1.4.1\" extension=\"{patient}\"/></patientRole></recordTarget><component><nonXMLBody><text mediaType=\"application/pdf\" representation=\"B64\">{b64}</text></nonXMLBody></component></ClinicalDocument>\n",
         title.replace('&', "&amp;").replace('<', "&lt;")
     )
 }
@@ -373,7 +375,7 @@ pub fn cda(title: &str) -> String {
 /// A CDA ClinicalDocument whose nonXMLBody carries a KITH XML message (an epicrisis) in
 /// base64, the form NHN's reference EHR unwraps (NorskHelsenett/Pasientens-journaldokumenter,
 /// `.NET/PatientHealthRecordsEPJ/.../Controllers/DocumentController.cs`).
-pub fn cda_kith(title: &str) -> String {
+pub fn cda_kith(title: &str, patient: &str) -> String {
     use base64ct::{Base64, Encoding};
     let t = title.replace('&', "&amp;").replace('<', "&lt;");
     let kith = format!(
@@ -381,7 +383,7 @@ pub fn cda_kith(title: &str) -> String {
     );
     let b64 = Base64::encode_string(kith.as_bytes());
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>{t}</title><component><nonXMLBody><text mediaType=\"application/xml\" representation=\"B64\">{b64}</text></nonXMLBody></component></ClinicalDocument>\n"
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>{t}</title><recordTarget><patientRole><id root=\"2.16.578.1.12.4.1.4.1\" extension=\"{patient}\"/></patientRole></recordTarget><component><nonXMLBody><text mediaType=\"application/xml\" representation=\"B64\">{b64}</text></nonXMLBody></component></ClinicalDocument>\n"
     )
 }
 

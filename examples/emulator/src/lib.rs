@@ -3,10 +3,12 @@
 //!
 //! Faults for reliability tests come from `--fault MODE` or, per request, the test-only
 //! header `x-emulator-fault`: `latency=MS`, `500`, `503`, `truncated`, `malformed`,
-//! `nonce` (a new nonce on every request), `expired-token`, `leak-patient`, `leak-type`.
+//! `nonce` (a new nonce on every request), `expired-token`, `leak-patient`, `leak-type`, and
+//! the retrieval and paging faults of [`faults`].
 
 pub mod collector;
 pub mod data;
+pub mod faults;
 pub mod verify;
 
 use axum::body::Bytes;
@@ -1544,12 +1546,12 @@ async fn search(
             let n = s.world.illegal_doc(pi);
             entries.push(entry_value(&s.world, &n, &b).to_string().into());
         }
-        _ => {}
+        other => entries.extend(faults::search_entries(other, &s.world, &matching, page, &b)),
     }
     let mut links = vec![
         json!({ "relation": "self", "url": format!("{b}/R4/fhir/DocumentReference/_search?_count={count}&_page={page}") }),
     ];
-    if page * count < total {
+    if page * count < total || faults::endless_next(fl.as_deref()) {
         links.push(json!({ "relation": "next", "url": format!("{b}/R4/fhir/DocumentReference/_search?_count={count}&_page={}", page + 1) }));
     }
     record(200);
@@ -1666,12 +1668,16 @@ async fn retrieve(
     }
     log_event(&mut s.m.lock().expect("lock"), seen(200));
     let (ct, body) = if doc.kith {
-        ("application/xml", data::cda_kith(&doc.title).into_bytes())
+        (
+            "application/xml",
+            data::cda_kith(&doc.title, &nin).into_bytes(),
+        )
     } else if doc.cda {
-        ("application/xml", data::cda(&doc.title).into_bytes())
+        ("application/xml", data::cda(&doc.title, &nin).into_bytes())
     } else {
         ("application/pdf", data::pdf(&doc.title))
     };
+    let (ct, body) = faults::document(fl.as_deref(), &s.world, &doc).unwrap_or((ct, body));
     let mut r = (StatusCode::OK, body.clone()).into_response();
     r.headers_mut()
         .insert("content-type", HeaderValue::from_static(ct));
