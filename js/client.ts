@@ -712,7 +712,7 @@ export class Client {
     if (!byPatient) narrowed.set(ctx, (byPatient = new Map()));
     let one = byPatient.get(patient);
     if (!one) {
-      const p = (ctx.toJSON() as { patients: PatientJSON[] }).patients.find((x) => x.identifier.id === patient)!;
+      const p = (ctx.toJSON() as { patients: PatientJSON[] }).patients.find((x) => x.identifier?.id === patient)!;
       byPatient.set(patient, (one = ctx.withPatients([p])));
     }
     return one;
