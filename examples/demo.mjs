@@ -103,7 +103,9 @@ export async function startPages(emulatorUrl, port = 0, { quiet = false } = {}) 
     clientId: cfg.clientId,
     issuer: emulatorUrl,
     redirectUris: [`${url}/ehr/`, `${url}/citizen/`],
-    scopes: ['openid', 'nhn:phr/mhd/read-documentreferences', 'nhn:phr/mhd/read-document'],
+    scopes: ['openid', 'offline_access', 'nhn:phr/mhd/read-documentreferences', 'nhn:phr/mhd/read-document'],
+    // The APIs login() names by RFC 8707 resource (the document list's, by default).
+    resources: ['nhn:phr'],
     auditLog,
     authorize: (req) => sessions.get(sessionOf(req)),
     log: (line) => {

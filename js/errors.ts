@@ -62,8 +62,11 @@ export class TillitError extends Error {
   /** The rule that was broken, in words. */
   readonly rule: string;
   constructor(code: ErrorCode, path: string, rule: string) {
-    path = core.scrubText(String(path), MAX_PATH);
-    rule = core.scrubText(String(rule), MAX_RULE);
+    // A load error is raised before the core (and so its scrubber) exists; its text is ours
+    // (the wasm's URL and the fix), never a server's or the input's.
+    const loading = code.startsWith('WASM_');
+    path = loading ? String(path).slice(0, MAX_PATH) : core.scrubText(String(path), MAX_PATH);
+    rule = loading ? String(rule).slice(0, MAX_RULE) : core.scrubText(String(rule), MAX_RULE);
     super(`${code} at ${path}: ${rule}`);
     this.name = new.target.name;
     this.code = code;

@@ -11,7 +11,9 @@ import { startEmulator, PRACTITIONER } from '../support/emulator.mjs';
 import { attestation, syntheticFnr } from './fixtures.mjs';
 
 const REDIRECT = 'http://127.0.0.1/callback';
-const SCOPES = ['openid', 'nhn:phr/mhd/read-documentreferences', 'nhn:phr/mhd/read-document'];
+// The scopes login() asks for by default, offline_access among them (HelseID issues no refresh
+// token without it: NorskHelsenett/kjernejournal-innlogging-klient, helseid/HelseID.kt).
+const SCOPES = ['openid', 'offline_access', 'nhn:phr/mhd/read-documentreferences', 'nhn:phr/mhd/read-document'];
 let emu, key, patients, server, signerUrl, auditLog, lines, signer, session;
 
 const b64u = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
@@ -28,7 +30,7 @@ before(async () => {
   // first two patients (their access control decides; the signer only asks).
   session = { practitioner: { id: PRACTITIONER, hprNr: '9144900' }, organisation: { legalEntity: '974760673', pointOfCare: '974760673' }, allowedPatients: [patients[0], patients[1]], sessionId: 'sess-1' };
   signer = new CheckedSigner({
-    key, clientId: emu.clientId, issuer: emu.url, redirectUris: [REDIRECT], scopes: SCOPES, auditLog,
+    key, clientId: emu.clientId, issuer: emu.url, redirectUris: [REDIRECT], scopes: SCOPES, resources: ['nhn:phr'], auditLog,
     authorize: (req) => (req.headers?.cookie === 'sid=sess-1' || req === 'sess-1' ? session : null),
     log: (l) => lines.push(l),
     rateLimit: { burst: 1000, perMinute: 1000 },
@@ -101,7 +103,8 @@ test('jose verifies what the signer signs', async () => {
   assert.equal(protectedHeader.typ, 'client-authentication+jwt');
   assert.equal(JSON.parse(new TextDecoder().decode(payload)).aud, emu.url);
   const ro = await createRequestObject({ clientId: emu.clientId, issuer: emu.url, redirectUri: REDIRECT, scope: 'openid', state: 's1', codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', signer: { alg: 'ES256', kid: key.kid, sign: async (d) => (await signer.sign(d, 'sess-1')).signature } });
-  assert.equal((await compactVerify(ro, await importJWK({ ...key.publicJwk }, 'ES256'))).protectedHeader.typ, 'oauth-authz-req+jwt');
+  // The request object's typ as NHN's reference EHR and HelseID.Samples set it (docs/nhn-conformance.md).
+  assert.equal((await compactVerify(ro, await importJWK({ ...key.publicJwk }, 'ES256'))).protectedHeader.typ, 'client-authentication+jwt');
 });
 
 /** A client assertion as the core would make it, for hand-made variants. */
@@ -183,7 +186,9 @@ test('the rate limit is per session', async () => {
 });
 
 test('a failing access log signs nothing', async () => {
-  const broken = await AuditLog.open({ sink: { append: async () => { throw new Error('disk full'); }, read: async () => [] } });
+  // The sink takes the log's declaration record at open, then fails: the disk filled up.
+  const stored = [];
+  const broken = await AuditLog.open({ sink: { append: async (lines) => { if (stored.length) throw new Error('disk full'); stored.push(...lines); }, read: async () => stored } });
   const s = new CheckedSigner({ key, clientId: emu.clientId, issuer: emu.url, auditLog: broken, log: () => {}, authorize: () => session });
   await assert.rejects(s.sign(assertion(), 'x'), (e) => e.code === 'AUDIT_FAILURE');
 });

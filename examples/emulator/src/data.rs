@@ -295,7 +295,7 @@ impl World {
                 "contentType": if d.cda { "application/xml" } else { "application/pdf" },
                 "title": d.title,
                 // FHIR R4 Attachment.size: the bytes at `url` (the CDA itself for CDA documents).
-                "size": if d.cda { cda(&d.title, &self.patients[d.patient]).len() } else { pdf(&d.title).len() },
+                "size": if d.kith { cda_kith(&d.title, &self.patients[d.patient]).len() } else if d.cda { cda(&d.title, &self.patients[d.patient]).len() } else { pdf(&d.title).len() },
                 "creation": format!("{}T08:30:00+01:00", d.date),
                 "url": format!("{base}/mhd/document?documentUniqueId={unique}&repositoryUniqueId={}&homeCommunityId=urn:oid:2.16.578.1.12.4.5.100", org.repository)
             } }]
