@@ -106,6 +106,9 @@ export async function startPages(emulatorUrl, port = 0, { quiet = false } = {}) 
     scopes: ['openid', 'offline_access', 'nhn:phr/mhd/read-documentreferences', 'nhn:phr/mhd/read-document'],
     // The APIs login() names by RFC 8707 resource (the document list's, by default).
     resources: ['nhn:phr'],
+    // The demo's pages (and the end-to-end tests, many pages in one browser session) sign a few
+    // times per look-up; a production backend keeps the default (20 at once, 60 a minute).
+    rateLimit: { burst: 200, perMinute: 600 },
     auditLog,
     authorize: (req) => sessions.get(sessionOf(req)),
     log: (line) => {
