@@ -156,6 +156,23 @@ impl<'a> P<'a> {
     }
 }
 
+/// `Name S? '=' S? ('"' … '"' | "'" … "'")`: an attribute, or a pseudo-attribute of the XML
+/// declaration; its name and its raw value (not yet normalised or decoded).
+fn name_eq_value<'a>(p: &mut P<'a>) -> R<(&'a str, &'a str)> {
+    let name = p.name()?;
+    p.ws();
+    p.expect("=")?;
+    p.ws();
+    let q = if p.eat("\"") {
+        "\""
+    } else if p.eat("'") {
+        "'"
+    } else {
+        return Err(NotWellFormed);
+    };
+    Ok((name, p.until(q)?))
+}
+
 /// The XML declaration after `<?xml`: `version`, then optionally `encoding` and `standalone`,
 /// in that order, each with its value's own grammar.
 fn declaration(p: &mut P<'_>) -> R<()> {
@@ -168,18 +185,7 @@ fn declaration(p: &mut P<'_>) -> R<()> {
         if !spaced {
             return Err(NotWellFormed);
         }
-        let name = p.name()?;
-        p.ws();
-        p.expect("=")?;
-        p.ws();
-        let q = if p.eat("\"") {
-            "\""
-        } else if p.eat("'") {
-            "'"
-        } else {
-            return Err(NotWellFormed);
-        };
-        let v = p.until(q)?;
+        let (name, v) = name_eq_value(p)?;
         let (rank, ok) = match name {
             "version" => (
                 1,
@@ -340,18 +346,7 @@ pub fn parse(text: &str) -> R<Doc> {
                 if !spaced {
                     return Err(NotWellFormed);
                 }
-                let an = p.name()?;
-                p.ws();
-                p.expect("=")?;
-                p.ws();
-                let q = if p.eat("\"") {
-                    "\""
-                } else if p.eat("'") {
-                    "'"
-                } else {
-                    return Err(NotWellFormed);
-                };
-                let raw = p.until(q)?;
+                let (an, raw) = name_eq_value(&mut p)?;
                 // Attribute-value normalisation: each line break or tab becomes a space.
                 let raw = raw.replace("\r\n", " ").replace(['\t', '\n', '\r'], " ");
                 let mut v = String::new();
