@@ -10,9 +10,10 @@
 //! /helsenorge/connect/token` (authorization_code with private_key_jwt and a DPoP proof:
 //! a DPoP-bound access token for the collector, and an ID token).
 
-use super::{authenticate, base, form, json_response, now, oauth_error, own_jwk, Shared};
+use crate::helseid::authenticate;
+use crate::http::{base, fields, json_response, oauth_error, urlencode, FormBody};
+use crate::state::{now, own_jwk, Emulator, Shared};
 use crate::verify::{self, refuse, Refusal};
-use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -45,7 +46,7 @@ pub fn audience_for(scope: &str) -> &'static str {
     if scopes.peek().is_some() && scopes.all(|s| s.starts_with("tillit:collector/")) {
         AUD_COLLECTOR
     } else {
-        super::AUD_PJD
+        crate::mhd::AUD_PJD
     }
 }
 
@@ -61,7 +62,7 @@ pub fn routes() -> Router<Shared> {
         .route("/helsenorge/connect/token", post(token))
 }
 
-fn signing(s: &super::Emulator) -> p256::ecdsa::SigningKey {
+fn signing(s: &Emulator) -> p256::ecdsa::SigningKey {
     let seed = Sha256::digest(format!("tillit-emulator-helsenorge-{}", s.config.seed).as_bytes());
     p256::ecdsa::SigningKey::from_slice(&seed).expect("a 32-byte scalar")
 }
@@ -170,7 +171,7 @@ async fn authorize(State(s): State<Shared>, Query(q): Query<HashMap<String, Stri
     );
     let state = q
         .get("state")
-        .map(|st| format!("&state={}", super::urlencode(st)))
+        .map(|st| format!("&state={}", urlencode(st)))
         .unwrap_or_default();
     let sep = if redirect.contains('?') { '&' } else { '?' };
     let mut r = StatusCode::FOUND.into_response();
@@ -192,9 +193,9 @@ fn rand_bytes() -> [u8; 12] {
     h[..12].try_into().expect("12 bytes")
 }
 
-async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
+async fn token(State(s): State<Shared>, headers: HeaderMap, uri: Uri, body: FormBody) -> Response {
     let issuer = format!("{}{PREFIX}", base(&headers));
-    let f = form(&body);
+    let f = fields(body);
     let result: Result<Value, Refusal> = (|| {
         let (client, _) = {
             let mut m = s.m.lock().expect("lock");

@@ -1,3 +1,10 @@
+//! The fault modes for reliability tests, chosen by `--fault MODE` or, per request, by the
+//! test-only header `x-emulator-fault` (`fault`).
+//!
+//! Every endpoint (`pre_fault`, `post_fault`): `latency=MS`, `500`, `503`, `truncated`,
+//! `malformed`; the token and resource endpoints: `nonce` (a new nonce on every request),
+//! `expired-token`; the document list: `leak-patient`, `leak-type`.
+//!
 //! The fault modes of the retrieval and paging tests (tillit issue 16): what a compromised or
 //! broken document source or document list could send. Chosen like the others, by
 //! `--fault MODE` or the test-only header `x-emulator-fault`.
@@ -17,7 +24,13 @@
 //! - `endless-next`: every page links `next`, also the empty ones past the last document.
 
 use crate::data::{self, Doc, World};
+use crate::http::json_response;
+use crate::state::Emulator;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The script an active-content fault carries: it marks the window it runs in.
 pub const SCRIPT: &str = "window.__docScriptRan = (window.__docScriptRan || 0) + 1; try { parent.__docScriptRan = (parent.__docScriptRan || 0) + 1; } catch (e) {}";
@@ -36,7 +49,9 @@ pub fn search_entries(
             .map(|d| {
                 let mut blocked = (*d).clone();
                 blocked.labels = vec![(data::SYSTEM_BLOCKS, "NORS")];
-                crate::entry_value(world, &blocked, base).to_string().into()
+                crate::mhd::entry_value(world, &blocked, base)
+                    .to_string()
+                    .into()
             })
             .into_iter()
             .collect(),
@@ -76,4 +91,50 @@ pub fn document(mode: Option<&str>, world: &World, doc: &Doc) -> Option<(&'stati
         }
         _ => return None,
     })
+}
+
+/// The fault mode of a request: its `x-emulator-fault` header, else the emulator's `--fault`.
+pub(crate) fn fault(s: &Emulator, headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-emulator-fault")
+        .and_then(|h| h.to_str().ok())
+        .map(String::from)
+        .or_else(|| s.config.fault.clone())
+}
+
+/// Applies the fault modes that act before the handler; `Some` replaces the response.
+pub(crate) async fn pre_fault(f: Option<&str>) -> Option<Response> {
+    match f? {
+        f if f.starts_with("latency=") => {
+            let ms: u64 = f["latency=".len()..].parse().unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(ms.min(120_000))).await;
+            None
+        }
+        "500" => Some(json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "exception", "diagnostics": "emulated failure"}]}),
+            &[],
+        )),
+        "503" => Some(json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "transient", "diagnostics": "emulated overload"}]}),
+            &[("retry-after", "1".into())],
+        )),
+        _ => None,
+    }
+}
+
+/// Applies the fault modes that damage a successful body.
+pub(crate) fn post_fault(f: Option<&str>, mut r: Response, body: String) -> Response {
+    let body = match f {
+        Some("truncated") => body[..body.len() / 2].to_string(),
+        Some("malformed") => format!(
+            "{{\"resourceType\": \"Bundle\", {}",
+            &body[1..body.len() / 3]
+        ),
+        _ => body,
+    };
+    *r.body_mut() = axum::body::Body::from(body);
+    r.headers_mut().remove("content-length");
+    r
 }
