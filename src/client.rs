@@ -60,9 +60,9 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_retries: 2,
-            base_ms: 200,
-            max_wait_ms: 5_000,
+            max_retries: crate::limits::MAX_RETRIES,
+            base_ms: crate::limits::RETRY_BASE_MS,
+            max_wait_ms: crate::limits::MAX_RETRY_WAIT_MS,
         }
     }
 }

@@ -154,6 +154,11 @@ pub fn opt_u64_in(v: Option<&Value>) -> core::result::Result<Option<u64>, String
     }
 }
 
+/// [`parse_limited`] within one of the [`limits`](crate::limits).
+pub fn parse_within(text: &str, limit: crate::limits::JsonLimit, what: &str) -> Result<Value> {
+    parse_limited(text, limit.bytes, limit.depth, what)
+}
+
 /// Parses JSON text with a size limit and a nesting limit, so hostile input cannot exhaust
 /// memory or the stack: the text is checked by [`crate::scan::Reader`] (which knows the
 /// nesting as it reads) before serde_json builds the tree. `what` names the argument in

@@ -32,6 +32,7 @@ pub mod fhirtime;
 pub mod ident;
 pub mod jose;
 pub mod json;
+pub mod limits;
 pub mod minimise;
 pub mod policy;
 pub mod scan;

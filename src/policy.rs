@@ -315,8 +315,12 @@ impl Policy {
         let (max_input_bytes, max_depth) = match o.opt_obj("limits")? {
             Some(l) => {
                 l.only(&["maxInputBytes", "maxDepth"])?;
-                let b = l.opt_u64("maxInputBytes")?.unwrap_or(64 << 20);
-                let d = l.opt_u64("maxDepth")?.unwrap_or(64);
+                let b = l
+                    .opt_u64("maxInputBytes")?
+                    .unwrap_or(crate::limits::BUNDLE.bytes as u64);
+                let d = l
+                    .opt_u64("maxDepth")?
+                    .unwrap_or(crate::limits::BUNDLE.depth as u64);
                 if b == 0 || b > 1 << 30 {
                     return Err(l.err("maxInputBytes", "must be 1 byte to 1 GiB"));
                 }
@@ -325,7 +329,7 @@ impl Policy {
                 }
                 (b as usize, d as usize)
             }
-            None => (64 << 20, 64),
+            None => (crate::limits::BUNDLE.bytes, crate::limits::BUNDLE.depth),
         };
         Ok(Policy {
             kinds,

@@ -25,7 +25,7 @@ use crate::assertion::{MAX_LIFETIME_SECS, TYP_CLIENT_ASSERTION};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ident::{HprNr, NationalId, OrgNr};
 use crate::jose::{b64u_decode, Alg};
-use crate::json::{parse_limited, Obj};
+use crate::json::{parse_within, Obj};
 use crate::trust::{
     Attestation, Patient, Practitioner, TenantOrganisation, TrustContext,
     TYPE_HELSEID_AUTHORIZATION, TYPE_TRUST_FRAMEWORK,
@@ -36,10 +36,10 @@ use std::collections::HashMap;
 /// `typ` of a PAR request object.
 pub const TYP_REQUEST_OBJECT: &str = "oauth-authz-req+jwt";
 /// Longest signing input the gate reads (the core's own request objects are ~3 KB).
-pub const MAX_INPUT_BYTES: usize = 16 * 1024;
+pub const MAX_INPUT_BYTES: usize = crate::limits::SIGNING_REQUEST.bytes;
 /// Default tolerance, in seconds, for `iat`/`nbf` against the server's clock and for a `toa`
 /// slightly in the future.
-pub const DEFAULT_SKEW_SECS: u64 = 30;
+pub const DEFAULT_SKEW_SECS: u64 = crate::limits::DEFAULT_SKEW_SECS;
 /// Most `jti`s held at once; beyond it the gate refuses (fail closed) rather than forget.
 pub const MAX_SEEN_JTIS: usize = 100_000;
 /// Sessions tracked before full (refilled) buckets are forgotten.
@@ -777,7 +777,7 @@ fn split(input: &[u8]) -> Refused<(Value, Value)> {
             reason: Reason::NotJws,
             error: Error::new(ErrorCode::SigningRefused, path.clone(), "is not UTF-8 JSON"),
         })?;
-        let v = parse_limited(text, MAX_INPUT_BYTES, 32, &path).map_err(|e| Refusal {
+        let v = parse_within(text, crate::limits::SIGNING_REQUEST, &path).map_err(|e| Refusal {
             reason: Reason::NotJws,
             error: Error::new(ErrorCode::SigningRefused, e.path(), e.rule()),
         })?;

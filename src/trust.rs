@@ -36,7 +36,7 @@ pub const TYPE_CITIZEN: &str = "tillit:citizen";
 /// System of the multi-tenant organisation identifier.
 pub const SYSTEM_ORG_ICD: &str = "urn:oid:1.0.6523";
 /// Longest life of an attestation, in seconds (60 minutes).
-pub const MAX_ATTESTATION_AGE_SECS: u64 = 3600;
+pub const MAX_ATTESTATION_AGE_SECS: u64 = crate::limits::MAX_ATTESTATION_AGE_SECS;
 
 const CODE: ErrorCode = ErrorCode::InvalidTrustContext;
 const MAX_TEXT: usize = 512;

@@ -300,7 +300,7 @@ pub fn read_ndjson(bytes: &[u8]) -> Result<NdjsonRead> {
         let line = &bytes[start..end.unwrap_or(bytes.len())];
         let parsed = core::str::from_utf8(line)
             .ok()
-            .and_then(|s| crate::json::parse_limited(s, 16 << 20, 128, "line").ok())
+            .and_then(|s| crate::json::parse_within(s, crate::limits::RECORD, "line").ok())
             .filter(Value::is_object);
         match (parsed, end) {
             (Some(v), Some(e)) => {

@@ -41,7 +41,7 @@ pub(crate) fn from_js(v: &JsValue, path: &str) -> JsResult<Value> {
         .ok()
         .and_then(|s| s.as_string())
         .ok_or_else(|| arg_err(path, "must be plain JSON data (objects, arrays, strings, numbers, booleans; no cycles, no BigInt)"))?;
-    crate::json::parse_limited(&text, 16 << 20, 128, path).map_err(to_js)
+    crate::json::parse_within(&text, crate::limits::RECORD, path).map_err(to_js)
 }
 
 /// Writes JSON to a JS value, objects as plain objects.
