@@ -5,7 +5,7 @@
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 seconds="${1:-5}"
-targets=(trust_context identifiers minimise minimise_generative jws audit_reader audit_events audit_midstate policy scan signing_gate document)
+targets=(trust_context identifiers minimise minimise_generative jws audit_reader audit_events audit_writer audit_midstate policy scan signing_gate document)
 if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   log "no nightly Rust toolchain on this machine: the fuzz smoke cannot run (rustup cannot download one here)"
   exit 1

@@ -33,6 +33,7 @@ pub mod ident;
 pub mod jose;
 pub mod json;
 pub mod limits;
+pub mod memo;
 pub mod minimise;
 pub mod policy;
 pub mod scan;

@@ -50,6 +50,8 @@ pub const MAX_ATTESTATION_AGE_SECS: u64 = 3600;
 /// The clock skew allowed by default where times are compared (attestations, tokens, the
 /// server signer).
 pub const DEFAULT_SKEW_SECS: u64 = 30;
+/// The largest clock skew a caller may allow (the server signer's `skewSeconds`).
+pub const MAX_SKEW_SECS: u64 = 300;
 
 /// The HTTP client's time-out per attempt, body included, by default (milliseconds).
 pub const DEFAULT_TIMEOUT_MS: u64 = 15_000;
@@ -75,6 +77,7 @@ pub fn all() -> Value {
         "signingRequest": lim(SIGNING_REQUEST),
         "maxAttestationAgeSeconds": MAX_ATTESTATION_AGE_SECS,
         "defaultSkewSeconds": DEFAULT_SKEW_SECS,
+        "maxSkewSeconds": MAX_SKEW_SECS,
         "defaultTimeoutMs": DEFAULT_TIMEOUT_MS,
         "maxTimeoutMs": MAX_TIMEOUT_MS,
         "maxRetries": MAX_RETRIES,
@@ -94,6 +97,6 @@ mod tests {
         assert_eq!(a["record"]["depth"], 128);
         assert_eq!(a["maxAttestationAgeSeconds"], 3600);
         assert_eq!(a["defaultSkewSeconds"], 30);
-        assert_eq!(a.as_object().map(|o| o.len()), Some(13));
+        assert_eq!(a.as_object().map(|o| o.len()), Some(14));
     }
 }

@@ -369,6 +369,20 @@ impl TenantOrganisation {
         }
     }
 
+    /// A multi-tenant client's organisation when `parent` is given (`child` optional), else
+    /// a single-tenant client's `child`; neither is an error at `path`.
+    pub fn from_parts(parent: Option<OrgNr>, child: Option<OrgNr>, path: &str) -> Result<Self> {
+        match (parent, child) {
+            (Some(p), c) => Ok(Self::multi(p, c)),
+            (None, Some(c)) => Ok(Self::single(c)),
+            (None, None) => Err(Error::new(
+                ErrorCode::InvalidArgument,
+                path,
+                "needs parent (multi-tenant, child optional) or child (single-tenant)",
+            )),
+        }
+    }
+
     /// A single-tenant client's child organisation.
     pub fn single(child: OrgNr) -> Self {
         TenantOrganisation {
@@ -1323,5 +1337,17 @@ pub(crate) mod tests {
         bad["practitioner_role"]["organization"]["identifier"]["value"] =
             json!("NO:ORGNR:974760674");
         assert!(TenantOrganisation::from_json(&bad).is_err());
+    }
+
+    #[test]
+    fn a_tenant_is_multi_with_a_parent_single_with_only_a_child() {
+        let p = OrgNr::parse("974760673", "p").unwrap();
+        let c = OrgNr::parse("974760673", "c").unwrap();
+        let multi = TenantOrganisation::from_parts(Some(p.clone()), None, "tenant").unwrap();
+        assert_eq!(multi, TenantOrganisation::multi(p, None));
+        let single = TenantOrganisation::from_parts(None, Some(c.clone()), "tenant").unwrap();
+        assert_eq!(single, TenantOrganisation::single(c));
+        let e = TenantOrganisation::from_parts(None, None, "tenant").unwrap_err();
+        assert_eq!((e.code(), e.path()), (ErrorCode::InvalidArgument, "tenant"));
     }
 }

@@ -9,6 +9,8 @@ pub mod control;
 pub mod event;
 pub mod format;
 pub mod midstate;
+pub mod stream;
+pub mod writer;
 
 #[cfg(test)]
 mod tests;

@@ -13,6 +13,7 @@
 
 mod bundle;
 mod project;
+mod result;
 mod rules;
 pub mod schema;
 

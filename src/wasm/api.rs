@@ -20,37 +20,28 @@ pub fn core_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-thread_local! {
-    /// The last trust context given as text, parsed: a session passes the same context text
-    /// for every assertion, proof and page, and parsing and validating it each time is most
-    /// of the cost of building an assertion. Parsing is deterministic, so a hit is exact.
-    static LAST_CONTEXT: std::cell::RefCell<Option<(String, TrustContext)>> = const { std::cell::RefCell::new(None) };
+/// A trust context from JSON text (the wrapper's fast path, parsed once per distinct text by
+/// [`crate::memo`]) or a plain object.
+fn trust_context(v: &JsValue, path: &str) -> JsResult<TrustContext> {
+    match v.as_string() {
+        Some(t) => crate::memo::trust_context(&t, path).map_err(to_js),
+        None => TrustContext::from_json(&from_js(v, path)?).map_err(|e| to_js(e.under(path))),
+    }
 }
 
-/// A trust context from JSON text (the wrapper's fast path) or a plain object.
-fn trust_context(v: &JsValue, path: &str) -> JsResult<TrustContext> {
-    let text = v.as_string();
-    if let Some(t) = &text {
-        let hit = LAST_CONTEXT.with(|c| match &*c.borrow() {
-            Some((last, tc)) if last == t => Some(tc.clone()),
-            _ => None,
-        });
-        if let Some(tc) = hit {
-            return Ok(tc);
-        }
-    }
-    let json = json_arg(v, path)?;
-    let tc = TrustContext::from_json(&json).map_err(|e| to_js(e.under(path)))?;
-    if let Some(t) = text {
-        LAST_CONTEXT.with(|c| *c.borrow_mut() = Some((t, tc.clone())));
-    }
-    Ok(tc)
+/// Every limit and default of the core ([`crate::limits::all`]), for the wrapper to use
+/// instead of writing them again.
+#[wasm_bindgen(js_name = limits)]
+pub fn limits() -> JsValue {
+    to_js_value(&crate::limits::all())
 }
 
 /// JSON given as text (parsed here, within limits) or as a plain JS value.
 pub(crate) fn json_arg(v: &JsValue, path: &str) -> JsResult<Value> {
     match v.as_string() {
-        Some(text) => crate::json::parse_limited(&text, 1 << 20, 64, path).map_err(to_js),
+        Some(text) => {
+            crate::json::parse_within(&text, crate::limits::TRUST_CONTEXT, path).map_err(to_js)
+        }
         None => from_js(v, path),
     }
 }
@@ -165,16 +156,8 @@ fn details(opts: &JsValue) -> JsResult<Option<Details>> {
                     .transpose()
                     .map_err(to_js)
             };
-            Some(match (org("parent")?, org("child")?) {
-                (Some(p), c) => TenantOrganisation::multi(p, c),
-                (None, Some(c)) => TenantOrganisation::single(c),
-                (None, None) => {
-                    return Err(arg_err(
-                        "tenant",
-                        "needs parent (multi-tenant, child optional) or child (single-tenant)",
-                    ))
-                }
-            })
+            let (parent, child) = (org("parent")?, org("child")?);
+            Some(TenantOrganisation::from_parts(parent, child, "tenant").map_err(to_js)?)
         }
         None => None,
     };
@@ -382,49 +365,7 @@ pub fn minimise(
         earlier_ids: &earlier,
     };
     let out = crate::minimise::minimise_with(&bytes, &tc, &policy, now, &opts).map_err(to_js)?;
-    // One JSON text for the whole result (the wrapper parses it once): the withheld
-    // entries and the counts, written directly, then the Bundle as the core wrote it.
-    use crate::canon::write_string;
-    use core::fmt::Write as _;
-    let mut text = String::with_capacity(out.bundle_json.len() + 96 * out.withheld.len() + 256);
-    text.push_str("{\"withheld\":[");
-    for (i, w) in out.withheld.iter().enumerate() {
-        text.push_str(if i == 0 { "{\"id\":" } else { ",{\"id\":" });
-        write_string(&w.id, &mut text);
-        let _ = write!(
-            text,
-            ",\"index\":{},\"reason\":\"{}\",\"rule\":",
-            w.index,
-            w.reason.code()
-        );
-        write_string(w.rule, &mut text);
-        text.push('}');
-    }
-    let s = &out.stats;
-    let _ = write!(text, "],\"leaks\":{},\"retract\":[", out.leaks);
-    for (i, id) in out.retract.iter().enumerate() {
-        if i > 0 {
-            text.push(',');
-        }
-        write_string(id, &mut text);
-    }
-    let _ = write!(
-        text,
-        "],\"stats\":{{\"input\":{},\"returned\":{},\"elementsRemoved\":{},\"serverTotal\":",
-        s.input, s.returned, s.elements_removed
-    );
-    match s.server_total {
-        Some(t) => drop(write!(text, "{t}")),
-        None => text.push_str("null"),
-    }
-    text.push_str(",\"byReason\":{");
-    for (i, (code, n)) in s.by_reason.iter().enumerate() {
-        let _ = write!(text, "{}\"{code}\":{n}", if i == 0 { "" } else { "," });
-    }
-    text.push_str("}},\"bundle\":");
-    text.push_str(&out.bundle_json);
-    text.push('}');
-    Ok(text)
+    Ok(out.to_json_text())
 }
 
 /// Refuses (`DOCUMENT_WITHHELD`) a document whose entry the policy withholds for `patient`

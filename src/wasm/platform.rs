@@ -76,22 +76,9 @@ pub fn random_bytes<const N: usize>() -> JsResult<[u8; N]> {
     })
 }
 
-/// A key's public JWK from its text, parsed once per distinct text (a key signs many
-/// proofs; the last one read is kept).
+/// A key's public JWK from its text, parsed once per distinct text by [`crate::memo`].
 fn public_jwk_from_text(text: String) -> JsResult<PublicJwk> {
-    thread_local! {
-        static LAST_JWK: std::cell::RefCell<Option<(String, PublicJwk)>> = const { std::cell::RefCell::new(None) };
-    }
-    if let Some(hit) = LAST_JWK.with(|c| match &*c.borrow() {
-        Some((t, j)) if *t == text => Some(j.clone()),
-        _ => None,
-    }) {
-        return Ok(hit);
-    }
-    let json = crate::json::parse_limited(&text, 64 << 10, 8, "key.publicJwk").map_err(to_js)?;
-    let public = PublicJwk::from_value(&json, false, "key.publicJwk").map_err(to_js)?;
-    LAST_JWK.with(|c| *c.borrow_mut() = Some((text, public.clone())));
-    Ok(public)
+    crate::memo::public_jwk(&text, "key.publicJwk").map_err(to_js)
 }
 
 /// A fresh 128-bit random id, base64url (22 characters).

@@ -105,7 +105,7 @@ impl SigningGate {
         c.scopes = strings(&opts, "scopes")?;
         c.resources = strings(&opts, "resources")?;
         if let Some(s) = opt_u64(&opts, "skewSeconds")? {
-            if s > 300 {
+            if s > crate::limits::MAX_SKEW_SECS {
                 return Err(arg_err("skewSeconds", "must be 0 to 300"));
             }
             c.skew_secs = s;
