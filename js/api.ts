@@ -34,3 +34,4 @@ export * from './jwt.js';
 export * from './minimise.js';
 export * from './audit.js';
 export * from './client.js';
+export * from './limits.js';

@@ -22,6 +22,7 @@ import { minimise, minimiseDocument, type Policy, type WithheldEntry, type Bundl
 import type { AuditLog } from './audit.js';
 import type { TrustContext, PatientJSON } from './trust.js';
 import { contextTextOf } from './context-text.js';
+import { limits } from './limits.js';
 
 /** Options of {@link Client}. */
 export interface ClientOptions {
@@ -337,7 +338,7 @@ export class Client {
     if (!o.auditLog || typeof (o.auditLog as { append?: unknown }).append !== 'function') {
       throw new ArgumentError('INVALID_ARGUMENT', 'auditLog', 'is required: every look-up is logged before it is sent');
     }
-    if (o.timeoutMs !== undefined && !(o.timeoutMs > 0 && o.timeoutMs <= 600_000)) throw new ArgumentError('INVALID_ARGUMENT', 'timeoutMs', 'must be 1 to 600000');
+    if (o.timeoutMs !== undefined && !(o.timeoutMs > 0 && o.timeoutMs <= limits().maxTimeoutMs)) throw new ArgumentError('INVALID_ARGUMENT', 'timeoutMs', 'must be 1 to 600000');
     for (const u of [o.issuer, o.documentListBaseUrl]) {
       try {
         if (!/^https?:$/.test(new URL(u).protocol)) throw 0;
@@ -366,7 +367,7 @@ export class Client {
     return this.#s.o;
   }
   get #skew(): number {
-    return this.#o.clockSkewSeconds ?? 30;
+    return this.#o.clockSkewSeconds ?? limits().defaultSkewSeconds;
   }
   get #fetch(): typeof fetch {
     return this.#o.fetch ?? globalThis.fetch.bind(globalThis);
@@ -424,9 +425,9 @@ export class Client {
       try {
         res = await this.#once(url, { method: init.method, headers, body }, signal, stream);
       } catch (e) {
-        if (e instanceof NetworkError && idempotent && attempt < 2 && !signal?.aborted) {
+        if (e instanceof NetworkError && idempotent && attempt < limits().maxRetries && !signal?.aborted) {
           attempt++;
-          await sleep(200 * attempt, signal);
+          await sleep(limits().retryBaseMs * attempt, signal);
           continue;
         }
         throw e;
@@ -466,7 +467,7 @@ export class Client {
    * body is handed back unread (the time-out then covers the headers; `signal` cancels the rest).
    */
   async #once(url: string, init: RequestInit, signal?: AbortSignal, stream = false): Promise<Fetched> {
-    const timeoutMs = this.#o.timeoutMs ?? 15_000;
+    const timeoutMs = this.#o.timeoutMs ?? limits().defaultTimeoutMs;
     const ac = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {

@@ -33,6 +33,7 @@ import { AuditError, SigningRefusedError, TillitError, fromCore, type SigningRef
 import type { AuditLog } from './audit.js';
 import type { Alg, Key } from './keys.js';
 import { TrustContext } from './trust.js';
+import { limits } from './limits.js';
 
 export { SigningRefusedError } from './errors.js';
 export type { SigningRefusalReason } from './errors.js';
@@ -242,7 +243,7 @@ export interface HttpResponseLike {
 
 /** Options of {@link signerHandler}. */
 export interface SignerHandlerOptions {
-  /** Largest body read, bytes; default 16384 (the signer's own limit). */
+  /** Largest body read, bytes; default the signer's own limit, `limits().signingRequest.bytes` (16 KiB). */
   maxBytes?: number;
 }
 
@@ -263,7 +264,7 @@ const STATUS: Partial<Record<SigningRefusalReason, number>> = { UNAUTHENTICATED:
  * parser before it).
  */
 export function signerHandler<Req extends HttpRequestLike>(signer: CheckedSigner<Req>, opts: SignerHandlerOptions = {}): (req: Req, res: HttpResponseLike) => Promise<void> {
-  const max = opts.maxBytes ?? 16384;
+  const max = opts.maxBytes ?? limits().signingRequest.bytes;
   const json = (res: HttpResponseLike, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(JSON.stringify(body));

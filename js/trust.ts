@@ -21,6 +21,7 @@
  * @module
  */
 import * as core from '#core';
+import { limits } from './limits.js';
 import { ArgumentError, call, TrustContextError } from './errors.js';
 import { contextTextOf, texts } from './context-text.js';
 
@@ -176,7 +177,7 @@ export class TrustContext {
   }
 
   /** Throws {@link TrustContextError} (`ATTESTATION_EXPIRED`) if older than 60 minutes or from the future. */
-  assertFresh(skewSeconds = 30): void {
+  assertFresh(skewSeconds: number = limits().defaultSkewSeconds): void {
     call(() => core.trustContextCheckFresh(contextTextOf(this), skewSeconds));
   }
 }

@@ -73,6 +73,28 @@ impl ErrorCode {
             ErrorCode::IncompleteDocument => "INCOMPLETE_DOCUMENT",
         }
     }
+
+    /// Every error code, in declaration order: the list the JS wrapper's types are checked
+    /// against (`tests/agreement.rs`).
+    pub const ALL: [ErrorCode; 17] = [
+        ErrorCode::InvalidIdentifier,
+        ErrorCode::InvalidCode,
+        ErrorCode::InvalidTrustContext,
+        ErrorCode::AttestationExpired,
+        ErrorCode::InvalidArgument,
+        ErrorCode::UnsupportedAlgorithm,
+        ErrorCode::KeyError,
+        ErrorCode::CryptoError,
+        ErrorCode::MalformedJson,
+        ErrorCode::InvalidPolicy,
+        ErrorCode::InvalidResource,
+        ErrorCode::InputTooLarge,
+        ErrorCode::DocumentWithheld,
+        ErrorCode::AuditFailure,
+        ErrorCode::SigningRefused,
+        ErrorCode::UnsafeContent,
+        ErrorCode::IncompleteDocument,
+    ];
 }
 
 /// An error with a stable code, the JSON path (`$.practitioner.identifier.id`) or argument
@@ -345,5 +367,38 @@ mod tests {
         let e = Error::new(ErrorCode::InvalidArgument, "$", "x").under("$.patients.13116900216");
         assert!(!e.path().contains("13116900216"));
         assert_eq!(scrub("abcdef", 3), "abc", "bounded");
+    }
+}
+
+#[cfg(test)]
+mod all_errorcode_tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn all_holds_every_error_once() {
+        // A new variant does not compile here until it is added to this match and to ALL.
+        let index = |c: ErrorCode| match c {
+            ErrorCode::InvalidIdentifier => 0,
+            ErrorCode::InvalidCode => 1,
+            ErrorCode::InvalidTrustContext => 2,
+            ErrorCode::AttestationExpired => 3,
+            ErrorCode::InvalidArgument => 4,
+            ErrorCode::UnsupportedAlgorithm => 5,
+            ErrorCode::KeyError => 6,
+            ErrorCode::CryptoError => 7,
+            ErrorCode::MalformedJson => 8,
+            ErrorCode::InvalidPolicy => 9,
+            ErrorCode::InvalidResource => 10,
+            ErrorCode::InputTooLarge => 11,
+            ErrorCode::DocumentWithheld => 12,
+            ErrorCode::AuditFailure => 13,
+            ErrorCode::SigningRefused => 14,
+            ErrorCode::UnsafeContent => 15,
+            ErrorCode::IncompleteDocument => 16,
+        };
+        assert_eq!(ErrorCode::ALL.len(), 17);
+        for (i, c) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(index(*c), i);
+        }
     }
 }

@@ -112,6 +112,28 @@ impl Reason {
             Reason::Busy => "BUSY",
         }
     }
+
+    /// Every refusal reason, in declaration order: the list the JS wrapper's types are checked
+    /// against (`tests/agreement.rs`).
+    pub const ALL: [Reason; 17] = [
+        Reason::NotJws,
+        Reason::Header,
+        Reason::Type,
+        Reason::Client,
+        Reason::Audience,
+        Reason::Lifetime,
+        Reason::Time,
+        Reason::Replay,
+        Reason::Attestation,
+        Reason::StaleAttestation,
+        Reason::Practitioner,
+        Reason::Organisation,
+        Reason::Patient,
+        Reason::RedirectUri,
+        Reason::Request,
+        Reason::RateLimited,
+        Reason::Busy,
+    ];
 }
 
 /// A refusal: the reason, and an error (code `SIGNING_REFUSED`) naming the field and rule.
@@ -791,3 +813,36 @@ fn split(input: &[u8]) -> Refused<(Value, Value)> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod all_reason_tests {
+    use super::Reason;
+
+    #[test]
+    fn all_holds_every_refusal_once() {
+        // A new variant does not compile here until it is added to this match and to ALL.
+        let index = |c: Reason| match c {
+            Reason::NotJws => 0,
+            Reason::Header => 1,
+            Reason::Type => 2,
+            Reason::Client => 3,
+            Reason::Audience => 4,
+            Reason::Lifetime => 5,
+            Reason::Time => 6,
+            Reason::Replay => 7,
+            Reason::Attestation => 8,
+            Reason::StaleAttestation => 9,
+            Reason::Practitioner => 10,
+            Reason::Organisation => 11,
+            Reason::Patient => 12,
+            Reason::RedirectUri => 13,
+            Reason::Request => 14,
+            Reason::RateLimited => 15,
+            Reason::Busy => 16,
+        };
+        assert_eq!(Reason::ALL.len(), 17);
+        for (i, c) in Reason::ALL.iter().enumerate() {
+            assert_eq!(index(*c), i);
+        }
+    }
+}

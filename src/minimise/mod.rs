@@ -102,6 +102,30 @@ impl Reason {
         }
     }
 
+    /// Every reason code, in declaration order: the list the JS wrapper's types are checked
+    /// against (`tests/agreement.rs`).
+    pub const ALL: [Reason; 19] = [
+        Reason::NotDocumentReference,
+        Reason::MalformedEntry,
+        Reason::DuplicateId,
+        Reason::SubjectUnknown,
+        Reason::OtherPatient,
+        Reason::NotCurrent,
+        Reason::TypeUnknown,
+        Reason::TypeNotAllowed,
+        Reason::PatientBlock,
+        Reason::Confidentiality,
+        Reason::PurposeRule,
+        Reason::Undated,
+        Reason::OutsideWindow,
+        Reason::CountLimit,
+        Reason::UnreadableLabel,
+        Reason::UnreadableElement,
+        Reason::AmbiguousType,
+        Reason::SubjectMismatch,
+        Reason::ModifierExtension,
+    ];
+
     /// Whether the withholding is for security reasons (`REDACTED`) rather than a view
     /// limit of the organisation (`SUBSETTED`: windows and counts).
     pub const fn is_security(self) -> bool {
@@ -498,3 +522,38 @@ pub fn check_document_with(
 // The property test uses proptest, a native-only dev-dependency.
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
+
+#[cfg(test)]
+mod all_reason_tests {
+    use super::Reason;
+
+    #[test]
+    fn all_holds_every_reason_once() {
+        // A new variant does not compile here until it is added to this match and to ALL.
+        let index = |c: Reason| match c {
+            Reason::NotDocumentReference => 0,
+            Reason::MalformedEntry => 1,
+            Reason::DuplicateId => 2,
+            Reason::SubjectUnknown => 3,
+            Reason::OtherPatient => 4,
+            Reason::NotCurrent => 5,
+            Reason::TypeUnknown => 6,
+            Reason::TypeNotAllowed => 7,
+            Reason::PatientBlock => 8,
+            Reason::Confidentiality => 9,
+            Reason::PurposeRule => 10,
+            Reason::Undated => 11,
+            Reason::OutsideWindow => 12,
+            Reason::CountLimit => 13,
+            Reason::UnreadableLabel => 14,
+            Reason::UnreadableElement => 15,
+            Reason::AmbiguousType => 16,
+            Reason::SubjectMismatch => 17,
+            Reason::ModifierExtension => 18,
+        };
+        assert_eq!(Reason::ALL.len(), 19);
+        for (i, c) in Reason::ALL.iter().enumerate() {
+            assert_eq!(index(*c), i);
+        }
+    }
+}
