@@ -1,5 +1,16 @@
 //! Strict reading of JSON objects with errors that name the path: the one place where
 //! "required string", "optional object" and "no unknown members" are decided.
+//!
+//! **Which JSON reader for new input.** Text from outside (JS, a server, a file) is parsed
+//! within one of the [`limits`](crate::limits) ([`parse_within`]), never with a bare
+//! `serde_json::from_str`. Then:
+//! - a small object a rule reads member by member (an attestation, a policy, JWT claims):
+//!   [`Obj`] over the parsed `serde_json::Value`, so each error names its path and unknown
+//!   members are refused;
+//! - large or hostile text that need not become a tree (a Bundle to minimise, a batch of
+//!   audit events): [`crate::scan::Reader`], which validates as it reads and slices what it
+//!   passes on;
+//! - writing JSON that is hashed or signed: [`crate::canon`] (RFC 8785), never `to_string`.
 
 use crate::error::{Error, ErrorCode, Result};
 use serde_json::{Map, Value};
