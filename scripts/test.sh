@@ -31,6 +31,8 @@ export PATH="$WB_BIN:$PATH"
 
 step "rustfmt"
 cargo fmt --all -- --check
+step "prettier (js/ and tests/, .prettierrc.json)"
+bash scripts/format.sh --check
 step "clippy (native)"
 cargo clippy -q --workspace --all-targets -- -D warnings
 step "clippy (wasm32)"
