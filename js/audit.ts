@@ -25,6 +25,7 @@ import type { Key } from './keys.js';
 import { TrustContext } from './trust.js';
 import { contextTextOf } from './context-text.js';
 import { platform } from './platform.js';
+import { uuid } from './uuid.js';
 
 /** A caller-supplied sink (e.g. shipping to the organisation's log platform). */
 export interface CustomSink {
@@ -101,6 +102,12 @@ export interface AuditHead {
   hash: string;
   /** The last checkpoint: its sequence number and JWS (keyed logs). */
   checkpoint?: { seq: number; jws: string };
+}
+
+/** `log.report(…)`: the follow-up reports. */
+export interface ReportOptions {
+  /** Look-ups by one user in a day above which the volume report lists them; default 50. */
+  volumeThreshold?: number;
 }
 
 /** Options of {@link AuditLog.verify} and {@link verifyLines}. */
@@ -815,7 +822,7 @@ export class AuditLog {
   }
 
   /** Follow-up reports: missing decision refs, emergency access, self-granted, unusual volume, unknown outcomes. */
-  report(opts: { volumeThreshold?: number } = {}): Record<string, unknown> {
+  report(opts: ReportOptions = {}): Record<string, unknown> {
     return this.#read((r) => r.report(opts.volumeThreshold ?? 50)) as Record<string, unknown>;
   }
 
@@ -978,14 +985,3 @@ function nativeSha256(): Promise<((bytes: Uint8Array) => string) | undefined> {
   return sha256;
 }
 
-/** Look-up ids: random v4 UUIDs made by the core, fetched 64 at a time. */
-let ids = '';
-let idAt = 0;
-function uuid(): string {
-  if (idAt >= ids.length) {
-    ids = call(() => core.uuids(64));
-    idAt = 0;
-  }
-  idAt += 36;
-  return ids.slice(idAt - 36, idAt);
-}

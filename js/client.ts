@@ -23,6 +23,7 @@ import type { AuditLog } from './audit.js';
 import type { TrustContext, PatientJSON } from './trust.js';
 import { contextTextOf } from './context-text.js';
 import { limits } from './limits.js';
+import { uuid } from './uuid.js';
 
 /** Options of {@link Client}. */
 export interface ClientOptions {
@@ -219,7 +220,8 @@ interface Token {
   jti: string;
 }
 
-interface Discovery {
+/** What `client.discover()` returns: the members of HelseID's OpenID discovery tillit uses. */
+export interface Discovery {
   issuer: string;
   token_endpoint: string;
   authorization_endpoint: string;
@@ -283,10 +285,6 @@ function deepFreeze<T>(v: T): T {
   return v;
 }
 
-function uuid(): string {
-  return (globalThis.crypto as Crypto).randomUUID();
-}
-
 function randomB64u(n: number): string {
   const b = (globalThis.crypto as Crypto).getRandomValues(new Uint8Array(n));
   let s = '';
@@ -316,6 +314,41 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** `client.accessToken(…)`: a token for another API the login asked for (RFC 8707). */
+export interface AccessTokenOptions {
+  /** One of `resources.documentList` and `resources.others`. */
+  resource: string;
+  /** The scope to ask for at that API. */
+  scope: string;
+}
+
+/** `client.exchangeToken(…)`: token exchange (RFC 8693). */
+export interface ExchangeTokenOptions {
+  /** The scope of the new token. */
+  scope: string;
+  /** The scope of the token traded in; default the search scope. */
+  subjectScope?: string;
+}
+
+/** `client.login(…)`: a user login by PAR and PKCE. */
+export interface LoginOptions {
+  /** Where HelseID sends the browser back. */
+  redirectUri: string;
+  /** The scopes to ask for; default `openid offline_access` and the search and read scopes. */
+  scope?: string;
+  /** A login hint for HelseID. */
+  loginHint?: string;
+}
+
+/** A single request's options: `patientStatus`, `getDocument`, `getDocumentStream`. */
+export interface RequestOptions {
+  /** Cancels the request. */
+  signal?: AbortSignal;
+}
+
+/** The view a client made for one trust context, handed to its constructor (never public). */
+let pendingView: { s: Shared; ctx: TrustContext } | undefined;
+
 /** Per context, the context narrowed to each of its patients (for the log). */
 const narrowed = new WeakMap<TrustContext, Map<string, TrustContext>>();
 
@@ -324,10 +357,12 @@ export class Client {
   readonly #s: Shared;
   readonly #ctx?: TrustContext;
 
-  constructor(options: ClientOptions, _shared?: Shared, _ctx?: TrustContext) {
-    if (_shared) {
-      this.#s = _shared;
-      this.#ctx = _ctx;
+  constructor(options: ClientOptions) {
+    const view = pendingView;
+    if (view) {
+      pendingView = undefined;
+      this.#s = view.s;
+      this.#ctx = view.ctx;
       return;
     }
     const o = options;
@@ -355,7 +390,17 @@ export class Client {
   withContext(trustContext: TrustContext): Client {
     if (!trustContext || typeof trustContext.toJSON !== 'function') throw new ArgumentError('INVALID_ARGUMENT', 'trustContext', 'must be a TrustContext');
     trustContext.assertFresh(this.#skew);
-    return new Client(undefined as unknown as ClientOptions, this.#s, trustContext);
+    return Client.#view(this.#s, trustContext);
+  }
+
+  /** A view sharing `s` for `ctx` (what `withContext` returns). */
+  static #view(s: Shared, ctx: TrustContext): Client {
+    pendingView = { s, ctx };
+    try {
+      return new Client(undefined as unknown as ClientOptions);
+    } finally {
+      pendingView = undefined;
+    }
   }
 
   /** The trust context of this view. */
@@ -587,7 +632,7 @@ export class Client {
    * const { accessToken } = await ehr.accessToken({ resource: 'nhn:kjernejournal', scope: 'nhn:kjernejournal/api' })
    * ```
    */
-  async accessToken(opts: { resource: string; scope: string }): Promise<{ accessToken: string; expiresAt: number; resource: string }> {
+  async accessToken(opts: AccessTokenOptions): Promise<{ accessToken: string; expiresAt: number; resource: string }> {
     const known = [this.#o.resources?.documentList ?? 'nhn:phr', ...(this.#o.resources?.others ?? [])];
     if (typeof opts?.resource !== 'string' || !known.includes(opts.resource)) throw new ArgumentError('INVALID_ARGUMENT', 'resource', 'must be one of the configured resources (resources.documentList, resources.others)');
     if (typeof opts.scope !== 'string' || !opts.scope) throw new ArgumentError('INVALID_ARGUMENT', 'scope', 'is required');
@@ -598,7 +643,7 @@ export class Client {
   /**
    * Token exchange (RFC 8693): trades this view's current token for one with `scope`.
    */
-  async exchangeToken(opts: { scope: string; subjectScope?: string }): Promise<{ accessToken: string; expiresIn: number }> {
+  async exchangeToken(opts: ExchangeTokenOptions): Promise<{ accessToken: string; expiresIn: number }> {
     const subject = await this.#token(opts.subjectScope ?? this.#o.scopes?.search ?? SEARCH);
     const d = await this.discover();
     const log = this.#ctx ? await this.#audit({ kind: 'token', server: this.#o.issuer }) : undefined;
@@ -618,7 +663,7 @@ export class Client {
    * URL to send the browser to. With `attestationIn: 'request-object'` the view's trust context
    * goes into the request object; otherwise it goes into the client assertions later.
    */
-  async login(opts: { redirectUri: string; scope?: string; loginHint?: string }): Promise<{ url: string; state: string }> {
+  async login(opts: LoginOptions): Promise<{ url: string; state: string }> {
     const d = await this.discover();
     const verifier = randomB64u(32);
     const state = randomB64u(16);
@@ -872,7 +917,7 @@ export class Client {
    * if (st.blocked) await ehr.searchDocuments({ patient, accessBasis: 'FORHOYET_AKUTT' })
    * ```
    */
-  async patientStatus(patient: string, opts: { signal?: AbortSignal } = {}): Promise<PatientStatus> {
+  async patientStatus(patient: string, opts: RequestOptions = {}): Promise<PatientStatus> {
     const ctx = this.#requireContext();
     if (typeof patient !== 'string' || !ctx.patientIds.includes(patient)) {
       throw new ArgumentError('INVALID_ARGUMENT', 'patient', 'must be a patient of the trust context: make a new context with withPatients(...) and withContext(...)');
@@ -1011,7 +1056,7 @@ export class Client {
    * back is a PDF (unwrapped from CDA when it came so), or a KITH XML message a CDA carried,
    * marked `displayable: false`.
    */
-  async getDocument(entry: Record<string, unknown>, opts: { signal?: AbortSignal } = {}): Promise<RetrievedDocument> {
+  async getDocument(entry: Record<string, unknown>, opts: RequestOptions = {}): Promise<RetrievedDocument> {
     const t = this.#retrievalTarget(entry);
     const { res, log } = await this.#retrieve(t, opts.signal, false);
     return this.#finishDocument(res, log, t);
@@ -1023,7 +1068,7 @@ export class Client {
    * stream then erroring with `INCOMPLETE_DOCUMENT` and the log entry completed as failed);
    * CDA is read whole and its PDF unwrapped. Cancel with `signal`.
    */
-  async getDocumentStream(entry: Record<string, unknown>, opts: { signal?: AbortSignal } = {}): Promise<{ contentType: string; stream: ReadableStream<Uint8Array>; fromCda: boolean; displayable: boolean; documentId: string; transactionId: string }> {
+  async getDocumentStream(entry: Record<string, unknown>, opts: RequestOptions = {}): Promise<{ contentType: string; stream: ReadableStream<Uint8Array>; fromCda: boolean; displayable: boolean; documentId: string; transactionId: string }> {
     const t = this.#retrievalTarget(entry);
     const { res, log } = await this.#retrieve(t, opts.signal, true);
     if (!res.stream) {

@@ -50,6 +50,11 @@ export interface Signer {
   sign(data: Uint8Array): Promise<Uint8Array | ArrayBuffer>;
 }
 
+/** `importPrivateKey(…)`: the algorithm the key signs with. */
+export interface ImportKeyOptions {
+  alg: Alg;
+}
+
 /** Options of {@link generateKey}. */
 export interface GenerateKeyOptions {
   alg: Alg;
@@ -136,7 +141,7 @@ export async function deleteKey(name: string): Promise<void> {
  * Imports a private key from a JWK object or a PKCS#8 PEM string (`-----BEGIN PRIVATE
  * KEY-----`) as a non-extractable key, for Node services.
  */
-export async function importPrivateKey(jwkOrPem: JsonWebKey | string, opts: { alg: Alg }): Promise<Key> {
+export async function importPrivateKey(jwkOrPem: JsonWebKey | string, opts: ImportKeyOptions): Promise<Key> {
   return Object.freeze((await callAsync(() => core.importPrivateKey(jwkOrPem, opts?.alg))) as Key);
 }
 

@@ -62,3 +62,26 @@ export async function browse(view: Client, patient: string): Promise<number> {
     throw e;
   }
 }
+
+// Every option bag has a named interface; discover() and limits() return named types.
+import {
+  limits, type Limits, type Discovery, type AccessTokenOptions, type ExchangeTokenOptions, type LoginOptions,
+  type RequestOptions, type ReportOptions, type ImportKeyOptions, type AuditLog,
+} from 'tillit';
+
+export async function named(client: Client, log: AuditLog, entry: Record<string, unknown>): Promise<number> {
+  const l: Limits = limits();
+  const d: Discovery = await client.discover();
+  const at: AccessTokenOptions = { resource: 'nhn:kjernejournal', scope: 'nhn:kjernejournal/api' };
+  const ex: ExchangeTokenOptions = { scope: 'nhn:phr/mhd/read-document' };
+  const login: LoginOptions = { redirectUri: 'https://ehr.example/' };
+  const req: RequestOptions = {};
+  const rep: ReportOptions = { volumeThreshold: l.maxRetries };
+  const imp: ImportKeyOptions = { alg: 'ES256' };
+  await client.accessToken(at);
+  await client.exchangeToken(ex);
+  await client.login(login);
+  await client.getDocument(entry, req);
+  log.report(rep);
+  return d.token_endpoint.length + imp.alg.length + l.defaultTimeoutMs;
+}
