@@ -10,8 +10,8 @@ use core::fmt::Write as _;
 impl Outcome {
     /// The outcome as JSON text (see the module docs).
     pub fn to_json_text(&self) -> String {
-        let mut text =
-            String::with_capacity(self.bundle_json.len() + 96 * self.withheld.len() + 256);
+        // The Bundle is most of it; the rest (ids, counts) grows the buffer at most once.
+        let mut text = String::with_capacity(self.bundle_json.len());
         text.push_str("{\"withheld\":[");
         for (i, w) in self.withheld.iter().enumerate() {
             text.push_str(if i == 0 { "{\"id\":" } else { ",{\"id\":" });
