@@ -26,6 +26,7 @@ import { TrustContext } from './trust.js';
 import { contextTextOf } from './context-text.js';
 import { platform } from './platform.js';
 import { uuid } from './uuid.js';
+import { limits } from './limits.js';
 
 /** A caller-supplied sink (e.g. shipping to the organisation's log platform). */
 export interface CustomSink {
@@ -823,7 +824,7 @@ export class AuditLog {
 
   /** Follow-up reports: missing decision refs, emergency access, self-granted, unusual volume, unknown outcomes. */
   report(opts: ReportOptions = {}): Record<string, unknown> {
-    return this.#read((r) => r.report(opts.volumeThreshold ?? 50)) as Record<string, unknown>;
+    return this.#read((r) => r.report(opts.volumeThreshold ?? limits().defaultVolumeThreshold)) as Record<string, unknown>;
   }
 
   /** "Who looked at my record": never the practitioner's national id. */

@@ -40,6 +40,8 @@ export interface Limits {
   defaultSkewSeconds: number;
   /** The largest clock skew a caller may allow (seconds). */
   maxSkewSeconds: number;
+  /** Look-ups by one practitioner in one day above which `report()` lists them, by default. */
+  defaultVolumeThreshold: number;
   /** The HTTP client's time-out per attempt, body included, by default (ms). */
   defaultTimeoutMs: number;
   /** The longest time-out a caller may set (ms). */

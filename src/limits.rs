@@ -53,6 +53,10 @@ pub const DEFAULT_SKEW_SECS: u64 = 30;
 /// The largest clock skew a caller may allow (the server signer's `skewSeconds`).
 pub const MAX_SKEW_SECS: u64 = 300;
 
+/// The look-ups by one practitioner in one day above which log control's volume report lists
+/// them, by default (the device's `report()` and the collector's `--volume-threshold`).
+pub const DEFAULT_VOLUME_THRESHOLD: u64 = 50;
+
 /// The HTTP client's time-out per attempt, body included, by default (milliseconds).
 pub const DEFAULT_TIMEOUT_MS: u64 = 15_000;
 /// The longest time-out a caller may set (milliseconds).
@@ -78,6 +82,7 @@ pub fn all() -> Value {
         "maxAttestationAgeSeconds": MAX_ATTESTATION_AGE_SECS,
         "defaultSkewSeconds": DEFAULT_SKEW_SECS,
         "maxSkewSeconds": MAX_SKEW_SECS,
+        "defaultVolumeThreshold": DEFAULT_VOLUME_THRESHOLD,
         "defaultTimeoutMs": DEFAULT_TIMEOUT_MS,
         "maxTimeoutMs": MAX_TIMEOUT_MS,
         "maxRetries": MAX_RETRIES,
@@ -97,6 +102,6 @@ mod tests {
         assert_eq!(a["record"]["depth"], 128);
         assert_eq!(a["maxAttestationAgeSeconds"], 3600);
         assert_eq!(a["defaultSkewSeconds"], 30);
-        assert_eq!(a.as_object().map(|o| o.len()), Some(14));
+        assert_eq!(a.as_object().map(|o| o.len()), Some(15));
     }
 }

@@ -129,6 +129,7 @@ fn limits_are_stated_as_the_core_has_them() {
         format!("{} retries", limits::MAX_RETRIES),
         format!("after {} ms", limits::RETRY_BASE_MS),
         format!("never more than {} ms", spaced(limits::MAX_RETRY_WAIT_MS)),
+        format!("above {} look-ups", limits::DEFAULT_VOLUME_THRESHOLD),
         format!(
             "at most {} MiB and {} levels",
             limits::TRUST_CONTEXT.bytes >> 20,
@@ -147,6 +148,9 @@ fn limits_are_stated_as_the_core_has_them() {
     }
     let readme = read("README.md");
     assert!(readme.contains(&format!("older than {minutes} minutes")));
+    let volume = limits::DEFAULT_VOLUME_THRESHOLD;
+    assert!(readme.contains(&format!("`--volume-threshold` (default {volume})")));
+    assert!(read("js/audit.ts").contains(&format!("volume report lists them; default {volume}.")));
     let trust = read("js/trust.ts");
     assert!(trust.contains(&format!("older than {minutes} minutes")));
     let client = read("js/client.ts");

@@ -20,7 +20,7 @@ fn main() {
     let (mut issuers, mut citizen_issuers) = (Vec::new(), Vec::new());
     let mut audience = AUDIENCE.to_string();
     let mut public_url = None;
-    let mut volume_threshold = 50u64;
+    let mut volume_threshold = tillit::limits::DEFAULT_VOLUME_THRESHOLD;
     let mut claims = CitizenClaims::default();
     let mut i = 0;
     while i < args.len() {

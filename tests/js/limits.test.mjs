@@ -15,7 +15,8 @@ test('limits() gives every limit and default, frozen', () => {
   assert.equal(l.defaultSkewSeconds, 30);
   assert.equal(l.defaultTimeoutMs, 15000);
   assert.equal(l.maxRetries, 2);
-  assert.equal(Object.keys(l).length, 14);
+  assert.equal(l.defaultVolumeThreshold, 50);
+  assert.equal(Object.keys(l).length, 15);
   assert.ok(Object.isFrozen(l));
   assert.equal(t.limits(), l);
 });
