@@ -327,7 +327,9 @@ export class Shipper {
         // Records written meanwhile count as local too (the head is checked against them).
         const nowNext = await this.#src.next();
         call(() => c.acknowledge(head, nowNext, localHash));
-        await this.#store.save(c.state as ShipState);
+        const st = c.state as ShipState;
+        await this.#store.save(st);
+        this.#state.acknowledged = st.acked;
         this.#state.lastAcknowledged = iso(now());
         this.#settle();
       }
