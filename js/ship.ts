@@ -140,6 +140,7 @@ export class Shipper {
   #waiters: Array<{ upTo: number; resolve: () => void; reject: (e: unknown) => void }> = [];
   #emit: (s: ShippingStatus) => void;
   #lastSig = '';
+  #wakePublish?: ReturnType<typeof setTimeout>;
   #standbyTimer?: ReturnType<typeof setTimeout>;
   #fetch: typeof fetch;
 
@@ -228,7 +229,13 @@ export class Shipper {
       return;
     }
     if (this.#state.state === 'idle' && !this.#timer && !this.#round) this.#schedule(this.#policy().intervalMs);
-    else if (this.#state.state === 'idle') void this.#publish('idle');
+    // The queue shown follows the writes (at most every 100 ms: writing stays cheap), also
+    // while waiting to retry.
+    this.#wakePublish ??= setTimeout(() => {
+      this.#wakePublish = undefined;
+      if (!this.#round && !this.#closed && this.#core) void this.#publish(this.#state.state, this.#state.error, this.#state.retryInMs).catch(() => {});
+    }, Math.min(100, this.#policy().intervalMs));
+    (this.#wakePublish as { unref?: () => void }).unref?.();
   }
 
   /**
