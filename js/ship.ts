@@ -140,6 +140,7 @@ export class Shipper {
   #waiters: Array<{ upTo: number; resolve: () => void; reject: (e: unknown) => void }> = [];
   #emit: (s: ShippingStatus) => void;
   #lastSig = '';
+  #pruneLook = { acked: -1, at: 0 };
   #wakePublish?: ReturnType<typeof setTimeout>;
   #standbyTimer?: ReturnType<typeof setTimeout>;
   #fetch: typeof fetch;
@@ -442,6 +443,11 @@ export class Shipper {
     const from = (st.pruned?.seq ?? 0) + 1;
     const acked = st.acked?.seq ?? -1;
     if (acked < from) return;
+    // Looked at again when the collector acknowledged more, or a minute later (records age
+    // into the retention): not on every idle round.
+    const t = now();
+    if (this.#pruneLook.acked === acked && t - this.#pruneLook.at < 60_000) return;
+    this.#pruneLook = { acked, at: t };
     const lines = await this.#src.lines(from, Math.min(acked - from + 1, 10_000));
     const to = call(() => c.prunePoint(lines, !!this.#src.checkpointJwk, localNext, now())) as { seq: number; hash: string } | null;
     if (!to) return;
