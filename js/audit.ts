@@ -669,7 +669,9 @@ export class AuditLog {
       // in the shipping state.
       const shipped = states ? await states.load() : null;
       const prunedTo = shipped?.pruned ?? undefined;
-      const v = await verifyLines(lines, { publicJwk: key?.publicJwk, acceptLegacy: opts.acceptLegacy === true, prunedTo });
+      // The collector's acknowledged head is an anchor: a log cut below it does not open.
+      const anchor = shipped?.acked ?? undefined;
+      const v = await verifyLines(lines, { publicJwk: key?.publicJwk, acceptLegacy: opts.acceptLegacy === true, prunedTo, anchor });
       if (!v.ok) throw new AuditIntegrityError(`log[${v.firstBadIndex}]`, v.problem!, v.firstBadIndex, `the stored log does not verify: ${v.problem}`);
       if (v.checkpointKey && !key) throw new AuditIntegrityError('checkpointKey', 'KEY_MISMATCH: the log declares a checkpoint key: open it with that key');
       if (v.checkpointEvery != null && opts.checkpointEvery !== undefined && v.checkpointEvery !== opts.checkpointEvery) {
@@ -1028,7 +1030,9 @@ export class AuditLog {
   async verify(opts?: VerifyOptions | Key['publicJwk']): Promise<VerifyResult> {
     const o = verifyOptions(opts);
     const prunedTo = o.prunedTo ?? this.#shipper?.anchors.pruned ?? this.#prunedTo ?? undefined;
-    return verifyLines(await this.#sink.read(), { acceptLegacy: this.#acceptLegacy, ...o, prunedTo, publicJwk: o.publicJwk ?? this.#key?.publicJwk });
+    // Shipped: the collector's acknowledged head is the anchor unless another is given.
+    const anchor = o.anchor ?? this.#shipper?.anchors.acked ?? undefined;
+    return verifyLines(await this.#sink.read(), { acceptLegacy: this.#acceptLegacy, ...o, anchor, prunedTo, publicJwk: o.publicJwk ?? this.#key?.publicJwk });
   }
 
   /** Look-ups matching `filter`: each look-up once, its completion if stored. */

@@ -201,6 +201,21 @@ test('acknowledged records are pruned after retainMs, and verify({ anchor }) sti
   await again.close();
 });
 
+test('a local log cut below the head the collector acknowledged does not open (TRUNCATED)', async () => {
+  const file = tmpFile();
+  const log = await AuditLog.open({ sink: { file }, ship: ship() });
+  for (let i = 0; i < 3; i++) await lookUp(log, i);
+  await log.flush({ timeoutMs: 10_000 });
+  assert.equal((await log.verify()).ok, true, 'verify() checks the acknowledged head by default');
+  await log.close();
+  const { writeFileSync } = await import('node:fs');
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  writeFileSync(file, lines.slice(0, 4).map((l) => `${l}\n`).join(''));
+  await assert.rejects(AuditLog.open({ sink: { file }, ship: ship() }), (e) => e instanceof tillit.AuditIntegrityError && /^TRUNCATED/.test(e.problem));
+  // Without the shipping state the cut would not show: the state is what makes it evidence.
+  assert.equal((await verifyLines(lines.slice(0, 4))).ok, true);
+});
+
 test('bad ship options fail open() with the field named', async () => {
   for (const [bad, path] of [
     [{ url: 'not a url' }, 'ship.url'],
