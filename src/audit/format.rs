@@ -293,8 +293,6 @@ pub struct LogVerifier {
     /// The seq of the declaration when it was the last record pushed (a pruned log may
     /// continue after it at the record after an anchor).
     after_declaration: bool,
-    /// The records skipped as pruned: the last of them.
-    pruned_to: Option<u64>,
 }
 
 impl LogVerifier {
@@ -308,13 +306,7 @@ impl LogVerifier {
             since: 0,
             last_signed: None,
             after_declaration: false,
-            pruned_to: None,
         }
-    }
-
-    /// The last record skipped as pruned, if the log continued after an anchor.
-    pub fn pruned_to(&self) -> Option<u64> {
-        self.pruned_to
     }
 
     /// A log that continues after its declaration at the record after `pruned` or the
@@ -352,7 +344,6 @@ impl LogVerifier {
             hash: a.hash,
         });
         self.since = 0;
-        self.pruned_to = Some(a.seq);
         Ok(())
     }
 
