@@ -868,6 +868,23 @@ mod tests {
             problem(&pruned, with(Some(at(6)), Some(at(4)))),
             (4, "ANCHOR_PRUNED".into())
         );
+        // The prune point must be the record before, by seq and by hash.
+        let wrong_hash = Anchor {
+            seq: 6,
+            hash: full[5]["hash"].as_str().unwrap().into(),
+        };
+        assert_eq!(
+            problem(&pruned, with(Some(wrong_hash), None)),
+            (1, "MISSING_OR_REORDERED".into())
+        );
+        let wrong_seq = Anchor {
+            seq: 5,
+            hash: full[6]["hash"].as_str().unwrap().into(),
+        };
+        assert_eq!(
+            problem(&pruned, with(Some(wrong_seq), None)),
+            (1, "MISSING_OR_REORDERED".into())
+        );
         // The record after the gap must link to the anchor; rules still hold after it.
         assert_eq!(
             problem(&pruned, with(Some(at(5)), None)),
