@@ -48,6 +48,12 @@ pub enum ErrorCode {
     /// A retrieved document is not whole: shorter or longer than promised, a PDF without its
     /// end marker, a CDA that does not parse.
     IncompleteDocument,
+    /// The organisation's collector holds a head that is not on the local chain (a fork):
+    /// shipping the access log stops.
+    AuditFork,
+    /// The collector refused the access log for good (a code other than a fork), or lost
+    /// records it had acknowledged and that were pruned here: shipping stops.
+    ShippingRefused,
 }
 
 impl ErrorCode {
@@ -71,12 +77,14 @@ impl ErrorCode {
             ErrorCode::SigningRefused => "SIGNING_REFUSED",
             ErrorCode::UnsafeContent => "UNSAFE_CONTENT",
             ErrorCode::IncompleteDocument => "INCOMPLETE_DOCUMENT",
+            ErrorCode::AuditFork => "AUDIT_FORK",
+            ErrorCode::ShippingRefused => "SHIPPING_REFUSED",
         }
     }
 
     /// Every error code, in declaration order: the list the JS wrapper's types are checked
     /// against (`tests/agreement.rs`).
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::InvalidIdentifier,
         ErrorCode::InvalidCode,
         ErrorCode::InvalidTrustContext,
@@ -94,6 +102,8 @@ impl ErrorCode {
         ErrorCode::SigningRefused,
         ErrorCode::UnsafeContent,
         ErrorCode::IncompleteDocument,
+        ErrorCode::AuditFork,
+        ErrorCode::ShippingRefused,
     ];
 }
 
@@ -395,8 +405,10 @@ mod all_errorcode_tests {
             ErrorCode::SigningRefused => 14,
             ErrorCode::UnsafeContent => 15,
             ErrorCode::IncompleteDocument => 16,
+            ErrorCode::AuditFork => 17,
+            ErrorCode::ShippingRefused => 18,
         };
-        assert_eq!(ErrorCode::ALL.len(), 17);
+        assert_eq!(ErrorCode::ALL.len(), 19);
         for (i, c) in ErrorCode::ALL.iter().enumerate() {
             assert_eq!(index(*c), i);
         }

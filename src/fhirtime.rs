@@ -80,6 +80,77 @@ impl Day {
     }
 }
 
+/// A FHIR `instant` (RFC 3339 with seconds and a zone: `2026-12-02T17:00:00.123Z`, or with an
+/// offset) as Unix ms; `None` if malformed or before 1970.
+pub fn instant_ms(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    let n = |r: core::ops::Range<usize>| -> Option<i64> {
+        let p = b.get(r)?;
+        p.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| p.iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0')))
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (y, mo, d, h, mi, sec) = (
+        n(0..4)?,
+        n(5..7)?,
+        n(8..10)?,
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut ms = 0i64;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        let frac = &s[start..i.min(start + 3)];
+        ms = frac.parse::<i64>().ok()? * 10i64.pow(3 - frac.len() as u32);
+    }
+    let offset_min = match &s[i..] {
+        "Z" => 0,
+        o if o.len() == 6
+            && (o.starts_with('+') || o.starts_with('-'))
+            && o.as_bytes()[3] == b':' =>
+        {
+            let v = n(i + 1..i + 3)? * 60 + n(i + 4..i + 6)?;
+            if o.starts_with('-') {
+                -v
+            } else {
+                v
+            }
+        }
+        _ => return None,
+    };
+    // Howard Hinnant's days_from_civil.
+    let yy = if mo <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+    u64::try_from(secs * 1000 + ms).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +225,31 @@ mod tests {
                 day: 28
             }
         );
+    }
+
+    #[test]
+    fn instants_parse_as_unix_ms() {
+        assert_eq!(instant_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            instant_ms("2026-12-02T17:00:00.123Z"),
+            Some(1_796_230_800_123)
+        );
+        assert_eq!(
+            instant_ms(&crate::audit::event::rfc3339(1_796_230_800_123)),
+            Some(1_796_230_800_123)
+        );
+        assert_eq!(
+            instant_ms("2026-12-02T18:00:00+01:00"),
+            Some(1_796_230_800_000)
+        );
+        for bad in [
+            "",
+            "2026-12-02",
+            "2026-13-02T00:00:00Z",
+            "2026-12-02T00:00:00",
+            "2026-12-02T00:00:00.Z",
+        ] {
+            assert_eq!(instant_ms(bad), None, "{bad}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 Standard library, plus `cryptography` (PyPI) for the signatures.
 
     verify_audit_log.py LOG.ndjson [--key PUBLIC.jwk.json] [--accept-legacy] [--anchor SEQ:HASH]
+        [--pruned-to SEQ:HASH]
 
 Prints the result as JSON; exits 0 when the log verifies, 1 when it does not, 2 on bad usage.
 """
@@ -174,7 +175,7 @@ def parse_declaration(i, body):
     return body
 
 
-def verify(lines, jwk=None, accept_legacy=False, anchor=None):
+def verify(lines, jwk=None, accept_legacy=False, anchor=None, pruned=None):
     key = public_key(jwk) if jwk else None
     given = thumbprint(jwk) if jwk else None
     prev = GENESIS
@@ -184,7 +185,12 @@ def verify(lines, jwk=None, accept_legacy=False, anchor=None):
     checked = 0
     last_signed = None
     n = len(lines)
-    for i, line in enumerate(lines):
+    # A pruned log: right after its declaration it may continue at the record after the prune
+    # point (or the anchor), linked to its hash; `off` is the records skipped.
+    off = 0
+    after_decl = False
+    for j, line in enumerate(lines):
+        i = j + off
         try:
             r = json.loads(line)
             if not isinstance(r, dict):
@@ -200,6 +206,17 @@ def verify(lines, jwk=None, accept_legacy=False, anchor=None):
             raise Bad(i, "MALFORMED: not canonical JSON")
         if own != r["hash"]:
             raise Bad(i, "ALTERED: the record does not match its own hash")
+        if after_decl and off == 0 and r["seq"] > i:
+            for cand in (pruned, anchor):
+                if cand and cand[0] + 1 == r["seq"] and cand[1] == r["prev"]:
+                    if anchor and i <= anchor[0] < cand[0]:
+                        raise Bad(anchor[0], "ANCHOR_PRUNED: the anchored record was pruned")
+                    off = r["seq"] - j
+                    i = j + off
+                    prev = cand[1]
+                    since = 0
+                    break
+        after_decl = r["kind"] == "declaration"
         if r["seq"] != i:
             raise Bad(i, "MISSING_OR_REORDERED: seq is not the index")
         if r["prev"] != prev:
@@ -264,8 +281,9 @@ def verify(lines, jwk=None, accept_legacy=False, anchor=None):
             since += 1
         if anchor_bad:
             raise anchor_bad
-    if anchor and n <= anchor[0]:
-        raise Bad(n, "TRUNCATED: the log ends before the anchor")
+    end = n + off  # the next seq (records pruned before the held ones count)
+    if anchor and end <= anchor[0]:
+        raise Bad(end, "TRUNCATED: the log ends before the anchor")
     return {
         "ok": True,
         "entries": n,
@@ -274,7 +292,7 @@ def verify(lines, jwk=None, accept_legacy=False, anchor=None):
         "checkpointKey": decl["checkpointKey"] if decl else None,
         "checkpoints": checkpoints,
         "checkpointsVerified": checked,
-        "unsignedTail": n if last_signed is None else n - last_signed - 1,
+        "unsignedTail": end if last_signed is None else end - last_signed - 1,
     }
 
 
@@ -292,12 +310,17 @@ def main(argv):
     ap.add_argument("--key")
     ap.add_argument("--accept-legacy", action="store_true")
     ap.add_argument("--anchor")
+    ap.add_argument("--pruned-to")
     a = ap.parse_args(argv)
     jwk = json.load(open(a.key)) if a.key else None
     anchor = None
     if a.anchor:
         s, h = a.anchor.split(":")
         anchor = (int(s), h)
+    pruned = None
+    if a.pruned_to:
+        s, h = a.pruned_to.split(":")
+        pruned = (int(s), h)
     lines = read_lines(a.log)
     if lines and not data_ends_with_newline(a.log):
         # The last line is unfinished (a torn write): it is not a record.
@@ -305,7 +328,7 @@ def main(argv):
         print(json.dumps(out))
         return 1
     try:
-        out = verify(lines, jwk, a.accept_legacy, anchor)
+        out = verify(lines, jwk, a.accept_legacy, anchor, pruned)
     except Bad as e:
         out = {"ok": False, "entries": len(lines), "firstBadIndex": e.index, "problem": e.problem}
     print(json.dumps(out))

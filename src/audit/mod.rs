@@ -9,6 +9,7 @@ pub mod control;
 pub mod event;
 pub mod format;
 pub mod midstate;
+pub mod ship;
 pub mod stream;
 pub mod writer;
 

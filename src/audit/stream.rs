@@ -13,6 +13,26 @@ fn arg(path: &str, rule: &str) -> Error {
     Error::new(ErrorCode::InvalidArgument, path, rule)
 }
 
+/// `{ seq, hash }` as `log.head()` gives it (an anchor, a prune point), or nothing; an error
+/// naming `field` when it is neither.
+pub fn anchor_from_json(v: Option<&Value>, field: &str) -> Result<Option<format::Anchor>> {
+    let Some(a) = v.filter(|a| !a.is_null()) else {
+        return Ok(None);
+    };
+    let seq = a.get("seq").and_then(Value::as_u64);
+    let hash = a
+        .get("hash")
+        .and_then(Value::as_str)
+        .filter(|h| chain::is_hash_hex(h));
+    match (seq, hash) {
+        (Some(seq), Some(hash)) => Ok(Some(format::Anchor {
+            seq,
+            hash: hash.to_string(),
+        })),
+        _ => Err(arg(field, "must be { seq, hash } as log.head() gives it")),
+    }
+}
+
 /// The streaming verifier: the log's rules, and the first one broken.
 pub struct StreamVerifier {
     v: LogVerifier,
@@ -20,35 +40,15 @@ pub struct StreamVerifier {
 }
 
 impl StreamVerifier {
-    /// A verifier with `opts`: `{ publicJwk?, acceptLegacy?, anchor?: { seq, hash } }` (null
-    /// for none).
+    /// A verifier with `opts`: `{ publicJwk?, acceptLegacy?, anchor?: { seq, hash }, prunedTo?:
+    /// { seq, hash } }` (null for none).
     pub fn new(opts: &Value) -> Result<StreamVerifier> {
         let key_thumbprint = match opts.get("publicJwk") {
             None | Some(Value::Null) => None,
             Some(j) => Some(PublicJwk::from_value(j, true, "publicJwk")?.thumbprint()),
         };
-        let anchor = match opts.get("anchor") {
-            None | Some(Value::Null) => None,
-            Some(a) => {
-                let seq = a.get("seq").and_then(Value::as_u64);
-                let hash = a
-                    .get("hash")
-                    .and_then(Value::as_str)
-                    .filter(|h| chain::is_hash_hex(h));
-                match (seq, hash) {
-                    (Some(seq), Some(hash)) => Some(format::Anchor {
-                        seq,
-                        hash: hash.to_string(),
-                    }),
-                    _ => {
-                        return Err(arg(
-                            "anchor",
-                            "must be { seq, hash } as log.head() gives it",
-                        ))
-                    }
-                }
-            }
-        };
+        let anchor = anchor_from_json(opts.get("anchor"), "anchor")?;
+        let pruned = anchor_from_json(opts.get("prunedTo"), "prunedTo")?;
         let accept_legacy = match opts.get("acceptLegacy") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
@@ -59,6 +59,7 @@ impl StreamVerifier {
                 key_thumbprint,
                 accept_legacy,
                 anchor,
+                pruned,
             }),
             failure: None,
         })

@@ -11,7 +11,7 @@
 
 use super::chain::{self, Head};
 use super::event::{EventFrame, EventInput};
-use super::format::{self, Declaration, LogVerifier, VerifyOptions};
+use super::format::{self, Anchor, Declaration, LogVerifier, VerifyOptions};
 use super::midstate::Prefix;
 use crate::error::{Error, ErrorCode, Result};
 use crate::jose::{Alg, PublicJwk};
@@ -74,8 +74,14 @@ pub fn parse_line(line: &str, path: &str) -> Result<Value> {
 impl Writer {
     /// A writer resumed after stored `lines` (JSON texts, in order); an error if they do not
     /// link or break the log's rules.
-    pub fn resume(lines: &[String]) -> Result<Writer> {
+    pub fn resume(lines: &[String], pruned: Option<Anchor>) -> Result<Writer> {
         let mut w = Writer::default();
+        // A log pruned locally after the collector acknowledged it starts after `pruned`.
+        w.state = LogVerifier::new(VerifyOptions {
+            accept_legacy: true,
+            pruned,
+            ..Default::default()
+        });
         w.absorb(lines)?;
         Ok(w)
     }
@@ -381,7 +387,7 @@ mod tests {
             .unwrap();
         stored.push(fresh.prepare_record("declaration", &d, None).unwrap());
         stored.extend(lines);
-        let resumed = Writer::resume(&stored).unwrap();
+        let resumed = Writer::resume(&stored, None).unwrap();
         assert_eq!(resumed.head_record(), w.head_record());
     }
 

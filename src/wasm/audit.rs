@@ -95,7 +95,17 @@ impl AuditCore {
     /// the platform's native SHA-256 (`Uint8Array` in, 32 bytes out) used to chain new
     /// records; it must agree with RustCrypto's on a test vector or the log does not open.
     #[wasm_bindgen(constructor)]
-    pub fn new(lines: JsValue, digest: Option<js_sys::Function>) -> JsResult<AuditCore> {
+    pub fn new(
+        lines: JsValue,
+        digest: Option<js_sys::Function>,
+        pruned: JsValue,
+    ) -> JsResult<AuditCore> {
+        let pruned: Option<Value> = if pruned.is_undefined() || pruned.is_null() {
+            None
+        } else {
+            Some(from_js(&pruned, "prunedTo")?)
+        };
+        let pruned = stream::anchor_from_json(pruned.as_ref(), "prunedTo").map_err(to_js)?;
         let digest = digest.map(|f| Native {
             f,
             memory: wasm_bindgen::memory().unchecked_into(),
@@ -106,7 +116,7 @@ impl AuditCore {
                 return Err(arg_err("digest", "is not SHA-256"));
             }
         }
-        let w = Writer::resume(&lines_arg(&lines)?).map_err(to_js)?;
+        let w = Writer::resume(&lines_arg(&lines)?, pruned).map_err(to_js)?;
         Ok(AuditCore { w, digest })
     }
 
@@ -292,7 +302,7 @@ pub struct AuditVerifier {
 
 #[wasm_bindgen]
 impl AuditVerifier {
-    /// `opts`: `{ publicJwk?, acceptLegacy?, anchor?: { seq, hash } }`.
+    /// `opts`: `{ publicJwk?, acceptLegacy?, anchor?: { seq, hash }, prunedTo?: { seq, hash } }`.
     #[wasm_bindgen(constructor)]
     pub fn new(opts: JsValue) -> JsResult<AuditVerifier> {
         let o = match opts.is_undefined() || opts.is_null() {

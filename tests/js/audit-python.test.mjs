@@ -24,7 +24,7 @@ function python() {
 const PY = python();
 
 /** Runs the Python verifier: its JSON result. */
-function py(file, { key, acceptLegacy, anchor } = {}) {
+function py(file, { key, acceptLegacy, anchor, prunedTo } = {}) {
   const args = [script, file];
   if (key) {
     const k = join(mkdtempSync(join(tmpdir(), 'tillit-py-')), 'key.json');
@@ -33,6 +33,7 @@ function py(file, { key, acceptLegacy, anchor } = {}) {
   }
   if (acceptLegacy) args.push('--accept-legacy');
   if (anchor) args.push('--anchor', `${anchor.seq}:${anchor.hash}`);
+  if (prunedTo) args.push('--pruned-to', `${prunedTo.seq}:${prunedTo.hash}`);
   try {
     return JSON.parse(execFileSync(PY, args, { encoding: 'utf8' }));
   } catch (e) {
@@ -55,7 +56,7 @@ const base = { trustContext: ctx, clientId: 'tillit-ehr', server: 'https://api.p
 
 /** Both verifiers agree on `lines`: ok, or the same first bad index and problem code. */
 async function agree(lines, opts = {}, expect) {
-  const mine = await verifyLines(lines, { publicJwk: opts.key, acceptLegacy: opts.acceptLegacy, anchor: opts.anchor });
+  const mine = await verifyLines(lines, { publicJwk: opts.key, acceptLegacy: opts.acceptLegacy, anchor: opts.anchor, prunedTo: opts.prunedTo });
   const theirs = py(write(lines), opts);
   assert.equal(theirs.ok, mine.ok, `python ${JSON.stringify(theirs)} vs tillit ${JSON.stringify(mine)}`);
   if (!mine.ok) assert.deepEqual([theirs.firstBadIndex, code(theirs)], [mine.firstBadIndex, code(mine)]);
@@ -139,4 +140,31 @@ test('tampered logs are rejected by Python at the same index with the same probl
   await agree(rechain(extra), {}, 'MALFORMED');
   await agree([...good.slice(0, 3), 'not json', ...good.slice(3)], {}, 'MALFORMED');
   await agree(rechain(good.slice(1)), {}, 'FORMAT');
+});
+
+test('pruned logs (shipping with retainMs): Python agrees on the prune point, a gap, and an anchor pruned away', async () => {
+  const file = join(tmp(), 'log.ndjson');
+  const checkpointKey = await generateKey({ alg: 'ES256' });
+  const log = await AuditLog.open({ sink: { file }, checkpointKey, checkpointEvery: 3 });
+  for (let i = 0; i < 10; i++) await log.append({ ...base, kind: 'search', transactionId: `p${i}` });
+  const head = log.head();
+  await log.close();
+  const good = read(file);
+  const key = checkpointKey.publicJwk;
+  const at = (i) => ({ seq: i, hash: JSON.parse(good[i]).hash });
+  // Records 1..4 pruned, up to the checkpoint at 4: the declaration, then 5 on.
+  assert.equal(JSON.parse(good[4]).kind, 'checkpoint');
+  const pruned = [good[0], ...good.slice(5)];
+  const r = await agree(pruned, { key, prunedTo: at(4) }, 'ok');
+  assert.equal(r.entries, pruned.length, 'the records held');
+  await agree(pruned, { key, anchor: at(4) }, 'ok');
+  await agree(pruned, { key, prunedTo: at(4), anchor: { seq: head.seq, hash: head.hash } }, 'ok');
+  await agree(pruned, { key }, 'MISSING_OR_REORDERED');
+  await agree(pruned, { key, prunedTo: at(3) }, 'MISSING_OR_REORDERED');
+  await agree(pruned, { key, prunedTo: at(4), anchor: at(2) }, 'ANCHOR_PRUNED');
+  // Pruned anywhere but right after the declaration is a gap; the rules hold after the point.
+  await agree([...good.slice(0, 2), ...good.slice(5)], { key, prunedTo: at(4) }, 'MISSING_OR_REORDERED');
+  const edited = [...pruned];
+  edited[2] = edited[2].replace('"p4"', '"pX"');
+  await agree(edited, { key, prunedTo: at(4) }, 'ALTERED');
 });

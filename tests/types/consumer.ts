@@ -66,7 +66,7 @@ export async function browse(view: Client, patient: string): Promise<number> {
 // Every option bag has a named interface; discover() and limits() return named types.
 import {
   limits, type Limits, type Discovery, type AccessTokenOptions, type ExchangeTokenOptions, type LoginOptions,
-  type RequestOptions, type ReportOptions, type ImportKeyOptions, type AuditLog,
+  type RequestOptions, type ReportOptions, type ImportKeyOptions,
 } from 'tillit';
 
 export async function named(client: Client, log: AuditLog, entry: Record<string, unknown>): Promise<number> {
@@ -84,4 +84,29 @@ export async function named(client: Client, log: AuditLog, entry: Record<string,
   await client.getDocument(entry, req);
   log.report(rep);
   return d.token_endpoint.length + imp.alg.length + l.defaultTimeoutMs;
+}
+
+// The access log shipped to the organisation's collector: options, status, event and errors.
+import { AuditLog, AuditForkError, ShippingError, type ShipOptions, type ShippingStatus, type ShippingEvent } from 'tillit';
+export async function shipped(view: Client, dpopKey: Key): Promise<number> {
+  const ship: ShipOptions = {
+    url: 'https://audit.example.org',
+    token: async () => (await view.accessToken({ resource: 'tillit:collector', scope: 'tillit:collector/audit.write' })).accessToken,
+    dpopKey,
+    batch: 500,
+    intervalMs: 1000,
+  };
+  const log = await AuditLog.open({ sink: 'indexeddb', name: 'ehr', ship });
+  log.addEventListener('shipping', (e: ShippingEvent) => {
+    const s: ShippingStatus = e.detail;
+    if (s.state === 'stopped' && s.error instanceof AuditForkError) void s.error.seq;
+  });
+  try {
+    await log.flush({ timeoutMs: 5000 });
+  } catch (e) {
+    if (e instanceof ShippingError) return e.reason.length;
+  }
+  const anchor = log.shipping?.acknowledged;
+  const v = await log.verify(anchor ? { anchor, prunedTo: log.shipping?.prunedTo ?? undefined } : {});
+  return (log.shipping?.queued ?? 0) + (log.shipping?.oldestUnshippedAgeMs ?? 0) + v.entries;
 }

@@ -582,7 +582,11 @@ pub(crate) async fn token(
                     let asked = session.as_ref().is_none_or(|sess| {
                         sess.resources.is_empty() || sess.resources.iter().any(|x| x == r)
                     });
-                    match [AUD_PJD, AUD_KJ].into_iter().find(|k| *k == r) {
+                    // The organisation's collector is an API too (its audience).
+                    match [AUD_PJD, AUD_KJ, collector::AUD_COLLECTOR]
+                        .into_iter()
+                        .find(|k| *k == r)
+                    {
                         Some(k) if asked => k,
                         _ => {
                             let e = refuse(
