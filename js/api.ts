@@ -26,6 +26,9 @@ export {
   RefreshTokenError,
   UnsafeContentError,
   IncompleteDocumentError,
+  ShippingError,
+  AuditForkError,
+  ShippingRefusedError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export * from './trust.js';

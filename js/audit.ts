@@ -20,11 +20,21 @@
  * @module
  */
 import * as core from '#core';
-import { AuditError, call, callAsync, fromCore } from './errors.js';
+import { ArgumentError, AuditError, call, callAsync, fromCore } from './errors.js';
 import type { Key } from './keys.js';
 import { TrustContext } from './trust.js';
 import { contextTextOf } from './context-text.js';
 import { platform } from './platform.js';
+import { fileStateStore, indexedDbStateStore, memoryStateStore, Shipper, type ShipOptions, type ShippingStatus, type ShipSource, type ShipState, type ShipStateStore } from './ship.js';
+
+export type { ShipOptions, ShippingStatus, ShipState } from './ship.js';
+
+/** The `shipping` event of {@link AuditLog.addEventListener} (a `CustomEvent`). */
+export interface ShippingEvent {
+  readonly type: 'shipping';
+  /** The status after the change. */
+  readonly detail: ShippingStatus;
+}
 
 /** A caller-supplied sink (e.g. shipping to the organisation's log platform). */
 export interface CustomSink {
@@ -37,6 +47,12 @@ export interface CustomSink {
    * `read()` before each batch to check that the sink still ends where the log does.
    */
   tail?(): Promise<{ count: number; last?: string }>;
+  /**
+   * Where the shipping state (`ship` option: the collector's acknowledged head, the log id,
+   * the prune point) is kept beside the lines. Optional: without it the state lives in memory
+   * and shipping starts each time by asking the collector for its head.
+   */
+  shipState?: { load(): Promise<ShipState | null>; save(state: ShipState): Promise<void> };
 }
 
 /** Where the log is kept. */
@@ -60,6 +76,12 @@ export interface AuditLogOptions {
    * and a declaration is appended before anything else. Default false: such a log is refused.
    */
   acceptLegacy?: boolean;
+  /**
+   * Ship every record to the organisation's collector (`tillit-collector`), in order, at
+   * least once; see {@link ShipOptions} and `log.shipping`. The local log stays the
+   * write-ahead gate of each look-up: shipping never blocks or fails a look-up.
+   */
+  ship?: ShipOptions;
 }
 
 /** A look-up to log. */
@@ -107,8 +129,14 @@ export interface AuditHead {
 export interface VerifyOptions {
   /** The checkpoint key's public JWK: the log must declare it, and every signature must hold. */
   publicJwk?: Key['publicJwk'];
-  /** A head held outside the device ({@link AuditLog.head}): the log must still hold it. */
+  /** A head held outside the device ({@link AuditLog.head}): the log must still hold it (or, pruned, continue right after it). */
   anchor?: { seq: number; hash: string };
+  /**
+   * The last record pruned locally after the collector acknowledged it (`log.shipping.prunedTo`):
+   * the log may continue after its declaration at the next record, linked to this one.
+   * `log.verify()` passes its own.
+   */
+  prunedTo?: { seq: number; hash: string };
   /** Read a log written before the declaration record (format 0). Default false. */
   acceptLegacy?: boolean;
 }
@@ -238,6 +266,20 @@ class Records {
   lines(): string[] {
     return this.#batches.flatMap((b) => b.lines);
   }
+  /** Up to `count` lines from index `from`. */
+  slice(from: number, count: number): string[] {
+    const out: string[] = [];
+    let at = 0;
+    for (const b of this.#batches) {
+      if (out.length >= count) break;
+      if (at + b.count > from) {
+        const ls = b.lines;
+        out.push(...ls.slice(Math.max(0, from - at), Math.max(0, from - at) + count - out.length));
+      }
+      at += b.count;
+    }
+    return out;
+  }
   /** Every line as one NDJSON byte array. */
   bytes(): Uint8Array {
     const parts = this.#batches.map((b) => b.bytes);
@@ -263,6 +305,8 @@ interface Sink {
   lock?<T>(f: () => Promise<T>): Promise<T>;
   recovered?: Recovery;
   close?(): Promise<void>;
+  /** The custom sink's own store of the shipping state. */
+  shipState?: ShipStateStore;
 }
 
 class MemorySink implements Sink {
@@ -328,6 +372,26 @@ class IndexedDbSink implements Sink {
     const locks = (globalThis.navigator as Navigator | undefined)?.locks;
     if (!locks) return f();
     return locks.request(`tillit-audit-${this.#name}`, { mode: 'exclusive' }, f) as Promise<T>;
+  }
+  /** Shipping: up to `count` lines from `seq`, and the next seq (every tab's records). */
+  async range(seq: number, count: number): Promise<{ lines: string[]; next: number }> {
+    return new Promise((resolve, reject) => {
+      const tx = this.#db.transaction('records', 'readonly');
+      const s = tx.objectStore('records');
+      const got = count > 0 ? s.getAll(IDBKeyRange.bound(seq, seq + count - 1)) : undefined;
+      const last = s.openKeyCursor(null, 'prev');
+      tx.oncomplete = () => resolve({ lines: (got?.result ?? []) as string[], next: last.result ? (last.result.key as number) + 1 : 0 });
+      tx.onerror = tx.onabort = () => reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB could not be read'));
+    });
+  }
+  /** One shipper among the tabs of this log: `f` runs while this tab holds the lock. */
+  shipLock(f: () => Promise<void>, signal: AbortSignal): void {
+    const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+    if (!locks) {
+      void f();
+      return;
+    }
+    locks.request(`tillit-ship-${this.#name}`, { mode: 'exclusive', signal }, f).catch(() => {});
   }
   async close() {
     this.#db.close();
@@ -459,6 +523,29 @@ class FileSink implements Sink {
     await this.#fh?.close();
     this.#fh = undefined;
   }
+  /**
+   * Pruning: the file becomes `bytes` (the declaration and the records kept), written to a
+   * temporary file, synced and renamed over the log, so a crash leaves the old file or the new.
+   */
+  async replace(bytes: Uint8Array) {
+    const fs = (await this.#mod()) as FsPromises & { rename(a: string, b: string): Promise<void> };
+    const tmp = `${this.#path}.prune`;
+    await fs.writeFile(tmp, bytes);
+    const fh = await fs.open(tmp, 'r+');
+    try {
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await this.#fh?.close();
+    this.#fh = undefined;
+    await fs.rename(tmp, this.#path);
+    this.#size = bytes.length;
+    this.#tail = bytes.slice(Math.max(0, bytes.length - TAIL));
+  }
+  get path() {
+    return this.#path;
+  }
 }
 
 /** The bytes of a file's end the file sink compares before each write: a record's last
@@ -494,6 +581,7 @@ function customSink(s: CustomSink): Sink {
       const lines = await s.read();
       return { count: lines.length, last: lines.at(-1) };
     },
+    shipState: s.shipState,
   };
 }
 
@@ -531,6 +619,12 @@ export class AuditLog {
   #lost?: AuditIntegrityError;
   /** Set when opening found and repaired a torn last line. */
   readonly recovered?: Recovery;
+  /** Records pruned after the declaration (the records held begin at seq `#pruned + 1`). */
+  #pruned = 0;
+  #prunedTo: { seq: number; hash: string } | null = null;
+  #shipper?: Shipper;
+  #events = new EventTarget();
+  #serial: Promise<void> = Promise.resolve();
 
   private constructor(c: core.AuditCore, lines: string[], sink: Sink, opts: AuditLogOptions) {
     this.#chain = c;
@@ -563,9 +657,19 @@ export class AuditLog {
     const key = opts.checkpointKey;
     const every = opts.checkpointEvery ?? 100;
     if (!Number.isInteger(every) || every < 1 || every > 1_000_000) throw new AuditError('AUDIT_FAILURE', 'checkpointEvery', 'must be an integer from 1 to 1,000,000');
+    if (opts.ship?.retainMs !== undefined && s === 'indexeddb') throw new ArgumentError('INVALID_ARGUMENT', 'ship.retainMs', 'pruning is not available for the IndexedDB sink yet: leave retainMs out');
+    const states: ShipStateStore | undefined =
+      s === 'memory' ? (opts.ship ? memoryStateStore() : undefined)
+      : s === 'indexeddb' ? (opts.ship ? indexedDbStateStore(opts.name ?? 'default') : undefined)
+      : sink instanceof FileSink ? fileStateStore(sink.path)
+      : (sink.shipState ?? (opts.ship ? memoryStateStore() : undefined));
     const run = async () => {
       const lines = await sink.read();
-      const v = await verifyLines(lines, { publicJwk: key?.publicJwk, acceptLegacy: opts.acceptLegacy === true });
+      // A log pruned after shipping begins, after its declaration, past the prune point kept
+      // in the shipping state.
+      const shipped = states ? await states.load() : null;
+      const prunedTo = shipped?.pruned ?? undefined;
+      const v = await verifyLines(lines, { publicJwk: key?.publicJwk, acceptLegacy: opts.acceptLegacy === true, prunedTo });
       if (!v.ok) throw new AuditIntegrityError(`log[${v.firstBadIndex}]`, v.problem!, v.firstBadIndex, `the stored log does not verify: ${v.problem}`);
       if (v.checkpointKey && !key) throw new AuditIntegrityError('checkpointKey', 'KEY_MISMATCH: the log declares a checkpoint key: open it with that key');
       if (v.checkpointEvery != null && opts.checkpointEvery !== undefined && v.checkpointEvery !== opts.checkpointEvery) {
@@ -575,12 +679,16 @@ export class AuditLog {
       await sink.repair?.();
       let c: core.AuditCore;
       try {
-        c = new core.AuditCore(lines, await nativeSha256());
+        c = new core.AuditCore(lines, await nativeSha256(), prunedTo ?? null);
       } catch (e) {
         const err = fromCore(e) as { rule?: string; path?: string };
         throw new AuditIntegrityError(err.path ?? 'log', err.rule ?? 'MALFORMED: unreadable', undefined, `the stored log does not verify: ${err.rule ?? 'unreadable'}`);
       }
       const log = new AuditLog(c, lines, sink, opts);
+      if (prunedTo && lines.length > 1 && (JSON.parse(lines[1]!) as { seq: number }).seq === prunedTo.seq + 1) {
+        log.#pruned = prunedTo.seq;
+        log.#prunedTo = prunedTo;
+      }
       if (!c.declared) {
         const claims = call(() => c.declarationClaims(key?.publicJwk ?? null, key?.alg, every));
         const jws = key ? await callAsync(() => core.signAuditClaims(key, claims, 'tillit-declaration+jwt')) : undefined;
@@ -592,12 +700,124 @@ export class AuditLog {
       }
       return log;
     };
-    return sink.lock ? sink.lock(run) : run();
+    const log = await (sink.lock ? sink.lock(run) : run());
+    if (opts.ship) {
+      try {
+        log.#shipper = await Shipper.start(opts.ship, log.#shipSource(opts, sink), states!, (st) => {
+          const E = (globalThis as { CustomEvent?: typeof CustomEvent }).CustomEvent;
+          log.#events.dispatchEvent(E ? new E('shipping', { detail: st }) : Object.assign(new Event('shipping'), { detail: st }));
+        });
+      } catch (e) {
+        await sink.close?.();
+        throw e;
+      }
+    }
+    return log;
+  }
+
+  /** What the shipper reads and prunes. */
+  #shipSource(opts: AuditLogOptions, sink: Sink): ShipSource {
+    const idb = sink instanceof IndexedDbSink ? sink : undefined;
+    const d = this.#chain.declared as { checkpointKey: unknown } | null;
+    return {
+      name: opts.name ?? 'default',
+      checkpointJwk: d?.checkpointKey && this.#key ? this.#key.publicJwk : null,
+      next: async () => (idb ? (await idb.range(0, 0)).next : this.#next()),
+      lines: async (from, count) => {
+        if (idb) return (await idb.range(from, count)).lines;
+        if (from <= this.#pruned && from > 0) return [];
+        return this.#records.slice(from === 0 ? 0 : from - this.#pruned, count);
+      },
+      prune: idb ? undefined : (to) => this.#pruneTo(to),
+      lock: idb ? (f, signal) => idb.shipLock(f, signal) : undefined,
+    };
+  }
+
+  /**
+   * Runs `f` alone among this log's writes and prunes (a prune replaces the stored records),
+   * and under the sink's lock (other tabs).
+   */
+  #locked<T>(f: () => Promise<T>): Promise<T> {
+    const run = () => (this.#sink.lock ? this.#sink.lock(f) : f());
+    const p = this.#serial.then(run, run);
+    this.#serial = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    return p;
+  }
+
+  /** The next seq: the records held and those pruned. */
+  #next(): number {
+    return this.#records.length + this.#pruned;
+  }
+
+  /** Drops the records after the declaration up to `to` (acknowledged by the collector). */
+  async #pruneTo(to: { seq: number; hash: string }) {
+    const first = this.#records.slice(0, 1)[0];
+    if (!first || (JSON.parse(first) as { kind: string }).kind !== 'declaration' || to.seq <= this.#pruned) return;
+    const run = async () => {
+      const kept = this.#records.slice(to.seq - this.#pruned + 1, Number.MAX_SAFE_INTEGER);
+      const next = new Records();
+      next.push(Batch.ofLines([first, ...kept]));
+      const sink = this.#sink;
+      if (sink instanceof FileSink) await sink.replace(next.bytes());
+      else if (sink instanceof MemorySink) sink.records = next;
+      else return;
+      this.#records = next;
+      this.#pruned = to.seq;
+      this.#prunedTo = to;
+    };
+    await this.#locked(run);
+  }
+
+  /**
+   * Shipping to the collector (with the `ship` option; null without): the state, how many
+   * records wait and how old the oldest is, the collector's acknowledged head (the anchor),
+   * the last error. Every change is also a `shipping` event (see {@link addEventListener}).
+   */
+  get shipping(): ShippingStatus | null {
+    return this.#shipper?.status ?? null;
+  }
+
+  /**
+   * Resolves once the collector acknowledged every record written so far (`ship` option);
+   * rejects when shipping stops (fork, refusal), the log closes, or after `timeoutMs`.
+   *
+   * @example
+   * ```ts
+   * await log.flush({ timeoutMs: 10_000 }) // before a Node service exits
+   * ```
+   */
+  async flush(opts: { timeoutMs?: number } = {}): Promise<void> {
+    if (!this.#shipper) throw new ArgumentError('INVALID_ARGUMENT', 'ship', 'the log was opened without the ship option');
+    await this.#flushing;
+    return this.#shipper.flush(opts);
+  }
+
+  /**
+   * Listens to the log's events: `shipping` (a `CustomEvent` whose `detail` is the
+   * {@link ShippingStatus}), sent whenever shipping changes state, the queue grows or shrinks,
+   * an attempt fails, or shipping stops (`state: 'stopped'`, `error` an {@link AuditForkError}
+   * or `ShippingRefusedError`).
+   *
+   * @example
+   * ```ts
+   * log.addEventListener('shipping', (e) => { if (e.detail.oldestUnshippedAgeMs > 600_000) warn() })
+   * ```
+   */
+  addEventListener(type: 'shipping', listener: (e: ShippingEvent) => void): void {
+    this.#events.addEventListener(type, listener as unknown as EventListener);
+  }
+
+  /** Stops listening (see {@link addEventListener}). */
+  removeEventListener(type: 'shipping', listener: (e: ShippingEvent) => void): void {
+    this.#events.removeEventListener(type, listener as unknown as EventListener);
   }
 
   /** Records, by sequence. */
   get length(): number {
-    return this.#records.length;
+    return this.#next();
   }
 
   /**
@@ -714,7 +934,7 @@ export class AuditLog {
   async #store(prepare: () => Batch, watched = false): Promise<number> {
     if (this.#lost) throw this.#lost;
     if (!watched) await this.#watch();
-    const first = this.#records.length;
+    const first = this.#next();
     const batch = prepare();
     await this.#sink.append(batch).catch((e) => {
       if (e instanceof AuditIntegrityError) this.#lost = e;
@@ -722,13 +942,14 @@ export class AuditLog {
     });
     this.#chain.commitPrepared(batch.count);
     this.#records.push(batch);
+    this.#shipper?.wake();
     return first;
   }
 
   /** Looks at the sink's end: another writer's records are taken in; a loss stops the log. */
   async #watch() {
     const sink = this.#sink;
-    const n = this.#records.length;
+    const n = this.#next();
     const head = this.#chain.headRecord() as { seq: number; hash: string } | null;
     const lost = (what: string) => {
       this.#lost = new AuditIntegrityError('sink', `SINK_DIVERGED: ${what}; the log refuses further entries`, n);
@@ -766,7 +987,7 @@ export class AuditLog {
       await this.#due(true);
       return { first, taken };
     };
-    return this.#sink.lock ? this.#sink.lock(run) : run();
+    return this.#locked(run);
   }
 
   /** Writes the checkpoint the declared interval asks for now, if any (under the lock). */
@@ -795,7 +1016,7 @@ export class AuditLog {
     if (!this.#key) throw new AuditError('AUDIT_FAILURE', 'checkpointKey', 'is needed to sign checkpoints');
     await this.#flushing;
     const run = () => this.#signHead();
-    await (this.#sink.lock ? this.#sink.lock(run) : run());
+    await this.#locked(run);
   }
 
   /**
@@ -806,7 +1027,8 @@ export class AuditLog {
    */
   async verify(opts?: VerifyOptions | Key['publicJwk']): Promise<VerifyResult> {
     const o = verifyOptions(opts);
-    return verifyLines(await this.#sink.read(), { acceptLegacy: this.#acceptLegacy, ...o, publicJwk: o.publicJwk ?? this.#key?.publicJwk });
+    const prunedTo = o.prunedTo ?? this.#shipper?.anchors.pruned ?? this.#prunedTo ?? undefined;
+    return verifyLines(await this.#sink.read(), { acceptLegacy: this.#acceptLegacy, ...o, prunedTo, publicJwk: o.publicJwk ?? this.#key?.publicJwk });
   }
 
   /** Look-ups matching `filter`: each look-up once, its completion if stored. */
@@ -841,6 +1063,7 @@ export class AuditLog {
       throw this.#lost;
     }
     this.#records.push(Batch.ofLines(fresh));
+    this.#shipper?.wake();
     // The head's checkpoint may be another writer's.
     for (let i = fresh.length - 1; i >= 0; i--) {
       if (!fresh[i]!.includes('"kind":"checkpoint"')) continue;
@@ -868,9 +1091,10 @@ export class AuditLog {
    */
   async close(): Promise<void> {
     await this.#flushing;
+    await this.#shipper?.close();
     if (this.#key && !this.#lost) {
       const run = () => this.#signHead();
-      await (this.#sink.lock ? this.#sink.lock(run) : run());
+      await this.#locked(run);
     }
     await this.#sink.close?.();
   }
@@ -898,7 +1122,7 @@ const VERIFY_CHUNK = 1024;
  */
 export async function verifyLines(lines: string[], opts?: VerifyOptions | Key['publicJwk']): Promise<VerifyResult> {
   const o = verifyOptions(opts);
-  const v = call(() => new core.AuditVerifier({ publicJwk: o.publicJwk ?? null, anchor: o.anchor ?? null, acceptLegacy: o.acceptLegacy ?? false }));
+  const v = call(() => new core.AuditVerifier({ publicJwk: o.publicJwk ?? null, anchor: o.anchor ?? null, prunedTo: o.prunedTo ?? null, acceptLegacy: o.acceptLegacy ?? false }));
   let checked = 0;
   try {
     for (let at = 0; at < lines.length; at += VERIFY_CHUNK) {

@@ -43,7 +43,9 @@ export type ErrorCode =
   | 'WASM_NOT_WASM'
   | 'WASM_BLOCKED'
   | 'WASM_LOAD_FAILED'
-  | 'WASM_NOT_LOADED';
+  | 'WASM_NOT_LOADED'
+  | 'AUDIT_FORK'
+  | 'SHIPPING_REFUSED';
 
 /** The longest path and rule an error carries (characters). */
 const MAX_PATH = 300;
@@ -192,6 +194,42 @@ export class UnsafeContentError extends MalformedResponseError {}
  */
 export class IncompleteDocumentError extends MalformedResponseError {}
 
+/**
+ * Shipping the access log to the organisation's collector stopped for good (the local log
+ * keeps working: look-ups are not blocked). `reason` is the stable cause: the collector's
+ * refusal code (`ALTERED`, `BROKEN_LINK`, `CHECKPOINT_INVALID`, `NOT_OWNER`, …),
+ * `COLLECTOR_BEHIND` (the collector lost records that were pruned here), or `FORK`
+ * ({@link AuditForkError}); `seq` the record concerned.
+ *
+ * @example
+ * ```ts
+ * log.addEventListener('shipping', (e) => {
+ *   const { state, error } = e.detail
+ *   if (state === 'stopped' && error instanceof AuditForkError) alarm(error.reason, error.seq)
+ * })
+ * ```
+ */
+export class ShippingError extends TillitError {
+  /** The stable cause (see the class). */
+  readonly reason: string;
+  /** The record concerned, if any. */
+  readonly seq: number | undefined;
+  constructor(code: ErrorCode, path: string, rule: string) {
+    super(code, path, rule);
+    this.reason = /^([A-Z_]+):/.exec(this.rule)?.[1] ?? 'REFUSED';
+    const m = /\[(\d+)\]$/.exec(this.path);
+    this.seq = m ? Number(m[1]) : undefined;
+  }
+}
+/**
+ * The collector's head is not on the local chain (`AUDIT_FORK`): it holds another record
+ * at a sequence number, or records past this log's head. Someone wrote a second chain under
+ * this log's id, or the local log was replaced: shipping stops and stays stopped.
+ */
+export class AuditForkError extends ShippingError {}
+/** The collector refused the log for good (`SHIPPING_REFUSED`): see {@link ShippingError}. */
+export class ShippingRefusedError extends ShippingError {}
+
 const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => TillitError> = {
   INVALID_IDENTIFIER: IdentifierError,
   INVALID_CODE: CodeError,
@@ -222,6 +260,8 @@ const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => Til
   WASM_NOT_LOADED: WasmLoadError,
   UNSAFE_CONTENT: UnsafeContentError,
   INCOMPLETE_DOCUMENT: IncompleteDocumentError,
+  AUDIT_FORK: AuditForkError,
+  SHIPPING_REFUSED: ShippingRefusedError,
 };
 
 /** Turns what the core threw into the matching class; anything else is rethrown as is. */

@@ -48,6 +48,12 @@ pub enum ErrorCode {
     /// A retrieved document is not whole: shorter or longer than promised, a PDF without its
     /// end marker, a CDA that does not parse.
     IncompleteDocument,
+    /// The organisation's collector holds a head that is not on the local chain (a fork):
+    /// shipping the access log stops.
+    AuditFork,
+    /// The collector refused the access log for good (a code other than a fork), or lost
+    /// records it had acknowledged and that were pruned here: shipping stops.
+    ShippingRefused,
 }
 
 impl ErrorCode {
@@ -71,6 +77,8 @@ impl ErrorCode {
             ErrorCode::SigningRefused => "SIGNING_REFUSED",
             ErrorCode::UnsafeContent => "UNSAFE_CONTENT",
             ErrorCode::IncompleteDocument => "INCOMPLETE_DOCUMENT",
+            ErrorCode::AuditFork => "AUDIT_FORK",
+            ErrorCode::ShippingRefused => "SHIPPING_REFUSED",
         }
     }
 }

@@ -36,6 +36,9 @@ pub struct App {
     pub volume_threshold: u64,
     /// DPoP proof ids seen.
     pub replay: Replay,
+    /// Web origins whose pages may call the collector (CORS): an EHR page shipping its log,
+    /// the citizen's and the privacy officer's pages. Exact `scheme://host[:port]` matches.
+    pub allowed_origins: Vec<String>,
 }
 
 type Shared = Arc<App>;
@@ -63,8 +66,56 @@ pub fn router(app: Shared) -> Router {
         .route("/reports", get(reports))
         .route("/citizen/access", get(citizen))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), cors))
         .layer(axum::middleware::from_fn(access_log))
         .with_state(app)
+}
+
+/// CORS for the configured origins only: a preflight is answered here (the methods and the
+/// headers the routes read: `authorization`, `dpop`, `content-type`), and answers carry
+/// `Access-Control-Allow-Origin` for that origin. Another origin gets no CORS headers, so
+/// its pages cannot read an answer; tokens are never cookies, so no credentials mode.
+async fn cors(
+    State(app): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let origin = req
+        .headers()
+        .get("origin")
+        .and_then(|v| v.to_str().ok())
+        .filter(|o| app.allowed_origins.iter().any(|a| a == o))
+        .map(String::from);
+    let Some(origin) = origin else {
+        return next.run(req).await;
+    };
+    let allow = HeaderValue::from_str(&origin).unwrap_or(HeaderValue::from_static("null"));
+    let preflight = req.method() == Method::OPTIONS
+        && req.headers().contains_key("access-control-request-method");
+    let mut r = if preflight {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        let h = r.headers_mut();
+        h.insert(
+            "access-control-allow-methods",
+            HeaderValue::from_static("GET, PUT, POST"),
+        );
+        h.insert(
+            "access-control-allow-headers",
+            HeaderValue::from_static("authorization, dpop, content-type"),
+        );
+        h.insert("access-control-max-age", HeaderValue::from_static("600"));
+        r
+    } else {
+        next.run(req).await
+    };
+    let h = r.headers_mut();
+    h.insert("access-control-allow-origin", allow);
+    h.insert(
+        "access-control-expose-headers",
+        HeaderValue::from_static("www-authenticate, dpop-nonce"),
+    );
+    h.append("vary", HeaderValue::from_static("origin"));
+    r
 }
 
 async fn access_log(req: axum::extract::Request, next: axum::middleware::Next) -> Response {

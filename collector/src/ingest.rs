@@ -57,6 +57,7 @@ impl LogState {
             key_thumbprint: declared_key(&self.registration).map(PublicJwk::thumbprint),
             accept_legacy: true,
             anchor: None,
+            pruned: None,
         });
         let Some((seq, d, _)) = &self.declared else {
             if self.head.next_seq > 0 {

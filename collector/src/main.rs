@@ -1,6 +1,7 @@
 //! `tillit-collector --port PORT --db sqlite:PATH|postgres://… [--issuer URL]…
 //!   [--citizen-issuer URL]… [--audience A] [--public-url URL] [--host ADDR]
-//!   [--volume-threshold N] [--citizen-pid-claim C] [--citizen-represented-claim C]`
+//!   [--volume-threshold N] [--citizen-pid-claim C] [--citizen-represented-claim C]
+//!   [--allow-origin ORIGIN]…`
 //!
 //! Prints one line with its base URL when ready; on SIGTERM or Ctrl-C stops taking
 //! connections and finishes the requests (batches) in flight before it exits.
@@ -13,7 +14,7 @@ use tillit_collector::http::{log, router, App};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || -> ! {
-        eprintln!("usage: tillit-collector --port PORT --db sqlite:PATH|postgres://… [--issuer URL]… [--citizen-issuer URL]… [--audience A] [--public-url URL] [--host ADDR] [--volume-threshold N] [--citizen-pid-claim C] [--citizen-represented-claim C]");
+        eprintln!("usage: tillit-collector --port PORT --db sqlite:PATH|postgres://… [--issuer URL]… [--citizen-issuer URL]… [--audience A] [--public-url URL] [--host ADDR] [--volume-threshold N] [--citizen-pid-claim C] [--citizen-represented-claim C] [--allow-origin ORIGIN]…");
         std::process::exit(2)
     };
     let (mut port, mut db, mut host) = (None::<u16>, None::<String>, "127.0.0.1".to_string());
@@ -22,6 +23,7 @@ fn main() {
     let mut public_url = None;
     let mut volume_threshold = 50u64;
     let mut claims = CitizenClaims::default();
+    let mut allowed_origins: Vec<String> = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let v = args.get(i + 1).cloned().unwrap_or_else(|| usage());
@@ -30,6 +32,7 @@ fn main() {
             "--db" => db = Some(v),
             "--host" => host = v,
             "--issuer" => issuers.push(v),
+            "--allow-origin" => allowed_origins.push(v.trim_end_matches('/').to_string()),
             "--citizen-issuer" => citizen_issuers.push(v),
             "--audience" => audience = v,
             "--public-url" => public_url = Some(v.trim_end_matches('/').to_string()),
@@ -86,6 +89,7 @@ fn main() {
             public_url,
             volume_threshold,
             replay: Replay::default(),
+            allowed_origins,
         });
         println!("tillit-collector listening on http://{addr}");
         let _ = std::io::stdout().flush();

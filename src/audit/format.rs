@@ -181,8 +181,12 @@ pub struct VerifyOptions {
     pub key_thumbprint: Option<String>,
     /// Read a log that begins with format-0 records (written before the declaration record).
     pub accept_legacy: bool,
-    /// The log must hold this record.
+    /// The log must hold this record (or, pruned, continue right after it).
     pub anchor: Option<Anchor>,
+    /// The records up to this one were pruned locally after the collector acknowledged
+    /// them: the log may continue, right after its declaration, at the next record, which
+    /// must link to this one's hash (see `audit::ship`).
+    pub pruned: Option<Anchor>,
 }
 
 /// What a signature must sign.
@@ -244,7 +248,8 @@ pub struct Failure {
     pub index: u64,
     /// `CODE: words`, the code one of `MALFORMED`, `ALTERED`, `MISSING_OR_REORDERED`,
     /// `FORMAT`, `DECLARATION`, `KEY_MISMATCH`, `UNSIGNED`, `CHECKPOINT_MISSING`,
-    /// `CHECKPOINT_EXTRA`, `CHECKPOINT_INVALID`, `ANCHOR_MISMATCH`, `TRUNCATED`.
+    /// `CHECKPOINT_EXTRA`, `CHECKPOINT_INVALID`, `ANCHOR_MISMATCH`, `ANCHOR_PRUNED`,
+    /// `TRUNCATED`.
     pub problem: String,
 }
 
@@ -285,6 +290,11 @@ pub struct LogVerifier {
     checkpoints: u64,
     since: u64,
     last_signed: Option<u64>,
+    /// The seq of the declaration when it was the last record pushed (a pruned log may
+    /// continue after it at the record after an anchor).
+    after_declaration: bool,
+    /// The records skipped as pruned: the last of them.
+    pruned_to: Option<u64>,
 }
 
 impl LogVerifier {
@@ -297,7 +307,53 @@ impl LogVerifier {
             checkpoints: 0,
             since: 0,
             last_signed: None,
+            after_declaration: false,
+            pruned_to: None,
         }
+    }
+
+    /// The last record skipped as pruned, if the log continued after an anchor.
+    pub fn pruned_to(&self) -> Option<u64> {
+        self.pruned_to
+    }
+
+    /// A log that continues after its declaration at the record after `pruned` or the
+    /// anchor (the records between were pruned): the chain resumes from that anchor. The
+    /// checkpoint interval counts from there (a log is pruned up to a checkpoint).
+    fn resume_pruned(&mut self, r: &Value) -> core::result::Result<(), Failure> {
+        let i = self.chain.head().next_seq;
+        let (Some(seq), Some(prev)) = (
+            r.get("seq").and_then(Value::as_u64),
+            r.get("prev").and_then(Value::as_str),
+        ) else {
+            return Ok(());
+        };
+        if !self.after_declaration || seq <= i {
+            return Ok(());
+        }
+        let Some(a) = [&self.opts.pruned, &self.opts.anchor]
+            .into_iter()
+            .flatten()
+            .find(|a| a.seq + 1 == seq && a.hash == prev)
+            .cloned()
+        else {
+            return Ok(());
+        };
+        if let Some(an) = &self.opts.anchor {
+            if an.seq >= i && an.seq < a.seq {
+                return Err(fail(
+                    an.seq,
+                    "ANCHOR_PRUNED: the anchored record was pruned here; verify with a later anchor (the collector's head)",
+                ));
+            }
+        }
+        self.chain = chain::Verifier::after(&Head {
+            next_seq: seq,
+            hash: a.hash,
+        });
+        self.since = 0;
+        self.pruned_to = Some(a.seq);
+        Ok(())
     }
 
     /// The declaration read so far.
@@ -324,6 +380,8 @@ impl LogVerifier {
     }
 
     fn push_rules(&mut self, r: &Value) -> core::result::Result<Option<ToSign>, Failure> {
+        self.resume_pruned(r)?;
+        self.after_declaration = r.get("kind").and_then(Value::as_str) == Some("declaration");
         let i = self.chain.head().next_seq;
         self.chain.push(r).map_err(|(at, p)| fail(at as u64, p))?;
         if r.as_object().map(Map::len) != Some(5) || !r["body"].is_object() {
@@ -787,6 +845,51 @@ mod tests {
         assert_eq!(
             problem(&other[..5], anchor(4)),
             (4, "ANCHOR_MISMATCH".into())
+        );
+    }
+
+    #[test]
+    fn a_pruned_log_continues_after_its_declaration_from_an_anchor() {
+        let full = log(Some(decl(true, 2)), "eeceeceec");
+        let at = |i: usize| Anchor {
+            seq: i as u64,
+            hash: full[i]["hash"].as_str().unwrap().into(),
+        };
+        // Records 1..=6 pruned (up to the checkpoint at 6): the declaration, then 7.
+        let pruned: Vec<Value> = [&full[..1], &full[7..]].concat();
+        assert_eq!(
+            problem(&pruned, keyed()),
+            (1, "MISSING_OR_REORDERED".into())
+        );
+        let with = |pruned: Option<Anchor>, anchor: Option<Anchor>| VerifyOptions {
+            pruned,
+            anchor,
+            ..keyed()
+        };
+        let (s, _) = verify_records(&pruned, with(Some(at(6)), None)).unwrap();
+        assert_eq!((s.entries, s.checkpoints), (10, 1));
+        // The anchor alone (the collector's head at the prune point) serves too, and a later
+        // anchor is still checked.
+        assert!(verify_records(&pruned, with(None, Some(at(6)))).is_ok());
+        assert!(verify_records(&pruned, with(Some(at(6)), Some(at(8)))).is_ok());
+        // An anchor inside the pruned part cannot be checked: refused, not assumed.
+        assert_eq!(
+            problem(&pruned, with(Some(at(6)), Some(at(4)))),
+            (4, "ANCHOR_PRUNED".into())
+        );
+        // The record after the gap must link to the anchor; rules still hold after it.
+        assert_eq!(
+            problem(&pruned, with(Some(at(5)), None)),
+            (1, "MISSING_OR_REORDERED".into())
+        );
+        let bad: Vec<Value> = [&full[..1], &full[7..9]].concat();
+        let (s, _) = verify_records(&bad, with(Some(at(6)), None)).unwrap();
+        assert_eq!(s.since_checkpoint, 2);
+        // A skip anywhere but right after the declaration is a gap.
+        let later: Vec<Value> = [&full[..2], &full[7..]].concat();
+        assert_eq!(
+            problem(&later, with(Some(at(6)), None)),
+            (2, "MISSING_OR_REORDERED".into())
         );
     }
 

@@ -9,6 +9,7 @@ pub mod control;
 pub mod event;
 pub mod format;
 pub mod midstate;
+pub mod ship;
 
 #[cfg(test)]
 mod tests;

@@ -95,7 +95,17 @@ impl AuditCore {
     /// the platform's native SHA-256 (`Uint8Array` in, 32 bytes out) used to chain new
     /// records; it must agree with RustCrypto's on a test vector or the log does not open.
     #[wasm_bindgen(constructor)]
-    pub fn new(lines: JsValue, digest: Option<js_sys::Function>) -> JsResult<AuditCore> {
+    pub fn new(
+        lines: JsValue,
+        digest: Option<js_sys::Function>,
+        pruned: JsValue,
+    ) -> JsResult<AuditCore> {
+        let pruned: Option<Value> = if pruned.is_undefined() || pruned.is_null() {
+            None
+        } else {
+            Some(from_js(&pruned, "prunedTo")?)
+        };
+        let pruned = anchor_arg(pruned.as_ref(), "prunedTo")?;
         let digest = digest.map(|f| Native {
             f,
             memory: wasm_bindgen::memory().unchecked_into(),
@@ -112,6 +122,7 @@ impl AuditCore {
             // format 0 accepted or not) before; here the chain and the rules are followed.
             state: LogVerifier::new(VerifyOptions {
                 accept_legacy: true,
+                pruned,
                 ..Default::default()
             }),
             pending: Default::default(),
@@ -473,6 +484,28 @@ impl AuditCore {
 /// A log verified one chunk of lines at a time (streaming: the verifier keeps the head, the
 /// declaration and counters, never the records). Each `push` returns the signatures in that
 /// chunk for the wrapper to check with `auditCheckSigned`.
+/// `{ seq, hash }` as `log.head()` gives it, or nothing.
+fn anchor_arg(v: Option<&Value>, field: &str) -> JsResult<Option<format::Anchor>> {
+    let Some(a) = v.filter(|a| !a.is_null()) else {
+        return Ok(None);
+    };
+    let seq = a.get("seq").and_then(Value::as_u64);
+    let hash = a
+        .get("hash")
+        .and_then(Value::as_str)
+        .filter(|h| chain::is_hash_hex(h));
+    match (seq, hash) {
+        (Some(seq), Some(hash)) => Ok(Some(format::Anchor {
+            seq,
+            hash: hash.to_string(),
+        })),
+        _ => Err(arg_err(
+            field,
+            "must be { seq, hash } as log.head() gives it",
+        )),
+    }
+}
+
 #[wasm_bindgen]
 pub struct AuditVerifier {
     v: LogVerifier,
@@ -481,7 +514,7 @@ pub struct AuditVerifier {
 
 #[wasm_bindgen]
 impl AuditVerifier {
-    /// `opts`: `{ publicJwk?, acceptLegacy?, anchor?: { seq, hash } }`.
+    /// `opts`: `{ publicJwk?, acceptLegacy?, anchor?: { seq, hash }, prunedTo?: { seq, hash } }`.
     #[wasm_bindgen(constructor)]
     pub fn new(opts: JsValue) -> JsResult<AuditVerifier> {
         let o = if opts.is_undefined() || opts.is_null() {
@@ -497,28 +530,8 @@ impl AuditVerifier {
                     .thumbprint(),
             ),
         };
-        let anchor = match o.get("anchor") {
-            None | Some(Value::Null) => None,
-            Some(a) => {
-                let seq = a.get("seq").and_then(Value::as_u64);
-                let hash = a
-                    .get("hash")
-                    .and_then(Value::as_str)
-                    .filter(|h| chain::is_hash_hex(h));
-                match (seq, hash) {
-                    (Some(seq), Some(hash)) => Some(format::Anchor {
-                        seq,
-                        hash: hash.to_string(),
-                    }),
-                    _ => {
-                        return Err(arg_err(
-                            "anchor",
-                            "must be { seq, hash } as log.head() gives it",
-                        ))
-                    }
-                }
-            }
-        };
+        let anchor = anchor_arg(o.get("anchor"), "anchor")?;
+        let pruned = anchor_arg(o.get("prunedTo"), "prunedTo")?;
         let accept_legacy = match o.get("acceptLegacy") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
@@ -529,6 +542,7 @@ impl AuditVerifier {
                 key_thumbprint,
                 accept_legacy,
                 anchor,
+                pruned,
             }),
             failure: None,
         })

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod audit;
 pub mod platform;
+pub mod ship;
 pub mod signer;
 
 use crate::error::{Error, ErrorCode};
