@@ -59,6 +59,9 @@ test('the clinician flow: care need, login, minimised list, withheld panel, a PD
   const log = await page.$$eval('[data-testid=log] tbody tr', (rows) => rows.map((r) => r.children[1].textContent));
   assert.ok(log.includes('Dokumentliste') && log.includes('Dokument'), log.join(','));
   assert.match(await page.textContent('[data-testid=chain]'), /verifisert/);
+  // The log reaches the organisation's collector; the page says so.
+  await page.waitForFunction(() => document.querySelector('[data-testid=shipping]')?.dataset.queued === '0', null, { timeout: 20000 });
+  assert.match(await page.textContent('[data-testid=shipping]'), /Alt er sendt/);
   await page.screenshot({ path: `${SHOTS}ehr.png`, fullPage: true });
   assert.deepEqual(errors, []);
 });
