@@ -55,7 +55,7 @@ export async function createService({ issuer, api, keyPem, logFile, clientId, co
   // The client without a trust context looks nothing up: its collector token request is not
   // a look-up and is not logged.
   const ship = collector ? { url: collector, dpopKey, token: async () => (await client.accessToken(COLLECTOR)).accessToken } : undefined;
-  const auditLog = await AuditLog.open({ sink: { file: logFile }, ship });
+  const auditLog = await AuditLog.open({ sink: { file: logFile }, name: 'node-service', ship });
   client = new Client({ issuer, clientId, key, dpopKey, documentListBaseUrl: api, auditLog, timeoutMs: 10_000, sourceSystem: 'tillit-node-service', resources: { others: [COLLECTOR.resource] } });
   return {
     auditLog,
