@@ -63,7 +63,8 @@ export async function startCollector(emulatorUrl, { publicUrl, dir = mkdtempSync
 export function proxy(target, req, res) {
   const path = req.url.slice(COLLECTOR_PATH.length) || '/';
   const u = new URL(target);
-  const headers = { ...req.headers, host: u.host };
+  // The pages' session cookie is this origin's business, not the collector's.
+  const { cookie: _cookie, ...headers } = { ...req.headers, host: u.host };
   const up = httpRequest({ host: u.hostname, port: u.port, method: req.method, path, headers }, (r) => {
     res.writeHead(r.statusCode ?? 502, r.headers);
     r.pipe(res);
@@ -126,7 +127,15 @@ export function readingRoutes({ issuer, clientId, key, collectorUrl, pagesUrl, h
     return { accessToken, dpopKey };
   };
 
+  /** Forgets logins not finished and sessions expired. */
+  const prune = () => {
+    const now = Date.now();
+    for (const [k, v] of pending) if (v.until < now) pending.delete(k);
+    for (const [k, v] of citizens) if (v.until < now) citizens.delete(k);
+  };
+
   async function citizenLogin(req, res, q) {
+    prune();
     const verifier = b64u(randomBytes(32));
     const state = b64u(randomBytes(16));
     pending.set(state, { verifier, until: Date.now() + 120_000 });

@@ -8,10 +8,11 @@
 // Every page console error fails the test (but the DPoP nonce challenges, as in pages.test.mjs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS } from '../support/browser.mjs';
+import { Client, AuditLog, importPrivateKey, generateKey, createDpopProof } from 'tillit';
 import { startEmulator, startPages } from '../../examples/demo.mjs';
 
 const SHOTS = fileURLToPath(new URL(process.env.TILLIT_UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots/' : '../../target/screenshots/', import.meta.url));
@@ -52,6 +53,21 @@ async function lookUp(page, patient, { emergency = false } = {}) {
 
 /** The look-ups (not token requests) in the EHR page's own log table. */
 const localLookUps = (page) => page.$$eval('[data-testid=log] tbody tr', (rows) => rows.filter((r) => r.children[1].textContent !== 'Token').length);
+
+/**
+ * Sends the collector a record out of order for `logId`, as the EHR client (its key, a write
+ * token from HelseID): the collector refuses it as a GAP and keeps the incident.
+ */
+async function sendGap(logId) {
+  const key = await importPrivateKey(readFileSync(new URL('../../examples/emulator/demo-client-key.pem', import.meta.url), 'utf8'), { alg: 'ES256' });
+  const dpopKey = await generateKey({ alg: 'ES256' });
+  const client = new Client({ issuer: emu.url, clientId: pages.cfg.clientId, key, dpopKey, documentListBaseUrl: emu.url, resources: { others: ['tillit:collector'] }, auditLog: await AuditLog.open({ sink: 'memory' }) });
+  const { accessToken } = await client.accessToken({ resource: 'tillit:collector', scope: 'tillit:collector/audit.write' });
+  const url = `${pages.url}/collector/logs/${encodeURIComponent(logId)}/records`;
+  const line = JSON.stringify({ seq: 999, prev: '0'.repeat(64), hash: '1'.repeat(64), kind: 'note', body: 'out of order' });
+  const r = await fetch(url, { method: 'POST', headers: { authorization: `DPoP ${accessToken}`, dpop: await createDpopProof({ key: dpopKey, method: 'POST', url, accessToken }), 'content-type': 'application/x-ndjson' }, body: `${line}\n` });
+  return { status: r.status, body: await r.json() };
+}
 
 /** The rows of the citizen's "who looked" at themselves: [who, purpose]. */
 const whoLooked = (page) => page.$$eval('[data-testid=seen] tbody tr', (rows) => rows.map((r) => [r.children[1].textContent, r.dataset.purpose]));
@@ -107,8 +123,22 @@ test('a look-up reaches the citizen and the privacy officer through the collecto
   const hits = await officer.$$eval('[data-testid=hits] tbody tr', (rows) => rows.map((r) => ({ patient: r.dataset.patient, purpose: r.dataset.purpose, flagged: r.classList.contains('flag') })));
   assert.ok(hits.length >= made && hits.every((h) => h.patient === patient), JSON.stringify(hits));
   assert.ok(hits.some((h) => h.purpose === 'ETREAT' && h.flagged), JSON.stringify(hits));
-  const logs = await officer.$$eval('[data-testid=logs] tbody tr', (rows) => rows.map((r) => ({ head: r.querySelector('[data-testid=head]').textContent, incidents: r.children[7].textContent })));
-  assert.ok(logs.length >= 1 && logs.every((l) => l.head.startsWith('#') && l.incidents === 'ingen'), JSON.stringify(logs));
+  const deviceLogs = () => officer.$$eval('[data-testid=logs] tbody tr', (rows) => rows.map((r) => ({ id: r.dataset.log, head: r.querySelector('[data-testid=head]').textContent, incidents: r.children[7].textContent, flagged: r.classList.contains('flag') })));
+  const logs = await deviceLogs();
+  assert.ok(logs.length >= 1 && logs.every((l) => l.head.startsWith('#') && l.incidents === 'ingen' && !l.flagged), JSON.stringify(logs));
+  // A record out of order (a device that lost some): refused, kept as an incident, flagged.
+  const gap = await sendGap(logs[0].id);
+  assert.equal(gap.status, 409, JSON.stringify(gap));
+  assert.equal(gap.body.error, 'GAP');
+  await officer.reload();
+  await officer.waitForFunction(() => window.demoReady === true);
+  await officer.waitForSelector('[data-testid=logs] tbody tr');
+  const after = (await deviceLogs()).find((l) => l.id === logs[0].id);
+  assert.ok(after.flagged && after.incidents.startsWith('GAP ved #'), JSON.stringify(after));
+  assert.equal(after.head, logs[0].head, 'the refused record did not move the head');
+  await officer.fill('#patient', patient);
+  await officer.click('#find');
+  await officer.waitForSelector('[data-testid=hits] tbody tr');
   await officer.screenshot({ path: `${SHOTS}logcontrol.png`, fullPage: true });
 
   // The clinician's site data is cleared (the log is gone from the device) ...
