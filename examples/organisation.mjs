@@ -96,15 +96,17 @@ function idTokenClaims(idToken, { issuer, clientId }) {
 }
 
 /**
- * The backend's reading routes. `cfg`: `{ issuer, clientId, key, collectorUrl, pagesUrl,
- * hasSession(req) }`. Returns `handle(req, res, path)`, true when it answered.
+ * The backend's reading routes. `cfg`: `{ issuer, clientId, key, pagesUrl, hasSession(req) }`
+ * (the collector is reached at `pagesUrl` + /collector). Returns `handle(req, res, path)`,
+ * true when it answered.
  */
-export function readingRoutes({ issuer, clientId, key, collectorUrl, pagesUrl, hasSession }) {
+export function readingRoutes({ issuer, clientId, key, pagesUrl, hasSession }) {
   const hnIssuer = `${issuer}/helsenorge`;
   const redirectUri = `${pagesUrl}/bff/citizen/callback`;
   const pending = new Map(); // state → { verifier, until }
   const citizens = new Map(); // session id → { accessToken, dpopKey, name, subjects, until }
-  const cookieOf = (req) => /(?:^|;\s*)demo_citizen=([\w-]+)/.exec(req.headers.cookie ?? '')?.[1];
+  const cookie = (req, name) => new RegExp(`(?:^|;\\s*)${name}=([\\w-]+)`).exec(req.headers.cookie ?? '')?.[1];
+  const cookieOf = (req) => cookie(req, 'demo_citizen');
   const json = (res, status, body) => res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(typeof body === 'string' ? body : JSON.stringify(body));
 
   // The organisation's log-control token: client_credentials at HelseID, bound to this
@@ -151,13 +153,16 @@ export function readingRoutes({ issuer, clientId, key, collectorUrl, pagesUrl, h
     // The emulator's stand-in for the citizen's ID-porten login: the test citizen's name.
     u.searchParams.set('login_hint', q.get('login_hint') ?? 'innbygger');
     if (q.get('represent')) u.searchParams.set('represent', q.get('represent'));
-    res.writeHead(302, { location: u.toString() }).end();
+    // The login's state is bound to this browser too (a cookie), so a callback URL someone
+    // else started cannot log this browser in as them (login CSRF).
+    res.writeHead(302, { location: u.toString(), 'set-cookie': `demo_login=${state}; HttpOnly; SameSite=Lax; Path=/bff/citizen/` }).end();
   }
 
   async function citizenCallback(req, res, q) {
-    const p = pending.get(q.get('state') ?? '');
-    pending.delete(q.get('state') ?? '');
-    if (!p || p.until < Date.now()) return json(res, 400, { error: 'UNKNOWN_LOGIN', field: 'state' });
+    const state = q.get('state') ?? '';
+    const p = pending.get(state);
+    pending.delete(state);
+    if (!p || p.until < Date.now() || cookie(req, 'demo_login') !== state) return json(res, 400, { error: 'UNKNOWN_LOGIN', field: 'state' });
     if (q.get('error') || !q.get('code')) return res.writeHead(302, { location: '/citizen/?innlogging=avbrutt' }).end();
     const d = await (await fetch(`${hnIssuer}/.well-known/openid-configuration`)).json();
     const dpopKey = await generateKey({ alg: 'ES256' });

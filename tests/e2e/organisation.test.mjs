@@ -161,3 +161,24 @@ test('a look-up reaches the citizen and the privacy officer through the collecto
   await Promise.all([clinician.close(), citizenContext.close(), officerContext.close(), again.close()]);
   assert.deepEqual(errors, []);
 });
+
+test("a citizen login's callback is accepted only in the browser that started it (no login CSRF)", async () => {
+  const start = async () => {
+    const login = await fetch(`${pages.url}/bff/citizen/login`, { redirect: 'manual' });
+    const cookie = login.headers.get('set-cookie').split(';')[0];
+    const authorize = await fetch(login.headers.get('location'), { redirect: 'manual' });
+    return { cookie, callback: authorize.headers.get('location') };
+  };
+  // Someone else's login, its callback URL sent to this browser (without their cookie).
+  const theirs = await start();
+  assert.match(theirs.callback, /\/bff\/citizen\/callback\?code=/);
+  const r = await fetch(theirs.callback, { redirect: 'manual', headers: { cookie: 'demo_login=another-browser' } });
+  assert.equal(r.status, 400);
+  assert.deepEqual(await r.json(), { error: 'UNKNOWN_LOGIN', field: 'state' });
+  assert.equal(r.headers.get('set-cookie'), null, 'no session');
+  // The browser that started it is logged in.
+  const mine = await start();
+  const ok = await fetch(mine.callback, { redirect: 'manual', headers: { cookie: mine.cookie } });
+  assert.equal(ok.status, 302);
+  assert.match(ok.headers.get('set-cookie'), /^demo_citizen=[\w-]+; HttpOnly/);
+});
