@@ -37,6 +37,10 @@ rows.push({ bench: 'emulator searches (16 concurrent)', unit: 'req/s', tillit: l
 rows.push({ bench: 'emulator CPU per search (20 entries)', unit: 'ms', tillit: load.emulatorCpuMsPerSearch, baseline: null, baselineName: '', ratio: null, min: null, max: null, target: load.proofsRanOut ? 'proofs ran out: raise the pool' : '' });
 rows.push({ bench: 'emulator start to ready line', unit: 'ms', tillit: load.startMs, baseline: 1000, baselineName: 'target', ratio: load.startMs / 1000, min: null, max: null, target: '≤ 1.0' });
 
+// Shipping to the collector: the append rate with shipping on against off, and the time to the collector.
+const { shipRows } = await import('./ship.mjs');
+rows.push(...(await shipRows({ runs })));
+
 export function print(env, rows) {
   const head = ['benchmark', 'tillit', 'baseline', 'ratio', 'min…max', 'target'];
   const lines = rows.map((r) => [r.bench, `${fmt(r.tillit)} ${r.unit}`, r.baseline === null ? '' : `${fmt(r.baseline)} (${r.baselineName})`, r.ratio === null ? '' : `${r.ratio.toFixed(2)}×`, r.min === null ? '' : `${fmt(r.min)}…${fmt(r.max)}`, r.target]);

@@ -140,6 +140,8 @@ export class Shipper {
   #waiters: Array<{ upTo: number; resolve: () => void; reject: (e: unknown) => void }> = [];
   #emit: (s: ShippingStatus) => void;
   #lastSig = '';
+  #pruneLook = { acked: -1, at: 0 };
+  #wakePublish?: ReturnType<typeof setTimeout>;
   #standbyTimer?: ReturnType<typeof setTimeout>;
   #fetch: typeof fetch;
 
@@ -228,7 +230,13 @@ export class Shipper {
       return;
     }
     if (this.#state.state === 'idle' && !this.#timer && !this.#round) this.#schedule(this.#policy().intervalMs);
-    else if (this.#state.state === 'idle') void this.#publish('idle');
+    // The queue shown follows the writes (at most every 100 ms: writing stays cheap), also
+    // while waiting to retry.
+    this.#wakePublish ??= setTimeout(() => {
+      this.#wakePublish = undefined;
+      if (!this.#round && !this.#closed && this.#core) void this.#publish(this.#state.state, this.#state.error, this.#state.retryInMs).catch(() => {});
+    }, Math.min(100, this.#policy().intervalMs));
+    (this.#wakePublish as { unref?: () => void }).unref?.();
   }
 
   /**
@@ -327,7 +335,9 @@ export class Shipper {
         // Records written meanwhile count as local too (the head is checked against them).
         const nowNext = await this.#src.next();
         call(() => c.acknowledge(head, nowNext, localHash));
-        await this.#store.save(c.state as ShipState);
+        const st = c.state as ShipState;
+        await this.#store.save(st);
+        this.#state.acknowledged = st.acked;
         this.#state.lastAcknowledged = iso(now());
         this.#settle();
       }
@@ -433,6 +443,11 @@ export class Shipper {
     const from = (st.pruned?.seq ?? 0) + 1;
     const acked = st.acked?.seq ?? -1;
     if (acked < from) return;
+    // Looked at again when the collector acknowledged more, or a minute later (records age
+    // into the retention): not on every idle round.
+    const t = now();
+    if (this.#pruneLook.acked === acked && t - this.#pruneLook.at < 60_000) return;
+    this.#pruneLook = { acked, at: t };
     const lines = await this.#src.lines(from, Math.min(acked - from + 1, 10_000));
     const to = call(() => c.prunePoint(lines, !!this.#src.checkpointJwk, localNext, now())) as { seq: number; hash: string } | null;
     if (!to) return;

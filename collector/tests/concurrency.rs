@@ -34,6 +34,7 @@ fn one_valid_chain(recs: &[Value], key: &Value) {
             key_thumbprint: Some(jwk.thumbprint()),
             accept_legacy: false,
             anchor: None,
+            pruned: None,
         },
     )
     .unwrap_or_else(|f| panic!("the stored log does not verify: {f:?}"));

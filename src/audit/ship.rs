@@ -465,7 +465,7 @@ impl Shipper {
             }
             // Only records whose time is known to be past the retention (a checkpoint takes
             // the time of the record it follows).
-            if !last_time.is_some_and(|t| t <= cutoff) {
+            if last_time.is_none_or(|t| t > cutoff) {
                 break;
             }
             let boundary = if keyed {

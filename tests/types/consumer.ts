@@ -62,3 +62,28 @@ export async function browse(view: Client, patient: string): Promise<number> {
     throw e;
   }
 }
+
+// The access log shipped to the organisation's collector: options, status, event and errors.
+import { AuditLog, AuditForkError, ShippingError, type ShipOptions, type ShippingStatus, type ShippingEvent } from 'tillit';
+export async function shipped(view: Client, dpopKey: Key): Promise<number> {
+  const ship: ShipOptions = {
+    url: 'https://audit.example.org',
+    token: async () => (await view.accessToken({ resource: 'tillit:collector', scope: 'tillit:collector/audit.write' })).accessToken,
+    dpopKey,
+    batch: 500,
+    intervalMs: 1000,
+  };
+  const log = await AuditLog.open({ sink: 'indexeddb', name: 'ehr', ship });
+  log.addEventListener('shipping', (e: ShippingEvent) => {
+    const s: ShippingStatus = e.detail;
+    if (s.state === 'stopped' && s.error instanceof AuditForkError) void s.error.seq;
+  });
+  try {
+    await log.flush({ timeoutMs: 5000 });
+  } catch (e) {
+    if (e instanceof ShippingError) return e.reason.length;
+  }
+  const anchor = log.shipping?.acknowledged;
+  const v = await log.verify(anchor ? { anchor, prunedTo: log.shipping?.prunedTo ?? undefined } : {});
+  return (log.shipping?.queued ?? 0) + (log.shipping?.oldestUnshippedAgeMs ?? 0) + v.entries;
+}
