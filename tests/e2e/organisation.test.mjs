@@ -83,6 +83,8 @@ test('a look-up reaches the citizen and the privacy officer through the collecto
   await ehr.click('[data-testid=documents] tbody tr button');
   await ehr.waitForSelector('[data-testid=pdf]');
   await lookUp(ehr, patient, { emergency: true });
+  // The page's log table is drawn after the list: wait for the emergency search in it.
+  await ehr.waitForFunction(() => [...document.querySelectorAll('[data-testid=log] tbody tr')].some((r) => r.children[1].textContent === 'Dokumentliste' && r.children[2].textContent === 'ETREAT' && r.children[3].textContent === 'OK'));
   const made = await localLookUps(ehr);
   assert.ok(made >= 3, `two searches and a read, got ${made}`);
   // Shipped: the collector acknowledged every record (the status the page shows).
