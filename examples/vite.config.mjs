@@ -1,4 +1,4 @@
-// Builds the two example pages; `tillit` is imported as a package (examples/node_modules/tillit → pkg/).
+// Builds the example pages (EHR, citizen, log control); `tillit` is imported as a package (examples/node_modules/tillit → pkg/).
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,6 +10,6 @@ export default {
     target: 'es2022',
     outDir: resolve(here, 'dist'),
     emptyOutDir: true,
-    rollupOptions: { input: { ehr: resolve(here, 'ehr/index.html'), citizen: resolve(here, 'citizen/index.html') } },
+    rollupOptions: { input: { ehr: resolve(here, 'ehr/index.html'), citizen: resolve(here, 'citizen/index.html'), logcontrol: resolve(here, 'logcontrol/index.html') } },
   },
 };

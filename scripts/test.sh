@@ -82,7 +82,7 @@ RUSTFLAGS="-Ctarget-feature=+simd128" wasm_cargo test --target "$WASM_TARGET" --
 step "wasm-bindgen tests in headless Chromium"
 RUSTFLAGS="-Ctarget-feature=+simd128" CHROMEDRIVER=/usr/bin/chromedriver wasm_cargo test --target "$WASM_TARGET" --test wasm_browser
 
-step "build the emulator and the example pages for the JS and e2e tests"
+step "build the emulator, the collector and the example pages for the JS and e2e tests"
 cargo build -q -p tillit-emulator -p tillit-collector
 mkdir -p examples/node_modules && ln -sfn ../../pkg examples/node_modules/tillit
 node_modules/.bin/vite build --config examples/vite.config.mjs

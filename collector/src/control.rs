@@ -71,7 +71,7 @@ pub fn search(store: &Store, s: &Search, base: &str) -> Result<Value> {
 }
 
 const SUMMARY: &str =
-    "event_id, recorded, action, practitioner, purpose, decision_ref, user_selected, log_id, seq";
+    "event_id, recorded, action, practitioner, purpose, decision_ref, user_selected, log_id, seq, patient";
 
 fn summaries(store: &Store, cond: &str, params: &[Param]) -> Result<Value> {
     let total = store.rows(
@@ -91,6 +91,7 @@ fn summaries(store: &Store, cond: &str, params: &[Param]) -> Result<Value> {
             json!({
                 "id": r[0], "recorded": r[1], "action": r[2], "practitioner": r[3], "purpose": r[4],
                 "decisionRef": r[5], "userSelected": r[6].as_i64() == Some(1), "logId": r[7], "seq": r[8],
+                "patient": r[9],
             })
         })
         .collect();
@@ -144,6 +145,16 @@ pub fn logs(store: &Store, log_id: Option<&str>) -> Result<Vec<Value>> {
             .map(|i| json!({ "expectedSeq": i["seq"], "at": i["at"] }))
             .collect();
         let next = r[3].as_i64().unwrap_or(0);
+        // When the newest record this log holds was written on the device: how long ago the
+        // device last shipped something, for log control to see a silent device. The
+        // primary key's order (log_id, seq), read backwards: no scan.
+        let last_recorded = store
+            .rows(
+                "SELECT recorded FROM records WHERE log_id = $1 AND recorded IS NOT NULL ORDER BY seq DESC LIMIT 1",
+                &[id.as_str().into()],
+            )?
+            .first()
+            .map_or(Value::Null, |r| r[0].clone());
         let decl: Value = r[6]
             .as_str()
             .and_then(|d| serde_json::from_str(d).ok())
@@ -152,6 +163,7 @@ pub fn logs(store: &Store, log_id: Option<&str>) -> Result<Vec<Value>> {
             "logId": id, "clientId": r[1], "organisation": r[2],
             "head": if next > 0 { json!({ "seq": next - 1, "hash": r[4] }) } else { Value::Null },
             "lastCheckpoint": r[5],
+            "lastRecorded": last_recorded,
             "signed": decl.get("checkpointKey").is_some(),
             "checkpointEvery": decl.get("checkpointEvery"),
             "gaps": gaps,

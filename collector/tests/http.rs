@@ -156,6 +156,7 @@ both!(ingest_over_http, |db: &str| {
     assert_eq!(s["head"], a.json());
     assert_eq!(s["lastCheckpoint"], json!(d.lines.len() - 4));
     assert_eq!(s["signed"], json!(true));
+    assert_eq!(s["lastRecorded"], "2026-06-01T10:00:00.000Z");
     assert_eq!(s["gaps"][0]["expectedSeq"], json!(n - 2));
     assert_eq!(s["incidents"].as_array().unwrap().len(), 1);
     let all = r.call("GET", &format!("{}/logs", c.url), None).json();
@@ -514,6 +515,8 @@ both!(reports_over_every_log, |db: &str| {
     assert_eq!(rep["emergencyAccess"]["items"][0]["purpose"], "ETREAT");
     assert_eq!(rep["selfGranted"]["total"], json!(1));
     assert_eq!(rep["selfGranted"]["items"][0]["practitioner"], "1234567");
+    // The patient, for the privacy officer to follow up.
+    assert_eq!(rep["emergencyAccess"]["items"][0]["patient"], json!(fnr(2)));
     assert_eq!(rep["missingDecisionRef"]["total"], json!(1));
     assert_eq!(rep["outcomeUnknown"]["total"], json!(1));
     assert_eq!(

@@ -2,12 +2,21 @@
 // client assertion signed by the backend), see the minimised document list with what was
 // withheld and why, open a document, and see the local access log with the chain verified.
 import { TrustContext, TillitError } from 'tillit';
-import { config, makeClient, showLog, showDocument, showRefusal, el, REASONS, TYPES } from '../shared/setup.js';
+import { config, makeClient, showLog, showDocument, showRefusal, shippingText, el, REASONS, TYPES } from '../shared/setup.js';
 
 const $ = (id) => document.getElementById(id);
 const cfg = await config();
-const { client, auditLog } = await makeClient(cfg, 'demo-ehr-dpop');
+const { client, auditLog } = await makeClient(cfg, 'demo-ehr-dpop', { ship: true });
 const status = (t) => ($('status').textContent = t);
+
+// The shipping status as it changes: a warning when records wait, an alarm when it stopped.
+auditLog.addEventListener('shipping', (e) => {
+  const s = document.querySelector('[data-testid=shipping]');
+  if (!s) return;
+  s.textContent = shippingText(e.detail);
+  s.dataset.queued = String(e.detail.queued);
+  s.className = e.detail.state === 'stopped' ? 'bad' : 'muted';
+});
 
 for (const p of cfg.patients) $('patient').append(el('option', { value: p.id }, `${p.label} (${p.id})`));
 

@@ -1,7 +1,8 @@
-// What both example pages share: the demo's configuration (from the demo server, which also
+// What the example pages share: the demo's configuration (from the demo server, which also
 // starts this browser's session), the client-assertion signer (the backend-for-frontend's
 // checked signer signs what this session may ask for; the browser never holds the client's
-// private key), the access log in IndexedDB, and a test-only fault hook.
+// private key), the access log in IndexedDB (the EHR's shipped to the organisation's
+// collector), and a test-only fault hook.
 import { Client, AuditLog, generateKey, loadKey } from 'tillit';
 
 export async function config() {
@@ -29,7 +30,7 @@ export function bffSigner(cfg) {
   };
 }
 
-/** A DPoP key that survives the login redirect and reloads (IndexedDB, non-extractable). */
+/** A key that survives the login redirect and reloads (IndexedDB, non-extractable): DPoP, checkpoints. */
 export async function dpopKey(name) {
   try {
     return await loadKey(name);
@@ -38,8 +39,35 @@ export async function dpopKey(name) {
   }
 }
 
-export async function makeClient(cfg, keyName) {
-  const auditLog = await AuditLog.open({ sink: 'indexeddb', name: 'demo' });
+/** The collector's resource at HelseID and the scope a device writes with. */
+export const COLLECTOR = { resource: 'tillit:collector', scope: 'tillit:collector/audit.write' };
+
+/**
+ * The access log, in IndexedDB. With `ship`, every record also goes to the organisation's
+ * collector (served by the demo under this origin, `cfg.collector`) with a write token of
+ * this EHR client: client_credentials at HelseID (the assertion signed by the backend),
+ * DPoP-bound to a key of this browser's own. The shipping client has no trust context and
+ * looks nothing up, so it writes nothing to the log it ships.
+ */
+async function openLog(cfg, ship) {
+  if (!ship) return AuditLog.open({ sink: 'indexeddb', name: 'demo' });
+  const dpop = await dpopKey('demo-ehr-ship-dpop');
+  let shipper;
+  const auditLog = await AuditLog.open({
+    sink: 'indexeddb',
+    name: 'demo-ehr',
+    // Signed checkpoints: the collector checks them with the key the log declares (registered
+    // when shipping starts), so a record altered on the device after a checkpoint is caught.
+    checkpointKey: await dpopKey('demo-ehr-checkpoint'),
+    checkpointEvery: 10,
+    ship: { url: new URL(cfg.collector, location.origin).href, dpopKey: dpop, token: async () => (await shipper.accessToken(COLLECTOR)).accessToken },
+  });
+  shipper = new Client({ issuer: cfg.issuer, clientId: cfg.clientId, signer: bffSigner(cfg), dpopKey: dpop, documentListBaseUrl: cfg.api, resources: { others: [COLLECTOR.resource] }, auditLog, timeoutMs: 10_000, sourceSystem: 'tillit-demo-ehr' });
+  return auditLog;
+}
+
+export async function makeClient(cfg, keyName, { ship = false } = {}) {
+  const auditLog = await openLog(cfg, ship);
   const fault = new URLSearchParams(location.search).get('fault') ?? sessionStorage.getItem('demo:fault');
   if (fault) sessionStorage.setItem('demo:fault', fault);
   const docFault = new URLSearchParams(location.search).get('docfault') ?? sessionStorage.getItem('demo:docfault');
@@ -125,10 +153,20 @@ export function showRefusal(container, e, TillitError) {
   container.replaceChildren(el('p', { class: 'withheld', 'data-testid': 'refused', 'data-code': e?.code ?? '' }, text));
 }
 
+/** How far the log has reached the organisation's collector, in the user's words. */
+export function shippingText(st) {
+  if (!st) return '';
+  if (st.state === 'stopped') return `Sending til virksomhetens logg er stanset (${st.error?.code ?? 'feil'}): kontakt IT.`;
+  if (!st.queued) return st.acknowledged ? `Alt er sendt til virksomhetens logg (til og med post ${st.acknowledged.seq}).` : 'Kobler til virksomhetens logg …';
+  const age = Math.round((st.oldestUnshippedAgeMs ?? 0) / 1000);
+  return `${st.queued} ${st.queued === 1 ? 'post venter' : 'poster venter'} på sending til virksomhetens logg (eldste ${age} s)${st.state === 'retrying' ? ', prøver igjen' : ''}.`;
+}
+
 export async function showLog(container, auditLog, verifyEl) {
   const rows = auditLog.query();
   const v = await auditLog.verify();
-  verifyEl.replaceChildren(el('span', { class: v.ok ? 'ok' : 'bad', 'data-testid': 'chain' }, v.ok ? `Kjeden er verifisert (${v.entries} poster)` : `Kjeden er brutt ved post ${v.firstBadIndex}`));
+  const shipping = el('span', { 'data-testid': 'shipping', 'data-queued': String(auditLog.shipping?.queued ?? ''), class: auditLog.shipping?.state === 'stopped' ? 'bad' : 'muted' }, shippingText(auditLog.shipping));
+  verifyEl.replaceChildren(el('span', { class: v.ok ? 'ok' : 'bad', 'data-testid': 'chain' }, v.ok ? `Kjeden er verifisert (${v.entries} poster)` : `Kjeden er brutt ved post ${v.firstBadIndex}`), ' ', shipping);
   const action = (e) => ({ E: e.subtype[1]?.code === 'ITI-67' ? 'Dokumentliste' : 'Token', R: 'Dokument' })[e.action] ?? e.action;
   const outcome = (e) => ({ 0: 'OK', 4: 'Avvist', 8: 'Feil' })[e.outcome] ?? 'Sendt';
   container.replaceChildren(

@@ -25,7 +25,10 @@ async function listAsClinician(page) {
 }
 
 async function listAsCitizen(page) {
-  await page.click('#login');
+  // The login at the Helsenorge-style issuer (once per browser: the backend keeps the
+  // session), then one's documents by a login at HelseID.
+  if (await page.isVisible('#login')) await page.click('#login');
+  await page.click('#documents', { timeout: 15000 });
   await page.waitForSelector('[data-testid=documents] tbody tr', { timeout: 15000 });
 }
 

@@ -1,4 +1,4 @@
-// End to end in headless Chromium: the EHR and citizen example pages against the emulator,
+// End to end in headless Chromium: the EHR example page against the emulator,
 // driven by Playwright. Screenshots go to target/screenshots/; with TILLIT_UPDATE_SCREENSHOTS=1
 // they replace the README's in docs/screenshots/ (a test run leaves the working tree as it was).
 import { test, before, after } from 'node:test';
@@ -59,6 +59,9 @@ test('the clinician flow: care need, login, minimised list, withheld panel, a PD
   const log = await page.$$eval('[data-testid=log] tbody tr', (rows) => rows.map((r) => r.children[1].textContent));
   assert.ok(log.includes('Dokumentliste') && log.includes('Dokument'), log.join(','));
   assert.match(await page.textContent('[data-testid=chain]'), /verifisert/);
+  // The log reaches the organisation's collector; the page says so.
+  await page.waitForFunction(() => document.querySelector('[data-testid=shipping]')?.dataset.queued === '0', null, { timeout: 20000 });
+  assert.match(await page.textContent('[data-testid=shipping]'), /Alt er sendt/);
   await page.screenshot({ path: `${SHOTS}ehr.png`, fullPage: true });
   assert.deepEqual(errors, []);
 });
@@ -83,20 +86,5 @@ test("an emulator leak (another patient's document) is never rendered", async ()
   assert.deepEqual(errors, []);
 });
 
-test('the citizen sees own documents, reserved ones marked, and who looked', async () => {
-  // A clinician looks at the citizen's record first.
-  const { page: ehr, errors: ehrErrors } = await open('/ehr/');
-  await clinicianLookUp(ehr, pages.cfg.citizen.id);
-  assert.deepEqual(ehrErrors, []);
-  const { page, errors } = await open('/citizen/');
-  await page.click('#login');
-  await page.waitForSelector('[data-testid=documents] tbody tr', { timeout: 15000 });
-  assert.ok((await page.$$('[data-testid=reserved]')).length >= 1, 'a reserved document is shown to the patient, marked');
-  await page.waitForSelector('[data-testid=seen] tbody tr');
-  const who = await page.$$eval('[data-testid=seen] tbody tr', (rows) => rows.map((r) => r.children[1].textContent));
-  assert.ok(who.includes('Lege Lise Lauritzen'), who.join(','));
-  const html = await page.content();
-  assert.ok(!html.includes(pages.cfg.practitioner.identifier.id), "never the practitioner's national id");
-  await page.screenshot({ path: `${SHOTS}citizen.png`, fullPage: true });
-  assert.deepEqual(errors, []);
-});
+// The citizen's page (who looked, from the organisation's log) and the log-control page:
+// organisation.test.mjs.

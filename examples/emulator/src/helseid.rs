@@ -582,12 +582,16 @@ pub(crate) async fn token(
                     let asked = session.as_ref().is_none_or(|sess| {
                         sess.resources.is_empty() || sess.resources.iter().any(|x| x == r)
                     });
-                    // The organisation's collector is an API too (its audience).
+                    // The collector is an API too (`tillit:collector`), for its own scopes only.
+                    let fits = |k: &str| {
+                        k != collector::AUD_COLLECTOR
+                            || collector::audience_for(&scope) == collector::AUD_COLLECTOR
+                    };
                     match [AUD_PJD, AUD_KJ, collector::AUD_COLLECTOR]
                         .into_iter()
                         .find(|k| *k == r)
                     {
-                        Some(k) if asked => k,
+                        Some(k) if asked && fits(k) => k,
                         _ => {
                             let e = refuse(
                                 "invalid_target",

@@ -47,7 +47,7 @@ fn start(fault: Option<&str>) -> Emu {
 fn start_with(fault: Option<&str>, resource_nonce: bool) -> Emu {
     let client = key(1);
     let cfg = json!({
-        "clients": [{ "client_id": "test-client", "jwks": { "keys": [jwk(&client)] }, "scopes": ["nhn:phr/mhd/read-documentreferences", "nhn:phr/mhd/read-document"] }],
+        "clients": [{ "client_id": "test-client", "jwks": { "keys": [jwk(&client)] }, "scopes": ["nhn:phr/mhd/read-documentreferences", "nhn:phr/mhd/read-document", "tillit:collector/log-control"] }],
         "users": [
             { "id": "lege", "kind": "practitioner", "pid": PRACTITIONER, "hpr": "9144900", "name": "Lege Test" },
             { "id": "innbygger", "kind": "citizen", "pid": CITIZEN, "name": "Kari" }
@@ -1219,5 +1219,35 @@ fn one_single_audience_token_per_api() {
     assert!(r.body.contains("audience"));
     // An API the login did not ask for.
     let r = user_token(&e, &apis[..1], Some("nhn:kjernejournal"));
+    assert_eq!(r.json()["error"], "invalid_target", "{}", r.body);
+}
+
+#[test]
+fn the_collector_is_an_api_for_its_own_scopes_only() {
+    // RFC 8707: the organisation's collector is named by its resource, `tillit:collector`
+    // (collector/src/auth.rs AUDIENCE); a token for it carries only the collector's scopes.
+    let e = start_with(None, false);
+    let aud = |t: &str| tillit::jose::parse_compact(t, "t").unwrap().claims["aud"].clone();
+    let r = e.token(
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "tillit:collector/log-control"),
+            ("resource", "tillit:collector"),
+        ],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        aud(r.json()["access_token"].as_str().unwrap()),
+        "tillit:collector"
+    );
+    let r = e.token(
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "nhn:phr/mhd/read-document"),
+            ("resource", "tillit:collector"),
+        ],
+        None,
+    );
     assert_eq!(r.json()["error"], "invalid_target", "{}", r.body);
 }
