@@ -9,6 +9,9 @@ pub mod control;
 pub mod event;
 pub mod format;
 pub mod midstate;
+pub mod norway;
 
+#[cfg(test)]
+mod profile_tests;
 #[cfg(test)]
 mod tests;
