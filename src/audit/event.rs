@@ -435,6 +435,8 @@ pub struct EventFrame {
     /// The agents of a read (the client is DICOM's Destination Role ID: BALP's Read).
     agents_read: String,
     patients: String,
+    /// Whether the context names exactly one patient (BALP's `entity[patient]` is 1..1).
+    one_patient: bool,
     care: String,
     purpose: String,
     /// HL7 Norway's profile parts (contained resources, extensions), see [`super::norway`].
@@ -501,6 +503,7 @@ impl EventFrame {
             agents,
             agents_read,
             patients,
+            one_patient: tc.patients().len() == 1,
             care,
             purpose,
             norway,
@@ -605,12 +608,12 @@ pub fn write_framed(
         ev.str("id", l.id);
         // BALP's PatientQuery and PatientRead record a *successful* look-up (IHE BALP,
         // input/fsh/PatientQuery.fsh, PatientRead.fsh: `outcome = #0`, `outcome 1..`; a
-        // search's `entity[query].query 1..1`): a pending, failed or query-less record
-        // follows the pattern without claiming the profile.
+        // search's `entity[query].query 1..1`; `entity[patient]` 1..1): a pending, failed,
+        // query-less or multi-patient record follows the pattern without claiming it.
         let balp = match l.action {
             Action::Token => true,
-            Action::Search => outcome == Outcome::Success && l.query.is_some(),
-            Action::Read => outcome == Outcome::Success,
+            Action::Search => outcome == Outcome::Success && l.query.is_some() && frame.one_patient,
+            Action::Read => outcome == Outcome::Success && frame.one_patient,
         };
         if balp || frame.norway.conforms {
             ev.obj("meta", |m| {

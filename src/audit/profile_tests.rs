@@ -364,6 +364,14 @@ fn elements_the_attestation_lacks_are_left_out_never_invented() {
             !arr(&ev["meta"]["profile"]).contains(&json!(PROFILE)),
             "no claim without every required element"
         );
+        // BALP's `entity[patient]` is 1..1 (IHE/ITI.BasicAudit, input/fsh/PatientQuery.fsh).
+        let balp = arr(&ev["meta"]["profile"])
+            .iter()
+            .any(|p| p.as_str().unwrap().contains("BALP"));
+        assert_eq!(balp, tc.patients().len() == 1);
+        if balp {
+            assert_balp(&ev, Action::Search);
+        }
         let user = arr(&ev["agent"])
             .iter()
             .find(|a| a["requestor"] == true)
@@ -643,3 +651,4 @@ fn successful_look_ups_follow_balp_and_others_do_not_claim_it() {
         assert!(std::panic::catch_unwind(|| assert_balp(&ev, Action::Read)).is_err());
     }
 }
+
