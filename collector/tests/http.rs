@@ -393,6 +393,102 @@ fn ids(b: &Value) -> Vec<String> {
         .collect()
 }
 
+/// An AuditEvent in HL7 Norway's trust-framework profile alone, as another system sends it
+/// (no BALP entities; the user only as a contained PractitionerRole): shaped after the
+/// guide's hospital example, HL7Norway/AuditEvent,
+/// igs/AuditEvent/input/fsh/no-domain-Trustframework-Auditevent-instance1.fsh (profile
+/// no-domain-Trustframework-Auditevent.fsh), with `identifier.value` for the identifiers.
+fn norway_audit_event(patient: &str) -> Value {
+    json!({
+        "resourceType": "AuditEvent",
+        "meta": { "profile": ["http://hl7.no/fhir/StructureDefinition/no-domain-Trustframework-Auditevent"] },
+        "contained": [
+            { "resourceType": "Practitioner", "id": "pr", "name": [{ "text": "August September" }],
+              "identifier": [{ "system": "urn:oid:2.16.578.1.12.4.1.4.4", "value": "9144897" }],
+              "qualification": [{ "code": { "coding": [{ "system": "urn:oid:2.16.578.1.12.4.1.1.9060", "code": "LE", "display": "Lege" }] } }] },
+            { "resourceType": "Organization", "id": "le", "name": "Oslo universitetssykehus HF",
+              "identifier": [{ "system": "urn:oid:2.16.578.1.12.4.1.4.101", "value": "993467049" }] },
+            { "resourceType": "Location", "id": "poc", "managingOrganization": { "reference": "#le" } },
+            { "resourceType": "PractitionerRole", "id": "role", "practitioner": { "reference": "#pr" },
+              "organization": { "reference": "#le" }, "location": [{ "reference": "#poc" }] },
+            { "resourceType": "Patient", "id": "pat", "identifier": [{ "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": patient }] }
+        ],
+        "extension": [
+            { "url": "http://hl7.no/fhir/StructureDefinition/auditevent-patient-extension", "valueReference": { "reference": "#pat" } },
+            { "url": "http://hl7.no/fhir/StructureDefinition/auditevent-carerelation-metadata-extension", "extension": [
+                { "url": "decision-ref-id", "valueString": "23423255" },
+                { "url": "decision-ref-description", "valueString": "Blålys" },
+                { "url": "decision-ref-user-selected", "valueBoolean": true },
+                { "url": "toa", "valueUnsignedInt": 1710830705 }
+            ] }
+        ],
+        "type": { "system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110110" },
+        "recorded": "2026-06-04T06:45:00Z",
+        "action": "R",
+        "outcome": "0",
+        "agent": [{ "requestor": true, "who": { "reference": "#role" } }],
+        "source": { "observer": { "display": "server.example.com" } },
+        "purposeOfEvent": [{ "coding": [
+            { "system": "https://terminology.dips.com/decisiontemplate", "code": "BLAALYS" },
+            { "system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "ETREAT" }
+        ] }],
+        "entity": [{ "what": { "display": "Document" }, "name": "Document" }]
+    })
+}
+
+both!(
+    iti20_reads_a_record_in_hl7_norways_profile_alone,
+    |db: &str| {
+        let (e, c) = setup(db);
+        let w = Client::helseid(&e, "ehr-a", WRITE);
+        let ev = norway_audit_event(&fnr(1));
+        let a = w.call(
+            "POST",
+            &format!("{}/AuditEvent", c.url),
+            Some(ev.to_string().as_bytes()),
+        );
+        assert_eq!(a.status, 201, "{}", a.body);
+        let r = Client::helseid(&e, "auditor", READ);
+        let q = |q: &str| {
+            r.call("GET", &format!("{}/AuditEvent?{q}", c.url), None)
+                .json()["total"]
+                .clone()
+        };
+        // The patient from the patient extension, the practitioner from the PractitionerRole,
+        // the purpose from its PurposeOfUse coding (not the first), a read by its `action`.
+        assert_eq!(q(&format!("patient={}", fnr(1))), json!(1));
+        assert_eq!(q("agent=9144897"), json!(1));
+        assert_eq!(q("purpose=ETREAT"), json!(1));
+        assert_eq!(q("action=R"), json!(1));
+        let rep = r.call("GET", &format!("{}/reports", c.url), None).json();
+        assert_eq!(rep["emergencyAccess"]["total"], json!(1));
+        assert_eq!(rep["selfGranted"]["total"], json!(1));
+        assert_eq!(rep["selfGranted"]["items"][0]["decisionRef"], "23423255");
+        assert_eq!(rep["missingDecisionRef"]["total"], json!(0));
+        // The citizen sees who looked, by name, profession and organisation.
+        let kari = Client::citizen(&e, "innbygger", None);
+        let v = kari
+            .call("GET", &format!("{}/citizen/access", c.url), None)
+            .json();
+        let seen = &v["subjects"][0]["accesses"];
+        assert_eq!(seen.as_array().unwrap().len(), 1, "{v}");
+        assert_eq!(
+            (
+                &seen[0]["who"],
+                &seen[0]["role"],
+                &seen[0]["organisation"],
+                &seen[0]["why"]
+            ),
+            (
+                &json!("August September"),
+                &json!("Lege"),
+                &json!("Oslo universitetssykehus HF"),
+                &json!("Blålys")
+            )
+        );
+    }
+);
+
 both!(iti81_every_parameter, |db: &str| {
     let (e, c, _) = populated(db);
     let r = Client::helseid(&e, "auditor", READ);

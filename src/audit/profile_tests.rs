@@ -652,3 +652,107 @@ fn successful_look_ups_follow_balp_and_others_do_not_claim_it() {
     }
 }
 
+/// A record in HL7 Norway's profile alone (no BALP entities, the user only by reference), as
+/// another system would send it to the collector (ITI-20): shaped after the guide's hospital
+/// example, HL7Norway/AuditEvent, igs/AuditEvent/input/fsh/no-domain-Trustframework-Auditevent-instance1.fsh
+/// (with `identifier.value` where the example writes `identifier.id`).
+pub fn norway_only_record(patient: &str, purpose: &str, user_selected: bool) -> Value {
+    json!({
+        "resourceType": "AuditEvent",
+        "id": "no-1",
+        "meta": {"profile": [PROFILE]},
+        "contained": [
+            {"resourceType": "Practitioner", "id": "pr", "identifier": [
+                {"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": synthetic_fnr(7)},
+                {"system": "urn:oid:2.16.578.1.12.4.1.4.4", "value": "9144897"}
+            ], "name": [{"text": "August September"}],
+             "qualification": [{"code": {"coding": [{"system": "urn:oid:2.16.578.1.12.4.1.1.9060", "code": "LE", "display": "Lege"}]}}]},
+            {"resourceType": "Organization", "id": "le", "name": "Oslo universitetssykehus HF",
+             "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.101", "value": "993467049"}]},
+            {"resourceType": "Location", "id": "poc", "managingOrganization": {"reference": "#le"}},
+            {"resourceType": "PractitionerRole", "id": "role", "practitioner": {"reference": "#pr"}, "organization": {"reference": "#le"}, "location": [{"reference": "#poc"}]},
+            {"resourceType": "Patient", "id": "pat", "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": patient}]}
+        ],
+        "extension": [
+            {"url": EXT_PATIENT, "valueReference": {"reference": "#pat"}},
+            {"url": EXT_CARE_RELATION, "extension": [
+                {"url": "decision-ref-id", "valueString": "23423255"},
+                {"url": "decision-ref-description", "valueString": "Innlagt pasient"},
+                {"url": "decision-ref-user-selected", "valueBoolean": user_selected},
+                {"url": "toa", "valueUnsignedInt": 1_710_830_705u64}
+            ]}
+        ],
+        "type": {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110110"},
+        "recorded": "2026-03-19T06:45:00.000Z",
+        "action": "R",
+        "outcome": "0",
+        "agent": [{"requestor": true, "who": {"reference": "#role"}}],
+        "source": {"observer": {"display": "server.example.com"}},
+        "purposeOfEvent": [{"coding": [
+            {"system": DIPS, "code": "POLBESOK"},
+            {"system": ACT_REASON, "code": purpose}
+        ]}],
+        "entity": [{"what": {"display": "Document list"}, "name": "Document list"}]
+    })
+}
+
+#[test]
+fn log_control_reads_a_record_in_the_norway_profile_alone() {
+    use super::control;
+    let patient = synthetic_fnr(3);
+    let ev = norway_only_record(&patient, "ETREAT", true);
+    assert_norway(&ev);
+    assert_eq!(
+        control::patients(&ev).collect::<Vec<_>>(),
+        [patient.as_str()]
+    );
+    assert_eq!(
+        control::user_id(&ev),
+        Some("9144897"),
+        "the HPR number first"
+    );
+    assert_eq!(
+        control::purpose(&ev),
+        Some("ETREAT"),
+        "the PurposeOfUse coding, wherever it stands"
+    );
+    assert_eq!(control::care_detail(&ev, "decision_ref"), Some("23423255"));
+    assert_eq!(
+        control::care_detail(&ev, "decision_description"),
+        Some("Innlagt pasient")
+    );
+    assert_eq!(control::care_detail(&ev, "user_selected"), Some("true"));
+    // The citizen's "who looked" and the reports read it too.
+    let records = [json!({"kind": "event", "body": ev})];
+    let seen = control::citizen_report(&records, &patient);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        (
+            &seen[0]["who"],
+            &seen[0]["role"],
+            &seen[0]["organisation"],
+            &seen[0]["why"]
+        ),
+        (
+            &json!("August September"),
+            &json!("Lege"),
+            &json!("Oslo universitetssykehus HF"),
+            &json!("Innlagt pasient")
+        )
+    );
+    let r = control::report(&records, 10);
+    assert_eq!(
+        (
+            r["emergencyAccess"].as_array().unwrap().len(),
+            r["selfGranted"].as_array().unwrap().len()
+        ),
+        (1, 1)
+    );
+    // tillit's own records: the entities are read (the same values either way).
+    let tc = context(|v| v["toa"] = json!(1_780_000_000u64));
+    let own = event(&tc, Action::Search, Outcome::Success);
+    assert_eq!(control::patients(&own).count(), 1);
+    assert_eq!(control::user_id(&own), Some("9144900"));
+    assert_eq!(control::purpose(&own), Some("TREAT"));
+    assert_eq!(control::care_detail(&own, "decision_ref"), Some("dec-123"));
+}
