@@ -556,17 +556,40 @@ pub fn write_framed(
     let (profile, subtype, action): (&str, &[(&str, &str, &str)], &str) = match l.action {
         Action::Search => (
             "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientQuery",
-            &[("http://hl7.org/fhir/restful-interaction", "search", "search"), ("urn:ihe:event-type-code", "ITI-67", "Find Document References")],
+            &[
+                (
+                    "http://hl7.org/fhir/restful-interaction",
+                    "search",
+                    "search",
+                ),
+                (
+                    "urn:ihe:event-type-code",
+                    "ITI-67",
+                    "Find Document References",
+                ),
+            ],
             "E",
         ),
         Action::Read => (
             "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientRead",
-            &[("http://hl7.org/fhir/restful-interaction", "read", "read"), ("urn:ihe:event-type-code", "ITI-68", "Retrieve Document")],
+            &[
+                ("http://hl7.org/fhir/restful-interaction", "read", "read"),
+                ("urn:ihe:event-type-code", "ITI-68", "Retrieve Document"),
+            ],
             "R",
         ),
+        // No BALP profile describes an OAuth token request made by the client: BALP's
+        // SAMLaccessTokenUse.Minimal is a SAML token's *use* (input/fsh/SAMLaccessToken.fsh:
+        // `agent[user].type = UserAgentTypes#UserSamlAgent`, `agent[user].policy 1..1`), and
+        // IUA's ITI-71 record (input/fsh/IUAgetAccessToken.fsh) is DICOM 110114 with closed
+        // entities. The token request follows the BALP pattern without claiming one.
         Action::Token => (
-            "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.SAMLaccessTokenUse.Minimal",
-            &[("urn:ietf:params:oauth", "token-request", "OAuth token request")],
+            "",
+            &[(
+                "urn:ietf:params:oauth",
+                "token-request",
+                "OAuth token request",
+            )],
             "E",
         ),
     };
@@ -611,7 +634,7 @@ pub fn write_framed(
         // search's `entity[query].query 1..1`; `entity[patient]` 1..1): a pending, failed,
         // query-less or multi-patient record follows the pattern without claiming it.
         let balp = match l.action {
-            Action::Token => true,
+            Action::Token => false,
             Action::Search => outcome == Outcome::Success && l.query.is_some() && frame.one_patient,
             Action::Read => outcome == Outcome::Success && frame.one_patient,
         };

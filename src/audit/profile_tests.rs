@@ -627,6 +627,11 @@ fn successful_look_ups_follow_balp_and_others_do_not_claim_it() {
             }
         }
     }
+    // The token request: no BALP profile describes it (IHE/ITI.BasicAudit,
+    // input/fsh/SAMLaccessToken.fsh is a SAML token's use; input/fsh/IUAgetAccessToken.fsh
+    // is DICOM 110114 with closed entities), so only HL7 Norway's is claimed.
+    let token = event(&context(|_| {}), Action::Token, Outcome::Success);
+    assert_eq!(token["meta"]["profile"], json!([PROFILE]));
     // A broken record fails the checks.
     let good = event(&context(|_| {}), Action::Read, Outcome::Success);
     let breaks: [fn(&mut Value); 4] = [
