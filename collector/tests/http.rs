@@ -394,46 +394,15 @@ fn ids(b: &Value) -> Vec<String> {
 }
 
 /// An AuditEvent in HL7 Norway's trust-framework profile alone, as another system sends it
-/// (no BALP entities; the user only as a contained PractitionerRole): shaped after the
-/// guide's hospital example, HL7Norway/AuditEvent,
-/// igs/AuditEvent/input/fsh/no-domain-Trustframework-Auditevent-instance1.fsh (profile
-/// no-domain-Trustframework-Auditevent.fsh), with `identifier.value` for the identifiers.
+/// (no BALP entities; the user only as a contained PractitionerRole):
+/// tests/fixtures/norway-auditevent.json, shaped after the guide's hospital example,
+/// HL7Norway/AuditEvent, igs/AuditEvent/input/fsh/no-domain-Trustframework-Auditevent-instance1.fsh
+/// (profile no-domain-Trustframework-Auditevent.fsh).
 fn norway_audit_event(patient: &str) -> Value {
-    json!({
-        "resourceType": "AuditEvent",
-        "meta": { "profile": ["http://hl7.no/fhir/StructureDefinition/no-domain-Trustframework-Auditevent"] },
-        "contained": [
-            { "resourceType": "Practitioner", "id": "pr", "name": [{ "text": "August September" }],
-              "identifier": [{ "system": "urn:oid:2.16.578.1.12.4.1.4.4", "value": "9144897" }],
-              "qualification": [{ "code": { "coding": [{ "system": "urn:oid:2.16.578.1.12.4.1.1.9060", "code": "LE", "display": "Lege" }] } }] },
-            { "resourceType": "Organization", "id": "le", "name": "Oslo universitetssykehus HF",
-              "identifier": [{ "system": "urn:oid:2.16.578.1.12.4.1.4.101", "value": "993467049" }] },
-            { "resourceType": "Location", "id": "poc", "managingOrganization": { "reference": "#le" } },
-            { "resourceType": "PractitionerRole", "id": "role", "practitioner": { "reference": "#pr" },
-              "organization": { "reference": "#le" }, "location": [{ "reference": "#poc" }] },
-            { "resourceType": "Patient", "id": "pat", "identifier": [{ "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": patient }] }
-        ],
-        "extension": [
-            { "url": "http://hl7.no/fhir/StructureDefinition/auditevent-patient-extension", "valueReference": { "reference": "#pat" } },
-            { "url": "http://hl7.no/fhir/StructureDefinition/auditevent-carerelation-metadata-extension", "extension": [
-                { "url": "decision-ref-id", "valueString": "23423255" },
-                { "url": "decision-ref-description", "valueString": "Blålys" },
-                { "url": "decision-ref-user-selected", "valueBoolean": true },
-                { "url": "toa", "valueUnsignedInt": 1710830705 }
-            ] }
-        ],
-        "type": { "system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110110" },
-        "recorded": "2026-06-04T06:45:00Z",
-        "action": "R",
-        "outcome": "0",
-        "agent": [{ "requestor": true, "who": { "reference": "#role" } }],
-        "source": { "observer": { "display": "server.example.com" } },
-        "purposeOfEvent": [{ "coding": [
-            { "system": "https://terminology.dips.com/decisiontemplate", "code": "BLAALYS" },
-            { "system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "ETREAT" }
-        ] }],
-        "entity": [{ "what": { "display": "Document" }, "name": "Document" }]
-    })
+    let mut ev: Value =
+        serde_json::from_str(include_str!("../../tests/fixtures/norway-auditevent.json")).unwrap();
+    ev["contained"][4]["identifier"][0]["value"] = json!(patient);
+    ev
 }
 
 both!(

@@ -658,54 +658,21 @@ fn successful_look_ups_follow_balp_and_others_do_not_claim_it() {
 }
 
 /// A record in HL7 Norway's profile alone (no BALP entities, the user only by reference), as
-/// another system would send it to the collector (ITI-20): shaped after the guide's hospital
-/// example, HL7Norway/AuditEvent, igs/AuditEvent/input/fsh/no-domain-Trustframework-Auditevent-instance1.fsh
-/// (with `identifier.value` where the example writes `identifier.id`).
-pub fn norway_only_record(patient: &str, purpose: &str, user_selected: bool) -> Value {
-    json!({
-        "resourceType": "AuditEvent",
-        "id": "no-1",
-        "meta": {"profile": [PROFILE]},
-        "contained": [
-            {"resourceType": "Practitioner", "id": "pr", "identifier": [
-                {"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": synthetic_fnr(7)},
-                {"system": "urn:oid:2.16.578.1.12.4.1.4.4", "value": "9144897"}
-            ], "name": [{"text": "August September"}],
-             "qualification": [{"code": {"coding": [{"system": "urn:oid:2.16.578.1.12.4.1.1.9060", "code": "LE", "display": "Lege"}]}}]},
-            {"resourceType": "Organization", "id": "le", "name": "Oslo universitetssykehus HF",
-             "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.101", "value": "993467049"}]},
-            {"resourceType": "Location", "id": "poc", "managingOrganization": {"reference": "#le"}},
-            {"resourceType": "PractitionerRole", "id": "role", "practitioner": {"reference": "#pr"}, "organization": {"reference": "#le"}, "location": [{"reference": "#poc"}]},
-            {"resourceType": "Patient", "id": "pat", "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": patient}]}
-        ],
-        "extension": [
-            {"url": EXT_PATIENT, "valueReference": {"reference": "#pat"}},
-            {"url": EXT_CARE_RELATION, "extension": [
-                {"url": "decision-ref-id", "valueString": "23423255"},
-                {"url": "decision-ref-description", "valueString": "Innlagt pasient"},
-                {"url": "decision-ref-user-selected", "valueBoolean": user_selected},
-                {"url": "toa", "valueUnsignedInt": 1_710_830_705u64}
-            ]}
-        ],
-        "type": {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110110"},
-        "recorded": "2026-03-19T06:45:00.000Z",
-        "action": "R",
-        "outcome": "0",
-        "agent": [{"requestor": true, "who": {"reference": "#role"}}],
-        "source": {"observer": {"display": "server.example.com"}},
-        "purposeOfEvent": [{"coding": [
-            {"system": DIPS, "code": "POLBESOK"},
-            {"system": ACT_REASON, "code": purpose}
-        ]}],
-        "entity": [{"what": {"display": "Document list"}, "name": "Document list"}]
-    })
+/// another system would send it to the collector (ITI-20): tests/fixtures/norway-auditevent.json,
+/// shaped after the guide's hospital example, HL7Norway/AuditEvent,
+/// igs/AuditEvent/input/fsh/no-domain-Trustframework-Auditevent-instance1.fsh.
+pub fn norway_only_record(patient: &str) -> Value {
+    let mut ev: Value =
+        serde_json::from_str(include_str!("../../tests/fixtures/norway-auditevent.json")).unwrap();
+    ev["contained"][4]["identifier"][0]["value"] = json!(patient);
+    ev
 }
 
 #[test]
 fn log_control_reads_a_record_in_the_norway_profile_alone() {
     use super::control;
     let patient = synthetic_fnr(3);
-    let ev = norway_only_record(&patient, "ETREAT", true);
+    let ev = norway_only_record(&patient);
     assert_norway(&ev);
     assert_eq!(
         control::patients(&ev).collect::<Vec<_>>(),
@@ -724,7 +691,7 @@ fn log_control_reads_a_record_in_the_norway_profile_alone() {
     assert_eq!(control::care_detail(&ev, "decision_ref"), Some("23423255"));
     assert_eq!(
         control::care_detail(&ev, "decision_description"),
-        Some("Innlagt pasient")
+        Some("Blålys")
     );
     assert_eq!(control::care_detail(&ev, "user_selected"), Some("true"));
     // The citizen's "who looked" and the reports read it too.
@@ -742,8 +709,14 @@ fn log_control_reads_a_record_in_the_norway_profile_alone() {
             &json!("August September"),
             &json!("Lege"),
             &json!("Oslo universitetssykehus HF"),
-            &json!("Innlagt pasient")
+            &json!("Blålys")
         )
+    );
+    assert!(
+        !serde_json::to_string(&seen)
+            .unwrap()
+            .contains("07818500100"),
+        "never the practitioner's national id"
     );
     let r = control::report(&records, 10);
     assert_eq!(
