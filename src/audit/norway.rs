@@ -86,7 +86,15 @@ impl NorwayParts {
             [one] => Some(*one),
             _ => None,
         };
-        let has_role = at.practitioner.hpr_nr.is_some() || at.practitioner.identifier.is_some();
+        // The practitioner by one identifier: HPR number when there is one, else the national
+        // id (as the user agent's `who` names them).
+        let p = &at.practitioner;
+        let named = match (&p.hpr_nr, &p.identifier) {
+            (Some((h, x)), _) => Some((SYSTEM_HPR, h.as_str(), x.get("authority"))),
+            (None, Some(i)) => Some((i.id.system(), i.id.as_str(), i.extras.get("authority"))),
+            (None, None) => None,
+        };
+        let has_role = named.is_some();
         let mut contained = String::new();
         Items::write(&mut contained, |a| {
             if let Some(p) = patient {
@@ -100,8 +108,8 @@ impl NorwayParts {
                         .str("resourceType", "Patient");
                 });
             }
-            if has_role {
-                role(a, at);
+            if let Some(named) = named {
+                role(a, at, named);
             }
         });
         let mut extension = String::new();
@@ -163,19 +171,11 @@ fn name_of(extras: &Extras) -> Option<&str> {
 
 /// The contained resources behind the user agent: PractitionerRole, Practitioner, the
 /// organisation (department or legal entity) and the point of care.
-fn role(a: &mut Items<'_>, at: &Attestation) {
+fn role(a: &mut Items<'_>, at: &Attestation, named: (&str, &str, Option<&str>)) {
     let p = &at.practitioner;
-    // The practitioner: HPR number when there is one, else the national id (the record
-    // names the practitioner by one identifier, as the user agent's `who` always has).
     a.obj(|m| {
         m.str("id", "practitioner");
-        match (&p.hpr_nr, &p.identifier) {
-            (Some((h, x)), _) => identifier(m, SYSTEM_HPR, h.as_str(), x.get("authority")),
-            (None, Some(i)) => {
-                identifier(m, i.id.system(), i.id.as_str(), i.extras.get("authority"))
-            }
-            (None, None) => unreachable!("role() is called for a named practitioner"),
-        }
+        identifier(m, named.0, named.1, named.2);
         if let Some(n) = p.identifier.as_ref().and_then(|i| name_of(&i.extras)) {
             m.arr("name", |ns| {
                 ns.obj(|x| {
