@@ -266,7 +266,9 @@ fn care_relation(a: &mut Items<'_>, at: &Attestation) {
     let (Some(desc), Some(toa)) = (d.description.as_deref(), at.toa) else {
         return;
     };
-    if toa > MAX_UNSIGNED_INT || d.id.is_empty() || desc.is_empty() {
+    // The id and description are non-empty (the attestation's reader refuses empty ones), as
+    // a FHIR string must be; a `toa` past 2038 does not fit `unsignedInt`.
+    if toa > MAX_UNSIGNED_INT {
         return;
     }
     a.obj(|m| {

@@ -734,3 +734,62 @@ fn log_control_reads_a_record_in_the_norway_profile_alone() {
     assert_eq!(control::purpose(&own), Some("TREAT"));
     assert_eq!(control::care_detail(&own, "decision_ref"), Some("dec-123"));
 }
+
+#[test]
+fn log_control_fallbacks_read_only_what_is_there() {
+    use super::control;
+    let patient = synthetic_fnr(3);
+    // A practitioner without an HPR number: the first identifier.
+    let mut ev = norway_only_record(&patient);
+    ev["contained"][0]["identifier"]
+        .as_array_mut()
+        .unwrap()
+        .pop();
+    assert_eq!(control::user_id(&ev), Some("07818500100"));
+    // No PurposeOfUse coding: the first coding; an `E` without an ITI code is a search, a
+    // token request is a token.
+    ev["purposeOfEvent"][0]["coding"]
+        .as_array_mut()
+        .unwrap()
+        .pop();
+    assert_eq!(control::purpose(&ev), Some("BLAALYS"));
+    ev["action"] = json!("E");
+    assert_eq!(control::action(&ev), "search");
+    ev["subtype"] = json!([{"system": "urn:ietf:params:oauth", "code": "token-request"}]);
+    assert_eq!(control::action(&ev), "token");
+    ev["subtype"] = json!([{"system": "urn:ihe:event-type-code", "code": "ITI-68"}]);
+    assert_eq!(control::action(&ev), "read");
+    ev["action"] = json!("U");
+    ev["subtype"] = json!([]);
+    assert_eq!(control::action(&ev), "token");
+    // A care-relationship entity is authoritative: one without a decision reference is not
+    // completed from the extension.
+    let tc = context(|v| v["toa"] = json!(1_780_000_000u64));
+    let mut own = event(&tc, Action::Search, Outcome::Success);
+    assert!(ext(&own, EXT_CARE_RELATION).is_some());
+    for e in own["entity"].as_array_mut().unwrap() {
+        if let Some(d) = e.get_mut("detail").and_then(Value::as_array_mut) {
+            d.retain(|x| x["type"] != "decision_ref");
+        }
+    }
+    assert_eq!(control::care_detail(&own, "decision_ref"), None);
+    assert_eq!(control::care_detail(&own, "user_selected"), Some("false"));
+    // Only the three members the extension carries are read from it.
+    let ev = norway_only_record(&patient);
+    assert_eq!(control::care_detail(&ev, "healthcare_service"), None);
+}
+
+#[test]
+fn a_toa_beyond_unsigned_int_leaves_the_extension_out() {
+    // FHIR R4 unsignedInt is 0 to 2^31-1 (the extension's `toa`, no-domain-Trustframework-Auditevent.fsh).
+    for (toa, written) in [(2_147_483_647u64, true), (2_147_483_648u64, false)] {
+        let tc = context(|v| v["toa"] = json!(toa));
+        let ev = event(&tc, Action::Read, Outcome::Success);
+        assert_eq!(ext(&ev, EXT_CARE_RELATION).is_some(), written, "{toa}");
+        assert_norway(&ev);
+    }
+    // An empty decision description never reaches the writer.
+    let mut v = sample(&synthetic_fnr(1));
+    v["care_relationship"]["decision_ref"]["description"] = json!("");
+    assert!(TrustContext::from_json(&v).is_err());
+}
