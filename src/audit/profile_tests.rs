@@ -793,3 +793,25 @@ fn a_toa_beyond_unsigned_int_leaves_the_extension_out() {
     v["care_relationship"]["decision_ref"]["description"] = json!("");
     assert!(TrustContext::from_json(&v).is_err());
 }
+
+#[test]
+fn purpose_of_use_displays_are_hl7s() {
+    // HL7 terminology, CodeSystem v3-ActReason (the codes of the v3-PurposeOfUse value set the
+    // profile's PURPOSE_OF_USE_VALUESET slice binds): the displays a validator checks.
+    use crate::codes::PurposeOfUse;
+    let displays: Vec<_> = PurposeOfUse::ALL
+        .iter()
+        .map(|p| (p.code(), p.display()))
+        .collect();
+    assert_eq!(
+        displays,
+        [
+            ("TREAT", "treatment"),
+            ("ETREAT", "Emergency Treatment"),
+            ("COC", "coordination of care"),
+            ("BTG", "break the glass")
+        ]
+    );
+    let ev = event(&context(|_| {}), Action::Read, Outcome::Success);
+    assert_eq!(ev["purposeOfEvent"][0]["coding"][0]["display"], "treatment");
+}
