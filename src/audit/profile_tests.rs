@@ -774,6 +774,19 @@ fn log_control_fallbacks_read_only_what_is_there() {
     }
     assert_eq!(control::care_detail(&own, "decision_ref"), None);
     assert_eq!(control::care_detail(&own, "user_selected"), Some("false"));
+    // tillit's own records are read from their patient entities (several, or a citizen's,
+    // where there is no patient extension).
+    let two = context(|v| {
+        v["patients"] = json!([
+            {"identifier": {"id": synthetic_fnr(1), "system": "urn:oid:2.16.578.1.12.4.1.4.1"}},
+            {"identifier": {"id": synthetic_fnr(2), "system": "urn:oid:2.16.578.1.12.4.1.4.1"}}
+        ]);
+    });
+    let ev2 = event(&two, Action::Search, Outcome::Success);
+    assert_eq!(
+        control::patients(&ev2).collect::<Vec<_>>(),
+        [synthetic_fnr(1), synthetic_fnr(2)]
+    );
     // Only the three members the extension carries are read from it.
     let ev = norway_only_record(&patient);
     assert_eq!(control::care_detail(&ev, "healthcare_service"), None);
