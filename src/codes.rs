@@ -4,6 +4,9 @@ use crate::error::{Error, ErrorCode, Result};
 
 /// HL7 v3 PurposeOfUse value set, as the trust framework names it.
 pub const SYSTEM_PURPOSE_OF_USE: &str = "urn:oid:2.16.840.1.113883.1.11.20448";
+/// HL7 v3 ActReason, the code system the PurposeOfUse value set draws from, by its FHIR
+/// canonical URL: what a FHIR Coding of a purpose of use names (AuditEvent records).
+pub const SYSTEM_ACT_REASON: &str = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
 
 /// A code system the rules read, known by its identity rather than one spelling: each has a
 /// canonical form (what tillit writes) and the other names that denote the same system (its
@@ -55,7 +58,7 @@ impl CodeSystem {
             ],
             CodeSystem::PurposeOfUse => &[
                 SYSTEM_PURPOSE_OF_USE,
-                "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                SYSTEM_ACT_REASON,
                 "urn:oid:2.16.840.1.113883.5.8",
                 "http://hl7.org/fhir/v3/ActReason",
             ],
@@ -138,6 +141,16 @@ impl PurposeOfUse {
     /// The code system.
     pub const fn system(self) -> &'static str {
         SYSTEM_PURPOSE_OF_USE
+    }
+
+    /// The display HL7's v3 ActReason code system gives the code.
+    pub const fn display(self) -> &'static str {
+        match self {
+            PurposeOfUse::Treat => "treatment",
+            PurposeOfUse::Etreat => "Emergency Treatment",
+            PurposeOfUse::Coc => "coordination of care",
+            PurposeOfUse::Btg => "break the glass",
+        }
     }
 
     /// Whether this purpose is emergency access, to be reviewed in log control.

@@ -394,6 +394,71 @@ fn ids(b: &Value) -> Vec<String> {
         .collect()
 }
 
+/// An AuditEvent in HL7 Norway's trust-framework profile alone, as another system sends it
+/// (no BALP entities; the user only as a contained PractitionerRole):
+/// tests/fixtures/norway-auditevent.json, shaped after the guide's hospital example,
+/// HL7Norway/AuditEvent, igs/AuditEvent/input/fsh/no-domain-Trustframework-Auditevent-instance1.fsh
+/// (profile no-domain-Trustframework-Auditevent.fsh).
+fn norway_audit_event(patient: &str) -> Value {
+    let mut ev: Value =
+        serde_json::from_str(include_str!("../../tests/fixtures/norway-auditevent.json")).unwrap();
+    ev["contained"][4]["identifier"][0]["value"] = json!(patient);
+    ev
+}
+
+both!(
+    iti20_reads_a_record_in_hl7_norways_profile_alone,
+    |db: &str| {
+        let (e, c) = setup(db);
+        let w = Client::helseid(&e, "ehr-a", WRITE);
+        let ev = norway_audit_event(&fnr(1));
+        let a = w.call(
+            "POST",
+            &format!("{}/AuditEvent", c.url),
+            Some(ev.to_string().as_bytes()),
+        );
+        assert_eq!(a.status, 201, "{}", a.body);
+        let r = Client::helseid(&e, "auditor", READ);
+        let q = |q: &str| {
+            r.call("GET", &format!("{}/AuditEvent?{q}", c.url), None)
+                .json()["total"]
+                .clone()
+        };
+        // The patient from the patient extension, the practitioner from the PractitionerRole,
+        // the purpose from its PurposeOfUse coding (not the first), a read by its `action`.
+        assert_eq!(q(&format!("patient={}", fnr(1))), json!(1));
+        assert_eq!(q("agent=9144897"), json!(1));
+        assert_eq!(q("purpose=ETREAT"), json!(1));
+        assert_eq!(q("action=R"), json!(1));
+        let rep = r.call("GET", &format!("{}/reports", c.url), None).json();
+        assert_eq!(rep["emergencyAccess"]["total"], json!(1));
+        assert_eq!(rep["selfGranted"]["total"], json!(1));
+        assert_eq!(rep["selfGranted"]["items"][0]["decisionRef"], "23423255");
+        assert_eq!(rep["missingDecisionRef"]["total"], json!(0));
+        // The citizen sees who looked, by name, profession and organisation.
+        let kari = Client::citizen(&e, "innbygger", None);
+        let v = kari
+            .call("GET", &format!("{}/citizen/access", c.url), None)
+            .json();
+        let seen = &v["subjects"][0]["accesses"];
+        assert_eq!(seen.as_array().unwrap().len(), 1, "{v}");
+        assert_eq!(
+            (
+                &seen[0]["who"],
+                &seen[0]["role"],
+                &seen[0]["organisation"],
+                &seen[0]["why"]
+            ),
+            (
+                &json!("August September"),
+                &json!("Lege"),
+                &json!("Oslo universitetssykehus HF"),
+                &json!("Blålys")
+            )
+        );
+    }
+);
+
 both!(iti81_every_parameter, |db: &str| {
     let (e, c, _) = populated(db);
     let r = Client::helseid(&e, "auditor", READ);

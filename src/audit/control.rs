@@ -73,13 +73,43 @@ pub fn user(ev: &Value) -> Option<&Value> {
         .find(|a| a.get("requestor").and_then(Value::as_bool) == Some(true))
 }
 
-/// The user's identifier (HPR number, or national id when they have none).
+/// The user's identifier (HPR number, or national id when they have none): the user agent's
+/// `who.identifier`, else (a record in HL7 Norway's profile alone) the identifier of the
+/// Practitioner behind the PractitionerRole its `who` references, the HPR number first.
 pub fn user_id(ev: &Value) -> Option<&str> {
-    user(ev)?.pointer("/who/identifier/value")?.as_str()
+    let u = user(ev)?;
+    if let Some(id) = u.pointer("/who/identifier/value") {
+        return id.as_str();
+    }
+    let role = contained(ev, u.get("who")?)?;
+    let ids = contained(ev, role.get("practitioner")?)?
+        .get("identifier")?
+        .as_array()?;
+    ids.iter()
+        .find(|i| i.get("system").and_then(Value::as_str) == Some(crate::ident::SYSTEM_HPR))
+        .or(ids.first())?
+        .get("value")?
+        .as_str()
 }
 
-/// The patients' national ids an AuditEvent names (entity role 1).
-pub fn patients(ev: &Value) -> impl Iterator<Item = &str> {
+/// The contained resource a local reference (`{ "reference": "#id" }`) points at.
+fn contained<'a>(ev: &'a Value, reference: &Value) -> Option<&'a Value> {
+    let id = reference.get("reference")?.as_str()?.strip_prefix('#')?;
+    ev.get("contained")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("id").and_then(Value::as_str) == Some(id))
+}
+
+/// The extension of an AuditEvent with `url`.
+fn extension<'a>(ev: &'a Value, url: &str) -> Option<&'a Value> {
+    ev.get("extension")?
+        .as_array()?
+        .iter()
+        .find(|e| e.get("url").and_then(Value::as_str) == Some(url))
+}
+
+fn entity_patients(ev: &Value) -> impl Iterator<Item = &str> {
     ev.get("entity")
         .and_then(Value::as_array)
         .into_iter()
@@ -88,26 +118,83 @@ pub fn patients(ev: &Value) -> impl Iterator<Item = &str> {
         .filter_map(|e| e.pointer("/what/identifier/value").and_then(Value::as_str))
 }
 
-/// The purpose of use code (`None` for a citizen's own look-up).
-pub fn purpose(ev: &Value) -> Option<&str> {
-    ev.pointer("/purposeOfEvent/0/coding/0/code")
-        .and_then(Value::as_str)
+/// The patients' national ids an AuditEvent names: its patient entities (role 1), else (a
+/// record in HL7 Norway's profile alone) the Patient its patient extension references.
+pub fn patients(ev: &Value) -> impl Iterator<Item = &str> {
+    let norway = || {
+        let p = contained(
+            ev,
+            extension(ev, super::norway::EXT_PATIENT)?.get("valueReference")?,
+        )?;
+        p.pointer("/identifier/0/value")?.as_str()
+    };
+    entity_patients(ev).chain(
+        std::iter::once(())
+            .filter(move |()| entity_patients(ev).next().is_none())
+            .filter_map(move |()| norway()),
+    )
 }
 
-/// `search`, `read` or `token`.
+/// The purpose of use code (`None` for a citizen's own look-up): the `purposeOfEvent` coding
+/// in the PurposeOfUse system (any of its names), else the first coding.
+pub fn purpose(ev: &Value) -> Option<&str> {
+    let codings = || {
+        ev.get("purposeOfEvent")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.get("coding").and_then(Value::as_array))
+            .flatten()
+    };
+    codings()
+        .find(|c| {
+            c.get("system")
+                .and_then(Value::as_str)
+                .is_some_and(|s| crate::codes::CodeSystem::PurposeOfUse.is(s))
+        })
+        .or_else(|| codings().next())?
+        .get("code")?
+        .as_str()
+}
+
+/// `search`, `read` or `token`: by the IHE transaction (ITI-67, ITI-68) among the subtypes;
+/// a record without one (another system's, e.g. in HL7 Norway's profile alone) by its
+/// RESTful interaction or `action` (`E` search, `R` read), unless it is a token request.
 pub fn action(ev: &Value) -> &'static str {
-    match ev.pointer("/subtype/1/code").and_then(Value::as_str) {
-        Some("ITI-67") => "search",
-        Some("ITI-68") => "read",
+    let subtypes = || {
+        ev.get("subtype")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.get("code").and_then(Value::as_str))
+    };
+    if let Some(a) = subtypes().find_map(|c| match c {
+        "ITI-67" => Some("search"),
+        "ITI-68" => Some("read"),
+        _ => None,
+    }) {
+        return a;
+    }
+    if subtypes().any(|c| c == "token-request") {
+        return "token";
+    }
+    match ev.get("action").and_then(Value::as_str) {
+        Some("E") => "search",
+        Some("R") => "read",
         _ => "token",
     }
 }
 
-/// A care-relationship detail (`decision_ref`, `user_selected`, …) of an AuditEvent.
+/// A care-relationship detail (`decision_ref`, `user_selected`, …) of an AuditEvent: from
+/// the care-relationship entity (role 13), else (a record in HL7 Norway's profile alone) from
+/// the care-relation metadata extension (`decision_ref`, `decision_description`,
+/// `user_selected`).
 pub fn care_detail<'a>(ev: &'a Value, kind: &str) -> Option<&'a str> {
-    ev.get("entity")?
-        .as_array()?
-        .iter()
+    let from_entity = ev
+        .get("entity")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
         .filter(|e| e.pointer("/role/code").and_then(Value::as_str) == Some("13"))
         .flat_map(|e| {
             e.get("detail")
@@ -116,7 +203,38 @@ pub fn care_detail<'a>(ev: &'a Value, kind: &str) -> Option<&'a str> {
                 .flatten()
         })
         .find(|d| d.get("type").and_then(Value::as_str) == Some(kind))
-        .and_then(|d| d.get("valueString").and_then(Value::as_str))
+        .and_then(|d| d.get("valueString").and_then(Value::as_str));
+    if from_entity.is_some() || has_care_entity(ev) {
+        return from_entity;
+    }
+    let sub = |url: &str| {
+        extension(ev, super::norway::EXT_CARE_RELATION)?
+            .get("extension")?
+            .as_array()?
+            .iter()
+            .find(|e| e.get("url").and_then(Value::as_str) == Some(url))
+    };
+    match kind {
+        "decision_ref" => sub("decision-ref-id")?.get("valueString")?.as_str(),
+        "decision_description" => sub("decision-ref-description")?
+            .get("valueString")?
+            .as_str(),
+        "user_selected" => match sub("decision-ref-user-selected")?.get("valueBoolean")? {
+            Value::Bool(true) => Some("true"),
+            Value::Bool(false) => Some("false"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether the AuditEvent has a care-relationship entity (then it alone is read).
+fn has_care_entity(ev: &Value) -> bool {
+    ev.get("entity")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|e| e.pointer("/role/code").and_then(Value::as_str) == Some("13"))
 }
 
 /// PJD's access basis the look-up was sent with, if any.
@@ -233,9 +351,27 @@ pub fn citizen_report(records: &[Value], patient: &str) -> Vec<Value> {
         .map(|ev| {
             let u = user(ev);
             let is_citizen = purpose(ev).is_none();
-            let name = u.and_then(|u| u.pointer("/who/display")).and_then(Value::as_str);
-            let role = u.and_then(|u| u.pointer("/role/0/coding/0")).map(|c| c.get("display").or(c.get("code")).cloned().unwrap_or(Value::Null));
-            let org = u.and_then(|u| u.get("location")).map(|l| l.get("display").or(l.pointer("/identifier/value")).cloned().unwrap_or(Value::Null));
+            // A record in HL7 Norway's profile alone names the user through the contained
+            // PractitionerRole: its Practitioner (name, qualification) and point of care.
+            let pr_role = u.and_then(|u| contained(ev, u.get("who")?));
+            let pr = pr_role.and_then(|r| contained(ev, r.get("practitioner")?));
+            let name = u
+                .and_then(|u| u.pointer("/who/display"))
+                .or_else(|| pr?.pointer("/name/0/text"))
+                .and_then(Value::as_str);
+            let role = u
+                .and_then(|u| u.pointer("/role/0/coding/0"))
+                .or_else(|| pr?.pointer("/qualification/0/code/coding/0"))
+                .map(|c| c.get("display").or(c.get("code")).cloned().unwrap_or(Value::Null));
+            let poc = || {
+                let loc = contained(ev, pr_role?.pointer("/location/0")?)?;
+                contained(ev, loc.get("managingOrganization")?)
+            };
+            let org = u
+                .and_then(|u| u.get("location"))
+                .map(|l| l.get("display").or(l.pointer("/identifier/value")))
+                .or_else(|| poc().map(|o| o.get("name").or(o.pointer("/identifier/0/value"))))
+                .map(|v| v.cloned().unwrap_or(Value::Null));
             json!({
                 "when": recorded(ev),
                 "what": if action(ev) == "search" { "documentList" } else { "document" },

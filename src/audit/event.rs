@@ -1,6 +1,7 @@
 //! FHIR R4 AuditEvents in the shapes of IHE BALP and the MHD Document Consumer audit
 //! profiles: ITI-67 search = PatientQuery (`action` E), ITI-68 retrieve = PatientRead
-//! (`action` R), token request = the IUA/BALP token profile.
+//! (`action` R), token request = the IUA/BALP token profile; and, for a practitioner's
+//! look-up, HL7 Norway's trust-framework profile (see [`super::norway`]).
 //!
 //! Agents: the app (client), the server, the user (`requestor: true`, with `purposeOfUse`).
 //! Entities: the patient, the query or document, the transaction id (`nhn-event-id`, so the
@@ -429,38 +430,53 @@ pub fn build(l: &LookUp<'_>, outcome: Outcome, completion: &Completion) -> Resul
 pub struct EventFrame {
     client_id: String,
     server: String,
+    /// The agents of a query or a token request (the client is DICOM's Source Role ID).
     agents: String,
+    /// The agents of a read (the client is DICOM's Destination Role ID: BALP's Read).
+    agents_read: String,
     patients: String,
+    /// Whether the context names exactly one patient (BALP's `entity[patient]` is 1..1).
+    one_patient: bool,
     care: String,
     purpose: String,
+    /// HL7 Norway's profile parts (contained resources, extensions), see [`super::norway`].
+    norway: super::norway::NorwayParts,
 }
 
 impl EventFrame {
     /// Writes the frame for `tc`, `client_id` and `server`.
     pub fn new(tc: &TrustContext, client_id: &str, server: &str) -> Self {
-        let mut agents = String::with_capacity(1024);
-        Items::write(&mut agents, |a| {
-            a.obj(|m| {
-                m.raw("requestor", "false")
-                    .obj("type", |t| {
-                        concept(t, DCM, "110153", Some("Source Role ID"))
-                    })
-                    .obj("who", |w| who(w, Some(client_id), None, client_id));
-            });
-            a.obj(|m| {
-                m.obj("network", |n| {
-                    n.str("address", server).str("type", "5");
-                })
-                .raw("requestor", "false")
-                .obj("type", |t| {
-                    concept(t, DCM, "110152", Some("Destination Role ID"))
-                })
-                .obj("who", |w| {
-                    w.str("display", server);
+        let norway = super::norway::NorwayParts::new(tc);
+        let agents_for = |client: (&str, &str), server_role: (&str, &str)| {
+            let mut agents = String::with_capacity(1024);
+            Items::write(&mut agents, |a| {
+                a.obj(|m| {
+                    m.raw("requestor", "false")
+                        .obj("type", |t| concept(t, DCM, client.0, Some(client.1)))
+                        .obj("who", |w| who(w, Some(client_id), None, client_id));
                 });
+                a.obj(|m| {
+                    m.obj("network", |n| {
+                        n.str("address", server).str("type", "5");
+                    })
+                    .raw("requestor", "false")
+                    .obj("type", |t| {
+                        concept(t, DCM, server_role.0, Some(server_role.1))
+                    })
+                    .obj("who", |w| {
+                        w.str("display", server);
+                    });
+                });
+                a.obj(|m| user_agent(m, tc, norway.has_role));
             });
-            a.obj(|m| user_agent(m, tc));
-        });
+            agents
+        };
+        // IHE BALP, input/fsh/PatientQuery.fsh: client 110153, server 110152;
+        // input/fsh/PatientRead.fsh: client 110152, server 110153.
+        const SOURCE: (&str, &str) = ("110153", "Source Role ID");
+        const DESTINATION: (&str, &str) = ("110152", "Destination Role ID");
+        let agents = agents_for(SOURCE, DESTINATION);
+        let agents_read = agents_for(DESTINATION, SOURCE);
         let mut patients = String::new();
         Items::write(&mut patients, |a| {
             for p in tc.patients() {
@@ -478,18 +494,19 @@ impl EventFrame {
             Members::write(&mut care, |m| care_entity(m, at));
         }
         let mut purpose = String::new();
-        if let Some(p) = tc.purpose_of_use() {
-            Items::write(&mut purpose, |a| {
-                a.obj(|c| concept(c, p.system(), p.code(), Some(p.code())));
-            });
+        if let Some(at) = tc.attestation() {
+            Items::write(&mut purpose, |a| super::norway::purpose_of_event(a, at));
         }
         EventFrame {
             client_id: client_id.to_string(),
             server: server.to_string(),
             agents,
+            agents_read,
             patients,
+            one_patient: tc.patients().len() == 1,
             care,
             purpose,
+            norway,
         }
     }
 
@@ -539,17 +556,40 @@ pub fn write_framed(
     let (profile, subtype, action): (&str, &[(&str, &str, &str)], &str) = match l.action {
         Action::Search => (
             "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientQuery",
-            &[("http://hl7.org/fhir/restful-interaction", "search", "search"), ("urn:ihe:event-type-code", "ITI-67", "Find Document References")],
+            &[
+                (
+                    "http://hl7.org/fhir/restful-interaction",
+                    "search",
+                    "search",
+                ),
+                (
+                    "urn:ihe:event-type-code",
+                    "ITI-67",
+                    "Find Document References",
+                ),
+            ],
             "E",
         ),
         Action::Read => (
             "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientRead",
-            &[("http://hl7.org/fhir/restful-interaction", "read", "read"), ("urn:ihe:event-type-code", "ITI-68", "Retrieve Document")],
+            &[
+                ("http://hl7.org/fhir/restful-interaction", "read", "read"),
+                ("urn:ihe:event-type-code", "ITI-68", "Retrieve Document"),
+            ],
             "R",
         ),
+        // No BALP profile describes an OAuth token request made by the client: BALP's
+        // SAMLaccessTokenUse.Minimal is a SAML token's *use* (input/fsh/SAMLaccessToken.fsh:
+        // `agent[user].type = UserAgentTypes#UserSamlAgent`, `agent[user].policy 1..1`), and
+        // IUA's ITI-71 record (input/fsh/IUAgetAccessToken.fsh) is DICOM 110114 with closed
+        // entities. The token request follows the BALP pattern without claiming one.
         Action::Token => (
-            "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.SAMLaccessTokenUse.Minimal",
-            &[("urn:ietf:params:oauth", "token-request", "OAuth token request")],
+            "",
+            &[(
+                "urn:ietf:params:oauth",
+                "token-request",
+                "OAuth token request",
+            )],
             "E",
         ),
     };
@@ -569,14 +609,47 @@ pub fn write_framed(
     }
     Members::write(out, |ev| {
         ev.str("action", action);
-        ev.raw("agent", &frame.agents);
-        ev.arr("entity", |a| entities(a, l, completion, frame));
-        ev.str("id", l.id);
-        ev.obj("meta", |m| {
-            m.arr("profile", |p| {
-                p.str(profile);
+        ev.raw(
+            "agent",
+            if l.action == Action::Read {
+                &frame.agents_read
+            } else {
+                &frame.agents
+            },
+        );
+        if !frame.norway.contained.is_empty() {
+            ev.arr("contained", |a| {
+                a.raw(&frame.norway.contained);
             });
-        });
+        }
+        ev.arr("entity", |a| entities(a, l, completion, frame));
+        if !frame.norway.extension.is_empty() {
+            ev.arr("extension", |a| {
+                a.raw(&frame.norway.extension);
+            });
+        }
+        ev.str("id", l.id);
+        // BALP's PatientQuery and PatientRead record a *successful* look-up (IHE BALP,
+        // input/fsh/PatientQuery.fsh, PatientRead.fsh: `outcome = #0`, `outcome 1..`; a
+        // search's `entity[query].query 1..1`; `entity[patient]` 1..1): a pending, failed,
+        // query-less or multi-patient record follows the pattern without claiming it.
+        let balp = match l.action {
+            Action::Token => false,
+            Action::Search => outcome == Outcome::Success && l.query.is_some() && frame.one_patient,
+            Action::Read => outcome == Outcome::Success && frame.one_patient,
+        };
+        if balp || frame.norway.conforms {
+            ev.obj("meta", |m| {
+                m.arr("profile", |p| {
+                    if balp {
+                        p.str(profile);
+                    }
+                    if frame.norway.conforms {
+                        p.str(super::norway::PROFILE);
+                    }
+                });
+            });
+        }
         ev.opt_str("outcome", code);
         ev.str("outcomeDesc", &outcome_desc);
         if !frame.purpose.is_empty() {
@@ -630,23 +703,9 @@ fn entities(a: &mut Items<'_>, l: &LookUp<'_>, completion: &Completion, frame: &
     }
     match l.action {
         Action::Search => {
+            // BALP's query entity carries no detail (input/fsh/PatientQuery.fsh:
+            // `entity[query].detail 0..0`): the minimisation counts have their own entity.
             a.obj(|m| {
-                let has_details = completion.returned.is_some()
-                    || !completion.withheld.is_empty()
-                    || completion.leaks.is_some();
-                if has_details {
-                    m.arr("detail", |d| {
-                        if let Some(n) = completion.returned {
-                            detail(d, "returned", &n.to_string());
-                        }
-                        for (reason, n) in &completion.withheld {
-                            detail(d, &format!("withheld:{reason}"), &n.to_string());
-                        }
-                        if let Some(n) = completion.leaks {
-                            detail(d, "leaks", &n.to_string());
-                        }
-                    });
-                }
                 if let Some(query) = l.query {
                     m.str(
                         "query",
@@ -658,6 +717,28 @@ fn entities(a: &mut Items<'_>, l: &LookUp<'_>, completion: &Completion, frame: &
                         coding(c, ENTITY_TYPE, "2", Some("System Object"))
                     });
             });
+            let has_details = completion.returned.is_some()
+                || !completion.withheld.is_empty()
+                || completion.leaks.is_some();
+            if has_details {
+                a.obj(|m| {
+                    m.arr("detail", |d| {
+                        if let Some(n) = completion.returned {
+                            detail(d, "returned", &n.to_string());
+                        }
+                        for (reason, n) in &completion.withheld {
+                            detail(d, &format!("withheld:{reason}"), &n.to_string());
+                        }
+                        if let Some(n) = completion.leaks {
+                            detail(d, "leaks", &n.to_string());
+                        }
+                    })
+                    .str("name", "minimisation of the answer")
+                    .obj("type", |c| {
+                        coding(c, DETAIL_SYSTEM, MINIMISATION_CODE, Some("minimisation"))
+                    });
+                });
+            }
         }
         Action::Read => {
             let doc = l.document_id.unwrap_or_default();
@@ -711,6 +792,9 @@ fn entities(a: &mut Items<'_>, l: &LookUp<'_>, completion: &Completion, frame: &
         });
     }
 }
+
+/// Code (in [`DETAIL_SYSTEM`]) of the entity that holds a search's minimisation counts.
+pub const MINIMISATION_CODE: &str = "minimisation";
 
 /// System and code of the entity that records PJD's `nhn-access-basis`.
 pub const ACCESS_BASIS_SYSTEM: &str = "urn:tillit:pjd";
@@ -768,8 +852,30 @@ fn care_entity(m: &mut Members<'_>, at: &crate::trust::Attestation) {
 
 /// The user: the practitioner (HPR number, authorisation, point of care, purpose of use) or
 /// the citizen (and whom they represent).
-fn user_agent(m: &mut Members<'_>, tc: &TrustContext) {
-    const HUMAN: &str = "http://terminology.hl7.org/CodeSystem/extra-security-role-type";
+/// The user agent's type: BALP's `information recipient` (IHE BALP, input/fsh/PatientQuery.fsh
+/// and PatientRead.fsh: `agent[user].type = v3-ParticipationType#IRCP`), and a human user.
+fn user_type(t: &mut Members<'_>) {
+    t.arr("coding", |a| {
+        a.obj(|c| {
+            coding(
+                c,
+                "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                "IRCP",
+                Some("information recipient"),
+            )
+        });
+        a.obj(|c| {
+            coding(
+                c,
+                "http://terminology.hl7.org/CodeSystem/extra-security-role-type",
+                "humanuser",
+                Some("human user"),
+            )
+        });
+    });
+}
+
+fn user_agent(m: &mut Members<'_>, tc: &TrustContext, has_role: bool) {
     match tc {
         TrustContext::Practitioner(a) => {
             let p = &a.practitioner;
@@ -792,7 +898,14 @@ fn user_agent(m: &mut Members<'_>, tc: &TrustContext) {
             })
             .arr("purposeOfUse", |u| {
                 let (pou, x) = &c.purpose_of_use;
-                u.obj(|k| concept(k, pou.system(), pou.code(), x.get("text")));
+                u.obj(|k| {
+                    concept(
+                        k,
+                        crate::codes::SYSTEM_ACT_REASON,
+                        pou.code(),
+                        x.get("text"),
+                    )
+                });
             })
             .raw("requestor", "true");
             if let Some((auth, x)) = &p.authorization {
@@ -807,13 +920,16 @@ fn user_agent(m: &mut Members<'_>, tc: &TrustContext) {
                     });
                 });
             }
-            m.obj("type", |t| {
-                concept(t, HUMAN, "humanuser", Some("human user"))
-            })
-            .obj("who", |w| {
+            m.obj("type", user_type).obj("who", |w| {
                 let name = p.identifier.as_ref().and_then(|i| i.extras.get("name"));
                 match user {
-                    Some((system, value)) => who(w, name, Some(system), value),
+                    Some((system, value)) => {
+                        who(w, name, Some(system), value);
+                        // HL7 Norway: the user is the practitioner's role (contained).
+                        if has_role {
+                            w.str("reference", super::norway::ROLE_REF);
+                        }
+                    }
                     None => {
                         w.str(
                             "display",
@@ -847,10 +963,7 @@ fn user_agent(m: &mut Members<'_>, tc: &TrustContext) {
                     });
                 });
             }
-            m.obj("type", |t| {
-                concept(t, HUMAN, "humanuser", Some("human user"))
-            })
-            .obj("who", |w| {
+            m.obj("type", user_type).obj("who", |w| {
                 who(w, None, Some(c.citizen.id.system()), c.citizen.id.as_str())
             });
         }

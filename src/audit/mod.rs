@@ -9,9 +9,12 @@ pub mod control;
 pub mod event;
 pub mod format;
 pub mod midstate;
+pub mod norway;
 pub mod ship;
 pub mod stream;
 pub mod writer;
 
+#[cfg(test)]
+mod profile_tests;
 #[cfg(test)]
 mod tests;
