@@ -300,6 +300,18 @@ impl LogVerifier {
         }
     }
 
+    /// The state a writer continues from once the log verified: the same chain and rules,
+    /// without the reader's key and anchor (the writer's own records need neither).
+    pub fn for_writer(&self) -> LogVerifier {
+        LogVerifier {
+            opts: VerifyOptions {
+                accept_legacy: true,
+                ..Default::default()
+            },
+            ..self.clone()
+        }
+    }
+
     /// The declaration read so far.
     pub fn declaration(&self) -> Option<&Declaration> {
         self.decl.as_ref()

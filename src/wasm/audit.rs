@@ -91,11 +91,16 @@ fn lines_arg(lines: &JsValue) -> JsResult<Vec<String>> {
 
 #[wasm_bindgen]
 impl AuditCore {
-    /// A log resumed from stored lines; throws if they do not verify. `digest`, if given, is
-    /// the platform's native SHA-256 (`Uint8Array` in, 32 bytes out) used to chain new
-    /// records; it must agree with RustCrypto's on a test vector or the log does not open.
+    /// A log resumed where `verified` ended: the wrapper read the stored log through it
+    /// (chunk by chunk, with the caller's key and options) and it verified; throws if it did
+    /// not. `digest`, if given, is the platform's native SHA-256 (`Uint8Array` in, 32 bytes
+    /// out) used to chain new records; it must agree with RustCrypto's on a test vector or the
+    /// log does not open.
     #[wasm_bindgen(constructor)]
-    pub fn new(lines: JsValue, digest: Option<js_sys::Function>) -> JsResult<AuditCore> {
+    pub fn new(verified: &AuditVerifier, digest: Option<js_sys::Function>) -> JsResult<AuditCore> {
+        if verified.failure.is_some() {
+            return Err(arg_err("verified", "must be a verifier whose log verified"));
+        }
         let digest = digest.map(|f| Native {
             f,
             memory: wasm_bindgen::memory().unchecked_into(),
@@ -106,21 +111,14 @@ impl AuditCore {
                 return Err(arg_err("digest", "is not SHA-256"));
             }
         }
-        let mut core = AuditCore {
-            head: Head::default(),
-            // The wrapper verified the stored log with the caller's options (signatures,
-            // format 0 accepted or not) before; here the chain and the rules are followed.
-            state: LogVerifier::new(VerifyOptions {
-                accept_legacy: true,
-                ..Default::default()
-            }),
+        Ok(AuditCore {
+            head: verified.v.head(),
+            state: verified.v.for_writer(),
             pending: Default::default(),
             context_cache: None,
             digest,
             prefix: Default::default(),
-        };
-        core.absorb(lines)?;
-        Ok(core)
+        })
     }
 
     /// Takes in lines another writer (another tab) appended after our head; they must link
@@ -477,6 +475,8 @@ impl AuditCore {
 pub struct AuditVerifier {
     v: LogVerifier,
     failure: Option<format::Failure>,
+    /// NDJSON bytes given to `pushNdjson`: the line not yet ended.
+    stream: chain::NdjsonStream,
 }
 
 #[wasm_bindgen]
@@ -531,6 +531,7 @@ impl AuditVerifier {
                 anchor,
             }),
             failure: None,
+            stream: Default::default(),
         })
     }
 
@@ -543,24 +544,71 @@ impl AuditVerifier {
             if self.failure.is_some() {
                 break;
             }
-            let at = self.v.head().next_seq;
-            let rec = match crate::json::parse_limited(l, 16 << 20, 128, "line") {
+            let rec = match crate::json::parse_limited(l, chain::MAX_LINE, 128, "line") {
                 Ok(v) if v.is_object() => v,
                 _ => {
                     self.failure = Some(format::Failure {
-                        index: at,
+                        index: self.v.head().next_seq,
                         problem: "MALFORMED: not a JSON record".into(),
                     });
                     break;
                 }
             };
-            match self.v.push(&rec) {
-                Ok(Some(s)) => sigs.push(to_sign_value(&s)),
-                Ok(None) => {}
-                Err(f) => self.failure = Some(f),
-            }
+            self.take(&rec, &mut sigs);
         }
         Ok(to_js_value(&Value::Array(sigs)))
+    }
+
+    /// Checks the next bytes of an NDJSON log as stored (any chunk of it: a line may end in a
+    /// later chunk; only that line is kept). Returns `{ sigs, count, bytes }`: the signatures
+    /// to check, and the records whose lines ended in this chunk, as their NDJSON bytes.
+    #[wasm_bindgen(js_name = pushNdjson)]
+    pub fn push_ndjson(&mut self, chunk: &[u8]) -> JsValue {
+        let mut sigs = Vec::new();
+        let mut bytes = Vec::new();
+        let mut count = 0u32;
+        if self.failure.is_none() {
+            let (v, failure, stream) = (&mut self.v, &mut self.failure, &mut self.stream);
+            let r = stream.push(chunk, |rec, line| {
+                if failure.is_none() {
+                    take(v, failure, &rec, &mut sigs);
+                    bytes.extend_from_slice(line);
+                    count += 1;
+                }
+            });
+            if let (Err(line), None) = (r, &failure) {
+                *failure = Some(format::Failure {
+                    index: line,
+                    problem: "MALFORMED: a line that is not a JSON record is followed by more"
+                        .into(),
+                });
+            }
+        }
+        let out = js_sys::Object::new();
+        super::set(&out, "sigs", &to_js_value(&Value::Array(sigs)));
+        super::set(&out, "count", &JsValue::from(count));
+        super::set(&out, "bytes", &js_sys::Uint8Array::from(&bytes[..]));
+        out.into()
+    }
+
+    /// Whether a rule is broken already (`finish` says which).
+    #[wasm_bindgen(getter)]
+    pub fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    /// After the last `pushNdjson`: the byte offset where a torn last line begins (a crash
+    /// mid-write; not a record), or null.
+    #[wasm_bindgen(getter, js_name = tornAt)]
+    pub fn torn_at(&self) -> Option<f64> {
+        self.stream.torn_at().map(|a| a as f64)
+    }
+
+    /// The most NDJSON bytes held at once while reading (the line not yet ended and the chunk
+    /// given): bounded by the chunk size and the longest line, whatever the log's length.
+    #[wasm_bindgen(getter, js_name = peakBuffered)]
+    pub fn peak_buffered(&self) -> f64 {
+        self.stream.peak() as f64
     }
 
     /// The result: `{ ok, entries, firstBadIndex, problem, format, checkpointKey, checkpoints,
@@ -583,6 +631,27 @@ impl AuditVerifier {
                 "ok": false, "entries": self.v.head().next_seq.max(f.index), "firstBadIndex": f.index, "problem": f.problem,
             }),
         })
+    }
+}
+
+/// Pushes one record into the verifier: its signature (if any) joins `sigs`; the first rule
+/// broken is kept in `failure`.
+fn take(
+    v: &mut LogVerifier,
+    failure: &mut Option<format::Failure>,
+    rec: &Value,
+    sigs: &mut Vec<Value>,
+) {
+    match v.push(rec) {
+        Ok(Some(s)) => sigs.push(to_sign_value(&s)),
+        Ok(None) => {}
+        Err(f) => *failure = Some(f),
+    }
+}
+
+impl AuditVerifier {
+    fn take(&mut self, rec: &Value, sigs: &mut Vec<Value>) {
+        take(&mut self.v, &mut self.failure, rec, sigs);
     }
 }
 
