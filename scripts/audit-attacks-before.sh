@@ -62,7 +62,7 @@ const parse = (file) => {
       const first = e < 0 ? '' : (/^\s+error: (?:\|-)?\s*(.*)$/.exec(block[e])[1] || block[e + 1]?.trim() || '').replace(/^['"`]|['"`]$/g, '');
       const a = block.findIndex((l) => /^\s+actual:/.test(l));
       const actual = a < 0 ? '' : [block[a].replace(/^\s+actual:\s*/, ''), ...block.slice(a + 1).filter((l, k, all) => /^\s{4}/.test(l) && all.slice(0, k).every((x) => /^\s{4}/.test(x))).map((l) => l.trim())].filter(Boolean).join(' ');
-      why = /^(Expected values|\+ actual|)$/.test(first) || /^(expected|actual):/.test(first) ? `gave ${actual}` : first;
+      why = /^(Expected values.*|\+ actual.*|)$/.test(first) || /^(expected|actual):/.test(first) ? `gave ${actual}` : first;
     }
     out.set(m[2], { ok: m[1] === 'ok', why });
   });
