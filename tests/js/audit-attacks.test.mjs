@@ -207,6 +207,18 @@ test('variant: the last checkpoint stripped', async () => {
   assert.equal((await verifyLines(noClose, { publicJwk: checkpointKey.publicJwk, anchor: afterClose })).problem.split(':')[0], 'TRUNCATED');
 });
 
+test('variant: a file cut short under a live log stays noticed after verify() read the shorter file', async () => {
+  const file = join(tmp(), 'cut.ndjson');
+  const log = await AuditLog.open({ sink: { file } });
+  for (let i = 0; i < 5; i++) await log.append({ ...base, kind: 'search', transactionId: `c${i}` });
+  write(file, read(file).slice(0, -2));
+  // What is left is a valid chain: verify() says so, and must not make the log forget its end.
+  assert.equal((await log.verify()).ok, true);
+  const e = await log.append({ ...base, kind: 'search', transactionId: 'after' }).catch((x) => x);
+  assert.ok(e instanceof Error && /^SINK_DIVERGED/.test(e.problem), `the append after the cut gave ${JSON.stringify(e) ?? String(e)}`);
+  assert.equal(read(file).length, 4, 'nothing written after the cut');
+});
+
 test('variant: two writers on one file: the second notices before it writes, the file stays one chain', async () => {
   const file = join(tmp(), 'shared.ndjson');
   const a = await AuditLog.open({ sink: { file } });
