@@ -122,7 +122,7 @@ test('IndexedDB: stripped checkpoints fail verify and open (nothing written); a 
     out.untouched = JSON.stringify(await window.idbAll('attack')) === JSON.stringify(stripped);
     // Strip the last checkpoint only / one checkpoint in the middle.
     await window.idbPut('attack', good);
-    out.noLast = await tillit.verifyLines(good.slice(0, -1), { publicJwk: checkpointKey.publicJwk });
+    out.noLast = await tillit.verifyLines(good.slice(0, -1), checkpointKey.publicJwk);
     out.noMiddle = await tillit.verifyLines(await window.rechain(good.filter((_, i) => i !== 4)), checkpointKey.publicJwk);
     // Truncated after an anchor was taken.
     await window.idbDropFrom('attack', anchor.seq - 2);
