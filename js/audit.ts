@@ -657,7 +657,14 @@ export class AuditLog {
   #lost?: AuditIntegrityError;
   /** Set when opening found and repaired a torn last line. */
   readonly recovered?: Recovery;
-  /** What opening read and verified, and the most of it held at once. */
+  /**
+   * What opening read and verified, and the most of it held at once.
+   *
+   * @example
+   * ```ts
+   * const { records, reads, peakBufferedBytes } = log.opened // a 36 MB file: 556 reads, under 70 KB held
+   * ```
+   */
   readonly opened: OpenedLog;
 
   private constructor(c: core.AuditCore, records: Records, checkpoint: { seq: number; jws: string } | undefined, sink: Sink, opts: AuditLogOptions, opened: OpenedLog) {
