@@ -389,11 +389,6 @@ impl NdjsonStream {
         self.bad.or((self.line_len > 0).then_some(self.at))
     }
 
-    /// Records read so far.
-    pub fn records(&self) -> u64 {
-        self.records
-    }
-
     /// The most bytes held at once (the line not yet ended and the chunk being read).
     pub fn peak(&self) -> usize {
         self.peak
@@ -542,8 +537,9 @@ mod tests {
                 assert_eq!(torn_at.map(|a| a as usize), whole.torn_at);
                 // The bytes handed out are the whole lines, as stored.
                 assert_eq!(lines, text[..whole_len]);
-                // Never more than a line and a chunk held.
+                // Never more than a line and a chunk held, and at least a chunk.
                 assert!(peak <= size + longest + 1, "{peak} > {size} + {longest}");
+                assert!(peak >= size.min(t.len()), "{peak} < {size}");
             }
         }
         // A bad line followed by more is corruption, whatever the chunks.
