@@ -553,6 +553,40 @@ mod tests {
     }
 
     #[test]
+    fn a_record_may_take_the_whole_limit_and_corruption_names_its_line() {
+        // A record of exactly MAX_LINE bytes (then its newline) is read; a byte more is not.
+        let line = |n: usize| {
+            let mut l = b"{\"a\":\"".to_vec();
+            l.resize(n - 2, b'x');
+            l.extend_from_slice(b"\"}\n");
+            l
+        };
+        let mut s = NdjsonStream::default();
+        let mut n = 0;
+        s.push(&line(MAX_LINE), |_, _| n += 1).unwrap();
+        assert_eq!((n, s.torn_at()), (1, None));
+        let mut s = NdjsonStream::default();
+        s.push(&line(MAX_LINE + 1), |_, _| unreachable!()).unwrap();
+        assert_eq!(s.torn_at(), Some(0));
+        // A bad line after two records is line 2 (from 0), and read_ndjson says line 3.
+        let mut text: Vec<u8> = chain(3)
+            .iter()
+            .flat_map(|r| format!("{}\n", serde_json::to_string(r).unwrap()).into_bytes())
+            .collect();
+        let at = text
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(1)
+            .unwrap()
+            .0
+            + 1;
+        text.splice(at..at, b"garbage\n".iter().copied());
+        assert_eq!(NdjsonStream::default().push(&text, |_, _| {}), Err(2));
+        assert_eq!(read_ndjson(&text).unwrap_err().path(), "log line 3");
+    }
+
+    #[test]
     fn a_line_over_the_limit_is_counted_not_kept() {
         let mut s = NdjsonStream::default();
         let chunk = vec![b'x'; 1 << 20];
