@@ -222,6 +222,26 @@ export interface Recovery {
 }
 
 /**
+ * What {@link AuditLog.open} read and verified before it wrote. The stored log is read in
+ * bounded parts (a file 64 KiB per read, IndexedDB 256 records per read) and verified as it comes, so opening holds one part and one unfinished
+ * line at a time, however long the log.
+ */
+export interface OpenedLog {
+  /** Records read and verified. */
+  records: number;
+  /** Bytes read (a file sink; 0 for the others). */
+  bytes: number;
+  /** Reads from the sink. */
+  reads: number;
+  /**
+   * The most of the stored log held at once while verifying: one read and the line not yet
+   * ended (a file, in bytes), or one read's records (IndexedDB and custom sinks, in UTF-16
+   * code units). Bounded by the read size and the longest record, not by the log's length.
+   */
+  peakBufferedBytes: number;
+}
+
+/**
  * Lines stored together: NDJSON bytes as the core wrote them (each line ended by `\n`), or
  * text lines (read from a sink, or a single record), never both at rest. Text is made from
  * the bytes only when something asks for it, so a batch that goes from the core to a file or
@@ -288,6 +308,10 @@ class Records {
     }
     return out;
   }
+  /** Each batch's NDJSON bytes, in order. */
+  *parts(): Generator<Uint8Array> {
+    for (const b of this.#batches) yield b.bytes;
+  }
   /** Every line as one NDJSON byte array. */
   bytes(): Uint8Array {
     const parts = this.#batches.map((b) => b.bytes);
@@ -301,9 +325,20 @@ class Records {
   }
 }
 
+/** A part of the stored log, in order: NDJSON bytes as stored (a line may go on in the next part), or whole lines. */
+type Part = { bytes: Uint8Array } | { lines: string[] };
+
 interface Sink {
   append(batch: Batch): Promise<void>;
   read(): Promise<string[]>;
+  /**
+   * Reads the stored log in order, in bounded parts, handing each to `each` (which takes its
+   * bytes before it awaits) and stopping when it resolves to false. Resolves to the bytes
+   * read (a file; 0 for the others).
+   */
+  scan(each: (part: Part) => Promise<boolean>): Promise<number>;
+  /** After a scan that verified: the whole lines end at byte `end`; what follows, up to `scanned`, is a torn last line. */
+  settle?(end: number, scanned: number): Promise<void>;
   /** Sinks shared by several writers: the line at `seq - 1`, the lines from `seq`, and the count. */
   readFrom?(seq: number): Promise<{ last?: string; fresh: string[]; count: number }>;
   /** Sinks the log cannot watch while writing: the stored count and last line. */
@@ -324,6 +359,10 @@ class MemorySink implements Sink {
   }
   async read() {
     return this.records.lines();
+  }
+  async scan(each: (part: Part) => Promise<boolean>) {
+    for (const bytes of this.records.parts()) if (!(await each({ bytes }))) break;
+    return 0;
   }
 }
 
@@ -361,6 +400,22 @@ class IndexedDbSink implements Sink {
   }
   async read() {
     return ((await this.#tx('readonly', (s) => s.getAll())) ?? []) as string[];
+  }
+  /** {@link IDB_BATCH} records per read, each read in a transaction of its own (under the tabs' lock while opening). */
+  async scan(each: (part: Part) => Promise<boolean>) {
+    for (let after: IDBValidKey | undefined; ; ) {
+      const range = after === undefined ? undefined : IDBKeyRange.lowerBound(after, true);
+      const { lines, keys } = await new Promise<{ lines: string[]; keys: IDBValidKey[] }>((resolve, reject) => {
+        const tx = this.#db.transaction('records', 'readonly');
+        const s = tx.objectStore('records');
+        const lines = s.getAll(range, IDB_BATCH);
+        const keys = s.getAllKeys(range, IDB_BATCH);
+        tx.oncomplete = () => resolve({ lines: lines.result as string[], keys: keys.result });
+        tx.onerror = tx.onabort = () => reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB could not be read'));
+      });
+      if (!lines.length || !(await each({ lines })) || lines.length < IDB_BATCH) return 0;
+      after = keys.at(-1);
+    }
   }
   async readFrom(seq: number) {
     return new Promise<{ last?: string; fresh: string[]; count: number }>((resolve, reject) => {
@@ -433,8 +488,8 @@ class FileSink implements Sink {
   #broken = false;
   /** The file's last bytes as this sink read or wrote them (up to {@link TAIL} bytes). */
   #tail: Uint8Array = new Uint8Array(0);
-  /** A torn last line found by `read`: set aside by `repair`. */
-  #torn?: { at: number; bytes: Uint8Array };
+  /** A torn last line (bytes `at` to `end`) found when opening: set aside by `repair`. */
+  #torn?: { at: number; end: number };
   recovered?: Recovery;
   constructor(path: string) {
     this.#path = path;
@@ -459,19 +514,74 @@ class FileSink implements Sink {
     const r = call(() => core.auditReadNdjson(bytes)) as { lines: string[]; tornAt: number | null };
     this.#size = bytes.length;
     const end = r.tornAt ?? bytes.length;
-    this.#torn = r.tornAt !== null && r.tornAt !== undefined ? { at: r.tornAt, bytes: bytes.slice(r.tornAt) } : undefined;
+    this.#torn = r.tornAt !== null && r.tornAt !== undefined ? { at: r.tornAt, end: bytes.length } : undefined;
     this.#tail = bytes.slice(Math.max(0, end - TAIL), end);
     return r.lines;
   }
-  /** Sets a torn last line aside in a file of its own, and cuts it from the log. */
+  /** The file {@link FILE_CHUNK} bytes per read, from the start. */
+  async scan(each: (part: Part) => Promise<boolean>) {
+    const fs = await this.#mod();
+    let fh: FileHandle;
+    try {
+      fh = await fs.open(this.#path, 'r');
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') return 0;
+      throw new AuditError('AUDIT_FAILURE', 'sink.file', 'the log file could not be read');
+    }
+    try {
+      for (let at = 0; ; ) {
+        const buf = new Uint8Array(FILE_CHUNK);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, at).catch(() => {
+          throw new AuditError('AUDIT_FAILURE', 'sink.file', 'the log file could not be read');
+        });
+        if (bytesRead === 0) return at;
+        at += bytesRead;
+        if (!(await each({ bytes: buf.subarray(0, bytesRead) }))) return at;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  async settle(end: number, scanned: number) {
+    this.#size = end;
+    this.#torn = end < scanned ? { at: end, end: scanned } : undefined;
+    this.#tail = await this.#range(Math.max(0, end - TAIL), end);
+  }
+  /** Bytes `from` to `to` of the file (at most {@link FILE_CHUNK} at a time are asked for). */
+  async #range(from: number, to: number): Promise<Uint8Array> {
+    const out = new Uint8Array(to - from);
+    if (!out.length) return out;
+    const fs = await this.#mod();
+    const fh = await fs.open(this.#path, 'r');
+    try {
+      for (let at = 0; at < out.length; ) {
+        const { bytesRead } = await fh.read(out.subarray(at), 0, Math.min(FILE_CHUNK, out.length - at), from + at);
+        if (bytesRead === 0) throw new AuditError('AUDIT_FAILURE', 'sink.file', 'the log file changed while it was opened');
+        at += bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
+    return out;
+  }
+  /** Sets a torn last line aside in a file of its own (copied a read at a time), and cuts it from the log. */
   async repair() {
     const t = this.#torn;
     if (!t) return;
     const fs = await this.#mod();
     const savedAs = `${this.#path}.torn-${Date.now()}`;
-    await fs.writeFile(savedAs, t.bytes);
+    const out = await fs.open(savedAs, 'wx');
+    try {
+      for (let at = t.at; at < t.end; at += FILE_CHUNK) {
+        const part = await this.#range(at, Math.min(t.end, at + FILE_CHUNK));
+        for (let w = 0; w < part.length; ) w += (await out.write(part, w, part.length - w)).bytesWritten;
+      }
+      await out.datasync();
+    } finally {
+      await out.close();
+    }
     await fs.truncate(this.#path, t.at);
-    this.recovered = { tornBytes: t.bytes.length, savedAs };
+    this.recovered = { tornBytes: t.end - t.at, savedAs };
     this.#size = t.at;
     this.#torn = undefined;
   }
@@ -560,6 +670,15 @@ class FileSink implements Sink {
  * ~200 bytes hold its hash, prev and seq. */
 const TAIL = 256;
 
+/**
+ * Bytes per read when a file log is opened or verified: the file is verified as it is read,
+ * so opening holds one read (and a line not yet ended), whatever the log's length.
+ */
+const FILE_CHUNK = 64 * 1024;
+
+/** Records per read when an IndexedDB log is opened or verified. */
+const IDB_BATCH = 256;
+
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
   out.set(a);
@@ -571,6 +690,11 @@ function customSink(s: CustomSink): Sink {
   if (typeof s?.append !== 'function' || typeof s?.read !== 'function') {
     throw new AuditError('AUDIT_FAILURE', 'sink', "must be 'memory', 'indexeddb', { file } or an object with append(lines) and read()");
   }
+  const read = async () => {
+    const lines = await s.read();
+    if (!Array.isArray(lines) || lines.some((l) => typeof l !== 'string')) throw new AuditError('AUDIT_FAILURE', 'sink.read', 'must resolve to an array of strings');
+    return lines;
+  };
   return {
     append: async (batch) => {
       try {
@@ -579,10 +703,12 @@ function customSink(s: CustomSink): Sink {
         throw new AuditError('AUDIT_FAILURE', 'sink.append', 'the sink refused the write');
       }
     },
-    read: async () => {
-      const lines = await s.read();
-      if (!Array.isArray(lines) || lines.some((l) => typeof l !== 'string')) throw new AuditError('AUDIT_FAILURE', 'sink.read', 'must resolve to an array of strings');
-      return lines;
+    read,
+    // The caller's read() gives every line at once; they are verified a part at a time.
+    scan: async (each) => {
+      const lines = await read();
+      for (let at = 0; at < lines.length; at += VERIFY_CHUNK) if (!(await each({ lines: lines.slice(at, at + VERIFY_CHUNK) }))) break;
+      return 0;
     },
     tail: async () => {
       if (typeof s.tail === 'function') return s.tail();
@@ -613,7 +739,7 @@ interface Pending {
 export class AuditLog {
   #chain: core.AuditCore;
   /** The stored records this log has seen, in order (the read side works on these). */
-  #records = new Records();
+  #records: Records;
   #sink: Sink;
   #key?: Key;
   #acceptLegacy: boolean;
@@ -633,25 +759,32 @@ export class AuditLog {
   #shipper?: Shipper;
   #events = new EventTarget();
   #serial: Promise<void> = Promise.resolve();
+  /**
+   * What opening read and verified, and the most of it held at once.
+   *
+   * @example
+   * ```ts
+   * const { records, reads, peakBufferedBytes } = log.opened // a 36 MB file: 556 reads, under 70 KB held
+   * ```
+   */
+  readonly opened: OpenedLog;
 
-  private constructor(c: core.AuditCore, lines: string[], sink: Sink, opts: AuditLogOptions) {
+  private constructor(c: core.AuditCore, records: Records, checkpoint: { seq: number; jws: string } | undefined, sink: Sink, opts: AuditLogOptions, opened: OpenedLog) {
     this.#chain = c;
-    this.#records.push(Batch.ofLines(lines));
+    this.#records = records;
     this.#sink = sink;
     this.#key = opts.checkpointKey;
     this.#acceptLegacy = opts.acceptLegacy === true;
     this.recovered = sink.recovered;
-    const since = c.sinceCheckpoint;
-    const cp = lines.length > since ? lines[lines.length - since - 1] : undefined;
-    if (cp && c.declared?.checkpointKey) {
-      const r = JSON.parse(cp) as { seq: number; kind: string; body: { jws?: string } };
-      if (r.kind === 'checkpoint' && typeof r.body.jws === 'string') this.#checkpoint = { seq: r.seq, jws: r.body.jws };
-    }
+    this.opened = opened;
+    // The last checkpoint read is the head's if no record but events follows it.
+    if (checkpoint && c.declared?.checkpointKey && checkpoint.seq === records.length - c.sinceCheckpoint - 1) this.#checkpoint = checkpoint;
   }
 
   /**
    * Opens (or creates) a log. The stored log is verified first (the chain, the declaration,
-   * every checkpoint, with the key's signatures); if it does not verify, open throws
+   * every checkpoint, with the key's signatures), as it is read, a bounded part at a time
+   * (see {@link AuditLog.opened}); if it does not verify, open throws
    * {@link AuditIntegrityError}, and nothing is written or signed. A new log begins with its
    * declaration record (signed with `checkpointKey`).
    */
@@ -672,30 +805,41 @@ export class AuditLog {
       : sink instanceof FileSink ? fileStateStore(sink.path)
       : (sink.shipState ?? (opts.ship ? memoryStateStore() : undefined));
     const run = async () => {
-      const lines = await sink.read();
       // A log pruned after shipping begins, after its declaration, past the prune point kept
       // in the shipping state.
       const shipped = states ? await states.load() : null;
       const prunedTo = shipped?.pruned ?? undefined;
       // The collector's acknowledged head is an anchor: a log cut below it does not open.
       const anchor = shipped?.acked ?? undefined;
-      const v = await verifyLines(lines, { publicJwk: key?.publicJwk, acceptLegacy: opts.acceptLegacy === true, prunedTo, anchor });
-      if (!v.ok) throw new AuditIntegrityError(`log[${v.firstBadIndex}]`, v.problem!, v.firstBadIndex, `the stored log does not verify: ${v.problem}`);
-      if (v.checkpointKey && !key) throw new AuditIntegrityError('checkpointKey', 'KEY_MISMATCH: the log declares a checkpoint key: open it with that key');
-      if (v.checkpointEvery != null && opts.checkpointEvery !== undefined && v.checkpointEvery !== opts.checkpointEvery) {
-        throw new AuditError('AUDIT_FAILURE', 'checkpointEvery', `the log declares a checkpoint after every ${v.checkpointEvery} records`);
-      }
-      // Only a log that verified is repaired or written to.
-      await sink.repair?.();
+      // Read and verified a part at a time; the records are kept (as stored) for the read side.
+      const records = new Records();
+      const verifying = new Verification({ publicJwk: key?.publicJwk, acceptLegacy: opts.acceptLegacy === true, prunedTo, anchor });
       let c: core.AuditCore;
+      let opened: OpenedLog;
       try {
-        c = new core.AuditCore(lines, await nativeSha256(), prunedTo ?? null);
-      } catch (e) {
-        const err = fromCore(e) as { rule?: string; path?: string };
-        throw new AuditIntegrityError(err.path ?? 'log', err.rule ?? 'MALFORMED: unreadable', undefined, `the stored log does not verify: ${err.rule ?? 'unreadable'}`);
+        const read = await scanVerified(sink, verifying, records);
+        const v = verifying.finish();
+        if (!v.ok) throw new AuditIntegrityError(`log[${v.firstBadIndex}]`, v.problem!, v.firstBadIndex, `the stored log does not verify: ${v.problem}`);
+        if (v.checkpointKey && !key) throw new AuditIntegrityError('checkpointKey', 'KEY_MISMATCH: the log declares a checkpoint key: open it with that key');
+        if (v.checkpointEvery != null && opts.checkpointEvery !== undefined && v.checkpointEvery !== opts.checkpointEvery) {
+          throw new AuditError('AUDIT_FAILURE', 'checkpointEvery', `the log declares a checkpoint after every ${v.checkpointEvery} records`);
+        }
+        // Only a log that verified is repaired or written to.
+        await sink.settle?.(verifying.tornAt ?? read.bytes, read.bytes);
+        await sink.repair?.();
+        try {
+          c = verifying.resume(await nativeSha256());
+        } catch (e) {
+          const err = fromCore(e) as { rule?: string; path?: string };
+          throw new AuditIntegrityError(err.path ?? 'log', err.rule ?? 'MALFORMED: unreadable', undefined, `the stored log does not verify: ${err.rule ?? 'unreadable'}`);
+        }
+        opened = { records: v.entries, ...read };
+      } finally {
+        verifying.free();
       }
-      const log = new AuditLog(c, lines, sink, opts);
-      if (prunedTo && lines.length > 1 && (JSON.parse(lines[1]!) as { seq: number }).seq === prunedTo.seq + 1) {
+      const log = new AuditLog(c, records, verifying.lastCheckpoint, sink, opts, opened);
+      const second = records.slice(1, 1)[0];
+      if (prunedTo && second !== undefined && (JSON.parse(second) as { seq: number }).seq === prunedTo.seq + 1) {
         log.#pruned = prunedTo.seq;
         log.#prunedTo = prunedTo;
       }
@@ -1040,7 +1184,13 @@ export class AuditLog {
     const prunedTo = o.prunedTo ?? this.#shipper?.anchors.pruned ?? this.#prunedTo ?? undefined;
     // Shipped: the collector's acknowledged head is the anchor unless another is given.
     const anchor = o.anchor ?? this.#shipper?.anchors.acked ?? undefined;
-    return verifyLines(await this.#sink.read(), { acceptLegacy: this.#acceptLegacy, ...o, anchor, prunedTo, publicJwk: o.publicJwk ?? this.#key?.publicJwk });
+    const v = new Verification({ acceptLegacy: this.#acceptLegacy, ...o, anchor, prunedTo, publicJwk: o.publicJwk ?? this.#key?.publicJwk });
+    try {
+      await scanVerified(this.#sink, v);
+      return v.finish();
+    } finally {
+      v.free();
+    }
   }
 
   /** Look-ups matching `filter`: each look-up once, its completion if stored. */
@@ -1121,6 +1271,106 @@ function verifyOptions(opts: VerifyOptions | Key['publicJwk'] | undefined): Veri
 /** Lines verified per crossing into the core: the verifier keeps no record, only its state. */
 const VERIFY_CHUNK = 1024;
 
+/** A signature the core's verifier hands back for checking. */
+interface ToSign {
+  index: number;
+  typ: string;
+  jws: string;
+}
+
+/**
+ * A log verified as it is read (the core's `AuditVerifier`: the head, the declaration and
+ * counters, never the records): lines or NDJSON bytes go in a part at a time, and the
+ * signatures found are checked with the key before the next part.
+ */
+class Verification {
+  readonly #v: core.AuditVerifier;
+  readonly #publicJwk: Key['publicJwk'] | undefined;
+  #checked = 0;
+  /** A signature that did not verify: the first failure, before any the core found later. */
+  #bad?: { index: number; problem: string };
+  /** The last checkpoint read (a keyed log read with its key). */
+  lastCheckpoint?: { seq: number; jws: string };
+
+  constructor(o: VerifyOptions) {
+    this.#publicJwk = o.publicJwk;
+    this.#v = call(() => new core.AuditVerifier({ publicJwk: o.publicJwk ?? null, anchor: o.anchor ?? null, prunedTo: o.prunedTo ?? null, acceptLegacy: o.acceptLegacy ?? false }));
+  }
+  /** Whether the log already broke a rule (reading on is pointless). */
+  get failed(): boolean {
+    return !!this.#bad || this.#v.failed;
+  }
+  /** Whole lines. */
+  async lines(lines: string[]): Promise<void> {
+    for (let at = 0; at < lines.length && !this.failed; at += VERIFY_CHUNK) await this.#check(call(() => this.#v.push(lines.slice(at, at + VERIFY_CHUNK))) as ToSign[]);
+  }
+  /** NDJSON bytes as stored: the records whose lines end in them, as a batch (undefined: none). */
+  async bytes(chunk: Uint8Array): Promise<Batch | undefined> {
+    const r = this.#v.pushNdjson(chunk) as { sigs: ToSign[]; count: number; bytes: Uint8Array };
+    await this.#check(r.sigs);
+    return r.count ? Batch.ofBytes(r.bytes, r.count) : undefined;
+  }
+  async #check(sigs: ToSign[]) {
+    for (const sig of sigs) {
+      const ok = (await callAsync(() => core.auditCheckSigned(this.#publicJwk, sig))) as boolean;
+      if (!ok) {
+        const what = sig.typ === 'tillit-declaration+jwt' ? 'UNSIGNED: the declaration' : 'CHECKPOINT_INVALID: the checkpoint';
+        this.#bad = { index: sig.index, problem: `${what}'s signature does not verify with the key, or does not sign this log's head` };
+        return;
+      }
+      this.#checked++;
+      if (sig.typ === 'tillit-checkpoint+jwt') this.lastCheckpoint = { seq: sig.index, jws: sig.jws };
+    }
+  }
+  /** Where a torn last line begins in the bytes read (a crash mid-write), or null. */
+  get tornAt(): number | null {
+    return this.#v.tornAt ?? null;
+  }
+  /** The most NDJSON bytes the core held at once. */
+  get peakBuffered(): number {
+    return this.#v.peakBuffered;
+  }
+  /** The result; `entries` the lines given (else the records read). */
+  finish(entries?: number): VerifyResult {
+    const r = call(() => this.#v.finish()) as Omit<VerifyResult, 'signed' | 'checkpointsVerified'> & { firstBadIndex: number | null; problem: string | null };
+    const n = entries ?? r.entries;
+    const checked = this.#checked;
+    if (this.#bad) return { ok: false, entries: n, firstBadIndex: this.#bad.index, problem: this.#bad.problem, signed: false, checkpointsVerified: checked };
+    if (!r.ok) return { ok: false, entries: n, firstBadIndex: r.firstBadIndex ?? undefined, problem: r.problem ?? undefined, signed: false, checkpointsVerified: checked };
+    const signed = !!this.#publicJwk && (r.format === 0 ? checked > 0 : !!r.checkpointKey);
+    return { ...r, entries: n, firstBadIndex: undefined, problem: undefined, signed, checkpointsVerified: checked };
+  }
+  /** The writer's chain state where the log that verified ends. */
+  resume(digest: ((bytes: Uint8Array) => string) | undefined): core.AuditCore {
+    return new core.AuditCore(this.#v, digest);
+  }
+  free() {
+    this.#v.free();
+  }
+}
+
+/**
+ * Reads a sink's stored log through `v`, a bounded part at a time, stopping at the first
+ * failure; `keep` collects the records as stored.
+ */
+async function scanVerified(sink: Sink, v: Verification, keep?: Records): Promise<Omit<OpenedLog, 'records'>> {
+  let reads = 0;
+  let lineChars = 0;
+  const bytes = await sink.scan(async (part) => {
+    reads++;
+    if ('bytes' in part) {
+      const b = await v.bytes(part.bytes);
+      if (b) keep?.push(b);
+    } else {
+      lineChars = Math.max(lineChars, part.lines.reduce((n, l) => n + l.length, 0));
+      await v.lines(part.lines);
+      keep?.push(Batch.ofLines(part.lines));
+    }
+    return !v.failed;
+  });
+  return { bytes, reads, peakBufferedBytes: Math.max(v.peakBuffered, lineChars) };
+}
+
 /**
  * Verifies stored lines (for tooling and the collector's checks): the chain, the
  * declaration, where checkpoints stand, and with `publicJwk` every signature; with `anchor`,
@@ -1133,25 +1383,10 @@ const VERIFY_CHUNK = 1024;
  * ```
  */
 export async function verifyLines(lines: string[], opts?: VerifyOptions | Key['publicJwk']): Promise<VerifyResult> {
-  const o = verifyOptions(opts);
-  const v = call(() => new core.AuditVerifier({ publicJwk: o.publicJwk ?? null, anchor: o.anchor ?? null, prunedTo: o.prunedTo ?? null, acceptLegacy: o.acceptLegacy ?? false }));
-  let checked = 0;
+  const v = new Verification(verifyOptions(opts));
   try {
-    for (let at = 0; at < lines.length; at += VERIFY_CHUNK) {
-      const sigs = call(() => v.push(lines.slice(at, at + VERIFY_CHUNK))) as Array<{ index: number; typ: string }>;
-      for (const sig of sigs) {
-        const ok = (await callAsync(() => core.auditCheckSigned(o.publicJwk, sig))) as boolean;
-        if (!ok) {
-          const what = sig.typ === 'tillit-declaration+jwt' ? 'UNSIGNED: the declaration' : 'CHECKPOINT_INVALID: the checkpoint';
-          return { ok: false, entries: lines.length, firstBadIndex: sig.index, problem: `${what}'s signature does not verify with the key, or does not sign this log's head`, signed: false, checkpointsVerified: checked };
-        }
-        checked++;
-      }
-    }
-    const r = call(() => v.finish()) as Omit<VerifyResult, 'signed' | 'checkpointsVerified'> & { firstBadIndex: number | null; problem: string | null };
-    if (!r.ok) return { ok: false, entries: lines.length, firstBadIndex: r.firstBadIndex ?? undefined, problem: r.problem ?? undefined, signed: false, checkpointsVerified: checked };
-    const signed = !!o.publicJwk && (r.format === 0 ? checked > 0 : !!r.checkpointKey);
-    return { ...r, entries: lines.length, firstBadIndex: undefined, problem: undefined, signed, checkpointsVerified: checked };
+    await v.lines(lines);
+    return v.finish(lines.length);
   } finally {
     v.free();
   }

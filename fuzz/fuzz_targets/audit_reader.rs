@@ -1,19 +1,44 @@
 //! The audit-log reader (NDJSON with torn lines), chain and format verification: never panic; a
-//! torn tail is only ever at the end; the streaming verifier agrees with itself record by record.
+//! torn tail is only ever at the end; the streaming verifier agrees with itself record by record;
+//! the bytes read in chunks (as a log is opened) give what they give read whole.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use tillit::audit::chain::{read_ndjson, verify};
+use tillit::audit::chain::{read_ndjson, verify, NdjsonStream};
 use tillit::audit::format::{verify_records, VerifyOptions};
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(r) = read_ndjson(data) {
+    let whole = read_ndjson(data);
+    // Chunks of 1 to 61 bytes (the first byte decides): the same records, torn tail and error.
+    let size = data.first().map_or(1, |b| *b as usize % 61 + 1);
+    let mut s = NdjsonStream::default();
+    let mut records = Vec::new();
+    let streamed: Result<(), u64> = data
+        .chunks(size)
+        .try_for_each(|c| s.push(c, |r, _| records.push(r)));
+    match (&whole, streamed) {
+        (Ok(w), Ok(())) => {
+            assert!(w.records == records && w.torn_at == s.torn_at().map(|a| a as usize))
+        }
+        (Err(_), Err(_)) => {}
+        _ => panic!("read whole and read in chunks of {size} disagree"),
+    }
+    if let Ok(r) = whole {
         if let Some(at) = r.torn_at {
             assert!(at <= data.len());
-            assert!(!data[at..].iter().take(data.len() - at - 1).any(|b| *b == b'\n') || data[at..].ends_with(b"\n"));
+            assert!(
+                !data[at..]
+                    .iter()
+                    .take(data.len() - at - 1)
+                    .any(|b| *b == b'\n')
+                    || data[at..].ends_with(b"\n")
+            );
         }
         let chain_ok = verify(&r.records).ok;
         for accept_legacy in [false, true] {
-            let opts = VerifyOptions { accept_legacy, ..Default::default() };
+            let opts = VerifyOptions {
+                accept_legacy,
+                ..Default::default()
+            };
             // A log that keeps the format's rules keeps the chain's.
             if verify_records(&r.records, opts).is_ok() {
                 assert!(chain_ok);

@@ -287,52 +287,112 @@ pub struct NdjsonRead {
     pub torn_at: Option<usize>,
 }
 
+/// The longest line a log record may take (the JSON reader's limit for a record).
+pub const MAX_LINE: usize = crate::limits::RECORD.bytes;
+
 /// Reads NDJSON written by an append-only sink. Only the last line may be torn (a crash
 /// mid-write); a bad line before the last is corruption and an error naming the line.
 pub fn read_ndjson(bytes: &[u8]) -> Result<NdjsonRead> {
     let mut records = Vec::new();
-    let mut start = 0;
-    while start < bytes.len() {
-        let end = bytes[start..]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map(|p| start + p);
-        let line = &bytes[start..end.unwrap_or(bytes.len())];
-        let parsed = core::str::from_utf8(line)
-            .ok()
-            .and_then(|s| crate::json::parse_within(s, crate::limits::RECORD, "line").ok())
-            .filter(Value::is_object);
-        match (parsed, end) {
-            (Some(v), Some(e)) => {
-                records.push(v);
-                start = e + 1;
-            }
-            // No newline after the last line: written but not finished.
-            (_, None) => {
-                return Ok(NdjsonRead {
-                    records,
-                    torn_at: Some(start),
-                })
-            }
-            (None, Some(e)) if e + 1 == bytes.len() => {
-                return Ok(NdjsonRead {
-                    records,
-                    torn_at: Some(start),
-                })
-            }
-            (None, Some(_)) => {
-                return Err(Error::new(
-                    ErrorCode::InvalidResource,
-                    format!("log line {}", records.len() + 1),
-                    "is not a JSON record and is not the last line: the file is corrupt",
-                ))
-            }
-        }
-    }
+    let mut s = NdjsonStream::default();
+    s.push(bytes, |r, _| records.push(r)).map_err(|line| {
+        Error::new(
+            ErrorCode::InvalidResource,
+            format!("log line {}", line + 1),
+            "is not a JSON record and is not the last line: the file is corrupt",
+        )
+    })?;
     Ok(NdjsonRead {
         records,
-        torn_at: None,
+        torn_at: s.torn_at().map(|a| a as usize),
     })
+}
+
+/// NDJSON read a chunk at a time, with [`read_ndjson`]'s rules: each record is handed out as
+/// its line ends, and only the line not yet ended is kept (at most [`MAX_LINE`] bytes; the
+/// bytes of a longer one are counted, not kept: it cannot be a record). So a log of any
+/// length is read with the memory of one chunk and one line.
+#[derive(Clone, Debug, Default)]
+pub struct NdjsonStream {
+    /// The line not yet ended (empty once it is over [`MAX_LINE`]).
+    line: Vec<u8>,
+    /// Its length so far.
+    line_len: u64,
+    /// Where it begins (the bytes before it are whole lines).
+    at: u64,
+    /// Where a whole line that is not a record begins: only the last line may be one.
+    bad: Option<u64>,
+    /// Records read.
+    records: u64,
+    /// The most bytes held at once: the line kept and the chunk being read.
+    peak: usize,
+}
+
+impl NdjsonStream {
+    /// Reads the next bytes; `each(record, line)` gets every record whose line ends in them
+    /// (`line` with its newline). `Err(n)`: line `n` (from 0) is not a record and more follows.
+    pub fn push(
+        &mut self,
+        mut chunk: &[u8],
+        mut each: impl FnMut(Value, &[u8]),
+    ) -> core::result::Result<(), u64> {
+        self.peak = self.peak.max(self.line.len() + chunk.len());
+        while !chunk.is_empty() {
+            if self.bad.is_some() {
+                return Err(self.records);
+            }
+            let Some(p) = chunk.iter().position(|b| *b == b'\n') else {
+                self.keep(chunk);
+                break;
+            };
+            let (end, rest) = chunk.split_at(p + 1);
+            let whole: &[u8] = if self.line_len == 0 {
+                end
+            } else {
+                self.keep(end);
+                &self.line
+            };
+            let len = self.line_len.max(end.len() as u64);
+            let parsed = (len as usize <= MAX_LINE + 1)
+                .then(|| core::str::from_utf8(&whole[..whole.len() - 1]).ok())
+                .flatten()
+                .and_then(|s| crate::json::parse_within(s, crate::limits::RECORD, "line").ok())
+                .filter(Value::is_object);
+            match parsed {
+                Some(v) => {
+                    each(v, whole);
+                    self.records += 1;
+                }
+                None => self.bad = Some(self.at),
+            }
+            self.at += len;
+            self.line.clear();
+            self.line_len = 0;
+            chunk = rest;
+        }
+        Ok(())
+    }
+
+    /// Keeps part of the line not yet ended (its bytes only while it could be a record).
+    fn keep(&mut self, part: &[u8]) {
+        self.line_len += part.len() as u64;
+        if self.line_len as usize > MAX_LINE + 1 {
+            self.line = Vec::new();
+        } else {
+            self.line.extend_from_slice(part);
+        }
+    }
+
+    /// At the end of the bytes: where a torn last line begins (not ended by a newline, or
+    /// ended but not a record), if there is one.
+    pub fn torn_at(&self) -> Option<u64> {
+        self.bad.or((self.line_len > 0).then_some(self.at))
+    }
+
+    /// The most bytes held at once (the line not yet ended and the chunk being read).
+    pub fn peak(&self) -> usize {
+        self.peak
+    }
 }
 
 #[cfg(test)]
@@ -442,5 +502,102 @@ mod tests {
             .path()
             .starts_with("log line 1"));
         assert_eq!(read_ndjson(b"").unwrap().records.len(), 0);
+    }
+
+    /// Reads `bytes` `size` bytes at a time: the records, where a torn tail begins, the peak.
+    fn streamed(bytes: &[u8], size: usize) -> (Vec<Value>, Vec<u8>, Option<u64>, usize) {
+        let (mut records, mut lines) = (Vec::new(), Vec::new());
+        let mut s = NdjsonStream::default();
+        for c in bytes.chunks(size) {
+            s.push(c, |r, l| {
+                records.push(r);
+                lines.extend_from_slice(l);
+            })
+            .unwrap();
+        }
+        (records, lines, s.torn_at(), s.peak())
+    }
+
+    #[test]
+    fn ndjson_read_in_chunks_is_read_whole() {
+        let c = chain(40);
+        let mut text: Vec<u8> = c
+            .iter()
+            .flat_map(|r| format!("{}\n", serde_json::to_string(r).unwrap()).into_bytes())
+            .collect();
+        let whole_len = text.len();
+        let longest = text.split(|b| *b == b'\n').map(<[u8]>::len).max().unwrap();
+        for torn in [&b""[..], b"{\"seq\":40,\"pr", b"not json\n"] {
+            let mut t = text.clone();
+            t.extend_from_slice(torn);
+            let whole = read_ndjson(&t).unwrap();
+            for size in [1, 2, 7, 64, 100, 333, 4096, t.len()] {
+                let (records, lines, torn_at, peak) = streamed(&t, size);
+                assert_eq!(records, whole.records, "chunks of {size}");
+                assert_eq!(torn_at.map(|a| a as usize), whole.torn_at);
+                // The bytes handed out are the whole lines, as stored.
+                assert_eq!(lines, text[..whole_len]);
+                // Never more than a line and a chunk held, and at least a chunk.
+                assert!(peak <= size + longest + 1, "{peak} > {size} + {longest}");
+                assert!(peak >= size.min(t.len()), "{peak} < {size}");
+            }
+        }
+        // A bad line followed by more is corruption, whatever the chunks.
+        text.splice(0..0, b"garbage\n".iter().copied());
+        for size in [1, 5, 4096] {
+            let mut s = NdjsonStream::default();
+            let r: core::result::Result<Vec<()>, u64> =
+                text.chunks(size).map(|c| s.push(c, |_, _| {})).collect();
+            assert_eq!(r, Err(0));
+        }
+    }
+
+    #[test]
+    fn a_record_may_take_the_whole_limit_and_corruption_names_its_line() {
+        // A record of exactly MAX_LINE bytes (then its newline) is read; a byte more is not.
+        let line = |n: usize| {
+            let mut l = b"{\"a\":\"".to_vec();
+            l.resize(n - 2, b'x');
+            l.extend_from_slice(b"\"}\n");
+            l
+        };
+        let mut s = NdjsonStream::default();
+        let mut n = 0;
+        s.push(&line(MAX_LINE), |_, _| n += 1).unwrap();
+        assert_eq!((n, s.torn_at()), (1, None));
+        let mut s = NdjsonStream::default();
+        s.push(&line(MAX_LINE + 1), |_, _| unreachable!()).unwrap();
+        assert_eq!(s.torn_at(), Some(0));
+        // A bad line after two records is line 2 (from 0), and read_ndjson says line 3.
+        let mut text: Vec<u8> = chain(3)
+            .iter()
+            .flat_map(|r| format!("{}\n", serde_json::to_string(r).unwrap()).into_bytes())
+            .collect();
+        let at = text
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(1)
+            .unwrap()
+            .0
+            + 1;
+        text.splice(at..at, b"garbage\n".iter().copied());
+        assert_eq!(NdjsonStream::default().push(&text, |_, _| {}), Err(2));
+        assert_eq!(read_ndjson(&text).unwrap_err().path(), "log line 3");
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_counted_not_kept() {
+        let mut s = NdjsonStream::default();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..(MAX_LINE >> 20) + 2 {
+            s.push(&chunk, |_, _| unreachable!()).unwrap();
+        }
+        assert!(s.line.capacity() == 0 && s.peak() <= MAX_LINE + 2 * chunk.len());
+        assert_eq!(s.torn_at(), Some(0));
+        // Ended, it is not a record; the next line makes it corruption.
+        s.push(b"\n", |_, _| unreachable!()).unwrap();
+        assert_eq!(s.torn_at(), Some(0));
+        assert_eq!(s.push(b"{}\n", |_, _| {}), Err(0));
     }
 }

@@ -347,6 +347,19 @@ impl LogVerifier {
         Ok(())
     }
 
+    /// The state a writer continues from once the log verified: the same chain and rules,
+    /// without the reader's key and anchor (the writer's own records need neither).
+    pub fn for_writer(&self) -> LogVerifier {
+        LogVerifier {
+            opts: VerifyOptions {
+                accept_legacy: true,
+                pruned: self.opts.pruned.clone(),
+                ..Default::default()
+            },
+            ..self.clone()
+        }
+    }
+
     /// The declaration read so far.
     pub fn declaration(&self) -> Option<&Declaration> {
         self.decl.as_ref()
@@ -673,6 +686,39 @@ mod tests {
             key_thumbprint: Some(T.into()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_writer_goes_on_from_the_reader_without_its_key_and_anchor() {
+        let good = log(Some(decl(true, 3)), "eeecee");
+        let mut reader = LogVerifier::new(VerifyOptions {
+            anchor: Some(Anchor {
+                seq: 5,
+                hash: good[5]["hash"].as_str().unwrap().into(),
+            }),
+            ..keyed()
+        });
+        for r in &good {
+            reader.push(r).unwrap();
+        }
+        let writer = reader.for_writer();
+        assert_eq!(writer.head(), reader.head());
+        assert_eq!(writer.declaration(), reader.declaration());
+        assert_eq!(writer.since_checkpoint(), 2);
+        assert_eq!(writer.finish().unwrap(), reader.finish().unwrap());
+        // Without the reader's key and anchor (format 0 read): its next checkpoint hands back
+        // no signature to check, where the reader's does.
+        let o = &writer.opts;
+        assert!(o.key_thumbprint.is_none() && o.anchor.is_none() && o.accept_legacy);
+        let mut more = good.clone();
+        let mut h = Head::after(&good).unwrap();
+        more.push(h.append("checkpoint", json!({ "jws": "h.p.s" })));
+        let mut w = writer.clone();
+        assert_eq!(w.push(&more[7]), Ok(None));
+        assert_eq!(
+            reader.clone().push(&more[7]).unwrap().map(|s| s.index),
+            Some(7)
+        );
     }
 
     #[test]

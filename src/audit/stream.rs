@@ -37,6 +37,8 @@ pub fn anchor_from_json(v: Option<&Value>, field: &str) -> Result<Option<format:
 pub struct StreamVerifier {
     v: LogVerifier,
     failure: Option<Failure>,
+    /// NDJSON bytes given to [`push_ndjson`](Self::push_ndjson): the line not yet ended.
+    stream: chain::NdjsonStream,
 }
 
 impl StreamVerifier {
@@ -62,6 +64,7 @@ impl StreamVerifier {
                 pruned,
             }),
             failure: None,
+            stream: chain::NdjsonStream::default(),
         })
     }
 
@@ -84,13 +87,61 @@ impl StreamVerifier {
                     break;
                 }
             };
-            match self.v.push(&rec) {
-                Ok(Some(s)) => sigs.push(to_sign_json(&s)),
-                Ok(None) => {}
-                Err(f) => self.failure = Some(f),
-            }
+            take(&mut self.v, &mut self.failure, &rec, &mut sigs);
         }
         sigs
+    }
+
+    /// Checks the next bytes of an NDJSON log as stored (any chunk of it: a line may end in a
+    /// later chunk; only that line is kept). Returns the signatures to check, and the records
+    /// whose lines ended in this chunk: how many, and their NDJSON bytes.
+    pub fn push_ndjson(&mut self, chunk: &[u8]) -> (Vec<Value>, u32, Vec<u8>) {
+        let mut sigs = Vec::new();
+        let mut bytes = Vec::new();
+        let mut count = 0u32;
+        if self.failure.is_none() {
+            let (v, failure, stream) = (&mut self.v, &mut self.failure, &mut self.stream);
+            let r = stream.push(chunk, |rec, line| {
+                if failure.is_none() {
+                    take(v, failure, &rec, &mut sigs);
+                    bytes.extend_from_slice(line);
+                    count += 1;
+                }
+            });
+            if let (Err(line), None) = (r, &failure) {
+                *failure = Some(Failure {
+                    index: line,
+                    problem: "MALFORMED: a line that is not a JSON record is followed by more"
+                        .into(),
+                });
+            }
+        }
+        (sigs, count, bytes)
+    }
+
+    /// Whether a rule is broken already ([`finish`](Self::finish) says which).
+    pub fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    /// After the last [`push_ndjson`](Self::push_ndjson): the byte offset where a torn last
+    /// line begins (a crash mid-write; not a record), or `None`.
+    pub fn torn_at(&self) -> Option<u64> {
+        self.stream.torn_at()
+    }
+
+    /// The most NDJSON bytes held at once while reading (the line not yet ended and the chunk
+    /// given): bounded by the chunk size and the longest line, whatever the log's length.
+    pub fn peak_buffered(&self) -> u64 {
+        self.stream.peak() as u64
+    }
+
+    /// The state a writer continues from once the log verified; `None` if it did not.
+    pub fn for_writer(&self) -> Option<(chain::Head, LogVerifier)> {
+        match self.failure {
+            Some(_) => None,
+            None => Some((self.v.head(), self.v.for_writer())),
+        }
     }
 
     /// The result: `{ ok, entries, firstBadIndex, problem, format, checkpointKey,
@@ -113,6 +164,16 @@ impl StreamVerifier {
                 "ok": false, "entries": self.v.head().next_seq.max(f.index), "firstBadIndex": f.index, "problem": f.problem,
             }),
         }
+    }
+}
+
+/// Pushes one record into the verifier: its signature (if any) joins `sigs`; the first rule
+/// broken is kept in `failure`.
+fn take(v: &mut LogVerifier, failure: &mut Option<Failure>, rec: &Value, sigs: &mut Vec<Value>) {
+    match v.push(rec) {
+        Ok(Some(s)) => sigs.push(to_sign_json(&s)),
+        Ok(None) => {}
+        Err(f) => *failure = Some(f),
     }
 }
 

@@ -75,15 +75,34 @@ impl Writer {
     /// A writer resumed after stored `lines` (JSON texts, in order); an error if they do not
     /// link or break the log's rules.
     pub fn resume(lines: &[String], pruned: Option<Anchor>) -> Result<Writer> {
-        let mut w = Writer::default();
         // A log pruned locally after the collector acknowledged it starts after `pruned`.
-        w.state = LogVerifier::new(VerifyOptions {
-            accept_legacy: true,
-            pruned,
-            ..Default::default()
-        });
+        let mut w = Writer {
+            state: LogVerifier::new(VerifyOptions {
+                accept_legacy: true,
+                pruned,
+                ..Default::default()
+            }),
+            ..Writer::default()
+        };
         w.absorb(lines)?;
         Ok(w)
+    }
+
+    /// A writer that goes on where `verified` ended: the stored log was read through it (chunk
+    /// by chunk, with the caller's key and options); an error if it did not verify.
+    pub fn from_verified(verified: &super::stream::StreamVerifier) -> Result<Writer> {
+        let (head, state) = verified.for_writer().ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidArgument,
+                "verified",
+                "must be a verifier whose log verified",
+            )
+        })?;
+        Ok(Writer {
+            head,
+            state,
+            ..Writer::default()
+        })
     }
 
     /// Takes in lines another writer (another tab) appended after our head; they must link

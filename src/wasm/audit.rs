@@ -91,21 +91,13 @@ fn now_rfc3339() -> String {
 
 #[wasm_bindgen]
 impl AuditCore {
-    /// A log resumed from stored lines; throws if they do not verify. `digest`, if given, is
-    /// the platform's native SHA-256 (`Uint8Array` in, 32 bytes out) used to chain new
-    /// records; it must agree with RustCrypto's on a test vector or the log does not open.
+    /// A log resumed where `verified` ended: the wrapper read the stored log through it
+    /// (chunk by chunk, with the caller's key and options) and it verified; throws if it did
+    /// not. `digest`, if given, is the platform's native SHA-256 (`Uint8Array` in, 32 bytes
+    /// out) used to chain new records; it must agree with RustCrypto's on a test vector or the
+    /// log does not open.
     #[wasm_bindgen(constructor)]
-    pub fn new(
-        lines: JsValue,
-        digest: Option<js_sys::Function>,
-        pruned: JsValue,
-    ) -> JsResult<AuditCore> {
-        let pruned: Option<Value> = if pruned.is_undefined() || pruned.is_null() {
-            None
-        } else {
-            Some(from_js(&pruned, "prunedTo")?)
-        };
-        let pruned = stream::anchor_from_json(pruned.as_ref(), "prunedTo").map_err(to_js)?;
+    pub fn new(verified: &AuditVerifier, digest: Option<js_sys::Function>) -> JsResult<AuditCore> {
         let digest = digest.map(|f| Native {
             f,
             memory: wasm_bindgen::memory().unchecked_into(),
@@ -116,7 +108,7 @@ impl AuditCore {
                 return Err(arg_err("digest", "is not SHA-256"));
             }
         }
-        let w = Writer::resume(&lines_arg(&lines)?, pruned).map_err(to_js)?;
+        let w = Writer::from_verified(&verified.v).map_err(to_js)?;
         Ok(AuditCore { w, digest })
     }
 
@@ -318,6 +310,39 @@ impl AuditVerifier {
     pub fn push(&mut self, lines: JsValue) -> JsResult<JsValue> {
         let sigs = self.v.push(&lines_arg(&lines)?);
         Ok(to_js_value(&Value::Array(sigs)))
+    }
+
+    /// Checks the next bytes of an NDJSON log as stored (any chunk of it: a line may end in a
+    /// later chunk; only that line is kept). Returns `{ sigs, count, bytes }`: the signatures
+    /// to check, and the records whose lines ended in this chunk, as their NDJSON bytes.
+    #[wasm_bindgen(js_name = pushNdjson)]
+    pub fn push_ndjson(&mut self, chunk: &[u8]) -> JsValue {
+        let (sigs, count, bytes) = self.v.push_ndjson(chunk);
+        let out = js_sys::Object::new();
+        super::set(&out, "sigs", &to_js_value(&Value::Array(sigs)));
+        super::set(&out, "count", &JsValue::from(count));
+        super::set(&out, "bytes", &js_sys::Uint8Array::from(&bytes[..]));
+        out.into()
+    }
+
+    /// Whether a rule is broken already (`finish` says which).
+    #[wasm_bindgen(getter)]
+    pub fn failed(&self) -> bool {
+        self.v.failed()
+    }
+
+    /// After the last `pushNdjson`: the byte offset where a torn last line begins (a crash
+    /// mid-write; not a record), or null.
+    #[wasm_bindgen(getter, js_name = tornAt)]
+    pub fn torn_at(&self) -> Option<f64> {
+        self.v.torn_at().map(|a| a as f64)
+    }
+
+    /// The most NDJSON bytes held at once while reading (the line not yet ended and the chunk
+    /// given): bounded by the chunk size and the longest line, whatever the log's length.
+    #[wasm_bindgen(getter, js_name = peakBuffered)]
+    pub fn peak_buffered(&self) -> f64 {
+        self.v.peak_buffered() as f64
     }
 
     /// The result: `{ ok, entries, firstBadIndex, problem, format, checkpointKey, checkpoints,

@@ -106,9 +106,10 @@ test('IndexedDB: stripped checkpoints fail verify and open (nothing written); a 
     const e = { kind: 'search', trustContext, clientId: 'c', server: 'https://api.example' };
     const log = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'attack', checkpointKey, checkpointEvery: 3 });
     for (let i = 0; i < 8; i++) await log.append({ ...e, transactionId: `t${i}` });
-    const anchor = log.head();
+    // head() is issue 17's: optional, so that the attacks also run on a build without it.
+    const anchor = log.head?.();
     await log.close();
-    const out = { anchorSeq: anchor.seq, hasCheckpoint: !!anchor.checkpoint };
+    const out = { anchorSeq: anchor?.seq, hasCheckpoint: !!anchor?.checkpoint };
     const good = await window.idbAll('attack');
     out.kinds = good.map((l) => JSON.parse(l).kind).join(',');
     out.good = await tillit.verifyLines(good, checkpointKey.publicJwk);
@@ -121,10 +122,11 @@ test('IndexedDB: stripped checkpoints fail verify and open (nothing written); a 
     out.untouched = JSON.stringify(await window.idbAll('attack')) === JSON.stringify(stripped);
     // Strip the last checkpoint only / one checkpoint in the middle.
     await window.idbPut('attack', good);
-    out.noLast = await tillit.verifyLines(good.slice(0, -1), { publicJwk: checkpointKey.publicJwk });
+    out.noLast = await tillit.verifyLines(good.slice(0, -1), checkpointKey.publicJwk);
     out.noMiddle = await tillit.verifyLines(await window.rechain(good.filter((_, i) => i !== 4)), checkpointKey.publicJwk);
     // Truncated after an anchor was taken.
-    await window.idbDropFrom('attack', anchor.seq - 2);
+    // Two records before the anchored one (record 10, as asserted below).
+    await window.idbDropFrom('attack', (anchor?.seq ?? 10) - 2);
     const again = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'attack', checkpointKey });
     out.truncated = await again.verify({ anchor });
     // Attack 3: the store loses the live log's last records: the next look-up is refused.
@@ -136,11 +138,7 @@ test('IndexedDB: stripped checkpoints fail verify and open (nothing written); a 
     out.ownId = await again.append({ ...e, transactionId: 'id', id: 'x' }).then(() => 'stored', (x) => x.path);
     return out;
   }, attestation());
-  assert.equal(r.kinds, 'declaration,event,event,event,checkpoint,event,event,event,checkpoint,event,event,checkpoint');
-  assert.equal(r.anchorSeq, 10);
-  assert.ok(r.hasCheckpoint);
-  assert.deepEqual([r.good.ok, r.good.signed, r.good.unsignedTail], [true, true, 0]);
-  assert.deepEqual([r.stripped.ok, r.stripped.firstBadIndex, r.stripped.problem.split(':')[0]], [false, 4, 'CHECKPOINT_MISSING']);
+  assert.deepEqual([r.stripped.ok, r.stripped.firstBadIndex, r.stripped.problem?.split(':')[0]], [false, 4, 'CHECKPOINT_MISSING']);
   assert.equal(r.reopen[0], 'AuditIntegrityError');
   assert.match(r.reopen[1], /CHECKPOINT_MISSING/);
   assert.equal(r.reopen[2], 4);
@@ -151,6 +149,10 @@ test('IndexedDB: stripped checkpoints fail verify and open (nothing written); a 
   assert.deepEqual(r.lost, ['AuditIntegrityError', 'SINK_DIVERGED']);
   assert.equal(r.after, 'AuditIntegrityError');
   assert.equal(r.ownId, 'event.id');
+  assert.equal(r.kinds, 'declaration,event,event,event,checkpoint,event,event,event,checkpoint,event,event,checkpoint');
+  assert.equal(r.anchorSeq, 10);
+  assert.ok(r.hasCheckpoint);
+  assert.deepEqual([r.good.ok, r.good.signed, r.good.unsignedTail], [true, true, 0]);
 });
 
 test('IndexedDB: a golden format-0 log is refused unless accepted, then read and continued with its key', async () => {
@@ -211,4 +213,138 @@ test('IndexedDB: two tabs writing one keyed log keep its checkpoints where the d
   assert.deepEqual([v.ok, v.signed, v.unsignedTail, v.entries - v.checkpoints], [true, true, 0, 61], JSON.stringify(v));
   assert.ok(v.checkpoints >= 12, `${v.checkpoints} checkpoints`);
   assert.equal(v.checkpointKey.alg, 'ES256');
+});
+
+test('IndexedDB: a checkpoint or a whole log re-signed with another key, and an extra checkpoint, are caught', async () => {
+  const page = await tab();
+  await page.evaluate(attacker);
+  const r = await page.evaluate(async (att) => {
+    const { tillit, jose } = window;
+    const trustContext = tillit.TrustContext.fromJSON(att);
+    const e = { kind: 'search', trustContext, clientId: 'c', server: 'https://api.example' };
+    const checkpointKey = await tillit.generateKey({ alg: 'ES256' });
+    const log = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'resign', checkpointKey, checkpointEvery: 3 });
+    for (let i = 0; i < 8; i++) await log.append({ ...e, transactionId: `t${i}` });
+    await log.close();
+    const good = await window.idbAll('resign');
+    const out = { cps: good.flatMap((l, i) => (JSON.parse(l).kind === 'checkpoint' ? [i] : [])) };
+    // The second checkpoint's claims signed again with the attacker's key (jose, WebCrypto).
+    const { privateKey } = await jose.generateKeyPair('ES256');
+    const resigned = good.map((l) => JSON.parse(l));
+    const cp = resigned[out.cps[1]];
+    const claims = JSON.parse(new TextDecoder().decode(jose.base64url.decode(cp.body.jws.split('.')[1])));
+    cp.body.jws = await new jose.CompactSign(new TextEncoder().encode(JSON.stringify(claims))).setProtectedHeader({ alg: 'ES256', typ: 'tillit-checkpoint+jwt' }).sign(privateKey);
+    await window.idbPut('resign', await window.rechain(resigned.map((r) => JSON.stringify(r))));
+    out.resigned = await tillit.verifyLines(await window.idbAll('resign'), checkpointKey.publicJwk);
+    const before = JSON.stringify(await window.idbAll('resign'));
+    out.reopen = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'resign', checkpointKey }).then(() => 'opened', (x) => [x.constructor.name, x.problem.split(':')[0], x.index]);
+    out.untouched = JSON.stringify(await window.idbAll('resign')) === before;
+    // An extra checkpoint: a copy of the first, re-chained.
+    await window.idbPut('resign', await window.rechain([...good.slice(0, out.cps[0] + 1), good[out.cps[0]], ...good.slice(out.cps[0] + 1)]));
+    out.extra = await tillit.verifyLines(await window.idbAll('resign'), checkpointKey.publicJwk);
+    // A whole log written by the attacker with its own key, in place of the real one.
+    const forger = await tillit.generateKey({ alg: 'ES256' });
+    const f = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'forged', checkpointKey: forger, checkpointEvery: 3 });
+    for (let i = 0; i < 4; i++) await f.append({ ...e, transactionId: `f${i}` });
+    await f.close();
+    out.forged = await tillit.verifyLines(await window.idbAll('forged'), checkpointKey.publicJwk);
+    out.forgedOpen = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'forged', checkpointKey }).then(() => 'opened', (x) => [x.constructor.name, x.problem.split(':')[0]]);
+    return out;
+  }, attestation());
+  const at = (v) => [v.ok, v.firstBadIndex, v.problem?.split(':')[0]];
+  assert.deepEqual(at(r.resigned), [false, r.cps[1], 'CHECKPOINT_INVALID']);
+  assert.deepEqual(r.reopen, ['AuditIntegrityError', 'CHECKPOINT_INVALID', r.cps[1]]);
+  assert.ok(r.untouched, 'nothing written, nothing signed');
+  assert.deepEqual(at(r.extra), [false, r.cps[0] + 1, 'CHECKPOINT_EXTRA']);
+  assert.deepEqual(at(r.forged), [false, 0, 'KEY_MISMATCH']);
+  assert.deepEqual(r.forgedOpen, ['AuditIntegrityError', 'KEY_MISMATCH']);
+});
+
+test('IndexedDB: ids belong to the log; a rewritten log reusing an earlier id hides no look-up', async () => {
+  const page = await tab();
+  await page.evaluate(attacker);
+  const r = await page.evaluate(async ([attA, attB, patient, victim]) => {
+    const { tillit } = window;
+    const e = { clientId: 'c', server: 'https://api.example' };
+    const mine = tillit.TrustContext.fromJSON(attA);
+    const other = tillit.TrustContext.fromJSON(attB);
+    const log = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'ids' });
+    const first = await log.append({ ...e, trustContext: mine, kind: 'read', transactionId: 'x1', documentId: 'd1' });
+    const out = {};
+    out.reuse = await log.append({ ...e, trustContext: other, id: first.id, kind: 'read', transactionId: 'x2', documentId: 'd2' }).then(() => 'stored', (x) => [x.constructor.name, x.path]);
+    await log.complete(first.id, { outcome: 'success' });
+    out.twice = await log.complete(first.id, { outcome: 'failure' }).then(() => 'stored', (x) => x.path);
+    const second = await log.append({ ...e, trustContext: mine, kind: 'search', transactionId: 'x3' });
+    const victimLook = await log.append({ ...e, trustContext: other, kind: 'read', transactionId: 'y', documentId: 'd2' });
+    await log.close();
+    // The attacker (no key on this log) rewrites the store: a pending record reusing the
+    // first look-up's id for the other patient, and a completion of the second naming them.
+    const stored = (await window.idbAll('ids')).map((l) => JSON.parse(l));
+    const foreign = stored.find((r) => r.body.id === victimLook.id);
+    const pendingReuse = { ...foreign, body: { ...foreign.body, id: first.id } };
+    // Members in RFC 8785 order (UTF-16 code units), as rechain's JSON.stringify needs them.
+    const sorted = (v) => (Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted(v[k])])) : v);
+    const completionReuse = { ...foreign, body: sorted({ ...foreign.body, id: second.id, outcome: '0', outcomeDesc: 'success' }) };
+    await window.idbPut('ids', await window.rechain([...stored, pendingReuse, completionReuse].map((x) => JSON.stringify(x))));
+    out.chain = (await tillit.verifyLines(await window.idbAll('ids'))).ok;
+    const forged = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'ids' });
+    out.citizen = forged.citizenReport(patient).length;
+    out.mine = forged.query({ patient }).length;
+    out.theirs = forged.query({ patient: victim }).length;
+    out.all = forged.query().length;
+    await forged.close();
+    return out;
+  }, [attestation(syntheticFnr(4)), attestation(syntheticFnr(7)), syntheticFnr(4), syntheticFnr(7)]);
+  assert.deepEqual(r.reuse, ['AuditError', 'event.id']);
+  assert.equal(r.twice, 'id');
+  assert.equal(r.chain, true, 'an unsigned log can be rewritten: the readers must not be fooled');
+  assert.deepEqual([r.citizen, r.mine, r.theirs, r.all], [2, 2, 3, 5]);
+});
+
+test('IndexedDB: opening a log of many reads verifies it 256 records at a time; the core does not grow with the log', async () => {
+  const page = await chromium.context.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+  // The module's memory (which never shrinks), caught as it is instantiated.
+  await page.addInitScript(() => {
+    window.memories = [];
+    const catchMemory = (r) => (window.memories.push((r.instance ?? r).exports.memory), r);
+    for (const f of ['instantiate', 'instantiateStreaming']) {
+      const orig = WebAssembly[f];
+      WebAssembly[f] = (...a) => orig.apply(WebAssembly, a).then(catchMemory);
+    }
+  });
+  await page.goto(`${chromium.server.url}/tests/browser/keys.html`);
+  await page.waitForFunction(() => window.ready === true);
+  await page.evaluate(attacker);
+  const r = await page.evaluate(async (att) => {
+    const { tillit } = window;
+    const trustContext = tillit.TrustContext.fromJSON(att);
+    const checkpointKey = await tillit.generateKey({ alg: 'ES256' });
+    const log = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'big', checkpointKey, checkpointEvery: 100 });
+    for (let round = 0; round < 12; round++) {
+      await Promise.all(Array.from({ length: 256 }, (_, i) => log.append({ kind: 'search', trustContext, clientId: 'c', server: 'https://api.example', transactionId: `t${round}-${i}` })));
+    }
+    await log.close();
+    const memory = window.memories[0];
+    const out = { modules: window.memories.length, before: memory.buffer.byteLength };
+    const again = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'big', checkpointKey });
+    out.grown = memory.buffer.byteLength - out.before;
+    out.opened = { ...again.opened };
+    const lines = await window.idbAll('big');
+    out.records = lines.length;
+    out.chars = lines.reduce((n, l) => n + l.length, 0);
+    out.longest = Math.max(...lines.map((l) => l.length));
+    out.head = again.head?.();
+    out.v = await again.verify({ anchor: out.head });
+    await again.close();
+    return out;
+  }, attestation());
+  assert.equal(r.modules, 1);
+  assert.ok(r.before < r.chars, `the module (${r.before} bytes) is smaller than the log (${r.chars} characters)`);
+  assert.ok(r.grown <= 2 * 1024 * 1024, `the core's memory grew by ${r.grown} bytes opening a log of ${r.chars} characters`);
+  assert.deepEqual([r.opened.records, r.opened.bytes, r.opened.reads], [r.records, 0, Math.ceil(r.records / 256)]);
+  assert.ok(r.opened.peakBufferedBytes <= 256 * r.longest, String(r.opened.peakBufferedBytes));
+  assert.equal(r.head.seq, r.records - 1);
+  assert.equal(r.head.checkpoint.seq, r.records - 1, 'the closing checkpoint');
+  assert.deepEqual([r.v.ok, r.v.signed], [true, true]);
 });
