@@ -6,6 +6,7 @@
 //! changes to either merge without conflict.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod assertion;
 mod control;
 mod dpop;
 mod ident;
