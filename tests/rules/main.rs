@@ -10,3 +10,4 @@ mod assertion;
 mod control;
 mod dpop;
 mod ident;
+mod trust;
