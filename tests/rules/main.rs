@@ -10,4 +10,5 @@ mod assertion;
 mod control;
 mod dpop;
 mod ident;
+mod policy;
 mod trust;
