@@ -11,5 +11,6 @@ mod codes;
 mod control;
 mod dpop;
 mod ident;
+mod jose;
 mod policy;
 mod trust;
