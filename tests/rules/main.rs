@@ -7,6 +7,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod assertion;
+mod chain;
 mod codes;
 mod control;
 mod dpop;
