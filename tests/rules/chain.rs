@@ -99,7 +99,7 @@ fn the_first_record_links_to_genesis() {
         hash: "ab".repeat(32),
     };
     let r = h.append("event", json!({}));
-    let rep = verify(&[r.clone()]);
+    let rep = verify(std::slice::from_ref(&r));
     assert!(!rep.ok);
     assert_eq!(rep.first_bad_index, Some(0));
     // A verifier at an empty log wants GENESIS whatever hash its head names.

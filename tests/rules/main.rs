@@ -11,6 +11,7 @@ mod chain;
 mod codes;
 mod control;
 mod dpop;
+mod format;
 mod ident;
 mod jose;
 mod policy;
