@@ -378,3 +378,61 @@ fn a_completion_replaces_its_pending_record_only_when_it_matches() {
     let log: Vec<Value> = [&pending, &other].into_iter().map(record).collect();
     assert_eq!(events(&log).len(), 2);
 }
+
+#[test]
+fn a_completion_must_name_the_same_patient_user_and_action() {
+    let pending = Ev {
+        outcome: None,
+        ..BASE
+    };
+    for other in [
+        Ev {
+            patient: "P2",
+            ..BASE
+        },
+        Ev {
+            user: "HPR2",
+            ..BASE
+        },
+        Ev {
+            iti: Some("ITI-68"),
+            ..BASE
+        },
+    ] {
+        let log: Vec<Value> = [&pending, &other].into_iter().map(record).collect();
+        let e = events(&log);
+        assert_eq!(e.len(), 2, "a completion of another look-up hides none");
+        assert!(e[0].get("outcome").is_none());
+    }
+    // Records of other kinds, and events without a body id, are not look-ups.
+    let mut log: Vec<Value> = vec![record(&BASE)];
+    log.push(json!({"kind": "checkpoint", "body": {"id": "x", "jws": "a.b.c"}}));
+    log.push(json!({"kind": "event", "body": {"resourceType": "AuditEvent"}}));
+    log.push(json!({"kind": "event"}));
+    assert_eq!(events(&log).len(), 1);
+}
+
+#[test]
+fn the_bundle_is_a_fhir_collection_of_the_current_look_ups() {
+    // FHIR R4 Bundle: type `collection`, each entry a fullUrl and the resource.
+    let log: Vec<Value> = [
+        Ev {
+            outcome: None,
+            ..BASE
+        },
+        Ev { ..BASE },
+        Ev { id: "e2", ..BASE },
+    ]
+    .iter()
+    .map(record)
+    .collect();
+    let b = tillit::audit::control::bundle(&log);
+    assert_eq!(b["resourceType"], "Bundle");
+    assert_eq!(b["type"], "collection");
+    let entries = b["entry"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["fullUrl"], "urn:uuid:e1");
+    assert_eq!(entries[0]["resource"]["outcome"], "0");
+    assert_eq!(entries[1]["fullUrl"], "urn:uuid:e2");
+    assert_eq!(b["meta"]["tag"][0]["code"], "access-log");
+}
