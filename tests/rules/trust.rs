@@ -189,3 +189,23 @@ fn a_tenant_names_its_type_and_system() {
     v["type"] = json!("nhn:tillitsrammeverk:parameters");
     assert!(TenantOrganisation::from_json(&v).is_err());
 }
+
+#[test]
+fn a_new_patient_list_is_a_new_attestation_stamped_now() {
+    // The trust framework wants a new attestation whenever the patient changes: the new
+    // context names only the new patients, and its time of attestation is now.
+    let tc = read(|v| v["toa"] = json!(1_000)).unwrap();
+    let other = tillit::trust::parse_patients(&json!([
+        {"identifier": {"id": "09020957597", "system": "urn:oid:2.16.578.1.12.4.1.4.1"}}
+    ]))
+    .unwrap();
+    let next = tc.with_patients(other, 5_000).unwrap();
+    assert_eq!(next.toa(), Some(5_000));
+    let ids: Vec<&str> = next.patients().iter().map(|p| p.as_str()).collect();
+    assert_eq!(ids, ["09020957597"]);
+    assert_eq!(tc.patients()[0].as_str(), PATIENT);
+    assert_eq!(
+        next.to_json()["practitioner"],
+        attestation()["practitioner"]
+    );
+}
