@@ -198,3 +198,30 @@ fn a_tenant_alone_goes_into_a_client_credentials_assertion() {
         "NO:ORGNR:974760673:"
     );
 }
+
+#[test]
+fn the_request_object_typ_is_nhns_or_rfc_9101s() {
+    use tillit::assertion::RequestObjectTyp;
+    // NHN's code signs request objects with the client assertion's typ
+    // (NorskHelsenett/Pasientens-journaldokumenter, `HomeController.cs` `BuildHelseIdJwt`;
+    // NorskHelsenett/HelseID.Samples, `NativeClients/SimpleRequestObjectsDemo/Program.cs`);
+    // RFC 9101 §10.8 registers `oauth-authz-req+jwt`.
+    for (s, t) in [
+        ("client-authentication+jwt", RequestObjectTyp::Nhn),
+        ("oauth-authz-req+jwt", RequestObjectTyp::Rfc9101),
+    ] {
+        assert_eq!(RequestObjectTyp::parse(s, "$.typ").unwrap(), t);
+        assert_eq!(t.as_str(), s);
+    }
+    assert_eq!(RequestObjectTyp::default(), RequestObjectTyp::Nhn);
+    for other in ["JWT", "", "oauth-authz-req+JWT"] {
+        let e = RequestObjectTyp::parse(other, "$.typ").unwrap_err();
+        assert_eq!((e.code(), e.path()), (ErrorCode::InvalidArgument, "$.typ"));
+    }
+    let p = AuthorizeParams {
+        typ: RequestObjectTyp::Rfc9101,
+        ..params("", &[])
+    };
+    let (h, _) = request_object(&common(), &p, &Placement::None).unwrap();
+    assert_eq!(h["typ"], "oauth-authz-req+jwt");
+}
