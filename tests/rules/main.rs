@@ -15,4 +15,5 @@ mod format;
 mod ident;
 mod jose;
 mod policy;
+mod signing;
 mod trust;

@@ -192,3 +192,18 @@ fn a_listed_subtype_takes_precedence_over_its_group() {
     assert_eq!(p.kind_of("I02-2").unwrap().window_years, Some(10));
     assert!(p.kind_of("A01-2").is_none());
 }
+
+#[test]
+fn a_bad_field_is_named_by_its_own_index_when_resource_type_is_listed() {
+    // `resourceType` is always written and may be listed; an error names the listed index.
+    let p = read(|v| v["fields"] = json!(["resourceType", "id", "subject", "type"])).unwrap();
+    assert!(!p.fields.iter().any(|f| f == "resourceType"));
+    refused_at(
+        |v| v["fields"] = json!(["resourceType", "id", "subject", "type", "nonsense.x"]),
+        "$.fields[4]",
+    );
+    refused_at(
+        |v| v["fields"] = json!(["id", "resourceType", "subject", "content.nonsense", "type"]),
+        "$.fields[3]",
+    );
+}
