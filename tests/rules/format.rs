@@ -449,3 +449,35 @@ fn the_writers_own_records_advance_the_state_as_reading_them_does() {
         .problem
         .starts_with("CHECKPOINT_MISSING"));
 }
+
+#[test]
+fn a_log_of_one_format_0_record_is_refused_unless_accepted() {
+    // "A verifier reads such a log only when its caller accepts format 0 explicitly (else
+    // `FORMAT` at 0)": a log of one record too.
+    for p in ["e", "c", "n"] {
+        assert_eq!(
+            failure(&log(false, 1, p), VerifyOptions::default()),
+            (0, "FORMAT".into()),
+            "{p}"
+        );
+    }
+    // A writer that noted format-0 records without accepting format 0 cannot declare after them.
+    let r = log(false, 1, "ed");
+    let mut v = LogVerifier::new(VerifyOptions::default());
+    let head = Head {
+        next_seq: 1,
+        hash: r[0]["hash"].as_str().unwrap().into(),
+    };
+    v.note_written("event", &head, None);
+    let f = v.push(&r[1]).unwrap_err();
+    assert_eq!(
+        (f.index, f.problem.split(':').next().unwrap()),
+        (0, "FORMAT")
+    );
+    let mut v = LogVerifier::new(VerifyOptions {
+        accept_legacy: true,
+        ..Default::default()
+    });
+    v.note_written("event", &head, None);
+    assert!(v.push(&r[1]).is_ok());
+}
