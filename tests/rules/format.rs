@@ -481,3 +481,33 @@ fn a_log_of_one_format_0_record_is_refused_unless_accepted() {
     v.note_written("event", &head, None);
     assert!(v.push(&r[1]).is_ok());
 }
+
+#[test]
+fn each_noted_record_counts_toward_the_interval() {
+    let r = log(true, 3, "deee");
+    let mut v = LogVerifier::new(VerifyOptions::default());
+    for (i, rec) in r.iter().enumerate() {
+        let head = Head {
+            next_seq: i as u64 + 1,
+            hash: rec["hash"].as_str().unwrap().into(),
+        };
+        let kind = rec["kind"].as_str().unwrap();
+        v.note_written(
+            kind,
+            &head,
+            (kind == "declaration").then(|| decl(true, 3, 0)),
+        );
+        assert_eq!(v.since_checkpoint(), i as u64, "after record {i}");
+    }
+    // Three records since the declaration: the next must be a checkpoint.
+    let next = Head {
+        next_seq: 4,
+        hash: r[3]["hash"].as_str().unwrap().into(),
+    }
+    .append("event", json!({}));
+    assert!(v
+        .push(&next)
+        .unwrap_err()
+        .problem
+        .starts_with("CHECKPOINT_MISSING"));
+}
