@@ -39,7 +39,12 @@ if [ "${1:-}" = "--in-diff" ]; then
   case $rc in
     0) log "mutants: every mutant on the changed lines was caught" ;;
     2) log "mutants: missed on changed lines:"; cat "$out/mutants.out/missed.txt"; exit 1 ;;
-    124|130) log "mutants: time limit ($max s) reached; missed so far:"
+    124|130)
+       # Say how much the time allowed: a run cut short before any mutant was tested proves
+       # nothing, and the log must show it.
+       total=$(grep -o '"genre":' "$out/mutants.out/mutants.json" 2>/dev/null | wc -l || true)
+       done_n=$(cat "$out"/mutants.out/{caught,missed,timeout,unviable}.txt 2>/dev/null | wc -l || true)
+       log "mutants: time limit ($max s) reached after $done_n of $total mutants; missed so far:"
        cat "$out/mutants.out/missed.txt" 2>/dev/null
        [ -s "$out/mutants.out/missed.txt" ] && exit 1 || exit 0 ;;
     *) log "mutants: cargo-mutants failed ($rc)"; exit "$rc" ;;

@@ -95,11 +95,13 @@ pub fn proof(p: &ProofParams<'_>) -> Result<(Value, Value)> {
         c.insert("ath".into(), json!(sha256_b64u(t.as_bytes())));
     }
     if let Some(n) = p.nonce {
-        if n.is_empty() || n.len() > 1024 || !n.bytes().all(|b| b.is_ascii_graphic()) {
+        // RFC 9449 §8.1: nonce = 1*NQCHAR, visible ASCII but `"` and `\`.
+        let nqchar = |b: u8| b.is_ascii_graphic() && b != b'"' && b != b'\\';
+        if n.is_empty() || n.len() > 1024 || !n.bytes().all(nqchar) {
             return Err(Error::new(
                 ErrorCode::InvalidArgument,
                 "nonce",
-                "must be 1 to 1024 visible ASCII characters",
+                "must be 1 to 1024 visible ASCII characters, not a quote or backslash",
             ));
         }
         c.insert("nonce".into(), json!(n));

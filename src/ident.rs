@@ -111,7 +111,8 @@ fn full_year(yy: u16, individual: u16) -> Option<u16> {
         0..=499 => Some(1900 + yy),
         500..=749 if yy >= 54 => Some(1800 + yy),
         500..=999 if yy <= 39 => Some(2000 + yy),
-        900..=999 if yy >= 40 => Some(1900 + yy),
+        // yy 40-99 (00-39 took the arm above).
+        900..=999 => Some(1900 + yy),
         _ => None,
     }
 }
@@ -140,14 +141,17 @@ impl NationalId {
 
         let mut kind = NationalIdKind::Fnr;
         let mut synthetic = false;
-        if day > 40 {
+        // The offsets apply to a day or month they turn into one (41-71: D-number day;
+        // 81-92: synthetic month; 41-52: H-number month); anything else is left for the
+        // calendar checks below to refuse by name.
+        if (41..=71).contains(&day) {
             day -= 40;
             kind = NationalIdKind::Dnr;
         }
-        if month > 80 {
+        if (81..=92).contains(&month) {
             month -= 80;
             synthetic = true;
-        } else if month > 40 {
+        } else if (41..=52).contains(&month) {
             month -= 40;
             if kind == NationalIdKind::Dnr {
                 return Err(bad(
