@@ -6,7 +6,8 @@
 #   scripts/test-consumers.sh            the light consumers (the test command runs these)
 #   scripts/test-consumers.sh --all      also the heavy ones (Next.js, Angular)
 #   scripts/test-consumers.sh vite esbuild   just these
-# Prints the tarball's size against the size before issue 22 (one wasm copy instead of two).
+# Prints the tarball's size against the size before issue 22 and fails above the budget in
+# bench/config.json (tarballBudgetRatio of tarballBeforeBytes).
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
@@ -24,9 +25,13 @@ out="$ROOT/target/consumers"
 mkdir -p "$out" && rm -f "$out"/tillit-*.tgz
 tgz="$out/$(cd pkg && npm pack --silent --pack-destination "$out" | tail -n1)"
 size=$(stat -c %s "$tgz")
-# npm pack of the package as it was before issue 22 (two copies of the core): 526550 bytes.
-before=526550
-log "tarball: $(basename "$tgz") $size bytes ($(( size * 100 / before ))% of the $before bytes before one core copy)"
+# The budget (bench/config.json): a share of npm pack's size before issue 22 (two core copies).
+read -r before budget < <(node -p "const c = require('./bench/config.json'); c.tarballBeforeBytes + ' ' + Math.floor(c.tarballBeforeBytes * c.tarballBudgetRatio)")
+log "tarball: $(basename "$tgz") $size bytes ($(( size * 1000 / before / 10 )).$(( size * 1000 / before % 10 ))% of the $before bytes before issue 22; budget $budget bytes)"
+if [ "$size" -gt "$budget" ]; then
+  log "the tarball ($size bytes) is over the budget in bench/config.json ($budget bytes): see docs/benchmarks.md, 'Package size'"
+  exit 1
+fi
 
 export TILLIT_CONSUMERS="$ROOT/tests/consumers" TILLIT_TGZ="$tgz"
 failed=()

@@ -69,7 +69,7 @@ step "TypeScript: the published declarations type a consumer"
 node_modules/.bin/tsc -p tests/types/tsconfig.json
 node_modules/.bin/tsc -p tests/types/tsconfig.nodom.json
 
-# The packed tarball (its size against the size before one core copy) in fresh projects:
+# The packed tarball (its size against the budget in bench/config.json) in fresh projects:
 # publint --strict, attw (ESM only), a plain page, a module worker, webpack 5 (and 5.82), Vite (dev, build,
 # worker), esbuild, Rollup, Node (ESM, CJS, tillit/init), TypeScript (bundler, node16,
 # nodenext, lib ES2022 without DOM). Next.js and Angular: scripts/test-consumers.sh --all.

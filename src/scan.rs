@@ -82,6 +82,11 @@ fn specials(w: u64) -> u64 {
     (quote | backslash | control) & HIGH
 }
 
+// `#[inline]` on the small readers the minimiser calls per member (peek, skip, string,
+// object, …): tillit is built at opt-level "s" (Cargo.toml), where LLVM inlines only tiny
+// callees unless hinted. Measured (10,000-entry minimisation, CPU time against the plain-JS
+// baseline in the same run): "s" without the hints 1.045x, with them 0.946x (opt-level 3:
+// 0.81x); the hints cost 2,595 B of the gzipped wasm.
 impl<'a> Reader<'a> {
     /// A reader at the start of `text`, allowing `max_depth` levels of nested objects and
     /// arrays.
@@ -147,6 +152,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips whitespace and says what kind of value comes next.
+    #[inline]
     pub fn peek(&mut self) -> Result<Kind> {
         self.ws();
         match self.at() {
@@ -161,6 +167,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads one value, validated, and returns its text.
+    #[inline]
     pub fn skip(&mut self) -> Result<&'a str> {
         self.ws();
         let start = self.pos;
@@ -170,17 +177,20 @@ impl<'a> Reader<'a> {
 
     /// The position in the text (after whitespace), to take the text read from it with
     /// [`since`](Self::since).
+    #[inline]
     pub fn offset(&mut self) -> usize {
         self.ws();
         self.pos
     }
 
     /// The text read since `offset`.
+    #[inline]
     pub fn since(&self, offset: usize) -> &'a str {
         &self.text[offset..self.pos]
     }
 
     /// Reads one string, decoded; a value of another type is read and gives `None`.
+    #[inline]
     pub fn opt_string(&mut self) -> Result<Option<Cow<'a, str>>> {
         if self.peek()? == Kind::String {
             self.string().map(Some)
@@ -213,6 +223,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads one string, decoded.
+    #[inline]
     pub fn string(&mut self) -> Result<Cow<'a, str>> {
         self.ws();
         if self.at() != Some(b'"') {
@@ -225,6 +236,7 @@ impl<'a> Reader<'a> {
 
     /// Reads an object member by member: `f` gets each member's name (decoded) and must read
     /// its value (with [`skip`](Self::skip), [`string`](Self::string), …).
+    #[inline]
     pub fn object(
         &mut self,
         mut f: impl FnMut(&mut Self, Cow<'a, str>) -> Result<()>,
@@ -240,6 +252,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads an array item by item: `f` must read each item.
+    #[inline]
     pub fn array(&mut self, f: impl FnMut(&mut Self) -> Result<()>) -> Result<()> {
         self.ws();
         if self.at() != Some(b'[') {
@@ -310,6 +323,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads one value (whitespace already skipped), validating it.
+    #[inline]
     fn value(&mut self) -> Result<()> {
         match self.at() {
             Some(b'"') => self.skip_string().map(|_| ()),
@@ -420,6 +434,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The string body `start..end` (validated by `skip_string`), decoded.
+    #[inline]
     fn decode(&self, start: usize, end: usize, escaped: bool) -> Result<Cow<'a, str>> {
         let raw = &self.text[start..end];
         if !escaped {

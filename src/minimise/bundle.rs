@@ -50,6 +50,7 @@ impl<'a> NameSet<'a> {
     }
 
     /// Adds `name`; `false` if it was met before.
+    #[inline]
     #[expect(
         clippy::ptr_arg,
         reason = "a borrowed name is kept in place, an owned one cloned"
