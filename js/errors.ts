@@ -99,6 +99,20 @@ export class ResourceError extends TillitError {}
 export class WithheldError extends TillitError {}
 /** The access log could not be written or does not verify: the look-up must not happen. */
 export class AuditError extends TillitError {}
+/**
+ * The access log broke its promises: the stored log does not verify (tampered, or not the
+ * declared key), or the sink no longer ends where the log does (records lost, or another
+ * writer). `problem` begins with a stable code; `index` is the first bad record.
+ */
+export class AuditIntegrityError extends AuditError {
+  readonly index: number | undefined;
+  readonly problem: string;
+  constructor(path: string, problem: string, index?: number, rule: string = problem) {
+    super('AUDIT_FAILURE', path, rule);
+    this.problem = problem;
+    this.index = index;
+  }
+}
 /** Why a checked signer (`tillit/server`) refused: a stable code. */
 export type SigningRefusalReason =
   | 'NOT_JWS'

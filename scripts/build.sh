@@ -64,11 +64,13 @@ node_modules/.bin/tsc -p js/tsconfig.json --outDir pkg/dist --emitDeclarationOnl
 node_modules/.bin/tsc -p js/tsconfig.json --outDir pkg/dist --declaration false --removeComments
 # The wrapper imports the glue as `#core` (typed by its .d.ts, which is not published).
 for f in pkg/dist/*.js; do sed -i "s#from '\#core'#from '../core/tillit_core.js'#" "$f"; done
+for f in pkg/dist/sinks/*.js; do sed -i "s#from '\#core'#from '../../core/tillit_core.js'#" "$f"; done
 if grep -rq "'#core'" pkg/dist; then log "a '#core' import survived in pkg/dist"; exit 1; fi
 rm pkg/core/tillit_core.d.ts pkg/core/tillit_core_bg.wasm.d.ts pkg/core/package.json pkg/core/.gitignore 2>/dev/null || true
 # Declarations: one per public entry (the Node builds share them), none for the Node-only
-# internals, and every platform type imported from dist/dom-types.d.ts (no DOM lib needed).
-rm -f pkg/dist/index.node.d.ts pkg/dist/init.node.d.ts pkg/dist/platform.d.ts pkg/dist/platform.node.d.ts pkg/dist/dom-types.js
+# internals nor the sinks (js/sinks/: internal, no public declaration names them), and every
+# platform type imported from dist/dom-types.d.ts (no DOM lib needed).
+rm -f pkg/dist/index.node.d.ts pkg/dist/init.node.d.ts pkg/dist/platform.d.ts pkg/dist/platform.node.d.ts pkg/dist/dom-types.js pkg/dist/sinks/*.d.ts
 node scripts/standalone-types.mjs pkg/dist
 cp js/wasm.d.ts pkg/dist/wasm.d.ts
 
