@@ -7,13 +7,35 @@ use tillit::audit::format::{verify_records, VerifyOptions};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(r) = read_ndjson(data) {
-        if let Some(at) = r.torn_at {
-            assert!(at <= data.len());
-            assert!(!data[at..].iter().take(data.len() - at - 1).any(|b| *b == b'\n') || data[at..].ends_with(b"\n"));
+        // Every record is one complete line before the torn tail; the torn tail, if any, is one
+        // line: no newline in it, or only its last byte (an unparsable last line).
+        let at = r.torn_at.unwrap_or(data.len());
+        assert!(at <= data.len());
+        let (complete, tail) = data.split_at(at);
+        assert!(
+            complete.is_empty() || complete.ends_with(b"\n"),
+            "records end at a line end"
+        );
+        let lines = |b: &[u8]| b.iter().filter(|c| **c == b'\n').count();
+        assert_eq!(
+            lines(complete),
+            r.records.len(),
+            "one record per complete line"
+        );
+        if r.torn_at.is_some() {
+            assert!(!tail.is_empty(), "a torn tail holds something");
+            let n = lines(tail);
+            assert!(
+                n == 0 || (n == 1 && tail.ends_with(b"\n")),
+                "only the last line may be torn"
+            );
         }
         let chain_ok = verify(&r.records).ok;
         for accept_legacy in [false, true] {
-            let opts = VerifyOptions { accept_legacy, ..Default::default() };
+            let opts = VerifyOptions {
+                accept_legacy,
+                ..Default::default()
+            };
             // A log that keeps the format's rules keeps the chain's.
             if verify_records(&r.records, opts).is_ok() {
                 assert!(chain_ok);
