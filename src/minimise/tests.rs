@@ -949,3 +949,239 @@ fn a_shared_id_does_not_hide_a_leak() {
     assert_eq!(reasons, [Reason::DuplicateId, Reason::OtherPatient]);
     assert_eq!(out.leaks, 1);
 }
+
+/// The withheld entries' reasons, in order.
+fn reasons_of(out: &Outcome) -> Vec<Reason> {
+    out.withheld.iter().map(|w| w.reason).collect()
+}
+
+/// The codes of the output Bundle's `meta.security` tags.
+fn bundle_tags(out: &Outcome) -> Vec<String> {
+    out.bundle().unwrap()["meta"]["security"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|t| t["code"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn max_age_narrows_a_kinds_window_and_never_widens_it() {
+    // maxAgeYears (10) wider than the lab window (1 y): a two-year-old lab result stays out.
+    case(
+        "lab beyond its own window under a wider maxAgeYears",
+        |d| *d = doc("d1", "C01-2", "2024-06-01"),
+        &ctx(),
+        &policy_with(|v| v["maxAgeYears"] = json!(10)),
+        Some(Reason::OutsideWindow),
+    );
+    // maxAgeYears (2) narrower than the radiology window (5 y): a three-year-old image is out,
+    // a one-year-old one in.
+    let narrow = policy_with(|v| v["maxAgeYears"] = json!(2));
+    case(
+        "radiology beyond a narrower maxAgeYears",
+        |d| *d = doc("d1", "E01-2", "2023-06-01"),
+        &ctx(),
+        &narrow,
+        Some(Reason::OutsideWindow),
+    );
+    case(
+        "radiology within a narrower maxAgeYears",
+        |d| *d = doc("d1", "E01-2", "2025-06-01"),
+        &ctx(),
+        &narrow,
+        None,
+    );
+    // An undated summary: no window applies by default, so it is shown; under maxAgeYears it
+    // cannot be placed, and is withheld as undated.
+    let undated = |d: &mut Value| {
+        d.as_object_mut().unwrap().remove("date");
+        d["content"][0]["attachment"]
+            .as_object_mut()
+            .unwrap()
+            .remove("creation");
+    };
+    case(
+        "undated summary, no window",
+        undated,
+        &ctx(),
+        &Policy::default_policy(),
+        None,
+    );
+    case(
+        "undated summary under maxAgeYears",
+        undated,
+        &ctx(),
+        &policy_with(|v| v["maxAgeYears"] = json!(10)),
+        Some(Reason::Undated),
+    );
+}
+
+#[test]
+fn every_9602_code_of_type_and_category_must_name_one_kind() {
+    let c = ctx();
+    let p = Policy::default_policy();
+    case(
+        "mixed categories: the type's group and another",
+        |d| {
+            d["category"] = json!([{"coding": [
+                {"system": SYSTEM_DOCUMENT_TYPE, "code": "A00-1"},
+                {"system": SYSTEM_DOCUMENT_TYPE, "code": "B00-1"}
+            ]}])
+        },
+        &c,
+        &p,
+        Some(Reason::AmbiguousType),
+    );
+    case(
+        "a second category naming another group",
+        |d| {
+            d["category"] = json!([
+                {"coding": [{"system": SYSTEM_DOCUMENT_TYPE, "code": "A00-1"}]},
+                {"coding": [{"system": SYSTEM_DOCUMENT_TYPE, "code": "B00-1"}]}
+            ])
+        },
+        &c,
+        &p,
+        Some(Reason::AmbiguousType),
+    );
+    case(
+        "two type codes",
+        |d| {
+            d["type"]["coding"] = json!([
+                {"system": SYSTEM_DOCUMENT_TYPE, "code": "A03-2"},
+                {"system": SYSTEM_DOCUMENT_TYPE, "code": "A13-2"}
+            ])
+        },
+        &c,
+        &p,
+        Some(Reason::AmbiguousType),
+    );
+    case(
+        "the same type code twice is one kind",
+        |d| {
+            d["type"]["coding"] = json!([
+                {"system": SYSTEM_DOCUMENT_TYPE, "code": "A03-2"},
+                {"system": SYSTEM_DOCUMENT_TYPE, "code": "A03-2"}
+            ])
+        },
+        &c,
+        &p,
+        None,
+    );
+    case(
+        "no category: the type alone names the kind",
+        |d| {
+            d.as_object_mut().unwrap().remove("category");
+        },
+        &c,
+        &p,
+        None,
+    );
+    case(
+        "a category in another system does not count",
+        |d| d["category"][0]["coding"][0]["system"] = json!("http://loinc.org"),
+        &c,
+        &p,
+        None,
+    );
+    // A journal note (not an allowed kind) dressed with a malformed 9602 coding first and no
+    // category: the malformed coding withholds it; it never becomes the type.
+    for first in [
+        json!({"system": SYSTEM_DOCUMENT_TYPE, "code": "A03"}),
+        json!({"system": SYSTEM_DOCUMENT_TYPE}),
+    ] {
+        case(
+            "a malformed 9602 coding first",
+            |d| {
+                *d = doc("d1", "B02-2", "2026-01-01");
+                d.as_object_mut().unwrap().remove("category");
+                d["type"]["coding"] =
+                    json!([first, {"system": SYSTEM_DOCUMENT_TYPE, "code": "B02-2"}]);
+            },
+            &c,
+            &p,
+            Some(Reason::UnreadableElement),
+        );
+    }
+    case(
+        "a malformed 9602 category",
+        |d| d["category"][0]["coding"][0]["code"] = json!("A00"),
+        &c,
+        &p,
+        Some(Reason::UnreadableElement),
+    );
+    case(
+        "a 9602 coding without system is not read as 9602",
+        |d| {
+            d["type"]["coding"] = json!([
+                {"code": "B02-2"},
+                {"system": SYSTEM_DOCUMENT_TYPE, "code": "A03-2"}
+            ])
+        },
+        &c,
+        &p,
+        None,
+    );
+}
+
+#[test]
+fn view_limits_are_subsetted_and_security_reasons_redacted() {
+    let p = Policy::default_policy();
+    let mut undated = doc("u", "C01-2", "2026-01-01");
+    undated.as_object_mut().unwrap().remove("date");
+    undated["content"][0]["attachment"]
+        .as_object_mut()
+        .unwrap()
+        .remove("creation");
+    let old = doc("o", "C01-2", "2020-01-01");
+    let kept = doc("k", "A03-2", "2026-01-01");
+    // Only view limits of the organisation: SUBSETTED, never REDACTED.
+    let out = run(vec![kept.clone(), undated, old], &ctx(), &p);
+    assert_eq!(reasons_of(&out), [Reason::Undated, Reason::OutsideWindow]);
+    assert_eq!(bundle_tags(&out), ["SUBSETTED"]);
+    let out = run(
+        vec![kept.clone(), doc("k2", "A03-2", "2026-01-02")],
+        &ctx(),
+        &policy_with(|v| v["maxEntries"] = json!(1)),
+    );
+    assert_eq!(reasons_of(&out), [Reason::CountLimit]);
+    assert_eq!(bundle_tags(&out), ["SUBSETTED"]);
+    // Only a security reason: REDACTED, never SUBSETTED.
+    let out = run(
+        vec![kept.clone(), doc("n", "B02-2", "2026-01-01")],
+        &ctx(),
+        &p,
+    );
+    assert_eq!(reasons_of(&out), [Reason::TypeNotAllowed]);
+    assert_eq!(bundle_tags(&out), ["REDACTED"]);
+    // Nothing withheld, nothing removed: no tag.
+    let out = run(vec![kept], &ctx(), &p);
+    assert!(out.withheld.is_empty());
+    assert_eq!(bundle_tags(&out), Vec::<String>::new());
+    for r in [Reason::OutsideWindow, Reason::Undated, Reason::CountLimit] {
+        assert!(!r.is_security(), "{r:?}");
+    }
+    for r in [
+        Reason::NotDocumentReference,
+        Reason::MalformedEntry,
+        Reason::DuplicateId,
+        Reason::SubjectUnknown,
+        Reason::OtherPatient,
+        Reason::NotCurrent,
+        Reason::TypeUnknown,
+        Reason::TypeNotAllowed,
+        Reason::PatientBlock,
+        Reason::Confidentiality,
+        Reason::PurposeRule,
+        Reason::UnreadableLabel,
+        Reason::UnreadableElement,
+        Reason::AmbiguousType,
+        Reason::SubjectMismatch,
+        Reason::ModifierExtension,
+    ] {
+        assert!(r.is_security(), "{r:?}");
+    }
+}
