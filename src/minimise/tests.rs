@@ -1185,3 +1185,19 @@ fn view_limits_are_subsetted_and_security_reasons_redacted() {
         assert!(r.is_security(), "{r:?}");
     }
 }
+
+#[test]
+fn stats_carry_the_servers_total_as_given() {
+    let p = Policy::default_policy();
+    let mut b: Value =
+        serde_json::from_slice(&bundle(vec![doc("a", "A03-2", "2026-01-01")])).unwrap();
+    b["total"] = json!(17);
+    let out = minimise(&serde_json::to_vec(&b).unwrap(), &ctx(), &p, NOW).unwrap();
+    assert_eq!(out.stats.server_total, Some(17));
+    assert_eq!((out.stats.input, out.stats.returned), (1, 1));
+    // The output's total is what it returns, never the server's.
+    assert_eq!(out.bundle().unwrap()["total"], 1);
+    b.as_object_mut().unwrap().remove("total");
+    let out = minimise(&serde_json::to_vec(&b).unwrap(), &ctx(), &p, NOW).unwrap();
+    assert_eq!(out.stats.server_total, None);
+}
