@@ -1201,3 +1201,20 @@ fn stats_carry_the_servers_total_as_given() {
     let out = minimise(&serde_json::to_vec(&b).unwrap(), &ctx(), &p, NOW).unwrap();
     assert_eq!(out.stats.server_total, None);
 }
+
+#[test]
+fn fhir_ids_of_letters_digits_dashes_and_dots_up_to_64_are_shown() {
+    let p = Policy::default_policy();
+    for id in ["a-b.c", "-", ".", "0", &"a".repeat(64), "A.1-z"] {
+        case(id, |d| d["id"] = json!(id), &ctx(), &p, None);
+    }
+    for id in ["", "a_b", "a b", "a/b", "æ", &"a".repeat(65)] {
+        case(
+            id,
+            |d| d["id"] = json!(id),
+            &ctx(),
+            &p,
+            Some(Reason::MalformedEntry),
+        );
+    }
+}
