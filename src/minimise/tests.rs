@@ -1218,3 +1218,87 @@ fn fhir_ids_of_letters_digits_dashes_and_dots_up_to_64_are_shown() {
         );
     }
 }
+
+#[test]
+fn max_input_bytes_is_the_largest_input_read() {
+    let input = bundle(vec![doc("a", "A03-2", "2026-01-01")]);
+    let n = input.len();
+    let at = policy_with(|v| v["limits"]["maxInputBytes"] = json!(n));
+    assert_eq!(
+        minimise(&input, &ctx(), &at, NOW).unwrap().stats.returned,
+        1
+    );
+    let below = policy_with(|v| v["limits"]["maxInputBytes"] = json!(n - 1));
+    assert_eq!(
+        minimise(&input, &ctx(), &below, NOW).unwrap_err().code(),
+        ErrorCode::InputTooLarge
+    );
+}
+
+#[test]
+fn the_bundles_own_members_are_carried_over_and_tagged_once() {
+    let p = Policy::default_policy();
+    let mut b: Value = serde_json::from_slice(&bundle(vec![
+        doc("a", "A03-2", "2026-01-01"),
+        doc("n", "B02-2", "2026-01-01"),
+    ]))
+    .unwrap();
+    b["id"] = json!("search-1");
+    b["timestamp"] = json!("2026-06-14T10:00:00Z");
+    b["link"] = json!([{"relation": "self", "url": "https://pjd.example/R4/fhir/DocumentReference?_page=1"}]);
+    b["meta"] = json!({"lastUpdated": "2026-06-14T10:00:00Z", "security": [
+        {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "REDACTED"},
+        {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "HTEST"}
+    ]});
+    let out = minimise(&serde_json::to_vec(&b).unwrap(), &ctx(), &p, NOW).unwrap();
+    let o = out.bundle().unwrap();
+    for k in ["id", "timestamp", "link"] {
+        assert_eq!(o[k], b[k], "{k}");
+    }
+    assert_eq!(o["type"], "searchset");
+    assert_eq!(o["meta"]["lastUpdated"], b["meta"]["lastUpdated"]);
+    // The server's tags stay; REDACTED (a withheld journal note) is there once.
+    assert_eq!(bundle_tags(&out), ["REDACTED", "HTEST"]);
+    // A Bundle without type, with null members: the type is searchset, nulls are not carried.
+    let mut b2: Value =
+        serde_json::from_slice(&bundle(vec![doc("a", "A03-2", "2026-01-01")])).unwrap();
+    let m = b2.as_object_mut().unwrap();
+    m.remove("type");
+    m.insert("id".into(), Value::Null);
+    m.insert("timestamp".into(), Value::Null);
+    let out = minimise(&serde_json::to_vec(&b2).unwrap(), &ctx(), &p, NOW).unwrap();
+    let o = out.bundle().unwrap();
+    assert_eq!(o["type"], "searchset");
+    assert!(o.get("id").is_none() && o.get("timestamp").is_none(), "{o}");
+    // A meta that is not an object cannot hold the tag: it is replaced by one that does.
+    let mut b3: Value = serde_json::from_slice(&bundle(vec![
+        doc("a", "A03-2", "2026-01-01"),
+        doc("n", "B02-2", "2026-01-01"),
+    ]))
+    .unwrap();
+    b3["meta"] = json!({"security": {"code": "X"}});
+    let out = minimise(&serde_json::to_vec(&b3).unwrap(), &ctx(), &p, NOW).unwrap();
+    assert_eq!(bundle_tags(&out), ["REDACTED"]);
+}
+
+#[test]
+fn earlier_pages_ids_are_withheld_and_retracted() {
+    let p = Policy::default_policy();
+    let earlier = vec!["a".to_string(), "gone".to_string()];
+    let input = bundle(vec![
+        doc("a", "A03-2", "2026-01-01"),
+        doc("b", "A03-2", "2026-01-02"),
+    ]);
+    let opts = Options {
+        patient: None,
+        earlier_ids: &earlier,
+    };
+    let out = minimise_with(&input, &ctx(), &p, NOW, &opts).unwrap();
+    assert_eq!(reasons_of(&out), [Reason::DuplicateId]);
+    assert_eq!(out.withheld[0].id, "a");
+    assert_eq!(out.retract, ["a"]);
+    assert_eq!(out.stats.returned, 1);
+    // Without earlier ids, both are shown and nothing is retracted.
+    let out = minimise(&input, &ctx(), &p, NOW).unwrap();
+    assert!(out.withheld.is_empty() && out.retract.is_empty());
+}
