@@ -1302,3 +1302,62 @@ fn earlier_pages_ids_are_withheld_and_retracted() {
     let out = minimise(&input, &ctx(), &p, NOW).unwrap();
     assert!(out.withheld.is_empty() && out.retract.is_empty());
 }
+
+#[test]
+fn a_contained_subject_is_exactly_one_patient() {
+    let p = Policy::default_policy();
+    let fnr = |who: &str| json!([{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": who}]);
+    let with = |contained: Value| {
+        move |d: &mut Value| {
+            d["subject"] = json!({"reference": "#p"});
+            d["contained"] = contained;
+        }
+    };
+    case(
+        "one contained Patient",
+        with(json!([{"resourceType": "Patient", "id": "p", "identifier": fnr(&patient())}])),
+        &ctx(),
+        &p,
+        None,
+    );
+    case(
+        "two contained Patients share the local id",
+        with(json!([
+            {"resourceType": "Patient", "id": "p", "identifier": fnr(&patient())},
+            {"resourceType": "Patient", "id": "p", "identifier": fnr(&patient())}
+        ])),
+        &ctx(),
+        &p,
+        Some(Reason::SubjectUnknown),
+    );
+    case(
+        "the local id names an Organization",
+        with(json!([{"resourceType": "Organization", "id": "p", "identifier": fnr(&patient())}])),
+        &ctx(),
+        &p,
+        Some(Reason::SubjectUnknown),
+    );
+    case(
+        "no contained resource has the local id",
+        with(json!([{"resourceType": "Patient", "id": "q", "identifier": fnr(&patient())}])),
+        &ctx(),
+        &p,
+        Some(Reason::SubjectUnknown),
+    );
+    case(
+        "the contained Patient has no national id",
+        with(
+            json!([{"resourceType": "Patient", "id": "p", "identifier": [{"system": "urn:oid:1.2.3", "value": "x"}]}]),
+        ),
+        &ctx(),
+        &p,
+        Some(Reason::SubjectUnknown),
+    );
+    case(
+        "the contained Patient is someone else",
+        with(json!([{"resourceType": "Patient", "id": "p", "identifier": fnr(&synthetic_fnr(2))}])),
+        &ctx(),
+        &p,
+        Some(Reason::OtherPatient),
+    );
+}
