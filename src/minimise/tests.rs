@@ -1361,3 +1361,23 @@ fn a_contained_subject_is_exactly_one_patient() {
         Some(Reason::OtherPatient),
     );
 }
+
+#[test]
+fn a_shared_id_withholds_every_entry_as_duplicate_unless_a_leak() {
+    // Whatever else is wrong with an entry (a kind the policy does not allow, a superseded
+    // status), an id it shares is the reason reported: none of them is trusted.
+    let mut superseded = doc("d1", "A03-2", "2026-01-10");
+    superseded["status"] = json!("superseded");
+    let out = run(
+        vec![
+            doc("d1", "A03-2", "2026-01-10"),
+            doc("d1", "B02-2", "2026-01-10"),
+            superseded,
+        ],
+        &ctx(),
+        &Policy::default_policy(),
+    );
+    assert_eq!(reasons_of(&out), [Reason::DuplicateId; 3]);
+    assert_eq!(out.stats.by_reason["DUPLICATE_ID"], 3);
+    assert_eq!(out.leaks, 0);
+}
