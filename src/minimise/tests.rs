@@ -1381,3 +1381,34 @@ fn a_shared_id_withholds_every_entry_as_duplicate_unless_a_leak() {
     assert_eq!(out.stats.by_reason["DUPLICATE_ID"], 3);
     assert_eq!(out.leaks, 0);
 }
+
+#[test]
+fn a_nested_modifier_extension_withholds_and_a_stray_resource_type_is_dropped() {
+    let p = Policy::default_policy();
+    // FHIR forbids ignoring a modifierExtension wherever it is: in a backbone element of the
+    // resource, or in a contained resource that is kept.
+    case(
+        "modifierExtension in content",
+        |d| d["content"][0]["modifierExtension"] = json!([{"url": "x", "valueBoolean": true}]),
+        &ctx(),
+        &p,
+        Some(Reason::ModifierExtension),
+    );
+    case(
+        "modifierExtension in a kept contained resource",
+        |d| d["contained"][0]["modifierExtension"] = json!([{"url": "x", "valueBoolean": true}]),
+        &ctx(),
+        &p,
+        Some(Reason::ModifierExtension),
+    );
+    // `resourceType` is a member of resources only: inside an element it is something the
+    // shape does not have, dropped and counted, and the entry is shown.
+    let mut d = doc("d1", "A03-2", "2026-01-10");
+    d["content"][0]["attachment"]["resourceType"] = json!("Attachment");
+    let out = run(vec![d], &ctx(), &p);
+    assert!(out.withheld.is_empty(), "{:?}", out.withheld);
+    assert_eq!(out.stats.elements_removed, 1);
+    let r = &out.bundle().unwrap()["entry"][0]["resource"];
+    assert!(r["content"][0]["attachment"].get("resourceType").is_none());
+    assert_eq!(r["content"][0]["attachment"]["title"], "Epikrise");
+}
