@@ -1412,3 +1412,26 @@ fn a_nested_modifier_extension_withholds_and_a_stray_resource_type_is_dropped() 
     assert!(r["content"][0]["attachment"].get("resourceType").is_none());
     assert_eq!(r["content"][0]["attachment"]["title"], "Epikrise");
 }
+
+#[test]
+fn an_element_left_empty_is_dropped_and_counted() {
+    let p = Policy::default_policy();
+    let ext = json!([{"url": "https://example.org/x", "valueString": "y"}]);
+    // An object member whose every element is dropped: the extension and the then empty
+    // context, two elements.
+    let mut d = doc("d1", "A03-2", "2026-01-10");
+    d["context"] = json!({"extension": ext});
+    let out = run(vec![d], &ctx(), &p);
+    assert!(out.withheld.is_empty(), "{:?}", out.withheld);
+    assert_eq!(out.stats.elements_removed, 2);
+    let r = &out.bundle().unwrap()["entry"][0]["resource"];
+    assert!(r.get("context").is_none(), "{r}");
+    // An array item left empty: the extension and the item; the other item stays.
+    let mut d = doc("d1", "A03-2", "2026-01-10");
+    d["author"] = json!([{"reference": "#org1"}, {"extension": ext}]);
+    let out = run(vec![d], &ctx(), &p);
+    assert!(out.withheld.is_empty(), "{:?}", out.withheld);
+    assert_eq!(out.stats.elements_removed, 2);
+    let r = &out.bundle().unwrap()["entry"][0]["resource"];
+    assert_eq!(r["author"], json!([{"reference": "#org1"}]));
+}
