@@ -5,6 +5,7 @@ use super::*;
 use crate::policy::{document_group, SYSTEM_BLOCKS, SYSTEM_CONFIDENTIALITY, SYSTEM_DOCUMENT_TYPE};
 use crate::trust::tests::{sample, synthetic_fnr};
 use proptest::prelude::*;
+use std::borrow::Cow;
 
 /// 2026-06-15T00:00:00Z.
 const NOW: u64 = 1_781_481_600;
@@ -1434,4 +1435,57 @@ fn an_element_left_empty_is_dropped_and_counted() {
     assert_eq!(out.stats.elements_removed, 2);
     let r = &out.bundle().unwrap()["entry"][0]["resource"];
     assert_eq!(r["author"], json!([{"reference": "#org1"}]));
+}
+
+#[test]
+fn a_member_named_twice_is_found_among_many_and_escaped_names() {
+    // More than the 16 names NameSet keeps in place, then a repeat of an early and a late one.
+    let names: Vec<String> = (0..20).map(|i| format!("n{i}")).collect();
+    let mut set = bundle::NameSet::new();
+    for n in &names {
+        assert!(set.insert(&Cow::Borrowed(n.as_str())), "{n}");
+    }
+    for n in &names {
+        assert!(!set.insert(&Cow::Borrowed(n.as_str())), "{n} again");
+        assert!(!set.insert(&Cow::Owned(n.clone())), "{n} again, unescaped");
+    }
+    assert!(set.insert(&Cow::Owned("n20".to_string())));
+    // Through the list: a resource with many members repeating a late one, and one repeating
+    // a member under an escaped spelling.
+    let mut text = String::from(r#"{"resourceType":"DocumentReference""#);
+    for i in 0..20 {
+        text.push_str(&format!(r#","x{i}":1"#));
+    }
+    text.push_str(r#","x19":2}"#);
+    let mut d = doc("d1", "A03-2", "2026-01-10").to_string();
+    d.insert_str(
+        d.len() - 1,
+        &text[text.find(",\"x0").unwrap()..text.len() - 1],
+    );
+    let twice =
+        format!(r#"{{"resourceType":"Bundle","type":"searchset","entry":[{{"resource":{d}}}]}}"#);
+    let out = minimise(twice.as_bytes(), &ctx(), &Policy::default_policy(), NOW).unwrap();
+    assert_eq!(reasons_of(&out), [Reason::UnreadableElement]);
+    let mut e = doc("d1", "A03-2", "2026-01-10").to_string();
+    e.insert_str(e.len() - 1, r#","st\u0061tus":"current""#);
+    let escaped =
+        format!(r#"{{"resourceType":"Bundle","type":"searchset","entry":[{{"resource":{e}}}]}}"#);
+    let out = minimise(escaped.as_bytes(), &ctx(), &Policy::default_policy(), NOW).unwrap();
+    assert_eq!(reasons_of(&out), [Reason::UnreadableElement]);
+}
+
+#[test]
+fn a_modifier_extension_is_reported_before_the_policy() {
+    // The order a reviewer reads: whether the entry can be read at all comes before the
+    // policy, so a journal note with a modifierExtension is withheld for the extension.
+    case(
+        "journal note with a modifierExtension",
+        |d| {
+            *d = doc("d1", "B02-2", "2026-01-10");
+            d["modifierExtension"] = json!([{"url": "x", "valueBoolean": true}]);
+        },
+        &ctx(),
+        &Policy::default_policy(),
+        Some(Reason::ModifierExtension),
+    );
 }
