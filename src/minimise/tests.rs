@@ -1489,3 +1489,22 @@ fn a_modifier_extension_is_reported_before_the_policy() {
         Some(Reason::ModifierExtension),
     );
 }
+
+#[test]
+fn a_bundle_naming_entry_twice_is_refused_and_unknown_members_are_not() {
+    let one = serde_json::to_string(&doc("d1", "A03-2", "2026-01-10")).unwrap();
+    let twice = format!(
+        r#"{{"resourceType":"Bundle","type":"searchset","entry":[{{"resource":{one}}}],"entry":[]}}"#
+    );
+    let e = minimise(twice.as_bytes(), &ctx(), &Policy::default_policy(), NOW).unwrap_err();
+    assert_eq!(
+        (e.code(), e.path()),
+        (ErrorCode::MalformedJson, "bundle.entry")
+    );
+    // A member tillit does not read, after the entries, is no repeat.
+    let after = format!(
+        r#"{{"resourceType":"Bundle","type":"searchset","entry":[{{"resource":{one}}}],"x-vendor":1}}"#
+    );
+    let out = minimise(after.as_bytes(), &ctx(), &Policy::default_policy(), NOW).unwrap();
+    assert_eq!(out.stats.returned, 1);
+}
