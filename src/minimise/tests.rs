@@ -1508,3 +1508,32 @@ fn a_bundle_naming_entry_twice_is_refused_and_unknown_members_are_not() {
     let out = minimise(after.as_bytes(), &ctx(), &Policy::default_policy(), NOW).unwrap();
     assert_eq!(out.stats.returned, 1);
 }
+
+#[test]
+fn contained_patient_and_practitioner_role_are_kept_in_their_shapes() {
+    let mut d = doc("d1", "A03-2", "2026-01-10");
+    let fnr = json!([{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": patient()}]);
+    d["subject"] = json!({"reference": "#p"});
+    d["author"] = json!([{"reference": "#org1"}, {"reference": "#role"}]);
+    d["contained"] = json!([
+        {"resourceType": "Organization", "id": "org1", "name": "Testsykehuset HF"},
+        {"resourceType": "Patient", "id": "p", "identifier": fnr, "name": [{"text": "Kari"}]},
+        {"resourceType": "PractitionerRole", "id": "role", "organization": {"reference": "#org1"}}
+    ]);
+    let out = run(vec![d], &ctx(), &Policy::default_policy());
+    assert!(out.withheld.is_empty(), "{:?}", out.withheld);
+    let r = &out.bundle().unwrap()["entry"][0]["resource"];
+    let c = r["contained"].as_array().unwrap();
+    let of = |t: &str| c.iter().find(|x| x["resourceType"] == t).cloned();
+    // The Patient: its identifiers only (no name).
+    assert_eq!(
+        of("Patient"),
+        Some(json!({"resourceType": "Patient", "id": "p", "identifier": fnr}))
+    );
+    assert_eq!(
+        of("PractitionerRole"),
+        Some(
+            json!({"resourceType": "PractitionerRole", "id": "role", "organization": {"reference": "#org1"}})
+        )
+    );
+}
