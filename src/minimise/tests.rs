@@ -1537,3 +1537,18 @@ fn contained_patient_and_practitioner_role_are_kept_in_their_shapes() {
         )
     );
 }
+
+#[test]
+fn a_policy_path_cannot_go_below_contained_or_a_primitive() {
+    for path in ["contained.name", "contained.id", "status.value", "date.x"] {
+        let mut v = Policy::default_json();
+        v["fields"].as_array_mut().unwrap().push(json!(path));
+        assert!(Policy::from_json(&v).is_err(), "{path}");
+    }
+    let mut v = Policy::default_json();
+    v["fields"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("context.period.start"));
+    assert!(Policy::from_json(&v).is_ok());
+}
