@@ -1543,7 +1543,8 @@ fn a_policy_path_cannot_go_below_contained_or_a_primitive() {
     for path in ["contained.name", "contained.id", "status.value", "date.x"] {
         let mut v = Policy::default_json();
         v["fields"].as_array_mut().unwrap().push(json!(path));
-        assert!(Policy::from_json(&v).is_err(), "{path}");
+        let e = Policy::from_json(&v).unwrap_err();
+        assert!(e.rule().contains("goes below an element"), "{path}: {e}");
     }
     let mut v = Policy::default_json();
     v["fields"]
