@@ -1,6 +1,7 @@
-//! The audit-log reader (NDJSON with torn lines), chain and format verification: never panic; a
-//! torn tail is only ever at the end; the streaming verifier agrees with itself record by record;
-//! the bytes read in chunks (as a log is opened) give what they give read whole.
+//! The audit-log reader (NDJSON with torn lines), chain and format verification: never panic;
+//! one record per complete line and a torn tail only ever at the end; the streaming verifier
+//! agrees with itself record by record; the bytes read in chunks (as a log is opened) give what
+//! they give read whole.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use tillit::audit::chain::{read_ndjson, verify, NdjsonStream};
@@ -23,14 +24,27 @@ fuzz_target!(|data: &[u8]| {
         _ => panic!("read whole and read in chunks of {size} disagree"),
     }
     if let Ok(r) = whole {
-        if let Some(at) = r.torn_at {
-            assert!(at <= data.len());
+        // Every record is one complete line before the torn tail; the torn tail, if any, is one
+        // line: no newline in it, or only its last byte (an unparsable last line).
+        let at = r.torn_at.unwrap_or(data.len());
+        assert!(at <= data.len());
+        let (complete, tail) = data.split_at(at);
+        assert!(
+            complete.is_empty() || complete.ends_with(b"\n"),
+            "records end at a line end"
+        );
+        let lines = |b: &[u8]| b.iter().filter(|c| **c == b'\n').count();
+        assert_eq!(
+            lines(complete),
+            r.records.len(),
+            "one record per complete line"
+        );
+        if r.torn_at.is_some() {
+            assert!(!tail.is_empty(), "a torn tail holds something");
+            let n = lines(tail);
             assert!(
-                !data[at..]
-                    .iter()
-                    .take(data.len() - at - 1)
-                    .any(|b| *b == b'\n')
-                    || data[at..].ends_with(b"\n")
+                n == 0 || (n == 1 && tail.ends_with(b"\n")),
+                "only the last line may be torn"
             );
         }
         let chain_ok = verify(&r.records).ok;

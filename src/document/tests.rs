@@ -366,6 +366,12 @@ fn kith_in_cda_is_data_not_displayable() {
         "<html xmlns=\"http://www.w3.org/1999/xhtml\"><script>alert(1)</script></html>",
         "<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>",
         "<x:html xmlns:x=\"http://www.w3.org/1999/xhtml\"/>",
+        // Either sign is enough: the name without the namespace, the namespace without the
+        // name (a browser sniffing the bytes, or an XHTML body element, would still run it).
+        "<html><script>alert(1)</script></html>",
+        "<SVG onload=\"alert(1)\"/>",
+        "<body xmlns=\"http://www.w3.org/1999/xhtml\"><script>alert(1)</script></body>",
+        "<x:g xmlns:x=\"http://www.w3.org/2000/svg\"/>",
     ] {
         let cda = wrap(
             "mediaType=\"application/xml\" representation=\"B64\"",

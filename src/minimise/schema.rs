@@ -380,14 +380,6 @@ impl Selection {
         }
     }
 
-    /// Whether member `name` is kept (at this level).
-    pub fn keeps(&self, name: &str) -> bool {
-        match self {
-            Selection::Whole => name != "extension",
-            Selection::Members(list) => list.iter().any(|(m, _)| m.name == name),
-        }
-    }
-
     /// The selection of DocumentReference that `paths` (dotted, e.g. `content.attachment.title`)
     /// name. An error names the index of the first path that is not in the shapes above.
     pub fn from_paths(paths: &[String]) -> Result<Selection, (usize, &'static str)> {

@@ -5,6 +5,7 @@ use super::*;
 use crate::policy::{document_group, SYSTEM_BLOCKS, SYSTEM_CONFIDENTIALITY, SYSTEM_DOCUMENT_TYPE};
 use crate::trust::tests::{sample, synthetic_fnr};
 use proptest::prelude::*;
+use std::borrow::Cow;
 
 /// 2026-06-15T00:00:00Z.
 const NOW: u64 = 1_781_481_600;
@@ -948,4 +949,607 @@ fn a_shared_id_does_not_hide_a_leak() {
     let reasons: Vec<Reason> = out.withheld.iter().map(|w| w.reason).collect();
     assert_eq!(reasons, [Reason::DuplicateId, Reason::OtherPatient]);
     assert_eq!(out.leaks, 1);
+}
+
+/// The withheld entries' reasons, in order.
+fn reasons_of(out: &Outcome) -> Vec<Reason> {
+    out.withheld.iter().map(|w| w.reason).collect()
+}
+
+/// The codes of the output Bundle's `meta.security` tags.
+fn bundle_tags(out: &Outcome) -> Vec<String> {
+    out.bundle().unwrap()["meta"]["security"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|t| t["code"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn max_age_narrows_a_kinds_window_and_never_widens_it() {
+    // maxAgeYears (10) wider than the lab window (1 y): a two-year-old lab result stays out.
+    case(
+        "lab beyond its own window under a wider maxAgeYears",
+        |d| *d = doc("d1", "C01-2", "2024-06-01"),
+        &ctx(),
+        &policy_with(|v| v["maxAgeYears"] = json!(10)),
+        Some(Reason::OutsideWindow),
+    );
+    // maxAgeYears (2) narrower than the radiology window (5 y): a three-year-old image is out,
+    // a one-year-old one in.
+    let narrow = policy_with(|v| v["maxAgeYears"] = json!(2));
+    case(
+        "radiology beyond a narrower maxAgeYears",
+        |d| *d = doc("d1", "E01-2", "2023-06-01"),
+        &ctx(),
+        &narrow,
+        Some(Reason::OutsideWindow),
+    );
+    case(
+        "radiology within a narrower maxAgeYears",
+        |d| *d = doc("d1", "E01-2", "2025-06-01"),
+        &ctx(),
+        &narrow,
+        None,
+    );
+    // An undated summary: no window applies by default, so it is shown; under maxAgeYears it
+    // cannot be placed, and is withheld as undated.
+    let undated = |d: &mut Value| {
+        d.as_object_mut().unwrap().remove("date");
+        d["content"][0]["attachment"]
+            .as_object_mut()
+            .unwrap()
+            .remove("creation");
+    };
+    case(
+        "undated summary, no window",
+        undated,
+        &ctx(),
+        &Policy::default_policy(),
+        None,
+    );
+    case(
+        "undated summary under maxAgeYears",
+        undated,
+        &ctx(),
+        &policy_with(|v| v["maxAgeYears"] = json!(10)),
+        Some(Reason::Undated),
+    );
+}
+
+#[test]
+fn every_9602_code_of_type_and_category_must_name_one_kind() {
+    let c = ctx();
+    let p = Policy::default_policy();
+    case(
+        "mixed categories: the type's group and another",
+        |d| {
+            d["category"] = json!([{"coding": [
+                {"system": SYSTEM_DOCUMENT_TYPE, "code": "A00-1"},
+                {"system": SYSTEM_DOCUMENT_TYPE, "code": "B00-1"}
+            ]}])
+        },
+        &c,
+        &p,
+        Some(Reason::AmbiguousType),
+    );
+    case(
+        "a second category naming another group",
+        |d| {
+            d["category"] = json!([
+                {"coding": [{"system": SYSTEM_DOCUMENT_TYPE, "code": "A00-1"}]},
+                {"coding": [{"system": SYSTEM_DOCUMENT_TYPE, "code": "B00-1"}]}
+            ])
+        },
+        &c,
+        &p,
+        Some(Reason::AmbiguousType),
+    );
+    case(
+        "two type codes",
+        |d| {
+            d["type"]["coding"] = json!([
+                {"system": SYSTEM_DOCUMENT_TYPE, "code": "A03-2"},
+                {"system": SYSTEM_DOCUMENT_TYPE, "code": "A13-2"}
+            ])
+        },
+        &c,
+        &p,
+        Some(Reason::AmbiguousType),
+    );
+    case(
+        "the same type code twice is one kind",
+        |d| {
+            d["type"]["coding"] = json!([
+                {"system": SYSTEM_DOCUMENT_TYPE, "code": "A03-2"},
+                {"system": SYSTEM_DOCUMENT_TYPE, "code": "A03-2"}
+            ])
+        },
+        &c,
+        &p,
+        None,
+    );
+    case(
+        "no category: the type alone names the kind",
+        |d| {
+            d.as_object_mut().unwrap().remove("category");
+        },
+        &c,
+        &p,
+        None,
+    );
+    case(
+        "a category in another system does not count",
+        |d| d["category"][0]["coding"][0]["system"] = json!("http://loinc.org"),
+        &c,
+        &p,
+        None,
+    );
+    // A journal note (not an allowed kind) dressed with a malformed 9602 coding first and no
+    // category: the malformed coding withholds it; it never becomes the type.
+    for first in [
+        json!({"system": SYSTEM_DOCUMENT_TYPE, "code": "A03"}),
+        json!({"system": SYSTEM_DOCUMENT_TYPE}),
+    ] {
+        case(
+            "a malformed 9602 coding first",
+            |d| {
+                *d = doc("d1", "B02-2", "2026-01-01");
+                d.as_object_mut().unwrap().remove("category");
+                d["type"]["coding"] =
+                    json!([first, {"system": SYSTEM_DOCUMENT_TYPE, "code": "B02-2"}]);
+            },
+            &c,
+            &p,
+            Some(Reason::UnreadableElement),
+        );
+    }
+    case(
+        "a malformed 9602 category",
+        |d| d["category"][0]["coding"][0]["code"] = json!("A00"),
+        &c,
+        &p,
+        Some(Reason::UnreadableElement),
+    );
+    case(
+        "a 9602 coding without system is not read as 9602",
+        |d| {
+            d["type"]["coding"] = json!([
+                {"code": "B02-2"},
+                {"system": SYSTEM_DOCUMENT_TYPE, "code": "A03-2"}
+            ])
+        },
+        &c,
+        &p,
+        None,
+    );
+}
+
+#[test]
+fn view_limits_are_subsetted_and_security_reasons_redacted() {
+    let p = Policy::default_policy();
+    let mut undated = doc("u", "C01-2", "2026-01-01");
+    undated.as_object_mut().unwrap().remove("date");
+    undated["content"][0]["attachment"]
+        .as_object_mut()
+        .unwrap()
+        .remove("creation");
+    let old = doc("o", "C01-2", "2020-01-01");
+    let kept = doc("k", "A03-2", "2026-01-01");
+    // Only view limits of the organisation: SUBSETTED, never REDACTED.
+    let out = run(vec![kept.clone(), undated, old], &ctx(), &p);
+    assert_eq!(reasons_of(&out), [Reason::Undated, Reason::OutsideWindow]);
+    assert_eq!(bundle_tags(&out), ["SUBSETTED"]);
+    let out = run(
+        vec![kept.clone(), doc("k2", "A03-2", "2026-01-02")],
+        &ctx(),
+        &policy_with(|v| v["maxEntries"] = json!(1)),
+    );
+    assert_eq!(reasons_of(&out), [Reason::CountLimit]);
+    assert_eq!(bundle_tags(&out), ["SUBSETTED"]);
+    // Only a security reason: REDACTED, never SUBSETTED.
+    let out = run(
+        vec![kept.clone(), doc("n", "B02-2", "2026-01-01")],
+        &ctx(),
+        &p,
+    );
+    assert_eq!(reasons_of(&out), [Reason::TypeNotAllowed]);
+    assert_eq!(bundle_tags(&out), ["REDACTED"]);
+    // Nothing withheld, nothing removed: no tag.
+    let out = run(vec![kept], &ctx(), &p);
+    assert!(out.withheld.is_empty());
+    assert_eq!(bundle_tags(&out), Vec::<String>::new());
+    for r in [Reason::OutsideWindow, Reason::Undated, Reason::CountLimit] {
+        assert!(!r.is_security(), "{r:?}");
+    }
+    for r in [
+        Reason::NotDocumentReference,
+        Reason::MalformedEntry,
+        Reason::DuplicateId,
+        Reason::SubjectUnknown,
+        Reason::OtherPatient,
+        Reason::NotCurrent,
+        Reason::TypeUnknown,
+        Reason::TypeNotAllowed,
+        Reason::PatientBlock,
+        Reason::Confidentiality,
+        Reason::PurposeRule,
+        Reason::UnreadableLabel,
+        Reason::UnreadableElement,
+        Reason::AmbiguousType,
+        Reason::SubjectMismatch,
+        Reason::ModifierExtension,
+    ] {
+        assert!(r.is_security(), "{r:?}");
+    }
+}
+
+#[test]
+fn stats_carry_the_servers_total_as_given() {
+    let p = Policy::default_policy();
+    let mut b: Value =
+        serde_json::from_slice(&bundle(vec![doc("a", "A03-2", "2026-01-01")])).unwrap();
+    b["total"] = json!(17);
+    let out = minimise(&serde_json::to_vec(&b).unwrap(), &ctx(), &p, NOW).unwrap();
+    assert_eq!(out.stats.server_total, Some(17));
+    assert_eq!((out.stats.input, out.stats.returned), (1, 1));
+    // The output's total is what it returns, never the server's.
+    assert_eq!(out.bundle().unwrap()["total"], 1);
+    b.as_object_mut().unwrap().remove("total");
+    let out = minimise(&serde_json::to_vec(&b).unwrap(), &ctx(), &p, NOW).unwrap();
+    assert_eq!(out.stats.server_total, None);
+}
+
+#[test]
+fn fhir_ids_of_letters_digits_dashes_and_dots_up_to_64_are_shown() {
+    let p = Policy::default_policy();
+    for id in ["a-b.c", "-", ".", "0", &"a".repeat(64), "A.1-z"] {
+        case(id, |d| d["id"] = json!(id), &ctx(), &p, None);
+    }
+    for id in ["", "a_b", "a b", "a/b", "æ", &"a".repeat(65)] {
+        case(
+            id,
+            |d| d["id"] = json!(id),
+            &ctx(),
+            &p,
+            Some(Reason::MalformedEntry),
+        );
+    }
+}
+
+#[test]
+fn max_input_bytes_is_the_largest_input_read() {
+    let input = bundle(vec![doc("a", "A03-2", "2026-01-01")]);
+    let n = input.len();
+    let at = policy_with(|v| v["limits"]["maxInputBytes"] = json!(n));
+    assert_eq!(
+        minimise(&input, &ctx(), &at, NOW).unwrap().stats.returned,
+        1
+    );
+    let below = policy_with(|v| v["limits"]["maxInputBytes"] = json!(n - 1));
+    assert_eq!(
+        minimise(&input, &ctx(), &below, NOW).unwrap_err().code(),
+        ErrorCode::InputTooLarge
+    );
+}
+
+#[test]
+fn the_bundles_own_members_are_carried_over_and_tagged_once() {
+    let p = Policy::default_policy();
+    let mut b: Value = serde_json::from_slice(&bundle(vec![
+        doc("a", "A03-2", "2026-01-01"),
+        doc("n", "B02-2", "2026-01-01"),
+    ]))
+    .unwrap();
+    b["id"] = json!("search-1");
+    b["timestamp"] = json!("2026-06-14T10:00:00Z");
+    b["link"] = json!([{"relation": "self", "url": "https://pjd.example/R4/fhir/DocumentReference?_page=1"}]);
+    b["meta"] = json!({"lastUpdated": "2026-06-14T10:00:00Z", "security": [
+        {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "REDACTED"},
+        {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "HTEST"}
+    ]});
+    let out = minimise(&serde_json::to_vec(&b).unwrap(), &ctx(), &p, NOW).unwrap();
+    let o = out.bundle().unwrap();
+    for k in ["id", "timestamp", "link"] {
+        assert_eq!(o[k], b[k], "{k}");
+    }
+    assert_eq!(o["type"], "searchset");
+    assert_eq!(o["meta"]["lastUpdated"], b["meta"]["lastUpdated"]);
+    // The server's tags stay; REDACTED (a withheld journal note) is there once.
+    assert_eq!(bundle_tags(&out), ["REDACTED", "HTEST"]);
+    // A Bundle without type, with null members: the type is searchset, nulls are not carried.
+    let mut b2: Value =
+        serde_json::from_slice(&bundle(vec![doc("a", "A03-2", "2026-01-01")])).unwrap();
+    let m = b2.as_object_mut().unwrap();
+    m.remove("type");
+    m.insert("id".into(), Value::Null);
+    m.insert("timestamp".into(), Value::Null);
+    let out = minimise(&serde_json::to_vec(&b2).unwrap(), &ctx(), &p, NOW).unwrap();
+    let o = out.bundle().unwrap();
+    assert_eq!(o["type"], "searchset");
+    assert!(o.get("id").is_none() && o.get("timestamp").is_none(), "{o}");
+    // A meta that is not an object cannot hold the tag: it is replaced by one that does.
+    let mut b3: Value = serde_json::from_slice(&bundle(vec![
+        doc("a", "A03-2", "2026-01-01"),
+        doc("n", "B02-2", "2026-01-01"),
+    ]))
+    .unwrap();
+    b3["meta"] = json!({"security": {"code": "X"}});
+    let out = minimise(&serde_json::to_vec(&b3).unwrap(), &ctx(), &p, NOW).unwrap();
+    assert_eq!(bundle_tags(&out), ["REDACTED"]);
+}
+
+#[test]
+fn earlier_pages_ids_are_withheld_and_retracted() {
+    let p = Policy::default_policy();
+    let earlier = vec!["a".to_string(), "gone".to_string()];
+    let input = bundle(vec![
+        doc("a", "A03-2", "2026-01-01"),
+        doc("b", "A03-2", "2026-01-02"),
+    ]);
+    let opts = Options {
+        patient: None,
+        earlier_ids: &earlier,
+    };
+    let out = minimise_with(&input, &ctx(), &p, NOW, &opts).unwrap();
+    assert_eq!(reasons_of(&out), [Reason::DuplicateId]);
+    assert_eq!(out.withheld[0].id, "a");
+    assert_eq!(out.retract, ["a"]);
+    assert_eq!(out.stats.returned, 1);
+    // Without earlier ids, both are shown and nothing is retracted.
+    let out = minimise(&input, &ctx(), &p, NOW).unwrap();
+    assert!(out.withheld.is_empty() && out.retract.is_empty());
+}
+
+#[test]
+fn a_contained_subject_is_exactly_one_patient() {
+    let p = Policy::default_policy();
+    let fnr = |who: &str| json!([{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": who}]);
+    let with = |contained: Value| {
+        move |d: &mut Value| {
+            d["subject"] = json!({"reference": "#p"});
+            d["contained"] = contained;
+        }
+    };
+    case(
+        "one contained Patient",
+        with(json!([{"resourceType": "Patient", "id": "p", "identifier": fnr(&patient())}])),
+        &ctx(),
+        &p,
+        None,
+    );
+    case(
+        "two contained Patients share the local id",
+        with(json!([
+            {"resourceType": "Patient", "id": "p", "identifier": fnr(&patient())},
+            {"resourceType": "Patient", "id": "p", "identifier": fnr(&patient())}
+        ])),
+        &ctx(),
+        &p,
+        Some(Reason::SubjectUnknown),
+    );
+    case(
+        "the local id names an Organization",
+        with(json!([{"resourceType": "Organization", "id": "p", "identifier": fnr(&patient())}])),
+        &ctx(),
+        &p,
+        Some(Reason::SubjectUnknown),
+    );
+    case(
+        "no contained resource has the local id",
+        with(json!([{"resourceType": "Patient", "id": "q", "identifier": fnr(&patient())}])),
+        &ctx(),
+        &p,
+        Some(Reason::SubjectUnknown),
+    );
+    case(
+        "the contained Patient has no national id",
+        with(
+            json!([{"resourceType": "Patient", "id": "p", "identifier": [{"system": "urn:oid:1.2.3", "value": "x"}]}]),
+        ),
+        &ctx(),
+        &p,
+        Some(Reason::SubjectUnknown),
+    );
+    case(
+        "the contained Patient is someone else",
+        with(json!([{"resourceType": "Patient", "id": "p", "identifier": fnr(&synthetic_fnr(2))}])),
+        &ctx(),
+        &p,
+        Some(Reason::OtherPatient),
+    );
+}
+
+#[test]
+fn a_shared_id_withholds_every_entry_as_duplicate_unless_a_leak() {
+    // Whatever else is wrong with an entry (a kind the policy does not allow, a superseded
+    // status), an id it shares is the reason reported: none of them is trusted.
+    let mut superseded = doc("d1", "A03-2", "2026-01-10");
+    superseded["status"] = json!("superseded");
+    let out = run(
+        vec![
+            doc("d1", "A03-2", "2026-01-10"),
+            doc("d1", "B02-2", "2026-01-10"),
+            superseded,
+        ],
+        &ctx(),
+        &Policy::default_policy(),
+    );
+    assert_eq!(reasons_of(&out), [Reason::DuplicateId; 3]);
+    assert_eq!(out.stats.by_reason["DUPLICATE_ID"], 3);
+    assert_eq!(out.leaks, 0);
+}
+
+#[test]
+fn a_nested_modifier_extension_withholds_and_a_stray_resource_type_is_dropped() {
+    let p = Policy::default_policy();
+    // FHIR forbids ignoring a modifierExtension wherever it is: in a backbone element of the
+    // resource, or in a contained resource that is kept.
+    case(
+        "modifierExtension in content",
+        |d| d["content"][0]["modifierExtension"] = json!([{"url": "x", "valueBoolean": true}]),
+        &ctx(),
+        &p,
+        Some(Reason::ModifierExtension),
+    );
+    case(
+        "modifierExtension in a kept contained resource",
+        |d| d["contained"][0]["modifierExtension"] = json!([{"url": "x", "valueBoolean": true}]),
+        &ctx(),
+        &p,
+        Some(Reason::ModifierExtension),
+    );
+    // `resourceType` is a member of resources only: inside an element it is something the
+    // shape does not have, dropped and counted, and the entry is shown.
+    let mut d = doc("d1", "A03-2", "2026-01-10");
+    d["content"][0]["attachment"]["resourceType"] = json!("Attachment");
+    let out = run(vec![d], &ctx(), &p);
+    assert!(out.withheld.is_empty(), "{:?}", out.withheld);
+    assert_eq!(out.stats.elements_removed, 1);
+    let r = &out.bundle().unwrap()["entry"][0]["resource"];
+    assert!(r["content"][0]["attachment"].get("resourceType").is_none());
+    assert_eq!(r["content"][0]["attachment"]["title"], "Epikrise");
+}
+
+#[test]
+fn an_element_left_empty_is_dropped_and_counted() {
+    let p = Policy::default_policy();
+    let ext = json!([{"url": "https://example.org/x", "valueString": "y"}]);
+    // An object member whose every element is dropped: the extension and the then empty
+    // context, two elements.
+    let mut d = doc("d1", "A03-2", "2026-01-10");
+    d["context"] = json!({"extension": ext});
+    let out = run(vec![d], &ctx(), &p);
+    assert!(out.withheld.is_empty(), "{:?}", out.withheld);
+    assert_eq!(out.stats.elements_removed, 2);
+    let r = &out.bundle().unwrap()["entry"][0]["resource"];
+    assert!(r.get("context").is_none(), "{r}");
+    // An array item left empty: the extension and the item; the other item stays.
+    let mut d = doc("d1", "A03-2", "2026-01-10");
+    d["author"] = json!([{"reference": "#org1"}, {"extension": ext}]);
+    let out = run(vec![d], &ctx(), &p);
+    assert!(out.withheld.is_empty(), "{:?}", out.withheld);
+    assert_eq!(out.stats.elements_removed, 2);
+    let r = &out.bundle().unwrap()["entry"][0]["resource"];
+    assert_eq!(r["author"], json!([{"reference": "#org1"}]));
+}
+
+#[test]
+fn a_member_named_twice_is_found_among_many_and_escaped_names() {
+    // More than the 16 names NameSet keeps in place, then a repeat of an early and a late one.
+    let names: Vec<String> = (0..20).map(|i| format!("n{i}")).collect();
+    let mut set = bundle::NameSet::new();
+    for n in &names {
+        assert!(set.insert(&Cow::Borrowed(n.as_str())), "{n}");
+    }
+    for n in &names {
+        assert!(!set.insert(&Cow::Borrowed(n.as_str())), "{n} again");
+        assert!(!set.insert(&Cow::Owned(n.clone())), "{n} again, unescaped");
+    }
+    assert!(set.insert(&Cow::Owned("n20".to_string())));
+    // Through the list: a resource with many members repeating a late one, and one repeating
+    // a member under an escaped spelling.
+    let mut text = String::from(r#"{"resourceType":"DocumentReference""#);
+    for i in 0..20 {
+        text.push_str(&format!(r#","x{i}":1"#));
+    }
+    text.push_str(r#","x19":2}"#);
+    let mut d = doc("d1", "A03-2", "2026-01-10").to_string();
+    d.insert_str(
+        d.len() - 1,
+        &text[text.find(",\"x0").unwrap()..text.len() - 1],
+    );
+    let twice =
+        format!(r#"{{"resourceType":"Bundle","type":"searchset","entry":[{{"resource":{d}}}]}}"#);
+    let out = minimise(twice.as_bytes(), &ctx(), &Policy::default_policy(), NOW).unwrap();
+    assert_eq!(reasons_of(&out), [Reason::UnreadableElement]);
+    let mut e = doc("d1", "A03-2", "2026-01-10").to_string();
+    e.insert_str(e.len() - 1, r#","st\u0061tus":"current""#);
+    let escaped =
+        format!(r#"{{"resourceType":"Bundle","type":"searchset","entry":[{{"resource":{e}}}]}}"#);
+    let out = minimise(escaped.as_bytes(), &ctx(), &Policy::default_policy(), NOW).unwrap();
+    assert_eq!(reasons_of(&out), [Reason::UnreadableElement]);
+}
+
+#[test]
+fn a_modifier_extension_is_reported_before_the_policy() {
+    // The order a reviewer reads: whether the entry can be read at all comes before the
+    // policy, so a journal note with a modifierExtension is withheld for the extension.
+    case(
+        "journal note with a modifierExtension",
+        |d| {
+            *d = doc("d1", "B02-2", "2026-01-10");
+            d["modifierExtension"] = json!([{"url": "x", "valueBoolean": true}]);
+        },
+        &ctx(),
+        &Policy::default_policy(),
+        Some(Reason::ModifierExtension),
+    );
+}
+
+#[test]
+fn a_bundle_naming_entry_twice_is_refused_and_unknown_members_are_not() {
+    let one = serde_json::to_string(&doc("d1", "A03-2", "2026-01-10")).unwrap();
+    let twice = format!(
+        r#"{{"resourceType":"Bundle","type":"searchset","entry":[{{"resource":{one}}}],"entry":[]}}"#
+    );
+    let e = minimise(twice.as_bytes(), &ctx(), &Policy::default_policy(), NOW).unwrap_err();
+    assert_eq!(
+        (e.code(), e.path()),
+        (ErrorCode::MalformedJson, "bundle.entry")
+    );
+    // A member tillit does not read, after the entries, is no repeat.
+    let after = format!(
+        r#"{{"resourceType":"Bundle","type":"searchset","entry":[{{"resource":{one}}}],"x-vendor":1}}"#
+    );
+    let out = minimise(after.as_bytes(), &ctx(), &Policy::default_policy(), NOW).unwrap();
+    assert_eq!(out.stats.returned, 1);
+}
+
+#[test]
+fn contained_patient_and_practitioner_role_are_kept_in_their_shapes() {
+    let mut d = doc("d1", "A03-2", "2026-01-10");
+    let fnr = json!([{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": patient()}]);
+    d["subject"] = json!({"reference": "#p"});
+    d["author"] = json!([{"reference": "#org1"}, {"reference": "#role"}]);
+    d["contained"] = json!([
+        {"resourceType": "Organization", "id": "org1", "name": "Testsykehuset HF"},
+        {"resourceType": "Patient", "id": "p", "identifier": fnr, "name": [{"text": "Kari"}]},
+        {"resourceType": "PractitionerRole", "id": "role", "organization": {"reference": "#org1"}}
+    ]);
+    let out = run(vec![d], &ctx(), &Policy::default_policy());
+    assert!(out.withheld.is_empty(), "{:?}", out.withheld);
+    let r = &out.bundle().unwrap()["entry"][0]["resource"];
+    let c = r["contained"].as_array().unwrap();
+    let of = |t: &str| c.iter().find(|x| x["resourceType"] == t).cloned();
+    // The Patient: its identifiers only (no name).
+    assert_eq!(
+        of("Patient"),
+        Some(json!({"resourceType": "Patient", "id": "p", "identifier": fnr}))
+    );
+    assert_eq!(
+        of("PractitionerRole"),
+        Some(
+            json!({"resourceType": "PractitionerRole", "id": "role", "organization": {"reference": "#org1"}})
+        )
+    );
+}
+
+#[test]
+fn a_policy_path_cannot_go_below_contained_or_a_primitive() {
+    for path in ["contained.name", "contained.id", "status.value", "date.x"] {
+        let mut v = Policy::default_json();
+        v["fields"].as_array_mut().unwrap().push(json!(path));
+        let e = Policy::from_json(&v).unwrap_err();
+        assert!(e.rule().contains("goes below an element"), "{path}: {e}");
+    }
+    let mut v = Policy::default_json();
+    v["fields"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("context.period.start"));
+    assert!(Policy::from_json(&v).is_ok());
 }

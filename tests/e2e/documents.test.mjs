@@ -69,18 +69,19 @@ for (const [who, path, list] of [['EHR', '/ehr/', listAsClinician], ['citizen', 
 
 test('EHR: a document cut short or about another patient is refused with its code', async () => {
   for (const [fault, code] of [['doc-no-eof', 'INCOMPLETE_DOCUMENT'], ['truncated', 'INCOMPLETE_DOCUMENT'], ['doc-other-patient', 'DOCUMENT_WITHHELD']]) {
-    const { page } = await open(`/ehr/?docfault=${fault}`);
+    const { page, errors } = await open(`/ehr/?docfault=${fault}`);
     await listAsClinician(page);
     await page.click('[data-testid=documents] tbody tr button');
     await page.waitForSelector('[data-testid=refused]');
     assert.equal(await page.getAttribute('[data-testid=refused]', 'data-code'), code, fault);
     assert.equal(await page.$('[data-testid=pdf]'), null);
+    assert.deepEqual(errors, [], `${fault}: a refusal is shown, not thrown`);
     await page.close();
   }
 });
 
 test('the sandbox itself: HTML in a frame like the examples\' runs no script (the wall behind the core\'s)', async () => {
-  const { page } = await open('/ehr/');
+  const { page, errors } = await open('/ehr/');
   const frame = (sandboxed) => page.evaluate(async (sandboxed) => {
     window.__docScriptRan = 0;
     const url = URL.createObjectURL(new Blob(['<script>parent.__docScriptRan = 1; window.__docScriptRan = 1</script>'], { type: 'text/html' }));
@@ -97,5 +98,8 @@ test('the sandbox itself: HTML in a frame like the examples\' runs no script (th
   assert.equal(await frame(false), 1, 'the detection works: an unsandboxed same-origin blob runs the script');
   assert.equal(await frame(true), 0, 'the sandboxed frame runs none');
   assert.equal(await scriptRan(page), false);
+  // The one console error is Chromium's report of the sandbox blocking that script.
+  assert.equal(errors.length, 1, errors.join('\n'));
+  assert.match(errors[0], /^Blocked script execution in 'blob:.*' because the document's frame is sandboxed and the 'allow-scripts' permission is not set\.$/);
   await page.close();
 });

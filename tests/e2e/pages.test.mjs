@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { launch } from '../support/browser.mjs';
+import { launch, collectErrors } from '../support/browser.mjs';
 import { startEmulator, startPages } from '../../examples/demo.mjs';
 
 const SHOTS = fileURLToPath(new URL(process.env.TILLIT_UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots/' : '../../target/screenshots/', import.meta.url));
@@ -26,14 +26,8 @@ after(async () => {
 async function open(path) {
   const page = await context.newPage();
   await page.setViewportSize({ width: 1366, height: 900 });
-  // Every uncaught error and console error of a page fails its test (checked in each test),
-  // except Chromium's note on the 400 and 401 answers that carry a DPoP nonce challenge
-  // (RFC 9449 §8-9: the token endpoint's use_dpop_nonce, the resource's WWW-Authenticate),
-  // which the client answers by design.
-  const errors = [];
-  const nonceChallenge = /^Failed to load resource: the server responded with a status of 40[01] /;
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => m.type() === 'error' && !nonceChallenge.test(m.text()) && errors.push(m.text()));
+  // Every uncaught error and console error of a page fails its test (checked in each test).
+  const errors = collectErrors(page);
   await page.goto(`${pages.url}${path}`);
   await page.waitForFunction(() => window.demoReady === true);
   return { page, errors };

@@ -4,7 +4,7 @@
 // server's log (without personal data).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch } from '../support/browser.mjs';
+import { launch, collectErrors } from '../support/browser.mjs';
 import { startEmulator, startPages } from '../../examples/demo.mjs';
 
 let emu, pages, context;
@@ -22,13 +22,14 @@ after(async () => {
 
 async function open(path) {
   const page = await context.newPage();
+  const errors = collectErrors(page);
   await page.goto(`${pages.url}${path}`);
   await page.waitForFunction(() => window.demoReady === true);
-  return page;
+  return { page, errors };
 }
 
 test('the clinician flow signs through the checked signer, and the server logs each signature', async () => {
-  const page = await open('/ehr/');
+  const { page, errors } = await open('/ehr/');
   const patient = pages.cfg.patients[1].id;
   const from = pages.signerLog.length;
   await page.selectOption('#patient', patient);
@@ -40,10 +41,11 @@ test('the clinician flow signs through the checked signer, and the server logs e
   const jti = signed.find((l) => l.attested).jti;
   const ev = pages.auditLog.query({ patient }).find((e) => JSON.stringify(e).includes(`jti:${jti}`));
   assert.ok(ev, 'the access log has the signature');
+  assert.deepEqual(errors, []);
 });
 
 test('a script in the page posting a hand-made long-lived assertion is refused, and the refusal is logged', async () => {
-  const page = await open('/ehr/');
+  const { page, errors } = await open('/ehr/');
   const from = pages.signerLog.length;
   const answer = await page.evaluate(async ({ clientId, kid, issuer, patient, practitioner }) => {
     const b64u = (o) => btoa(JSON.stringify(o)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
@@ -79,4 +81,6 @@ test('a script in the page posting a hand-made long-lived assertion is refused, 
   for (const id of [pages.cfg.patients[0].id, pages.cfg.practitioner.identifier.id]) assert.ok(!text.includes(id));
   // Nothing was signed for it.
   assert.equal(pages.signerLog.slice(from).filter((l) => l.event === 'tillit.signer.signed').length, 0);
+  // The page's only error is Chromium's note on the refusal itself.
+  assert.deepEqual(errors, ['Failed to load resource: the server responded with a status of 403 (Forbidden)']);
 });

@@ -51,6 +51,12 @@ test('client_credentials: search and retrieve with exactly one nonce retry each;
   // Every request the emulator served carries an nhn-event-id the local log holds, with the attestation.
   const served = (await emu.log()).filter((l) => l.event_id);
   const local = new Set(auditLog.query().flatMap((e) => e.entity.filter((x) => x.type.code === 'XrequestId').map((x) => x.what.identifier.value)));
+  // The loop below checks something only if the emulator served this test's requests: every
+  // search page and the document the client fetched (status 200) must be among them.
+  const answered = calls.filter((c) => c.status === 200 && (c.path.endsWith('/_search') || c.path.endsWith('/document')));
+  assert.ok(answered.length >= 3, `${answered.length} resource requests answered`);
+  const servedIds = new Set(served.map((s) => s.event_id));
+  for (const c of answered) assert.ok(c.eventId && servedIds.has(c.eventId), `the emulator logged ${c.path} (${c.eventId})`);
   for (const s of served) {
     assert.ok(local.has(s.event_id), 'the source saw a request the consumer did not log');
     assert.equal(s.attestation.decision_ref, 'dec-42');
@@ -139,11 +145,11 @@ test('retrieval: CDA is unwrapped; withheld entries and foreign origins are refu
   const ehr = client.withContext(ctxFor(patients[0]));
   const r = await ehr.searchDocuments({ patient: patients[0], pageSize: 1000 });
   const cda = r.entries.find((e) => e.content[0].attachment.contentType === 'application/xml');
-  if (cda) {
-    const d = await ehr.getDocument(cda);
-    assert.equal(d.fromCda, true);
-    assert.equal(d.contentType, 'application/pdf');
-  }
+  assert.ok(cda, `the test patient's documents include a CDA one (${r.entries.length} entries)`);
+  const d = await ehr.getDocument(cda);
+  assert.equal(d.fromCda, true);
+  assert.equal(d.contentType, 'application/pdf');
+  assert.equal(new TextDecoder().decode(d.bytes.slice(0, 5)), '%PDF-', 'the CDA body unwrapped to the PDF it carries');
   const before = calls.length;
   // Only the entries this client returned, as returned: a copy with another type, or one
   // pointing elsewhere, is refused before anything is sent (tests/js/retrieval.test.mjs has the rest).

@@ -18,6 +18,20 @@ export async function launch() {
   return context;
 }
 
+/**
+ * Collects `page`'s uncaught errors and console errors, for a test to assert none happened.
+ * Chromium's console note on a 400 or 401 answer that carries a DPoP nonce challenge (RFC 9449
+ * §8-9: the token endpoint's use_dpop_nonce, the resource's WWW-Authenticate) is not an error:
+ * the client answers it by design.
+ */
+export function collectErrors(page) {
+  const errors = [];
+  const nonceChallenge = /^Failed to load resource: the server responded with a status of 40[01] /;
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && !nonceChallenge.test(m.text()) && errors.push(m.text()));
+  return errors;
+}
+
 /** Opens `url` in a new page of `context`, reports page errors, and waits for `window.ready`. */
 export async function openPage(context, url) {
   const page = await context.newPage();

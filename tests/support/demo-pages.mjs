@@ -1,8 +1,8 @@
 // The end-to-end tests' set-up: the emulator, the built example pages (examples/demo.mjs) and
 // headless Chromium, started before a file's tests and stopped after; `open(path)` opens a
-// page once its script is ready and collects its errors.
+// page once its script is ready and collects its errors (uncaught and console).
 import { before, after } from 'node:test';
-import { launch } from './browser.mjs';
+import { launch, collectErrors } from './browser.mjs';
 import { startEmulator, startPages } from '../../examples/demo.mjs';
 
 /** Hooks for a test file; the returned object gets `emu`, `pages` and `context` once started. */
@@ -11,8 +11,7 @@ export function useDemo() {
     async open(path) {
       const page = await it.context.newPage();
       await page.setViewportSize({ width: 1366, height: 900 });
-      const errors = [];
-      page.on('pageerror', (e) => errors.push(e.message));
+      const errors = collectErrors(page);
       await page.goto(`${it.pages.url}${path}`);
       await page.waitForFunction(() => window.demoReady === true);
       return { page, errors };

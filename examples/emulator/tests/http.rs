@@ -228,6 +228,18 @@ impl Emu {
     }
 
     fn search(&self, token: &str, patient: &str, nonce: Option<&str>, fault: Option<&str>) -> Resp {
+        self.search_count(token, patient, nonce, fault, 5)
+    }
+
+    /// A search for `patient`'s current documents, `count` a page.
+    fn search_count(
+        &self,
+        token: &str,
+        patient: &str,
+        nonce: Option<&str>,
+        fault: Option<&str>,
+        count: usize,
+    ) -> Resp {
         let url = format!("{}/R4/fhir/DocumentReference/_search", self.base);
         let mut req = ureq::post(&url)
             .set("Authorization", &format!("DPoP {token}"))
@@ -243,8 +255,18 @@ impl Emu {
                 &format!("urn:oid:2.16.578.1.12.4.1.4.1|{patient}"),
             ),
             ("status", "current"),
-            ("_count", "5"),
+            ("_count", &count.to_string()),
         ]))
+    }
+
+    /// Every current document of `patient` on one page (the server allows up to 1000), after
+    /// the nonce dance.
+    fn search_all(&self, token: &str, patient: &str) -> Resp {
+        let first = self.search_count(token, patient, None, None, 1000);
+        assert_eq!(first.status, 401, "{}", first.body);
+        let r = self.search_count(token, patient, first.nonce.as_deref(), None, 1000);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r
     }
 
     fn search_ok(&self, token: &str, patient: &str) -> Resp {
@@ -504,7 +526,7 @@ fn retrieval_pdf_and_cda() {
         &p,
         "nhn:phr/mhd/read-documentreferences nhn:phr/mhd/read-document",
     );
-    let b = e.search_ok(&token, &p).json();
+    let b = e.search_all(&token, &p).json();
     let mut nonce: Option<String> = None;
     let mut kinds = std::collections::HashSet::new();
     for entry in b["entry"].as_array().unwrap() {
@@ -530,14 +552,32 @@ fn retrieval_pdf_and_cda() {
         }
         assert_eq!(r.status, 200, "{}", r.body);
         let ct = r.header("content-type").unwrap().to_string();
-        if ct == "application/pdf" {
-            assert!(r.body.starts_with("%PDF-1.4"));
-        } else {
-            assert!(r.body.contains("<nonXMLBody>") && r.body.contains("representation=\"B64\""));
+        // The document is served as the reference declares it.
+        assert_eq!(
+            ct,
+            entry["resource"]["content"][0]["attachment"]["contentType"]
+                .as_str()
+                .unwrap()
+        );
+        match ct.as_str() {
+            "application/pdf" => assert!(r.body.starts_with("%PDF-1.4")),
+            "application/xml" => assert!(
+                r.body.contains("<ClinicalDocument")
+                    && r.body.contains("<nonXMLBody>")
+                    && r.body.contains("representation=\"B64\""),
+                "a CDA document with a base64 body: {}",
+                r.body
+            ),
+            other => panic!("unexpected content type {other}"),
         }
         kinds.insert(ct);
     }
-    assert!(!kinds.is_empty());
+    // The patient's documents must include both kinds, or this test checks less than it promises.
+    let want: std::collections::HashSet<String> = ["application/pdf", "application/xml"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(kinds, want, "both a PDF and a CDA document retrieved");
 }
 
 #[test]
@@ -716,21 +756,75 @@ fn fault_modes() {
 #[test]
 fn citizen_sees_own_blocked_documents_practitioner_does_not() {
     let e = start(None);
-    // The citizen's own search needs a citizen token: issued here by code flow without attestation.
     let p = CITIZEN.to_string();
+    let blocked_in = |r: &Resp| -> Vec<String> {
+        r.json()["entry"]
+            .as_array()
+            .expect("a searchset bundle")
+            .iter()
+            .filter(|x| {
+                x["resource"]["securityLabel"]
+                    .as_array()
+                    .is_some_and(|l| l.iter().any(|c| c["coding"][0]["code"] == "NORS"))
+            })
+            .map(|x| x["resource"]["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // A practitioner (client credentials with an attestation naming the patient): the blocked
+    // documents are withheld and only counted in `nhn-securitylabel-nors-count`.
     let t = e.cc_token(&p, "nhn:phr/mhd/read-documentreferences");
-    let r = e.search_ok(&t, &p);
-    let nors: u64 = r
+    let r = e.search_all(&t, &p);
+    let withheld: usize = r
         .header("nhn-securitylabel-nors-count")
-        .unwrap()
+        .expect("the practitioner's answer counts the withheld documents")
         .parse()
         .unwrap();
-    let shown_blocked = r.body.matches("\"NORS\"").count();
+    assert!(
+        withheld > 0,
+        "the test citizen's generated documents must include a blocked (NORS) one"
+    );
     assert_eq!(
-        shown_blocked, 0,
+        blocked_in(&r),
+        Vec::<String>::new(),
         "practitioners never receive blocked documents"
     );
-    let _ = nors;
+    assert!(!r.body.contains("\"NORS\""));
+    let shown_to_practitioner = r.json()["entry"].as_array().unwrap().len();
+    // The citizen, logged in as themselves (code flow, no attestation): their own search shows
+    // the same blocked documents the practitioner was told were withheld, and nothing else more.
+    let verifier = "verifier-0123456789-0123456789-0123456789-abc";
+    let challenge = tillit::jose::sha256_b64u(verifier.as_bytes());
+    let pushed = push(
+        &e,
+        PushParams {
+            challenge: &challenge,
+            ..PushParams::default()
+        },
+    );
+    assert_eq!(pushed.status, 201, "{}", pushed.body);
+    let code = authorize_code_as(&e, &pushed, "innbygger");
+    let r = redeem(&e, &code, verifier, None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ct = r.json()["access_token"].as_str().unwrap().to_string();
+    let claims = tillit::jose::parse_compact(&ct, "t").unwrap().claims;
+    assert_eq!(claims["helseid://claims/identity/pid"], CITIZEN);
+    assert!(claims.get("nhn:tillitsrammeverk:parameters").is_none());
+    let r = e.search_all(&ct, &p);
+    let own_blocked = blocked_in(&r);
+    assert_eq!(
+        own_blocked.len(),
+        withheld,
+        "the citizen sees every own blocked document: {own_blocked:?}"
+    );
+    assert_eq!(
+        r.json()["entry"].as_array().unwrap().len(),
+        shown_to_practitioner + withheld
+    );
+    assert_eq!(
+        r.header("nhn-securitylabel-nors-count"),
+        Some("0"),
+        "nothing is withheld from the citizen"
+    );
 }
 
 /// What [`push`] puts in the request object and the PAR body.
@@ -793,6 +887,11 @@ fn push(e: &Emu, p: PushParams<'_>) -> Resp {
 
 /// Logs the test practitioner in for a pushed request; the code the redirect carries.
 fn authorize_code(e: &Emu, pushed: &Resp) -> String {
+    authorize_code_as(e, pushed, "lege")
+}
+
+/// Logs the test user `login_hint` in for a pushed request; the code the redirect carries.
+fn authorize_code_as(e: &Emu, pushed: &Resp, login_hint: &str) -> String {
     let uri = pushed.json()["request_uri"].as_str().unwrap().to_string();
     let agent = ureq::AgentBuilder::new().redirects(0).build();
     let r = call(
@@ -800,7 +899,7 @@ fn authorize_code(e: &Emu, pushed: &Resp) -> String {
             .get(&format!("{}/connect/authorize", e.base))
             .query("client_id", "test-client")
             .query("request_uri", &uri)
-            .query("login_hint", "lege")
+            .query("login_hint", login_hint)
             .call(),
     );
     assert_eq!(r.status, 302);
