@@ -20,7 +20,14 @@
  * @module
  */
 import * as core from '#core';
-import { ArgumentError, AuditError, AuditIntegrityError, call, callAsync, fromCore } from './errors.js';
+import {
+  ArgumentError,
+  AuditError,
+  AuditIntegrityError,
+  call,
+  callAsync,
+  fromCore,
+} from './errors.js';
 import type { Key } from './keys.js';
 import { TrustContext } from './trust.js';
 import { contextTextOf } from './context-text.js';
@@ -32,7 +39,17 @@ import { MemorySink } from './sinks/memory.js';
 import { IndexedDbSink } from './sinks/indexeddb.js';
 import { FileSink } from './sinks/file.js';
 import { customSink } from './sinks/custom.js';
-import { fileStateStore, indexedDbStateStore, memoryStateStore, Shipper, type ShipOptions, type ShippingStatus, type ShipSource, type ShipState, type ShipStateStore } from './ship.js';
+import {
+  fileStateStore,
+  indexedDbStateStore,
+  memoryStateStore,
+  Shipper,
+  type ShipOptions,
+  type ShippingStatus,
+  type ShipSource,
+  type ShipState,
+  type ShipStateStore,
+} from './ship.js';
 
 export type { ShipOptions, ShippingStatus, ShipState } from './ship.js';
 
@@ -285,7 +302,14 @@ export class AuditLog {
    */
   readonly opened: OpenedLog;
 
-  private constructor(c: core.AuditCore, records: Records, checkpoint: { seq: number; jws: string } | undefined, sink: Sink, opts: AuditLogOptions, opened: OpenedLog) {
+  private constructor(
+    c: core.AuditCore,
+    records: Records,
+    checkpoint: { seq: number; jws: string } | undefined,
+    sink: Sink,
+    opts: AuditLogOptions,
+    opened: OpenedLog,
+  ) {
     this.#chain = c;
     this.#records = records;
     this.#sink = sink;
@@ -294,7 +318,12 @@ export class AuditLog {
     this.recovered = sink.recovered;
     this.opened = opened;
     // The last checkpoint read is the head's if no record but events follows it.
-    if (checkpoint && c.declared?.checkpointKey && checkpoint.seq === records.length - c.sinceCheckpoint - 1) this.#checkpoint = checkpoint;
+    if (
+      checkpoint &&
+      c.declared?.checkpointKey &&
+      checkpoint.seq === records.length - c.sinceCheckpoint - 1
+    )
+      this.#checkpoint = checkpoint;
   }
 
   /**
@@ -307,19 +336,39 @@ export class AuditLog {
   static async open(opts: AuditLogOptions): Promise<AuditLog> {
     const s = opts?.sink;
     const sink: Sink =
-      s === 'memory' ? new MemorySink()
-      : s === 'indexeddb' ? await IndexedDbSink.open(opts.name ?? 'default')
-      : s && typeof s === 'object' && 'file' in s ? new FileSink(s.file)
-      : customSink(s as CustomSink);
+      s === 'memory'
+        ? new MemorySink()
+        : s === 'indexeddb'
+          ? await IndexedDbSink.open(opts.name ?? 'default')
+          : s && typeof s === 'object' && 'file' in s
+            ? new FileSink(s.file)
+            : customSink(s as CustomSink);
     const key = opts.checkpointKey;
     const every = opts.checkpointEvery ?? 100;
-    if (!Number.isInteger(every) || every < 1 || every > 1_000_000) throw new AuditError('AUDIT_FAILURE', 'checkpointEvery', 'must be an integer from 1 to 1,000,000');
-    if (opts.ship?.retainMs !== undefined && s === 'indexeddb') throw new ArgumentError('INVALID_ARGUMENT', 'ship.retainMs', 'pruning is not available for the IndexedDB sink yet: leave retainMs out');
+    if (!Number.isInteger(every) || every < 1 || every > 1_000_000)
+      throw new AuditError(
+        'AUDIT_FAILURE',
+        'checkpointEvery',
+        'must be an integer from 1 to 1,000,000',
+      );
+    if (opts.ship?.retainMs !== undefined && s === 'indexeddb')
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'ship.retainMs',
+        'pruning is not available for the IndexedDB sink yet: leave retainMs out',
+      );
     const states: ShipStateStore | undefined =
-      s === 'memory' ? (opts.ship ? memoryStateStore() : undefined)
-      : s === 'indexeddb' ? (opts.ship ? indexedDbStateStore(opts.name ?? 'default') : undefined)
-      : sink instanceof FileSink ? fileStateStore(sink.path)
-      : (sink.shipState ?? (opts.ship ? memoryStateStore() : undefined));
+      s === 'memory'
+        ? opts.ship
+          ? memoryStateStore()
+          : undefined
+        : s === 'indexeddb'
+          ? opts.ship
+            ? indexedDbStateStore(opts.name ?? 'default')
+            : undefined
+          : sink instanceof FileSink
+            ? fileStateStore(sink.path)
+            : (sink.shipState ?? (opts.ship ? memoryStateStore() : undefined));
     const run = async () => {
       // A log pruned after shipping begins, after its declaration, past the prune point kept
       // in the shipping state.
@@ -329,16 +378,39 @@ export class AuditLog {
       const anchor = shipped?.acked ?? undefined;
       // Read and verified a part at a time; the records are kept (as stored) for the read side.
       const records = new Records();
-      const verifying = new Verification({ publicJwk: key?.publicJwk, acceptLegacy: opts.acceptLegacy === true, prunedTo, anchor });
+      const verifying = new Verification({
+        publicJwk: key?.publicJwk,
+        acceptLegacy: opts.acceptLegacy === true,
+        prunedTo,
+        anchor,
+      });
       let c: core.AuditCore;
       let opened: OpenedLog;
       try {
         const read = await scanVerified(sink, verifying, records);
         const v = verifying.finish();
-        if (!v.ok) throw new AuditIntegrityError(`log[${v.firstBadIndex}]`, v.problem!, v.firstBadIndex, `the stored log does not verify: ${v.problem}`);
-        if (v.checkpointKey && !key) throw new AuditIntegrityError('checkpointKey', 'KEY_MISMATCH: the log declares a checkpoint key: open it with that key');
-        if (v.checkpointEvery != null && opts.checkpointEvery !== undefined && v.checkpointEvery !== opts.checkpointEvery) {
-          throw new AuditError('AUDIT_FAILURE', 'checkpointEvery', `the log declares a checkpoint after every ${v.checkpointEvery} records`);
+        if (!v.ok)
+          throw new AuditIntegrityError(
+            `log[${v.firstBadIndex}]`,
+            v.problem!,
+            v.firstBadIndex,
+            `the stored log does not verify: ${v.problem}`,
+          );
+        if (v.checkpointKey && !key)
+          throw new AuditIntegrityError(
+            'checkpointKey',
+            'KEY_MISMATCH: the log declares a checkpoint key: open it with that key',
+          );
+        if (
+          v.checkpointEvery != null &&
+          opts.checkpointEvery !== undefined &&
+          v.checkpointEvery !== opts.checkpointEvery
+        ) {
+          throw new AuditError(
+            'AUDIT_FAILURE',
+            'checkpointEvery',
+            `the log declares a checkpoint after every ${v.checkpointEvery} records`,
+          );
         }
         // Only a log that verified is repaired or written to.
         await sink.settle?.(verifying.tornAt ?? read.bytes, read.bytes);
@@ -347,7 +419,12 @@ export class AuditLog {
           c = verifying.resume(await nativeSha256());
         } catch (e) {
           const err = fromCore(e) as { rule?: string; path?: string };
-          throw new AuditIntegrityError(err.path ?? 'log', err.rule ?? 'MALFORMED: unreadable', undefined, `the stored log does not verify: ${err.rule ?? 'unreadable'}`);
+          throw new AuditIntegrityError(
+            err.path ?? 'log',
+            err.rule ?? 'MALFORMED: unreadable',
+            undefined,
+            `the stored log does not verify: ${err.rule ?? 'unreadable'}`,
+          );
         }
         opened = { records: v.entries, ...read };
       } finally {
@@ -355,17 +432,37 @@ export class AuditLog {
       }
       const log = new AuditLog(c, records, verifying.lastCheckpoint, sink, opts, opened);
       const second = records.slice(1, 1)[0];
-      if (prunedTo && second !== undefined && (JSON.parse(second) as { seq: number }).seq === prunedTo.seq + 1) {
+      if (
+        prunedTo &&
+        second !== undefined &&
+        (JSON.parse(second) as { seq: number }).seq === prunedTo.seq + 1
+      ) {
         log.#pruned = prunedTo.seq;
         log.#prunedTo = prunedTo;
       }
       if (!c.declared) {
         const claims = call(() => c.declarationClaims(key?.publicJwk ?? null, key?.alg, every));
-        const jws = key ? await callAsync(() => core.signAuditClaims(key, claims, 'tillit-declaration+jwt')) : undefined;
-        await log.#store(() => Batch.ofLines([call(() => c.prepareRecord('declaration', jws ? { ...claims, jws } : claims))]));
+        const jws = key
+          ? await callAsync(() => core.signAuditClaims(key, claims, 'tillit-declaration+jwt'))
+          : undefined;
+        await log.#store(() =>
+          Batch.ofLines([
+            call(() => c.prepareRecord('declaration', jws ? { ...claims, jws } : claims)),
+          ]),
+        );
       }
       if (sink.recovered) {
-        await log.#store(() => Batch.ofLines([call(() => c.prepareRecord('recovery', { tornBytes: sink.recovered!.tornBytes, savedAs: sink.recovered!.savedAs, note: 'a torn last line (an unfinished write) was set aside' }))]));
+        await log.#store(() =>
+          Batch.ofLines([
+            call(() =>
+              c.prepareRecord('recovery', {
+                tornBytes: sink.recovered!.tornBytes,
+                savedAs: sink.recovered!.savedAs,
+                note: 'a torn last line (an unfinished write) was set aside',
+              }),
+            ),
+          ]),
+        );
         await log.#due();
       }
       return log;
@@ -373,10 +470,19 @@ export class AuditLog {
     const log = await (sink.lock ? sink.lock(run) : run());
     if (opts.ship) {
       try {
-        log.#shipper = await Shipper.start(opts.ship, log.#shipSource(opts, sink), states!, (st) => {
-          const E = (globalThis as { CustomEvent?: typeof CustomEvent }).CustomEvent;
-          log.#events.dispatchEvent(E ? new E('shipping', { detail: st }) : Object.assign(new Event('shipping'), { detail: st }));
-        });
+        log.#shipper = await Shipper.start(
+          opts.ship,
+          log.#shipSource(opts, sink),
+          states!,
+          (st) => {
+            const E = (globalThis as { CustomEvent?: typeof CustomEvent }).CustomEvent;
+            log.#events.dispatchEvent(
+              E
+                ? new E('shipping', { detail: st })
+                : Object.assign(new Event('shipping'), { detail: st }),
+            );
+          },
+        );
       } catch (e) {
         await sink.close?.();
         throw e;
@@ -425,7 +531,12 @@ export class AuditLog {
   /** Drops the records after the declaration up to `to` (acknowledged by the collector). */
   async #pruneTo(to: { seq: number; hash: string }) {
     const first = this.#records.slice(0, 1)[0];
-    if (!first || (JSON.parse(first) as { kind: string }).kind !== 'declaration' || to.seq <= this.#pruned) return;
+    if (
+      !first ||
+      (JSON.parse(first) as { kind: string }).kind !== 'declaration' ||
+      to.seq <= this.#pruned
+    )
+      return;
     const run = async () => {
       const kept = this.#records.slice(to.seq - this.#pruned + 1, Number.MAX_SAFE_INTEGER);
       const next = new Records();
@@ -460,7 +571,12 @@ export class AuditLog {
    * ```
    */
   async flush(opts: { timeoutMs?: number } = {}): Promise<void> {
-    if (!this.#shipper) throw new ArgumentError('INVALID_ARGUMENT', 'ship', 'the log was opened without the ship option');
+    if (!this.#shipper)
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'ship',
+        'the log was opened without the ship option',
+      );
     await this.#flushing;
     return this.#shipper.flush(opts);
   }
@@ -512,7 +628,13 @@ export class AuditLog {
    */
   append(event: AuditEventInput): Promise<{ id: string; seq: number }> {
     if (event && (event as { id?: unknown }).id !== undefined) {
-      return Promise.reject(new AuditError('AUDIT_FAILURE', 'event.id', 'is minted by the log: an entry cannot name its own id'));
+      return Promise.reject(
+        new AuditError(
+          'AUDIT_FAILURE',
+          'event.id',
+          'is minted by the log: an entry cannot name its own id',
+        ),
+      );
     }
     // The context travels as JSON text, one string per context object; the core parses each
     // distinct text once.
@@ -520,7 +642,9 @@ export class AuditLog {
     try {
       text = contextText(event?.trustContext);
     } catch {
-      return Promise.reject(new AuditError('AUDIT_FAILURE', 'event.trustContext', 'must be a TrustContext or its JSON'));
+      return Promise.reject(
+        new AuditError('AUDIT_FAILURE', 'event.trustContext', 'must be a TrustContext or its JSON'),
+      );
     }
     // Our own copy, of the members the core reads (one shape for every entry): the batch
     // writer sets its trustContext to an index; the context's text stays beside it.
@@ -550,19 +674,38 @@ export class AuditLog {
    */
   complete(id: string, done: AuditCompletion): Promise<{ id: string; seq: number }> {
     const base = this.#open.get(id);
-    if (!base) return Promise.reject(new AuditError('AUDIT_FAILURE', 'id', 'no pending look-up with this id in this log'));
+    if (!base)
+      return Promise.reject(
+        new AuditError('AUDIT_FAILURE', 'id', 'no pending look-up with this id in this log'),
+      );
     // Taken at once: a second completion of the same look-up is refused, even before the first is stored.
     this.#open.delete(id);
     const input = { ...base.input, outcome: done?.outcome, completion: done?.completion };
     return new Promise<{ id: string; seq: number }>((resolve, reject) => {
-      this.#queue.push({ input, context: base.context, resolve, reject: (e) => { this.#open.set(id, base); reject(e); }, opens: false });
+      this.#queue.push({
+        input,
+        context: base.context,
+        resolve,
+        reject: (e) => {
+          this.#open.set(id, base);
+          reject(e);
+        },
+        opens: false,
+      });
       this.#kick();
     });
   }
 
   #kick() {
     this.#flushing ??= (async () => {
-      const toError = (e: unknown) => (e instanceof AuditError ? e : new AuditError('AUDIT_FAILURE', (e as { path?: string }).path ?? 'event', (e as { rule?: string }).rule ?? 'the entry could not be written'));
+      const toError = (e: unknown) =>
+        e instanceof AuditError
+          ? e
+          : new AuditError(
+              'AUDIT_FAILURE',
+              (e as { path?: string }).path ?? 'event',
+              (e as { rule?: string }).rule ?? 'the entry could not be written',
+            );
       const store = async (items: Pending[]) => {
         const { first, taken } = await this.#write(items);
         // Entries beyond a checkpoint that fell due go back to the front of the queue.
@@ -622,7 +765,11 @@ export class AuditLog {
     const n = this.#next();
     const head = this.#chain.headRecord() as { seq: number; hash: string } | null;
     const lost = (what: string) => {
-      this.#lost = new AuditIntegrityError('sink', `SINK_DIVERGED: ${what}; the log refuses further entries`, n);
+      this.#lost = new AuditIntegrityError(
+        'sink',
+        `SINK_DIVERGED: ${what}; the log refuses further entries`,
+        n,
+      );
       throw this.#lost;
     };
     const ends = (last: string | undefined) => {
@@ -636,11 +783,13 @@ export class AuditLog {
     };
     if (sink.readFrom) {
       const { last, fresh, count } = await sink.readFrom(n);
-      if (!ends(last) || count !== n + fresh.length) lost(`the sink holds ${count} records and does not end with this log's record ${n - 1}`);
+      if (!ends(last) || count !== n + fresh.length)
+        lost(`the sink holds ${count} records and does not end with this log's record ${n - 1}`);
       if (fresh.length) this.#absorb(fresh);
     } else if (sink.tail) {
       const { count, last } = await sink.tail();
-      if (count !== n || !ends(last)) lost(`the sink holds ${count} records where this log stored ${n}`);
+      if (count !== n || !ends(last))
+        lost(`the sink holds ${count} records where this log stored ${n}`);
     }
   }
 
@@ -651,7 +800,9 @@ export class AuditLog {
       await this.#watch();
       await this.#due(true);
       const d = this.#chain.declared as { checkpointEvery: number; checkpointKey: unknown } | null;
-      const room = d?.checkpointKey ? d.checkpointEvery - this.#chain.sinceCheckpoint : items.length;
+      const room = d?.checkpointKey
+        ? d.checkpointEvery - this.#chain.sinceCheckpoint
+        : items.length;
       const taken = Math.min(items.length, room);
       const first = await this.#store(() => prepareBatch(this.#chain, items.slice(0, taken)), true);
       await this.#due(true);
@@ -663,7 +814,8 @@ export class AuditLog {
   /** Writes the checkpoint the declared interval asks for now, if any (under the lock). */
   async #due(watched = false) {
     const d = this.#chain.declared as { checkpointEvery: number; checkpointKey: unknown } | null;
-    if (this.#key && d?.checkpointKey && this.#chain.sinceCheckpoint >= d.checkpointEvery) await this.#signHead(watched);
+    if (this.#key && d?.checkpointKey && this.#chain.sinceCheckpoint >= d.checkpointEvery)
+      await this.#signHead(watched);
   }
 
   /** `watched`: the sink was looked at just now, under the same lock. */
@@ -673,8 +825,14 @@ export class AuditLog {
     // Other writers' records first: the checkpoint signs the head as stored.
     if (!watched) await this.#watch();
     if (this.#chain.sinceCheckpoint === 0) return;
-    const jws = (await callAsync(() => core.signAuditClaims(key, this.#chain.checkpointClaims(), 'tillit-checkpoint+jwt'))) as string;
-    const seq = await this.#store(() => Batch.ofLines([call(() => this.#chain.prepareRecord('checkpoint', { jws, kid: key.kid }))]), true);
+    const jws = (await callAsync(() =>
+      core.signAuditClaims(key, this.#chain.checkpointClaims(), 'tillit-checkpoint+jwt'),
+    )) as string;
+    const seq = await this.#store(
+      () =>
+        Batch.ofLines([call(() => this.#chain.prepareRecord('checkpoint', { jws, kid: key.kid }))]),
+      true,
+    );
     this.#checkpoint = { seq, jws };
   }
 
@@ -683,7 +841,8 @@ export class AuditLog {
    * record was written since the last one). {@link AuditLog.close} writes one too.
    */
   async checkpoint(): Promise<void> {
-    if (!this.#key) throw new AuditError('AUDIT_FAILURE', 'checkpointKey', 'is needed to sign checkpoints');
+    if (!this.#key)
+      throw new AuditError('AUDIT_FAILURE', 'checkpointKey', 'is needed to sign checkpoints');
     await this.#flushing;
     const run = () => this.#signHead();
     await this.#locked(run);
@@ -700,7 +859,13 @@ export class AuditLog {
     const prunedTo = o.prunedTo ?? this.#shipper?.anchors.pruned ?? this.#prunedTo ?? undefined;
     // Shipped: the collector's acknowledged head is the anchor unless another is given.
     const anchor = o.anchor ?? this.#shipper?.anchors.acked ?? undefined;
-    const v = new Verification({ acceptLegacy: this.#acceptLegacy, ...o, anchor, prunedTo, publicJwk: o.publicJwk ?? this.#key?.publicJwk });
+    const v = new Verification({
+      acceptLegacy: this.#acceptLegacy,
+      ...o,
+      anchor,
+      prunedTo,
+      publicJwk: o.publicJwk ?? this.#key?.publicJwk,
+    });
     try {
       await scanVerified(this.#sink, v);
       return v.finish();
@@ -716,7 +881,9 @@ export class AuditLog {
 
   /** Follow-up reports: missing decision refs, emergency access, self-granted, unusual volume, unknown outcomes. */
   report(opts: ReportOptions = {}): Record<string, unknown> {
-    return this.#read((r) => r.report(opts.volumeThreshold ?? limits().defaultVolumeThreshold)) as Record<string, unknown>;
+    return this.#read((r) =>
+      r.report(opts.volumeThreshold ?? limits().defaultVolumeThreshold),
+    ) as Record<string, unknown>;
   }
 
   /** "Who looked at my record": never the practitioner's national id. */
@@ -726,9 +893,15 @@ export class AuditLog {
 
   /** The records as NDJSON (with the chain), or the AuditEvents as a FHIR Bundle. */
   export(format: 'ndjson'): string;
-  export(format: 'bundle'): { resourceType: 'Bundle'; type: 'collection'; entry: Array<{ resource: Record<string, unknown> }> };
+  export(format: 'bundle'): {
+    resourceType: 'Bundle';
+    type: 'collection';
+    entry: Array<{ resource: Record<string, unknown> }>;
+  };
   export(format: 'ndjson' | 'bundle'): unknown {
-    return format === 'ndjson' ? decoder.decode(this.#records.bytes()) : this.#read((r) => r.exportBundle());
+    return format === 'ndjson'
+      ? decoder.decode(this.#records.bytes())
+      : this.#read((r) => r.exportBundle());
   }
 
   /** Lines another writer (another tab) stored after ours: they must link to our head. */
@@ -737,7 +910,10 @@ export class AuditLog {
       this.#chain.absorb(fresh);
     } catch (e) {
       const err = fromCore(e) as { rule?: string; path?: string };
-      this.#lost = new AuditIntegrityError(err.path ?? 'log', `another writer's records do not verify: ${err.rule ?? 'unreadable'}`);
+      this.#lost = new AuditIntegrityError(
+        err.path ?? 'log',
+        `another writer's records do not verify: ${err.rule ?? 'unreadable'}`,
+      );
       throw this.#lost;
     }
     this.#records.push(Batch.ofLines(fresh));
@@ -780,7 +956,12 @@ export class AuditLog {
 
 function verifyOptions(opts: VerifyOptions | Key['publicJwk'] | undefined): VerifyOptions {
   if (opts === undefined || opts === null) return {};
-  if (typeof opts !== 'object') throw new AuditError('AUDIT_FAILURE', 'options', 'must be a public JWK or { publicJwk?, anchor?, acceptLegacy? }');
+  if (typeof opts !== 'object')
+    throw new AuditError(
+      'AUDIT_FAILURE',
+      'options',
+      'must be a public JWK or { publicJwk?, anchor?, acceptLegacy? }',
+    );
   return 'kty' in opts ? { publicJwk: opts as Key['publicJwk'] } : (opts as VerifyOptions);
 }
 
@@ -807,7 +988,15 @@ class Verification {
 
   constructor(o: VerifyOptions) {
     this.#publicJwk = o.publicJwk;
-    this.#v = call(() => new core.AuditVerifier({ publicJwk: o.publicJwk ?? null, anchor: o.anchor ?? null, prunedTo: o.prunedTo ?? null, acceptLegacy: o.acceptLegacy ?? false }));
+    this.#v = call(
+      () =>
+        new core.AuditVerifier({
+          publicJwk: o.publicJwk ?? null,
+          anchor: o.anchor ?? null,
+          prunedTo: o.prunedTo ?? null,
+          acceptLegacy: o.acceptLegacy ?? false,
+        }),
+    );
   }
   /** Whether the log already broke a rule (reading on is pointless). */
   get failed(): boolean {
@@ -815,7 +1004,8 @@ class Verification {
   }
   /** Whole lines. */
   async lines(lines: string[]): Promise<void> {
-    for (let at = 0; at < lines.length && !this.failed; at += VERIFY_CHUNK) await this.#check(call(() => this.#v.push(lines.slice(at, at + VERIFY_CHUNK))) as ToSign[]);
+    for (let at = 0; at < lines.length && !this.failed; at += VERIFY_CHUNK)
+      await this.#check(call(() => this.#v.push(lines.slice(at, at + VERIFY_CHUNK))) as ToSign[]);
   }
   /** NDJSON bytes as stored: the records whose lines end in them, as a batch (undefined: none). */
   async bytes(chunk: Uint8Array): Promise<Batch | undefined> {
@@ -827,12 +1017,19 @@ class Verification {
     for (const sig of sigs) {
       const ok = (await callAsync(() => core.auditCheckSigned(this.#publicJwk, sig))) as boolean;
       if (!ok) {
-        const what = sig.typ === 'tillit-declaration+jwt' ? 'UNSIGNED: the declaration' : 'CHECKPOINT_INVALID: the checkpoint';
-        this.#bad = { index: sig.index, problem: `${what}'s signature does not verify with the key, or does not sign this log's head` };
+        const what =
+          sig.typ === 'tillit-declaration+jwt'
+            ? 'UNSIGNED: the declaration'
+            : 'CHECKPOINT_INVALID: the checkpoint';
+        this.#bad = {
+          index: sig.index,
+          problem: `${what}'s signature does not verify with the key, or does not sign this log's head`,
+        };
         return;
       }
       this.#checked++;
-      if (sig.typ === 'tillit-checkpoint+jwt') this.lastCheckpoint = { seq: sig.index, jws: sig.jws };
+      if (sig.typ === 'tillit-checkpoint+jwt')
+        this.lastCheckpoint = { seq: sig.index, jws: sig.jws };
     }
   }
   /** Where a torn last line begins in the bytes read (a crash mid-write), or null. */
@@ -845,13 +1042,39 @@ class Verification {
   }
   /** The result; `entries` the lines given (else the records read). */
   finish(entries?: number): VerifyResult {
-    const r = call(() => this.#v.finish()) as Omit<VerifyResult, 'signed' | 'checkpointsVerified'> & { firstBadIndex: number | null; problem: string | null };
+    const r = call(() => this.#v.finish()) as Omit<
+      VerifyResult,
+      'signed' | 'checkpointsVerified'
+    > & { firstBadIndex: number | null; problem: string | null };
     const n = entries ?? r.entries;
     const checked = this.#checked;
-    if (this.#bad) return { ok: false, entries: n, firstBadIndex: this.#bad.index, problem: this.#bad.problem, signed: false, checkpointsVerified: checked };
-    if (!r.ok) return { ok: false, entries: n, firstBadIndex: r.firstBadIndex ?? undefined, problem: r.problem ?? undefined, signed: false, checkpointsVerified: checked };
+    if (this.#bad)
+      return {
+        ok: false,
+        entries: n,
+        firstBadIndex: this.#bad.index,
+        problem: this.#bad.problem,
+        signed: false,
+        checkpointsVerified: checked,
+      };
+    if (!r.ok)
+      return {
+        ok: false,
+        entries: n,
+        firstBadIndex: r.firstBadIndex ?? undefined,
+        problem: r.problem ?? undefined,
+        signed: false,
+        checkpointsVerified: checked,
+      };
     const signed = !!this.#publicJwk && (r.format === 0 ? checked > 0 : !!r.checkpointKey);
-    return { ...r, entries: n, firstBadIndex: undefined, problem: undefined, signed, checkpointsVerified: checked };
+    return {
+      ...r,
+      entries: n,
+      firstBadIndex: undefined,
+      problem: undefined,
+      signed,
+      checkpointsVerified: checked,
+    };
   }
   /** The writer's chain state where the log that verified ends. */
   resume(digest: ((bytes: Uint8Array) => string) | undefined): core.AuditCore {
@@ -866,7 +1089,11 @@ class Verification {
  * Reads a sink's stored log through `v`, a bounded part at a time, stopping at the first
  * failure; `keep` collects the records as stored.
  */
-async function scanVerified(sink: Sink, v: Verification, keep?: Records): Promise<Omit<OpenedLog, 'records'>> {
+async function scanVerified(
+  sink: Sink,
+  v: Verification,
+  keep?: Records,
+): Promise<Omit<OpenedLog, 'records'>> {
   let reads = 0;
   let lineChars = 0;
   const bytes = await sink.scan(async (part) => {
@@ -875,7 +1102,10 @@ async function scanVerified(sink: Sink, v: Verification, keep?: Records): Promis
       const b = await v.bytes(part.bytes);
       if (b) keep?.push(b);
     } else {
-      lineChars = Math.max(lineChars, part.lines.reduce((n, l) => n + l.length, 0));
+      lineChars = Math.max(
+        lineChars,
+        part.lines.reduce((n, l) => n + l.length, 0),
+      );
       await v.lines(part.lines);
       keep?.push(Batch.ofLines(part.lines));
     }
@@ -895,7 +1125,10 @@ async function scanVerified(sink: Sink, v: Verification, keep?: Records): Promis
  * if (!r.ok || !r.signed) alert(`${r.problem} at ${r.firstBadIndex}`)
  * ```
  */
-export async function verifyLines(lines: string[], opts?: VerifyOptions | Key['publicJwk']): Promise<VerifyResult> {
+export async function verifyLines(
+  lines: string[],
+  opts?: VerifyOptions | Key['publicJwk'],
+): Promise<VerifyResult> {
   const v = new Verification(verifyOptions(opts));
   try {
     await v.lines(lines);
@@ -926,7 +1159,10 @@ function prepareBatch(chain: core.AuditCore, batch: Pending[]): Batch {
     b.input.trustContext = i;
     return b.input;
   });
-  return Batch.ofBytes(call(() => chain.prepareEvents(JSON.stringify(events), contexts)) as Uint8Array, batch.length);
+  return Batch.ofBytes(
+    call(() => chain.prepareEvents(JSON.stringify(events), contexts)) as Uint8Array,
+    batch.length,
+  );
 }
 
 /**
@@ -946,7 +1182,11 @@ let sha256: Promise<((bytes: Uint8Array) => string) | undefined> | undefined;
  */
 function nativeSha256(): Promise<((bytes: Uint8Array) => string) | undefined> {
   sha256 ??= (async () => {
-    if (typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node !== 'string') return undefined;
+    if (
+      typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions
+        ?.node !== 'string'
+    )
+      return undefined;
     try {
       const c = platform.crypto as {
         hash?: (alg: string, data: Uint8Array, enc: 'hex') => string;
@@ -954,11 +1194,12 @@ function nativeSha256(): Promise<((bytes: Uint8Array) => string) | undefined> {
       };
       // crypto.hash (Node >= 20.12) is the one-shot form: no Hash object per record.
       const hash = c.hash;
-      return hash ? (bytes: Uint8Array) => hash('sha256', bytes, 'hex') : (bytes: Uint8Array) => c.createHash('sha256').update(bytes).digest('hex');
+      return hash
+        ? (bytes: Uint8Array) => hash('sha256', bytes, 'hex')
+        : (bytes: Uint8Array) => c.createHash('sha256').update(bytes).digest('hex');
     } catch {
       return undefined;
     }
   })();
   return sha256;
 }
-

@@ -15,10 +15,31 @@
  * @module
  */
 import * as core from '#core';
-import { ArgumentError, call, MalformedResponseError, NetworkError, OAuthError, FhirError, HttpError, TimeoutError, TillitError, AuditError, RefreshTokenError, WithheldError, IncompleteDocumentError, fromCore } from './errors.js';
+import {
+  ArgumentError,
+  call,
+  MalformedResponseError,
+  NetworkError,
+  OAuthError,
+  FhirError,
+  HttpError,
+  TimeoutError,
+  TillitError,
+  AuditError,
+  RefreshTokenError,
+  WithheldError,
+  IncompleteDocumentError,
+  fromCore,
+} from './errors.js';
 import { generateKey, type Key, type Signer } from './keys.js';
 import { createClientAssertion, createDpopProof, createRequestObject, type Tenant } from './jwt.js';
-import { minimise, minimiseDocument, type Policy, type WithheldEntry, type Bundle } from './minimise.js';
+import {
+  minimise,
+  minimiseDocument,
+  type Policy,
+  type WithheldEntry,
+  type Bundle,
+} from './minimise.js';
 import type { AuditLog } from './audit.js';
 import type { TrustContext, PatientJSON } from './trust.js';
 import { contextTextOf } from './context-text.js';
@@ -106,7 +127,15 @@ export interface ClientOptions {
  * PJD's access basis (`nhn-access-basis`), as NHN's developer portal lists it; the lower-case
  * forms are what NHN's reference EHR sends (Pasientens-journaldokumenter, PasientvalgViewModel.cs).
  */
-export type AccessBasis = 'UNNTAK' | 'SAMTYKKE' | 'FORHOYET_SAMTYKKE' | 'AKUTT' | 'FORHOYET_AKUTT' | 'akutt' | 'samtykke' | 'unntak';
+export type AccessBasis =
+  | 'UNNTAK'
+  | 'SAMTYKKE'
+  | 'FORHOYET_SAMTYKKE'
+  | 'AKUTT'
+  | 'FORHOYET_AKUTT'
+  | 'akutt'
+  | 'samtykke'
+  | 'unntak';
 
 /** A patient's privacy setting as the document list's status call reports it. */
 export interface PatientStatus {
@@ -174,7 +203,10 @@ export interface SearchPage {
 }
 
 /** The collect-all result. */
-export interface SearchResult extends Omit<SearchPage, 'bundle' | 'page' | 'transactionId' | 'retracted'> {
+export interface SearchResult extends Omit<
+  SearchPage,
+  'bundle' | 'page' | 'transactionId' | 'retracted'
+> {
   pages: number;
   /** True when `maxEntries` or `maxPages` (or an empty page that still linked on) stopped the collection early. */
   truncated: boolean;
@@ -255,7 +287,11 @@ const FHIR_JSON = 'application/fhir+json; fhirVersion=4.0';
 const SEARCH_PATH = '/R4/fhir/documentreference/_search';
 
 function noRefreshToken(): RefreshTokenError {
-  return new RefreshTokenError('NO_REFRESH_TOKEN', 'token response.refresh_token', 'HelseID issued no refresh token: ask for offline_access at login (switching patient, care relationship or API goes by refresh)');
+  return new RefreshTokenError(
+    'NO_REFRESH_TOKEN',
+    'token response.refresh_token',
+    'HelseID issued no refresh token: ask for offline_access at login (switching patient, care relationship or API goes by refresh)',
+  );
 }
 
 /** Default and hard bound of pages per search. */
@@ -307,10 +343,14 @@ function origin(url: string): string {
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(new NetworkError('NETWORK_ERROR', 'signal', 'the request was cancelled'));
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(new NetworkError('NETWORK_ERROR', 'signal', 'the request was cancelled'));
+      },
+      { once: true },
+    );
   });
 }
 
@@ -367,28 +407,49 @@ export class Client {
     }
     const o = options;
     for (const k of ['issuer', 'clientId', 'documentListBaseUrl'] as const) {
-      if (typeof o?.[k] !== 'string' || !o[k]) throw new ArgumentError('INVALID_ARGUMENT', k, 'is required');
+      if (typeof o?.[k] !== 'string' || !o[k])
+        throw new ArgumentError('INVALID_ARGUMENT', k, 'is required');
     }
-    if (!o.key === !o.signer) throw new ArgumentError('INVALID_ARGUMENT', 'key', 'give key or signer (exactly one)');
+    if (!o.key === !o.signer)
+      throw new ArgumentError('INVALID_ARGUMENT', 'key', 'give key or signer (exactly one)');
     if (!o.auditLog || typeof (o.auditLog as { append?: unknown }).append !== 'function') {
-      throw new ArgumentError('INVALID_ARGUMENT', 'auditLog', 'is required: every look-up is logged before it is sent');
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'auditLog',
+        'is required: every look-up is logged before it is sent',
+      );
     }
-    if (o.timeoutMs !== undefined && !(o.timeoutMs > 0 && o.timeoutMs <= limits().maxTimeoutMs)) throw new ArgumentError('INVALID_ARGUMENT', 'timeoutMs', 'must be 1 to 600000');
+    if (o.timeoutMs !== undefined && !(o.timeoutMs > 0 && o.timeoutMs <= limits().maxTimeoutMs))
+      throw new ArgumentError('INVALID_ARGUMENT', 'timeoutMs', 'must be 1 to 600000');
     for (const u of [o.issuer, o.documentListBaseUrl]) {
       try {
         if (!/^https?:$/.test(new URL(u).protocol)) throw 0;
       } catch {
-        throw new ArgumentError('INVALID_ARGUMENT', u === o.issuer ? 'issuer' : 'documentListBaseUrl', 'must be an absolute http(s) URL');
+        throw new ArgumentError(
+          'INVALID_ARGUMENT',
+          u === o.issuer ? 'issuer' : 'documentListBaseUrl',
+          'must be an absolute http(s) URL',
+        );
       }
     }
     if (o.accessBasis !== undefined) call(() => core.accessBasis(o.accessBasis!, 'accessBasis'));
-    if (o.apiVersion !== undefined && !/^\d{1,3}\.\d{1,3}$/.test(o.apiVersion)) throw new ArgumentError('INVALID_ARGUMENT', 'apiVersion', 'must be <major>.<minor>, e.g. 1.0');
-    this.#s = new Shared({ ...o, issuer: o.issuer.replace(/\/$/, ''), documentListBaseUrl: o.documentListBaseUrl.replace(/\/$/, '') });
+    if (o.apiVersion !== undefined && !/^\d{1,3}\.\d{1,3}$/.test(o.apiVersion))
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'apiVersion',
+        'must be <major>.<minor>, e.g. 1.0',
+      );
+    this.#s = new Shared({
+      ...o,
+      issuer: o.issuer.replace(/\/$/, ''),
+      documentListBaseUrl: o.documentListBaseUrl.replace(/\/$/, ''),
+    });
   }
 
   /** A view of this client bound to `trustContext` (a new patient or care relationship gets its own token). */
   withContext(trustContext: TrustContext): Client {
-    if (!trustContext || typeof trustContext.toJSON !== 'function') throw new ArgumentError('INVALID_ARGUMENT', 'trustContext', 'must be a TrustContext');
+    if (!trustContext || typeof trustContext.toJSON !== 'function')
+      throw new ArgumentError('INVALID_ARGUMENT', 'trustContext', 'must be a TrustContext');
     trustContext.assertFresh(this.#skew);
     return Client.#view(this.#s, trustContext);
   }
@@ -421,17 +482,33 @@ export class Client {
     return this.#o.key ? { key: this.#o.key } : { signer: this.#o.signer! };
   }
   #dpopKey(): Promise<Key> {
-    return (this.#s.dpopKey ??= this.#o.dpopKey ? Promise.resolve(this.#o.dpopKey) : generateKey({ alg: 'ES256' }));
+    return (this.#s.dpopKey ??= this.#o.dpopKey
+      ? Promise.resolve(this.#o.dpopKey)
+      : generateKey({ alg: 'ES256' }));
   }
 
   /** OpenID discovery (cached); the document must name the configured issuer. */
   discover(): Promise<Discovery> {
     return (this.#s.discovery ??= (async () => {
-      const r = await this.#http(`${this.#o.issuer}/.well-known/openid-configuration`, { method: 'GET' }, true);
+      const r = await this.#http(
+        `${this.#o.issuer}/.well-known/openid-configuration`,
+        { method: 'GET' },
+        true,
+      );
       const d = this.#json(r.body, 'discovery') as Partial<Discovery>;
-      if (d.issuer !== this.#o.issuer) throw new MalformedResponseError('MALFORMED_RESPONSE', 'discovery.issuer', 'does not equal the configured issuer');
-      for (const k of ['token_endpoint', 'authorization_endpoint', 'pushed_authorization_request_endpoint'] as const) {
-        if (typeof d[k] !== 'string') throw new MalformedResponseError('MALFORMED_RESPONSE', `discovery.${k}`, 'is missing');
+      if (d.issuer !== this.#o.issuer)
+        throw new MalformedResponseError(
+          'MALFORMED_RESPONSE',
+          'discovery.issuer',
+          'does not equal the configured issuer',
+        );
+      for (const k of [
+        'token_endpoint',
+        'authorization_endpoint',
+        'pushed_authorization_request_endpoint',
+      ] as const) {
+        if (typeof d[k] !== 'string')
+          throw new MalformedResponseError('MALFORMED_RESPONSE', `discovery.${k}`, 'is missing');
       }
       return d as Discovery;
     })().catch((e) => {
@@ -449,7 +526,11 @@ export class Client {
    */
   async #http(
     url: string,
-    init: { method: string; headers?: Record<string, string>; body?: string | (() => Promise<string>) },
+    init: {
+      method: string;
+      headers?: Record<string, string>;
+      body?: string | (() => Promise<string>);
+    },
     idempotent: boolean,
     dpop?: { accessToken?: string },
     signal?: AbortSignal,
@@ -463,14 +544,25 @@ export class Client {
       const headers: Record<string, string> = { ...init.headers };
       const body = typeof init.body === 'function' ? await init.body() : init.body;
       if (dpop) {
-        headers['DPoP'] = await createDpopProof({ key: await this.#dpopKey(), method: init.method, url, accessToken: dpop.accessToken, nonce: this.#s.nonces.get(o) });
+        headers['DPoP'] = await createDpopProof({
+          key: await this.#dpopKey(),
+          method: init.method,
+          url,
+          accessToken: dpop.accessToken,
+          nonce: this.#s.nonces.get(o),
+        });
         if (dpop.accessToken) headers['Authorization'] = `DPoP ${dpop.accessToken}`;
       }
       let res: Fetched;
       try {
         res = await this.#once(url, { method: init.method, headers, body }, signal, stream);
       } catch (e) {
-        if (e instanceof NetworkError && idempotent && attempt < limits().maxRetries && !signal?.aborted) {
+        if (
+          e instanceof NetworkError &&
+          idempotent &&
+          attempt < limits().maxRetries &&
+          !signal?.aborted
+        ) {
           attempt++;
           await sleep(limits().retryBaseMs * attempt, signal);
           continue;
@@ -479,7 +571,17 @@ export class Client {
       }
       const n = res.headers.get('dpop-nonce');
       if (n) this.#s.nonces.set(o, n);
-      const v = call(() => core.classifyResponse(res.status, res.headers.get('www-authenticate') ?? undefined, res.headers.get('retry-after') ?? undefined, res.body, idempotent, attempt, Math.random())) as
+      const v = call(() =>
+        core.classifyResponse(
+          res.status,
+          res.headers.get('www-authenticate') ?? undefined,
+          res.headers.get('retry-after') ?? undefined,
+          res.body,
+          idempotent,
+          attempt,
+          Math.random(),
+        ),
+      ) as
         | { verdict: 'ok' }
         | { verdict: 'use_nonce' }
         | { verdict: 'retry'; afterMs: number }
@@ -490,7 +592,13 @@ export class Client {
         case 'ok':
           return res;
         case 'use_nonce':
-          if (!dpop || nonceRetried || !n) throw new OAuthError(res.status, 'use_dpop_nonce', 'the server asked for a new DPoP nonce again after one retry', errorPath);
+          if (!dpop || nonceRetried || !n)
+            throw new OAuthError(
+              res.status,
+              'use_dpop_nonce',
+              'the server asked for a new DPoP nonce again after one retry',
+              errorPath,
+            );
           nonceRetried = true;
           continue;
         case 'retry':
@@ -511,7 +619,12 @@ export class Client {
    * One attempt: fetch and read the body under the time-out. With `stream`, a successful PDF
    * body is handed back unread (the time-out then covers the headers; `signal` cancels the rest).
    */
-  async #once(url: string, init: RequestInit, signal?: AbortSignal, stream = false): Promise<Fetched> {
+  async #once(
+    url: string,
+    init: RequestInit,
+    signal?: AbortSignal,
+    stream = false,
+  ): Promise<Fetched> {
     const timeoutMs = this.#o.timeoutMs ?? limits().defaultTimeoutMs;
     const ac = new AbortController();
     let timedOut = false;
@@ -522,18 +635,35 @@ export class Client {
     const onAbort = () => ac.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      if (signal?.aborted) throw new NetworkError('NETWORK_ERROR', 'signal', 'the request was cancelled');
+      if (signal?.aborted)
+        throw new NetworkError('NETWORK_ERROR', 'signal', 'the request was cancelled');
       const res = await this.#fetch(url, { ...init, signal: ac.signal, redirect: 'manual' });
-      if (stream && res.ok && res.body && (res.headers.get('content-type') ?? '').startsWith('application/pdf')) {
-        return { status: res.status, headers: res.headers, body: new Uint8Array(0), stream: res.body };
+      if (
+        stream &&
+        res.ok &&
+        res.body &&
+        (res.headers.get('content-type') ?? '').startsWith('application/pdf')
+      ) {
+        return {
+          status: res.status,
+          headers: res.headers,
+          body: new Uint8Array(0),
+          stream: res.body,
+        };
       }
       const body = new Uint8Array(await res.arrayBuffer());
       return { status: res.status, headers: res.headers, body };
     } catch (e) {
       if (e instanceof TillitError) throw e;
-      if (timedOut) throw new TimeoutError('TIMEOUT', 'timeoutMs', `no complete answer within ${timeoutMs} ms`);
-      if (signal?.aborted) throw new NetworkError('NETWORK_ERROR', 'signal', 'the request was cancelled');
-      throw new NetworkError('NETWORK_ERROR', 'fetch', 'the request could not be sent or the connection failed');
+      if (timedOut)
+        throw new TimeoutError('TIMEOUT', 'timeoutMs', `no complete answer within ${timeoutMs} ms`);
+      if (signal?.aborted)
+        throw new NetworkError('NETWORK_ERROR', 'signal', 'the request was cancelled');
+      throw new NetworkError(
+        'NETWORK_ERROR',
+        'fetch',
+        'the request could not be sent or the connection failed',
+      );
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -547,30 +677,82 @@ export class Client {
     } catch {
       /* fall through */
     }
-    throw new MalformedResponseError('MALFORMED_RESPONSE', what, 'is not a JSON object (truncated or malformed body)');
+    throw new MalformedResponseError(
+      'MALFORMED_RESPONSE',
+      what,
+      'is not a JSON object (truncated or malformed body)',
+    );
   }
 
   // ---- tokens -----------------------------------------------------------------------------
 
   #details(): { trustContext?: TrustContext; tenant?: Tenant } {
     const ctx = this.#ctx;
-    return { ...(ctx && ctx.kind === 'practitioner' ? { trustContext: ctx } : {}), ...(this.#o.tenant ? { tenant: this.#o.tenant } : {}) };
+    return {
+      ...(ctx && ctx.kind === 'practitioner' ? { trustContext: ctx } : {}),
+      ...(this.#o.tenant ? { tenant: this.#o.tenant } : {}),
+    };
   }
 
   /** A token request with a fresh client assertion and DPoP proof on every attempt; exactly one nonce retry. */
-  async #tokenRequest(d: Discovery, grant: Record<string, string>, withDetails: boolean, log?: { id: string; transactionId: string }): Promise<Record<string, unknown>> {
-    const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' };
+  async #tokenRequest(
+    d: Discovery,
+    grant: Record<string, string>,
+    withDetails: boolean,
+    log?: { id: string; transactionId: string },
+  ): Promise<Record<string, unknown>> {
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      Accept: 'application/json',
+    };
     if (log) headers['nhn-event-id'] = log.transactionId;
     const form = async () => {
-      const assertion = await createClientAssertion({ clientId: this.#o.clientId, issuer: this.#o.issuer, ...this.#sign, ...(withDetails ? this.#details() : {}), grantType: grant.grant_type } as Parameters<typeof createClientAssertion>[0]);
-      return call(() => core.formEncode(Object.entries({ ...grant, client_id: this.#o.clientId, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion })));
+      const assertion = await createClientAssertion({
+        clientId: this.#o.clientId,
+        issuer: this.#o.issuer,
+        ...this.#sign,
+        ...(withDetails ? this.#details() : {}),
+        grantType: grant.grant_type,
+      } as Parameters<typeof createClientAssertion>[0]);
+      return call(() =>
+        core.formEncode(
+          Object.entries({
+            ...grant,
+            client_id: this.#o.clientId,
+            client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+            client_assertion: assertion,
+          }),
+        ),
+      );
     };
     try {
-      const res = await this.#http(d.token_endpoint, { method: 'POST', headers, body: form }, false, {}, undefined, false, 'token');
+      const res = await this.#http(
+        d.token_endpoint,
+        { method: 'POST', headers, body: form },
+        false,
+        {},
+        undefined,
+        false,
+        'token',
+      );
       const body = this.#json(res.body, 'token response');
-      if (typeof body.access_token !== 'string') throw new MalformedResponseError('MALFORMED_RESPONSE', 'token response.access_token', 'is missing');
-      if (String(body.token_type).toLowerCase() !== 'dpop') throw new MalformedResponseError('MALFORMED_RESPONSE', 'token response.token_type', 'must be DPoP');
-      if (log) await this.#s.o.auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status } });
+      if (typeof body.access_token !== 'string')
+        throw new MalformedResponseError(
+          'MALFORMED_RESPONSE',
+          'token response.access_token',
+          'is missing',
+        );
+      if (String(body.token_type).toLowerCase() !== 'dpop')
+        throw new MalformedResponseError(
+          'MALFORMED_RESPONSE',
+          'token response.token_type',
+          'must be DPoP',
+        );
+      if (log)
+        await this.#s.o.auditLog.complete(log.id, {
+          outcome: 'success',
+          completion: { httpStatus: res.status },
+        });
       return body;
     } catch (e) {
       if (log && !(e instanceof AuditError)) await this.#failAudit(log.id, e);
@@ -585,13 +767,19 @@ export class Client {
       jti: core.tokenJti(body.access_token as string),
     };
     this.#s.tokens.set(key, t);
-    if (typeof body.refresh_token === 'string' && this.#s.session) this.#s.session.refreshToken = body.refresh_token;
+    if (typeof body.refresh_token === 'string' && this.#s.session)
+      this.#s.session.refreshToken = body.refresh_token;
     return t;
   }
 
   /** A token for `scope` and `resource` in this view's context: cached, refreshed before expiry, one request for concurrent callers. */
-  async #token(scope: string, resource: string = this.#o.resources?.documentList ?? 'nhn:phr'): Promise<Token> {
-    const key = call(() => core.tokenCacheKey(resource, scope, this.#ctx ? contextTextOf(this.#ctx) : undefined));
+  async #token(
+    scope: string,
+    resource: string = this.#o.resources?.documentList ?? 'nhn:phr',
+  ): Promise<Token> {
+    const key = call(() =>
+      core.tokenCacheKey(resource, scope, this.#ctx ? contextTextOf(this.#ctx) : undefined),
+    );
     const t = this.#s.tokens.get(key);
     if (t && t.expiresAt - this.#skew > Date.now() / 1000) return t;
     const pending = this.#s.inflight.get(key);
@@ -601,20 +789,40 @@ export class Client {
       if (s) {
         const ctxJson = this.#ctx ? contextTextOf(this.#ctx) : undefined;
         if (s.parContext !== undefined && s.parContext !== ctxJson) {
-          throw new ArgumentError('INVALID_ARGUMENT', 'trustContext', 'the attestation was given at login (request object): log in again to change patient or care relationship');
+          throw new ArgumentError(
+            'INVALID_ARGUMENT',
+            'trustContext',
+            'the attestation was given at login (request object): log in again to change patient or care relationship',
+          );
         }
         // Refresh tokens rotate: one refresh at a time.
-        const body = await (this.#s.refreshChain = this.#s.refreshChain.catch(() => undefined).then(async () => {
-          if (!s.refreshToken) throw noRefreshToken();
-          const d = await this.discover();
-          const log = this.#ctx ? await this.#audit({ kind: 'token', server: this.#o.issuer }) : undefined;
-          return this.#tokenRequest(d, { grant_type: 'refresh_token', refresh_token: s.refreshToken, scope, resource }, s.parContext === undefined, log);
-        })) as Record<string, unknown>;
+        const body = (await (this.#s.refreshChain = this.#s.refreshChain
+          .catch(() => undefined)
+          .then(async () => {
+            if (!s.refreshToken) throw noRefreshToken();
+            const d = await this.discover();
+            const log = this.#ctx
+              ? await this.#audit({ kind: 'token', server: this.#o.issuer })
+              : undefined;
+            return this.#tokenRequest(
+              d,
+              { grant_type: 'refresh_token', refresh_token: s.refreshToken, scope, resource },
+              s.parContext === undefined,
+              log,
+            );
+          }))) as Record<string, unknown>;
         return this.#storeToken(key, body);
       }
       const d = await this.discover();
-      const log = this.#ctx ? await this.#audit({ kind: 'token', server: this.#o.issuer }) : undefined;
-      const body = await this.#tokenRequest(d, { grant_type: 'client_credentials', scope, resource }, true, log);
+      const log = this.#ctx
+        ? await this.#audit({ kind: 'token', server: this.#o.issuer })
+        : undefined;
+      const body = await this.#tokenRequest(
+        d,
+        { grant_type: 'client_credentials', scope, resource },
+        true,
+        log,
+      );
       return this.#storeToken(key, body);
     })().finally(() => this.#s.inflight.delete(key));
     this.#s.inflight.set(key, p);
@@ -632,10 +840,21 @@ export class Client {
    * const { accessToken } = await ehr.accessToken({ resource: 'nhn:kjernejournal', scope: 'nhn:kjernejournal/api' })
    * ```
    */
-  async accessToken(opts: AccessTokenOptions): Promise<{ accessToken: string; expiresAt: number; resource: string }> {
-    const known = [this.#o.resources?.documentList ?? 'nhn:phr', ...(this.#o.resources?.others ?? [])];
-    if (typeof opts?.resource !== 'string' || !known.includes(opts.resource)) throw new ArgumentError('INVALID_ARGUMENT', 'resource', 'must be one of the configured resources (resources.documentList, resources.others)');
-    if (typeof opts.scope !== 'string' || !opts.scope) throw new ArgumentError('INVALID_ARGUMENT', 'scope', 'is required');
+  async accessToken(
+    opts: AccessTokenOptions,
+  ): Promise<{ accessToken: string; expiresAt: number; resource: string }> {
+    const known = [
+      this.#o.resources?.documentList ?? 'nhn:phr',
+      ...(this.#o.resources?.others ?? []),
+    ];
+    if (typeof opts?.resource !== 'string' || !known.includes(opts.resource))
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'resource',
+        'must be one of the configured resources (resources.documentList, resources.others)',
+      );
+    if (typeof opts.scope !== 'string' || !opts.scope)
+      throw new ArgumentError('INVALID_ARGUMENT', 'scope', 'is required');
     const t = await this.#token(opts.scope, opts.resource);
     return { accessToken: t.accessToken, expiresAt: t.expiresAt, resource: opts.resource };
   }
@@ -643,16 +862,25 @@ export class Client {
   /**
    * Token exchange (RFC 8693): trades this view's current token for one with `scope`.
    */
-  async exchangeToken(opts: ExchangeTokenOptions): Promise<{ accessToken: string; expiresIn: number }> {
+  async exchangeToken(
+    opts: ExchangeTokenOptions,
+  ): Promise<{ accessToken: string; expiresIn: number }> {
     const subject = await this.#token(opts.subjectScope ?? this.#o.scopes?.search ?? SEARCH);
     const d = await this.discover();
-    const log = this.#ctx ? await this.#audit({ kind: 'token', server: this.#o.issuer }) : undefined;
-    const body = await this.#tokenRequest(d, {
-      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-      subject_token: subject.accessToken,
-      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-      scope: opts.scope,
-    }, false, log);
+    const log = this.#ctx
+      ? await this.#audit({ kind: 'token', server: this.#o.issuer })
+      : undefined;
+    const body = await this.#tokenRequest(
+      d,
+      {
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: subject.accessToken,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        scope: opts.scope,
+      },
+      false,
+      log,
+    );
     return { accessToken: body.access_token as string, expiresIn: Number(body.expires_in ?? 0) };
   }
 
@@ -668,32 +896,78 @@ export class Client {
     const verifier = randomB64u(32);
     const state = randomB64u(16);
     const inRequestObject = this.#o.attestationIn === 'request-object';
-    if (inRequestObject && this.#ctx?.kind !== 'practitioner') throw new ArgumentError('INVALID_ARGUMENT', 'trustContext', "attestationIn 'request-object' needs a practitioner context: call withContext first");
+    if (inRequestObject && this.#ctx?.kind !== 'practitioner')
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'trustContext',
+        "attestationIn 'request-object' needs a practitioner context: call withContext first",
+      );
     // offline_access: without it HelseID issues no refresh token, and switching patient or API
     // by refresh cannot work (NorskHelsenett/Pasientens-journaldokumenter, HomeController.cs
     // IdentityScopes; NorskHelsenett/kjernejournal-innlogging-klient, application.properties).
-    const scope = opts.scope ?? `openid offline_access ${this.#o.scopes?.search ?? SEARCH} ${this.#o.scopes?.read ?? READ}`;
+    const scope =
+      opts.scope ??
+      `openid offline_access ${this.#o.scopes?.search ?? SEARCH} ${this.#o.scopes?.read ?? READ}`;
     const codeChallenge = core.sha256B64u(verifier);
     const request = await createRequestObject({
-      clientId: this.#o.clientId, issuer: this.#o.issuer, ...this.#sign,
+      clientId: this.#o.clientId,
+      issuer: this.#o.issuer,
+      ...this.#sign,
       ...(inRequestObject ? this.#details() : {}),
-      redirectUri: opts.redirectUri, scope, state, nonce: randomB64u(16), codeChallenge,
-      resources: [this.#o.resources?.documentList ?? 'nhn:phr', ...(this.#o.resources?.others ?? [])],
+      redirectUri: opts.redirectUri,
+      scope,
+      state,
+      nonce: randomB64u(16),
+      codeChallenge,
+      resources: [
+        this.#o.resources?.documentList ?? 'nhn:phr',
+        ...(this.#o.resources?.others ?? []),
+      ],
       ...(this.#o.requestObjectTyp ? { typ: this.#o.requestObjectTyp } : {}),
     } as Parameters<typeof createRequestObject>[0]);
-    const assertion = await createClientAssertion({ clientId: this.#o.clientId, issuer: this.#o.issuer, ...this.#sign } as Parameters<typeof createClientAssertion>[0]);
-    const r = await this.#http(d.pushed_authorization_request_endpoint, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-      // The PAR body as NHN's reference EHR sends it: the request object and, beside it, the
-      // same scope, redirect_uri, response_type, PKCE and state (NorskHelsenett/Pasientens-journaldokumenter,
-      // .NET/PatientHealthRecordsEPJ/.../Controllers/HomeController.cs, GetParametersForPushedAuthorizationRequest).
-      body: core.formEncode([['client_id', this.#o.clientId], ['request', request], ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'], ['client_assertion', assertion],
-        ['scope', scope], ['redirect_uri', opts.redirectUri], ['response_type', 'code'], ['code_challenge', codeChallenge], ['code_challenge_method', 'S256'], ['state', state]]),
-    }, false);
+    const assertion = await createClientAssertion({
+      clientId: this.#o.clientId,
+      issuer: this.#o.issuer,
+      ...this.#sign,
+    } as Parameters<typeof createClientAssertion>[0]);
+    const r = await this.#http(
+      d.pushed_authorization_request_endpoint,
+      {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Accept: 'application/json',
+        },
+        // The PAR body as NHN's reference EHR sends it: the request object and, beside it, the
+        // same scope, redirect_uri, response_type, PKCE and state (NorskHelsenett/Pasientens-journaldokumenter,
+        // .NET/PatientHealthRecordsEPJ/.../Controllers/HomeController.cs, GetParametersForPushedAuthorizationRequest).
+        body: core.formEncode([
+          ['client_id', this.#o.clientId],
+          ['request', request],
+          ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'],
+          ['client_assertion', assertion],
+          ['scope', scope],
+          ['redirect_uri', opts.redirectUri],
+          ['response_type', 'code'],
+          ['code_challenge', codeChallenge],
+          ['code_challenge_method', 'S256'],
+          ['state', state],
+        ]),
+      },
+      false,
+    );
     const par = this.#json(r.body, 'PAR response');
-    if (typeof par.request_uri !== 'string') throw new MalformedResponseError('MALFORMED_RESPONSE', 'PAR response.request_uri', 'is missing');
-    const pending = { verifier, redirectUri: opts.redirectUri, context: inRequestObject ? contextTextOf(this.#ctx!) : undefined };
+    if (typeof par.request_uri !== 'string')
+      throw new MalformedResponseError(
+        'MALFORMED_RESPONSE',
+        'PAR response.request_uri',
+        'is missing',
+      );
+    const pending = {
+      verifier,
+      redirectUri: opts.redirectUri,
+      context: inRequestObject ? contextTextOf(this.#ctx!) : undefined,
+    };
     this.#s.pkce.set(state, pending);
     // A browser login leaves the page: keep the PKCE verifier for this tab only (sessionStorage).
     storage()?.setItem(`tillit:pkce:${state}`, JSON.stringify(pending));
@@ -709,41 +983,107 @@ export class Client {
     const u = new URL(redirectUrl);
     const state = u.searchParams.get('state') ?? '';
     const stored = storage()?.getItem(`tillit:pkce:${state}`);
-    const pending = this.#s.pkce.get(state) ?? (stored ? (JSON.parse(stored) as { verifier: string; redirectUri: string; context?: string }) : undefined);
+    const pending =
+      this.#s.pkce.get(state) ??
+      (stored
+        ? (JSON.parse(stored) as { verifier: string; redirectUri: string; context?: string })
+        : undefined);
     this.#s.pkce.delete(state);
     storage()?.removeItem(`tillit:pkce:${state}`);
-    if (!pending) throw new ArgumentError('INVALID_ARGUMENT', 'redirectUrl.state', 'is not a login this client started (or was already used)');
+    if (!pending)
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'redirectUrl.state',
+        'is not a login this client started (or was already used)',
+      );
     const err = u.searchParams.get('error');
-    if (err) throw new OAuthError(400, err, core.scrubText(u.searchParams.get('error_description') ?? '', 300), 'authorize');
+    if (err)
+      throw new OAuthError(
+        400,
+        err,
+        core.scrubText(u.searchParams.get('error_description') ?? '', 300),
+        'authorize',
+      );
     const iss = u.searchParams.get('iss');
-    if (iss && iss !== this.#o.issuer) throw new OAuthError(400, 'invalid_issuer', 'the redirect names another issuer (mix-up)', 'authorize');
+    if (iss && iss !== this.#o.issuer)
+      throw new OAuthError(
+        400,
+        'invalid_issuer',
+        'the redirect names another issuer (mix-up)',
+        'authorize',
+      );
     const code = u.searchParams.get('code');
     if (!code) throw new ArgumentError('INVALID_ARGUMENT', 'redirectUrl.code', 'is missing');
     const d = await this.discover();
-    const log = this.#ctx ? await this.#audit({ kind: 'token', server: this.#o.issuer }) : undefined;
-    const body = await this.#tokenRequest(d, { grant_type: 'authorization_code', code, redirect_uri: pending.redirectUri, code_verifier: pending.verifier, resource: this.#o.resources?.documentList ?? 'nhn:phr' }, pending.context === undefined, log);
-    const refreshToken = typeof body.refresh_token === 'string' && body.refresh_token ? body.refresh_token : undefined;
+    const log = this.#ctx
+      ? await this.#audit({ kind: 'token', server: this.#o.issuer })
+      : undefined;
+    const body = await this.#tokenRequest(
+      d,
+      {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: pending.redirectUri,
+        code_verifier: pending.verifier,
+        resource: this.#o.resources?.documentList ?? 'nhn:phr',
+      },
+      pending.context === undefined,
+      log,
+    );
+    const refreshToken =
+      typeof body.refresh_token === 'string' && body.refresh_token ? body.refresh_token : undefined;
     // As NorskHelsenett/kjernejournal-innlogging-klient (helseid/HelseID.kt) does: no refresh
     // token, no session ("Mangler refresh token, er offline_access med som scope?").
-    if (!refreshToken && (this.#o.refreshTokens ?? 'required') === 'required') throw noRefreshToken();
+    if (!refreshToken && (this.#o.refreshTokens ?? 'required') === 'required')
+      throw noRefreshToken();
     this.#s.session = { refreshToken, parContext: pending.context };
-    const scope = String(body.scope ?? '').split(' ').includes(this.#o.scopes?.search ?? SEARCH) ? (this.#o.scopes?.search ?? SEARCH) : String(body.scope ?? '');
-    const key = call(() => core.tokenCacheKey(this.#o.resources?.documentList ?? 'nhn:phr', scope, this.#ctx ? contextTextOf(this.#ctx) : undefined));
+    const scope = String(body.scope ?? '')
+      .split(' ')
+      .includes(this.#o.scopes?.search ?? SEARCH)
+      ? (this.#o.scopes?.search ?? SEARCH)
+      : String(body.scope ?? '');
+    const key = call(() =>
+      core.tokenCacheKey(
+        this.#o.resources?.documentList ?? 'nhn:phr',
+        scope,
+        this.#ctx ? contextTextOf(this.#ctx) : undefined,
+      ),
+    );
     this.#storeToken(key, body);
   }
 
   // ---- the document API --------------------------------------------------------------------
 
   #requireContext(): TrustContext {
-    if (!this.#ctx) throw new ArgumentError('INVALID_ARGUMENT', 'trustContext', 'call withContext(trustContext) first: every look-up needs a documented care context');
+    if (!this.#ctx)
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'trustContext',
+        'call withContext(trustContext) first: every look-up needs a documented care context',
+      );
     this.#ctx.assertFresh(this.#skew);
     return this.#ctx;
   }
 
-  async #audit(e: { kind: 'search' | 'read' | 'token'; server: string; query?: string; documentId?: string; tokenJti?: string; accessBasis?: string }, patient?: string): Promise<{ id: string; transactionId: string }> {
+  async #audit(
+    e: {
+      kind: 'search' | 'read' | 'token';
+      server: string;
+      query?: string;
+      documentId?: string;
+      tokenJti?: string;
+      accessBasis?: string;
+    },
+    patient?: string,
+  ): Promise<{ id: string; transactionId: string }> {
     const transactionId = uuid();
     const trustContext = patient === undefined ? this.#ctx! : this.#contextFor(patient);
-    const { id } = await this.#o.auditLog.append({ ...e, trustContext, clientId: this.#o.clientId, transactionId });
+    const { id } = await this.#o.auditLog.append({
+      ...e,
+      trustContext,
+      clientId: this.#o.clientId,
+      transactionId,
+    });
     return { id, transactionId };
   }
 
@@ -758,7 +1098,9 @@ export class Client {
     if (!byPatient) narrowed.set(ctx, (byPatient = new Map()));
     let one = byPatient.get(patient);
     if (!one) {
-      const p = (ctx.toJSON() as { patients: PatientJSON[] }).patients.find((x) => x.identifier?.id === patient)!;
+      const p = (ctx.toJSON() as { patients: PatientJSON[] }).patients.find(
+        (x) => x.identifier?.id === patient,
+      )!;
       byPatient.set(patient, (one = ctx.withPatients([p])));
     }
     return one;
@@ -767,24 +1109,68 @@ export class Client {
   async #failAudit(id: string, e: unknown): Promise<void> {
     const err = e as { code?: string; status?: number };
     const outcome = err?.code === 'TIMEOUT' || err?.code === 'NETWORK_ERROR' ? 'error' : 'failure';
-    await this.#o.auditLog.complete(id, { outcome, completion: { httpStatus: err?.status, description: err?.code ?? 'error' } });
+    await this.#o.auditLog.complete(id, {
+      outcome,
+      completion: { httpStatus: err?.status, description: err?.code ?? 'error' },
+    });
   }
 
   /** Opens the log entry of a look-up (before anything is sent) with the token it will use. */
-  async #lookUp(req: { scope: string; kind: 'search' | 'read'; server: string; query?: string; documentId?: string; patient: string; accessBasis?: string }) {
+  async #lookUp(req: {
+    scope: string;
+    kind: 'search' | 'read';
+    server: string;
+    query?: string;
+    documentId?: string;
+    patient: string;
+    accessBasis?: string;
+  }) {
     const token = await this.#token(req.scope);
-    const log = await this.#audit({ kind: req.kind, server: req.server, query: req.query, documentId: req.documentId, tokenJti: token.jti, ...(req.accessBasis ? { accessBasis: req.accessBasis } : {}) }, req.patient);
+    const log = await this.#audit(
+      {
+        kind: req.kind,
+        server: req.server,
+        query: req.query,
+        documentId: req.documentId,
+        tokenJti: token.jti,
+        ...(req.accessBasis ? { accessBasis: req.accessBasis } : {}),
+      },
+      req.patient,
+    );
     return { token, log };
   }
 
   /** Sends and reads one resource request under an open log entry; the caller completes the entry. */
-  async #send(req: { method: 'GET' | 'POST'; url: string; headers: Record<string, string>; body?: string; signal?: AbortSignal; stream?: boolean }, token: Token, log: { transactionId: string }) {
-    const headers: Record<string, string> = { ...req.headers, 'nhn-event-id': log.transactionId, 'nhn-source-system': this.#o.sourceSystem ?? 'tillit' };
+  async #send(
+    req: {
+      method: 'GET' | 'POST';
+      url: string;
+      headers: Record<string, string>;
+      body?: string;
+      signal?: AbortSignal;
+      stream?: boolean;
+    },
+    token: Token,
+    log: { transactionId: string },
+  ) {
+    const headers: Record<string, string> = {
+      ...req.headers,
+      'nhn-event-id': log.transactionId,
+      'nhn-source-system': this.#o.sourceSystem ?? 'tillit',
+    };
     if (this.#o.apiVersion) headers['api-version'] = this.#o.apiVersion;
     try {
-      return await this.#http(req.url, { method: req.method, headers, body: req.body }, true, { accessToken: token.accessToken }, req.signal, req.stream);
+      return await this.#http(
+        req.url,
+        { method: req.method, headers, body: req.body },
+        true,
+        { accessToken: token.accessToken },
+        req.signal,
+        req.stream,
+      );
     } catch (e) {
-      if (e instanceof OAuthError && e.status === 401 && e.error === 'invalid_token') this.#s.tokens.clear();
+      if (e instanceof OAuthError && e.status === 401 && e.error === 'invalid_token')
+        this.#s.tokens.clear();
       throw e;
     }
   }
@@ -800,28 +1186,64 @@ export class Client {
   async *searchDocumentPages(opts: SearchOptions): AsyncGenerator<SearchPage> {
     const ctx = this.#requireContext();
     if (typeof opts?.patient !== 'string' || !ctx.patientIds.includes(opts.patient)) {
-      throw new ArgumentError('INVALID_ARGUMENT', 'patient', 'must be a patient of the trust context: make a new context with withPatients(...) and withContext(...)');
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'patient',
+        'must be a patient of the trust context: make a new context with withPatients(...) and withContext(...)',
+      );
     }
     const pageSize = opts.pageSize ?? 50;
-    if (!(Number.isInteger(pageSize) && pageSize >= 1 && pageSize <= 1000)) throw new ArgumentError('INVALID_ARGUMENT', 'pageSize', 'must be a whole number from 1 to 1000');
+    if (!(Number.isInteger(pageSize) && pageSize >= 1 && pageSize <= 1000))
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'pageSize',
+        'must be a whole number from 1 to 1000',
+      );
     const maxPages = opts.maxPages ?? MAX_PAGES_DEFAULT;
-    if (!(Number.isInteger(maxPages) && maxPages >= 1 && maxPages <= MAX_PAGES_LIMIT)) throw new ArgumentError('INVALID_ARGUMENT', 'maxPages', `must be a whole number from 1 to ${MAX_PAGES_LIMIT}`);
-    for (const [k, v] of [['from', opts.from], ['to', opts.to]] as const) {
-      if (v !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(v)) throw new ArgumentError('INVALID_ARGUMENT', k, 'must be a date YYYY-MM-DD');
+    if (!(Number.isInteger(maxPages) && maxPages >= 1 && maxPages <= MAX_PAGES_LIMIT))
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'maxPages',
+        `must be a whole number from 1 to ${MAX_PAGES_LIMIT}`,
+      );
+    for (const [k, v] of [
+      ['from', opts.from],
+      ['to', opts.to],
+    ] as const) {
+      if (v !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(v))
+        throw new ArgumentError('INVALID_ARGUMENT', k, 'must be a date YYYY-MM-DD');
     }
     const system = core.parseNationalId(opts.patient, undefined).system as string;
     const scope = this.#o.scopes?.search ?? SEARCH;
     const url = `${this.#o.documentListBaseUrl}${SEARCH_PATH}`;
-    const base: [string, string][] = [['patient.identifier', this.#o.patientParameter === 'token' ? `${system}|${opts.patient}` : opts.patient], ['status', opts.status ?? 'current']];
-    if (opts.types?.length) base.push(['type', opts.types.map((t) => `urn:oid:2.16.578.1.12.4.1.1.9602|${t}`).join(',')]);
+    const base: [string, string][] = [
+      [
+        'patient.identifier',
+        this.#o.patientParameter === 'token' ? `${system}|${opts.patient}` : opts.patient,
+      ],
+      ['status', opts.status ?? 'current'],
+    ];
+    if (opts.types?.length)
+      base.push(['type', opts.types.map((t) => `urn:oid:2.16.578.1.12.4.1.1.9602|${t}`).join(',')]);
     if (opts.from) base.push(['date', `ge${opts.from}`]);
     if (opts.to) base.push(['date', `le${opts.to}`]);
     base.push(['_count', String(pageSize)], ['_sort', '-date']);
     // The query as logged (once, without the page): the patient is in its own entity.
-    const query = base.map(([k, v]) => `${k}=${k === 'patient.identifier' ? '{patient}' : v}`).join('&');
+    const query = base
+      .map(([k, v]) => `${k}=${k === 'patient.identifier' ? '{patient}' : v}`)
+      .join('&');
     const basis = opts.accessBasis ?? this.#o.accessBasis;
-    const accessBasis = basis ? (call(() => core.accessBasis(basis, 'accessBasis')) as { code: string }).code : undefined;
-    const { log } = await this.#lookUp({ scope, kind: 'search', server: origin(url), query, patient: opts.patient, accessBasis });
+    const accessBasis = basis
+      ? (call(() => core.accessBasis(basis, 'accessBasis')) as { code: string }).code
+      : undefined;
+    const { log } = await this.#lookUp({
+      scope,
+      kind: 'search',
+      server: origin(url),
+      query,
+      patient: opts.patient,
+      accessBasis,
+    });
     const context = contextTextOf(ctx);
     // The search's memory: every id met so far (the core withholds repeats), and the entries
     // yielded so far by id (to take back).
@@ -837,10 +1259,17 @@ export class Client {
       for (let page = 1; ; page++) {
         const pairs: [string, string][] = [...base, ['_page', String(page)]];
         const body = call(() => core.formEncode(pairs));
-        const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: FHIR_JSON };
+        const headers: Record<string, string> = {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Accept: FHIR_JSON,
+        };
         if (accessBasis) headers['nhn-access-basis'] = accessBasis;
         const token = await this.#token(scope);
-        const res = await this.#send({ method: 'POST', url, headers, body, signal: opts.signal }, token, log);
+        const res = await this.#send(
+          { method: 'POST', url, headers, body, signal: opts.signal },
+          token,
+          log,
+        );
         status = res.status;
         pages++;
         let min;
@@ -848,7 +1277,11 @@ export class Client {
           // Minimised for the patient asked for, against every id met on earlier pages.
           min = minimise(res.body, ctx, this.#o.policy, { patient: opts.patient, earlierIds });
         } catch (e) {
-          throw new MalformedResponseError('MALFORMED_RESPONSE', 'searchset', `the document list answered with an unusable Bundle (${(e as TillitError).code ?? 'error'})`);
+          throw new MalformedResponseError(
+            'MALFORMED_RESPONSE',
+            'searchset',
+            `the document list answered with an unusable Bundle (${(e as TillitError).code ?? 'error'})`,
+          );
         }
         // Ids this page has again: withheld here by the core; taken back where yielded before.
         const withheld = min.withheld;
@@ -857,7 +1290,12 @@ export class Client {
           const earlier = yielded.get(id);
           if (!earlier) continue;
           const here = withheld.find((w) => w.id === id);
-          retracted.push({ id, index: here?.index ?? -1, reason: 'DUPLICATE_ID', rule: 'this id occurs again on a later page of the search; none of its copies is shown' });
+          retracted.push({
+            id,
+            index: here?.index ?? -1,
+            reason: 'DUPLICATE_ID',
+            rule: 'this id occurs again on a later page of the search; none of its copies is shown',
+          });
           issued.get(earlier)!.retracted = 'DUPLICATE_ID';
           yielded.delete(id);
         }
@@ -867,7 +1305,10 @@ export class Client {
           yielded.set(r.id, r);
           return r;
         });
-        earlierIds.push(...entries.map((r) => r.id), ...withheld.filter((w) => !w.id.startsWith('entry[')).map((w) => w.id));
+        earlierIds.push(
+          ...entries.map((r) => r.id),
+          ...withheld.filter((w) => !w.id.startsWith('entry[')).map((w) => w.id),
+        );
         totals.leaks += min.leaks;
         totals.retracted += retracted.length;
         for (const w of withheld) totals.withheld[w.reason] = (totals.withheld[w.reason] ?? 0) + 1;
@@ -899,7 +1340,16 @@ export class Client {
       if (!failed) {
         const why = stop ? `, stopped: ${stop}` : done ? '' : ', stopped by the caller';
         const description = `${pages} ${pages === 1 ? 'page' : 'pages'}${why}${totals.retracted ? `, ${totals.retracted} retracted` : ''}`;
-        await this.#o.auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: status, returned: yielded.size, withheld: totals.withheld, leaks: totals.leaks, description } });
+        await this.#o.auditLog.complete(log.id, {
+          outcome: 'success',
+          completion: {
+            httpStatus: status,
+            returned: yielded.size,
+            withheld: totals.withheld,
+            leaks: totals.leaks,
+            description,
+          },
+        });
       }
     }
   }
@@ -920,31 +1370,63 @@ export class Client {
   async patientStatus(patient: string, opts: RequestOptions = {}): Promise<PatientStatus> {
     const ctx = this.#requireContext();
     if (typeof patient !== 'string' || !ctx.patientIds.includes(patient)) {
-      throw new ArgumentError('INVALID_ARGUMENT', 'patient', 'must be a patient of the trust context: make a new context with withPatients(...) and withContext(...)');
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'patient',
+        'must be a patient of the trust context: make a new context with withPatients(...) and withContext(...)',
+      );
     }
     const url = `${this.#o.documentListBaseUrl}/status`;
-    const { token, log } = await this.#lookUp({ scope: this.#o.scopes?.search ?? SEARCH, kind: 'search', server: origin(url), query: 'status', patient, accessBasis: 'UNNTAK' });
+    const { token, log } = await this.#lookUp({
+      scope: this.#o.scopes?.search ?? SEARCH,
+      kind: 'search',
+      server: origin(url),
+      query: 'status',
+      patient,
+      accessBasis: 'UNNTAK',
+    });
     let res: Fetched;
     try {
-      res = await this.#send({
-        method: 'POST', url, signal: opts.signal,
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'nhn-access-basis': 'UNNTAK' },
-        body: JSON.stringify({ nin: patient }),
-      }, token, log);
+      res = await this.#send(
+        {
+          method: 'POST',
+          url,
+          signal: opts.signal,
+          headers: {
+            'Content-Type': 'application/json',
+            Accept: 'application/json',
+            'nhn-access-basis': 'UNNTAK',
+          },
+          body: JSON.stringify({ nin: patient }),
+        },
+        token,
+        log,
+      );
     } catch (e) {
       await this.#failAudit(log.id, e);
       throw e;
     }
-    const b = this.#json(res.body, 'status response') as { privacySetting?: Record<string, unknown>; isHprNumberBlocked?: unknown };
+    const b = this.#json(res.body, 'status response') as {
+      privacySetting?: Record<string, unknown>;
+      isHprNumberBlocked?: unknown;
+    };
     const ps = b.privacySetting ?? {};
     const flag = (v: unknown, path: string): boolean => {
-      if (typeof v !== 'boolean') throw new MalformedResponseError('MALFORMED_RESPONSE', `status response.${path}`, 'must be a boolean');
+      if (typeof v !== 'boolean')
+        throw new MalformedResponseError(
+          'MALFORMED_RESPONSE',
+          `status response.${path}`,
+          'must be a boolean',
+        );
       return v;
     };
     let out: PatientStatus;
     try {
       out = {
-        reservedKjernejournal: flag(ps.hasReservationKjernejournal, 'privacySetting.hasReservationKjernejournal'),
+        reservedKjernejournal: flag(
+          ps.hasReservationKjernejournal,
+          'privacySetting.hasReservationKjernejournal',
+        ),
         restricted: flag(ps.isRestricted, 'privacySetting.isRestricted'),
         blocked: flag(ps.isBlocked, 'privacySetting.isBlocked'),
         practitionerBlocked: flag(b.isHprNumberBlocked, 'isHprNumberBlocked'),
@@ -954,14 +1436,27 @@ export class Client {
       await this.#failAudit(log.id, e);
       throw e;
     }
-    await this.#o.auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status, description: 'patient status' } });
+    await this.#o.auditLog.complete(log.id, {
+      outcome: 'success',
+      completion: { httpStatus: res.status, description: 'patient status' },
+    });
     return out;
   }
 
   /** The document list, all pages up to `maxEntries` (default 1000), decided over all pages. */
   async searchDocuments(opts: SearchOptions): Promise<SearchResult> {
     const max = opts?.maxEntries ?? 1000;
-    const out: SearchResult = { entries: [], withheld: [], leaks: 0, blockedCount: null, serverTotal: null, pages: 0, truncated: false, transactionIds: [], stop: null };
+    const out: SearchResult = {
+      entries: [],
+      withheld: [],
+      leaks: 0,
+      blockedCount: null,
+      serverTotal: null,
+      pages: 0,
+      truncated: false,
+      transactionIds: [],
+      stop: null,
+    };
     for await (const p of this.searchDocumentPages(opts)) {
       out.pages++;
       if (!out.transactionIds.includes(p.transactionId)) out.transactionIds.push(p.transactionId);
@@ -979,7 +1474,10 @@ export class Client {
       const room = max - out.entries.length;
       out.entries.push(...p.entries.slice(0, room));
       if (p.entries.length > room || out.entries.length >= max) {
-        out.truncated = p.entries.length > room || out.serverTotal === null || out.serverTotal > out.entries.length;
+        out.truncated =
+          p.entries.length > room ||
+          out.serverTotal === null ||
+          out.serverTotal > out.entries.length;
         break;
       }
     }
@@ -996,33 +1494,89 @@ export class Client {
   #retrievalTarget(entry: Record<string, unknown>): RetrievalTarget {
     const ctx = this.#requireContext();
     const rec = entry && typeof entry === 'object' ? issued.get(entry) : undefined;
-    if (!rec) throw new ArgumentError('INVALID_ARGUMENT', 'entry', 'is not an entry this client returned: pass an entry from searchDocuments or searchDocumentPages as it was given (copies and edited objects are refused)');
-    if (rec.context !== contextTextOf(ctx)) throw new ArgumentError('INVALID_ARGUMENT', 'entry', 'was returned for another trust context');
-    if (rec.retracted) throw new WithheldError('DOCUMENT_WITHHELD', 'entry', `${rec.retracted}: a later page of its search withheld this id`);
+    if (!rec)
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'entry',
+        'is not an entry this client returned: pass an entry from searchDocuments or searchDocumentPages as it was given (copies and edited objects are refused)',
+      );
+    if (rec.context !== contextTextOf(ctx))
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'entry',
+        'was returned for another trust context',
+      );
+    if (rec.retracted)
+      throw new WithheldError(
+        'DOCUMENT_WITHHELD',
+        'entry',
+        `${rec.retracted}: a later page of its search withheld this id`,
+      );
     minimiseDocument(entry, null, ctx, this.#o.policy, { patient: rec.patient });
-    const attachment = (entry as { content?: Array<{ attachment?: { url?: unknown; size?: unknown } }> }).content?.[0]?.attachment;
+    const attachment = (
+      entry as { content?: Array<{ attachment?: { url?: unknown; size?: unknown } }> }
+    ).content?.[0]?.attachment;
     const url = attachment?.url;
-    if (typeof url !== 'string') throw new ArgumentError('INVALID_ARGUMENT', 'entry.content[0].attachment.url', 'is required');
+    if (typeof url !== 'string')
+      throw new ArgumentError('INVALID_ARGUMENT', 'entry.content[0].attachment.url', 'is required');
     let u: URL;
     try {
       u = new URL(url);
     } catch {
-      throw new ArgumentError('INVALID_ARGUMENT', 'entry.content[0].attachment.url', 'is not an absolute URL');
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'entry.content[0].attachment.url',
+        'is not an absolute URL',
+      );
     }
     const allowed = this.#o.documentSourceOrigins ?? [origin(this.#o.documentListBaseUrl)];
-    if (!allowed.includes(u.origin)) throw new ArgumentError('INVALID_ARGUMENT', 'entry.content[0].attachment.url', 'points to an origin not in documentSourceOrigins: the token is never sent there');
+    if (!allowed.includes(u.origin))
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'entry.content[0].attachment.url',
+        'points to an origin not in documentSourceOrigins: the token is never sent there',
+      );
     const documentId = u.searchParams.get('documentUniqueId');
-    if (!documentId) throw new ArgumentError('INVALID_ARGUMENT', 'entry.content[0].attachment.url', 'has no documentUniqueId');
+    if (!documentId)
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'entry.content[0].attachment.url',
+        'has no documentUniqueId',
+      );
     const size = attachment?.size;
-    if (size !== undefined && !(Number.isSafeInteger(size) && (size as number) >= 0)) throw new WithheldError('DOCUMENT_WITHHELD', 'entry.content[0].attachment.size', 'MALFORMED_ENTRY: must be a whole number of bytes');
-    return { url, documentId, patient: rec.patient, size: size as number | undefined, headers: { Accept: 'application/pdf, application/xml;q=0.9', 'nhn-patient-nin': rec.patient } };
+    if (size !== undefined && !(Number.isSafeInteger(size) && (size as number) >= 0))
+      throw new WithheldError(
+        'DOCUMENT_WITHHELD',
+        'entry.content[0].attachment.size',
+        'MALFORMED_ENTRY: must be a whole number of bytes',
+      );
+    return {
+      url,
+      documentId,
+      patient: rec.patient,
+      size: size as number | undefined,
+      headers: { Accept: 'application/pdf, application/xml;q=0.9', 'nhn-patient-nin': rec.patient },
+    };
   }
 
   /** Opens the log entry of a retrieval and sends it. */
   async #retrieve(t: RetrievalTarget, signal: AbortSignal | undefined, stream: boolean) {
-    const { token, log } = await this.#lookUp({ scope: this.#o.scopes?.read ?? READ, kind: 'read', server: origin(t.url), documentId: t.documentId, patient: t.patient });
+    const { token, log } = await this.#lookUp({
+      scope: this.#o.scopes?.read ?? READ,
+      kind: 'read',
+      server: origin(t.url),
+      documentId: t.documentId,
+      patient: t.patient,
+    });
     try {
-      return { res: await this.#send({ method: 'GET', url: t.url, headers: t.headers, signal, stream }, token, log), log };
+      return {
+        res: await this.#send(
+          { method: 'GET', url: t.url, headers: t.headers, signal, stream },
+          token,
+          log,
+        ),
+        log,
+      };
     } catch (e) {
       await this.#failAudit(log.id, e);
       throw e;
@@ -1034,18 +1588,41 @@ export class Client {
    * whole, about the patient asked for) and completes the log entry; a refusal is logged as a
    * failed look-up and no bytes are handed over.
    */
-  async #finishDocument(res: Fetched, log: { id: string; transactionId: string }, t: { documentId: string; patient: string; size?: number }): Promise<RetrievedDocument> {
+  async #finishDocument(
+    res: Fetched,
+    log: { id: string; transactionId: string },
+    t: { documentId: string; patient: string; size?: number },
+  ): Promise<RetrievedDocument> {
     let un: { contentType: string; bytes: Uint8Array; fromCda: boolean; displayable: boolean };
     try {
-      un = core.acceptDocument(res.headers.get('content-type') ?? '', res.body, t.patient, t.size) as typeof un;
+      un = core.acceptDocument(
+        res.headers.get('content-type') ?? '',
+        res.body,
+        t.patient,
+        t.size,
+      ) as typeof un;
     } catch (e) {
       const err = fromCore(e);
       await this.#failAudit(log.id, err);
       throw err;
     }
-    const description = un.fromCda ? (un.contentType === 'application/pdf' ? 'CDA with embedded PDF' : 'CDA with embedded KITH XML') : un.contentType;
-    await this.#o.auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status, description } });
-    return { contentType: un.contentType, bytes: un.bytes, fromCda: un.fromCda, displayable: un.displayable, documentId: t.documentId, transactionId: log.transactionId };
+    const description = un.fromCda
+      ? un.contentType === 'application/pdf'
+        ? 'CDA with embedded PDF'
+        : 'CDA with embedded KITH XML'
+      : un.contentType;
+    await this.#o.auditLog.complete(log.id, {
+      outcome: 'success',
+      completion: { httpStatus: res.status, description },
+    });
+    return {
+      contentType: un.contentType,
+      bytes: un.bytes,
+      fromCda: un.fromCda,
+      displayable: un.displayable,
+      documentId: t.documentId,
+      transactionId: log.transactionId,
+    };
   }
 
   /**
@@ -1056,7 +1633,10 @@ export class Client {
    * back is a PDF (unwrapped from CDA when it came so), or a KITH XML message a CDA carried,
    * marked `displayable: false`.
    */
-  async getDocument(entry: Record<string, unknown>, opts: RequestOptions = {}): Promise<RetrievedDocument> {
+  async getDocument(
+    entry: Record<string, unknown>,
+    opts: RequestOptions = {},
+  ): Promise<RetrievedDocument> {
     const t = this.#retrievalTarget(entry);
     const { res, log } = await this.#retrieve(t, opts.signal, false);
     return this.#finishDocument(res, log, t);
@@ -1068,12 +1648,29 @@ export class Client {
    * stream then erroring with `INCOMPLETE_DOCUMENT` and the log entry completed as failed);
    * CDA is read whole and its PDF unwrapped. Cancel with `signal`.
    */
-  async getDocumentStream(entry: Record<string, unknown>, opts: RequestOptions = {}): Promise<{ contentType: string; stream: ReadableStream<Uint8Array>; fromCda: boolean; displayable: boolean; documentId: string; transactionId: string }> {
+  async getDocumentStream(
+    entry: Record<string, unknown>,
+    opts: RequestOptions = {},
+  ): Promise<{
+    contentType: string;
+    stream: ReadableStream<Uint8Array>;
+    fromCda: boolean;
+    displayable: boolean;
+    documentId: string;
+    transactionId: string;
+  }> {
     const t = this.#retrievalTarget(entry);
     const { res, log } = await this.#retrieve(t, opts.signal, true);
     if (!res.stream) {
       const d = await this.#finishDocument(res, log, t);
-      return { contentType: d.contentType, stream: new Blob([d.bytes as Uint8Array<ArrayBuffer>]).stream(), fromCda: d.fromCda, displayable: d.displayable, documentId: d.documentId, transactionId: d.transactionId };
+      return {
+        contentType: d.contentType,
+        stream: new Blob([d.bytes as Uint8Array<ArrayBuffer>]).stream(),
+        fromCda: d.fromCda,
+        displayable: d.displayable,
+        documentId: d.documentId,
+        transactionId: d.transactionId,
+      };
     }
     const auditLog = this.#o.auditLog;
     const fail = (e: unknown) => this.#failAudit(log.id, e).catch(() => undefined);
@@ -1091,7 +1688,13 @@ export class Client {
       async transform(chunk, ctl) {
         bytes += chunk.length;
         if (t.size !== undefined && bytes > t.size) {
-          throw await refuse(new IncompleteDocumentError('INCOMPLETE_DOCUMENT', 'document', `is longer than the entry's attachment.size promised (${t.size} bytes)`));
+          throw await refuse(
+            new IncompleteDocumentError(
+              'INCOMPLETE_DOCUMENT',
+              'document',
+              `is longer than the entry's attachment.size promised (${t.size} bytes)`,
+            ),
+          );
         }
         if (!checked) {
           head = new Uint8Array([...head, ...chunk.subarray(0, 5 - head.length)]);
@@ -1118,10 +1721,23 @@ export class Client {
         } catch (e) {
           throw await refuse(e);
         }
-        await auditLog.complete(log.id, { outcome: 'success', completion: { httpStatus: res.status, description: `application/pdf, streamed ${bytes} bytes` } });
+        await auditLog.complete(log.id, {
+          outcome: 'success',
+          completion: {
+            httpStatus: res.status,
+            description: `application/pdf, streamed ${bytes} bytes`,
+          },
+        });
       },
     });
     const stream = res.stream.pipeThrough(check, { signal: opts.signal });
-    return { contentType: 'application/pdf', stream, fromCda: false, displayable: true, documentId: t.documentId, transactionId: log.transactionId };
+    return {
+      contentType: 'application/pdf',
+      stream,
+      fromCda: false,
+      displayable: true,
+      documentId: t.documentId,
+      transactionId: log.transactionId,
+    };
   }
 }

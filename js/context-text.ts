@@ -13,8 +13,16 @@ export const texts = new WeakMap<TrustContext, string>();
 /** The JSON text of a trust context (the same string every time). */
 export function contextTextOf(tc: TrustContext): string {
   // A missing or foreign context is a typed error, never a TypeError from deep inside.
-  if (tc === null || typeof tc !== 'object' || typeof (tc as { toJSON?: unknown }).toJSON !== 'function') {
-    throw new ArgumentError('INVALID_ARGUMENT', 'trustContext', 'must be a TrustContext (TrustContext.fromJSON)');
+  if (
+    tc === null ||
+    typeof tc !== 'object' ||
+    typeof (tc as { toJSON?: unknown }).toJSON !== 'function'
+  ) {
+    throw new ArgumentError(
+      'INVALID_ARGUMENT',
+      'trustContext',
+      'must be a TrustContext (TrustContext.fromJSON)',
+    );
   }
   let t = texts.get(tc);
   if (t === undefined) {

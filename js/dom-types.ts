@@ -13,7 +13,9 @@ interface CryptoKeyShape {
   readonly algorithm: { readonly name: string };
   readonly extractable: boolean;
   readonly type: 'private' | 'public' | 'secret';
-  readonly usages: Array<'decrypt' | 'deriveBits' | 'deriveKey' | 'encrypt' | 'sign' | 'unwrapKey' | 'verify' | 'wrapKey'>;
+  readonly usages: Array<
+    'decrypt' | 'deriveBits' | 'deriveKey' | 'encrypt' | 'sign' | 'unwrapKey' | 'verify' | 'wrapKey'
+  >;
 }
 /** The platform's `CryptoKey`. */
 export type CryptoKey = Global extends { CryptoKey: { prototype: infer K } } ? K : CryptoKeyShape;
@@ -47,19 +49,33 @@ interface AbortSignalShape {
   removeEventListener(type: 'abort', listener: () => void): void;
 }
 /** The platform's `AbortSignal`. */
-export type AbortSignal = Global extends { AbortSignal: { prototype: infer S } } ? S : AbortSignalShape;
+export type AbortSignal = Global extends { AbortSignal: { prototype: infer S } }
+  ? S
+  : AbortSignalShape;
 
 interface ReadableStreamShape<R> {
   readonly locked: boolean;
   cancel(reason?: unknown): Promise<void>;
-  getReader(): { read(): Promise<{ done: true; value?: undefined } | { done: false; value: R }>; releaseLock(): void; cancel(reason?: unknown): Promise<void> };
+  getReader(): {
+    read(): Promise<{ done: true; value?: undefined } | { done: false; value: R }>;
+    releaseLock(): void;
+    cancel(reason?: unknown): Promise<void>;
+  };
 }
 /** The platform's `ReadableStream` (with the DOM library: `ReadableStream<any>`). */
-export type ReadableStream<R = unknown> = Global extends { ReadableStream: { prototype: infer S } } ? S : ReadableStreamShape<R>;
+export type ReadableStream<R = unknown> = Global extends { ReadableStream: { prototype: infer S } }
+  ? S
+  : ReadableStreamShape<R>;
 
 type FetchShape = (
   input: string,
-  init?: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array; signal?: AbortSignal; redirect?: 'error' | 'follow' | 'manual' },
+  init?: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string | Uint8Array;
+    signal?: AbortSignal;
+    redirect?: 'error' | 'follow' | 'manual';
+  },
 ) => Promise<{
   readonly ok: boolean;
   readonly status: number;
@@ -73,4 +89,6 @@ type FetchShape = (
 export declare const fetch: Global extends { fetch: infer F } ? F : FetchShape;
 
 /** The platform's `URL`. */
-export type URL = Global extends { URL: { prototype: infer U } } ? U : { readonly href: string; readonly protocol: string; toString(): string };
+export type URL = Global extends { URL: { prototype: infer U } }
+  ? U
+  : { readonly href: string; readonly protocol: string; toString(): string };

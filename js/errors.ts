@@ -140,7 +140,12 @@ export type SigningRefusalReason =
 export class SigningRefusedError extends TillitError {
   /** Why, as a stable code. */
   readonly reason: SigningRefusalReason;
-  constructor(code: ErrorCode, path: string, rule: string, reason: SigningRefusalReason = 'NOT_JWS') {
+  constructor(
+    code: ErrorCode,
+    path: string,
+    rule: string,
+    reason: SigningRefusalReason = 'NOT_JWS',
+  ) {
     super(code, path, rule);
     this.reason = reason;
   }
@@ -282,7 +287,12 @@ const classes: Record<ErrorCode, new (c: ErrorCode, p: string, r: string) => Til
 export function fromCore(e: unknown): unknown {
   if (e instanceof TillitError) return e;
   if (e && typeof e === 'object' && (e as { name?: unknown }).name === 'TillitError') {
-    const { code, path, rule, reason } = e as { code: ErrorCode; path: string; rule: string; reason?: SigningRefusalReason };
+    const { code, path, rule, reason } = e as {
+      code: ErrorCode;
+      path: string;
+      rule: string;
+      reason?: SigningRefusalReason;
+    };
     if (code === 'SIGNING_REFUSED') return new SigningRefusedError(code, path, rule, reason);
     const Cls = classes[code] ?? TillitError;
     return new Cls(code, path, rule);

@@ -47,7 +47,11 @@ export type ClientAssertionOptions = SignWith & {
    * is refused unless the grant carries a user (`authorization_code`, `refresh_token`, token
    * exchange). Default `client_credentials`.
    */
-  grantType?: 'client_credentials' | 'authorization_code' | 'refresh_token' | 'urn:ietf:params:oauth:grant-type:token-exchange';
+  grantType?:
+    | 'client_credentials'
+    | 'authorization_code'
+    | 'refresh_token'
+    | 'urn:ietf:params:oauth:grant-type:token-exchange';
   /** 1 to 60 seconds; default 10. */
   lifetimeSeconds?: number;
   /** Unix seconds to use as now (tests, or a server-corrected clock). */
@@ -82,7 +86,15 @@ export type DpopProofOptions = SignWith & {
 /** The context travels to the core as JSON text (parsed there in one step). */
 /** The options with the trust context as its JSON text (the core reads text; see contextTextOf). */
 const plain = <T extends { trustContext?: TrustContext }>(o: T) =>
-  o && o.trustContext ? { ...o, trustContext: o.trustContext instanceof TrustContext ? contextTextOf(o.trustContext) : JSON.stringify(o.trustContext) } : o;
+  o && o.trustContext
+    ? {
+        ...o,
+        trustContext:
+          o.trustContext instanceof TrustContext
+            ? contextTextOf(o.trustContext)
+            : JSON.stringify(o.trustContext),
+      }
+    : o;
 
 /** A signed client assertion (`typ: client-authentication+jwt`). */
 export function createClientAssertion(opts: ClientAssertionOptions): Promise<string> {

@@ -82,18 +82,23 @@ function openDb(): Promise<IDBDatabase> {
     const req = idb().open(DB, 1);
     req.onupgradeneeded = () => req.result.createObjectStore(STORE);
     req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(new KeyError('KEY_ERROR', 'persistAs', 'IndexedDB could not be opened'));
+    req.onerror = () =>
+      reject(new KeyError('KEY_ERROR', 'persistAs', 'IndexedDB could not be opened'));
   });
 }
 
-async function withStore<T>(mode: IDBTransactionMode, f: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+async function withStore<T>(
+  mode: IDBTransactionMode,
+  f: (s: IDBObjectStore) => IDBRequest<T>,
+): Promise<T> {
   const db = await openDb();
   try {
     return await new Promise<T>((resolve, reject) => {
       const tx = db.transaction(STORE, mode);
       const req = f(tx.objectStore(STORE));
       tx.oncomplete = () => resolve(req.result);
-      tx.onerror = tx.onabort = () => reject(new KeyError('KEY_ERROR', 'persistAs', 'IndexedDB refused the operation'));
+      tx.onerror = tx.onabort = () =>
+        reject(new KeyError('KEY_ERROR', 'persistAs', 'IndexedDB refused the operation'));
     });
   } finally {
     db.close();
@@ -116,7 +121,12 @@ export async function generateKey(opts: GenerateKeyOptions): Promise<Key> {
   Object.freeze(key);
   if (opts.persistAs !== undefined) {
     const name = opts.persistAs;
-    await withStore('readwrite', (s) => s.put({ alg: key.alg, kid: key.kid, publicJwk: key.publicJwk, privateKey: key.privateKey }, name));
+    await withStore('readwrite', (s) =>
+      s.put(
+        { alg: key.alg, kid: key.kid, publicJwk: key.publicJwk, privateKey: key.privateKey },
+        name,
+      ),
+    );
   }
   return key;
 }
@@ -126,7 +136,11 @@ export async function loadKey(name: string): Promise<Key> {
   checkName(name, 'name');
   const k = (await withStore('readonly', (s) => s.get(name))) as Key | undefined;
   if (!k || !(k.privateKey instanceof CryptoKey)) {
-    throw new KeyError('KEY_ERROR', 'name', 'no key is stored under this name in this browser profile');
+    throw new KeyError(
+      'KEY_ERROR',
+      'name',
+      'no key is stored under this name in this browser profile',
+    );
   }
   return Object.freeze(k);
 }
@@ -141,7 +155,10 @@ export async function deleteKey(name: string): Promise<void> {
  * Imports a private key from a JWK object or a PKCS#8 PEM string (`-----BEGIN PRIVATE
  * KEY-----`) as a non-extractable key, for Node services.
  */
-export async function importPrivateKey(jwkOrPem: JsonWebKey | string, opts: ImportKeyOptions): Promise<Key> {
+export async function importPrivateKey(
+  jwkOrPem: JsonWebKey | string,
+  opts: ImportKeyOptions,
+): Promise<Key> {
   return Object.freeze((await callAsync(() => core.importPrivateKey(jwkOrPem, opts?.alg))) as Key);
 }
 

@@ -31,7 +31,14 @@ export type CompiledWasmModule = object;
  * Where the core's `.wasm` comes from: a URL (string or `URL`; `file:` URLs in Node), a
  * `Response` or a promise of one (`fetch(url)`), the bytes, or a compiled `WebAssembly.Module`.
  */
-export type WasmSource = string | UrlLike | ResponseLike | PromiseLike<ResponseLike> | ArrayBuffer | ArrayBufferView | CompiledWasmModule;
+export type WasmSource =
+  | string
+  | UrlLike
+  | ResponseLike
+  | PromiseLike<ResponseLike>
+  | ArrayBuffer
+  | ArrayBufferView
+  | CompiledWasmModule;
 
 /** Reads a `file:` URL (Node); absent in browsers. */
 export type ReadFile = (url: URL) => Promise<Uint8Array>;
@@ -64,17 +71,30 @@ export function checkWasmBytes(bytes: Uint8Array, where: string): void {
 function describe(source: unknown): string {
   if (typeof source === 'string') return source;
   if (source && typeof (source as UrlLike).href === 'string') return (source as UrlLike).href;
-  if (source && typeof (source as ResponseLike).url === 'string' && (source as ResponseLike).url) return (source as ResponseLike).url as string;
+  if (source && typeof (source as ResponseLike).url === 'string' && (source as ResponseLike).url)
+    return (source as ResponseLike).url as string;
   return 'the wasm given';
 }
 
 function isResponse(x: unknown): x is ResponseLike {
-  return !!x && typeof (x as ResponseLike).arrayBuffer === 'function' && typeof (x as ResponseLike).status === 'number';
+  return (
+    !!x &&
+    typeof (x as ResponseLike).arrayBuffer === 'function' &&
+    typeof (x as ResponseLike).status === 'number'
+  );
 }
 
-async function bytesOf(source: WasmSource, readFile: ReadFile | undefined): Promise<{ bytes: Uint8Array; where: string }> {
-  if (source instanceof ArrayBuffer) return { bytes: new Uint8Array(source), where: 'the bytes given' };
-  if (ArrayBuffer.isView(source)) return { bytes: new Uint8Array(source.buffer, source.byteOffset, source.byteLength), where: 'the bytes given' };
+async function bytesOf(
+  source: WasmSource,
+  readFile: ReadFile | undefined,
+): Promise<{ bytes: Uint8Array; where: string }> {
+  if (source instanceof ArrayBuffer)
+    return { bytes: new Uint8Array(source), where: 'the bytes given' };
+  if (ArrayBuffer.isView(source))
+    return {
+      bytes: new Uint8Array(source.buffer, source.byteOffset, source.byteLength),
+      where: 'the bytes given',
+    };
   let response: ResponseLike;
   let where = describe(source);
   if (typeof source === 'string' || typeof (source as UrlLike).href === 'string') {
@@ -84,13 +104,21 @@ async function bytesOf(source: WasmSource, readFile: ReadFile | undefined): Prom
         return { bytes: await readFile(new URL(href)), where };
       } catch (e) {
         const missing = (e as { code?: string }).code === 'ENOENT';
-        throw new WasmLoadError(missing ? 'WASM_NOT_FOUND' : 'WASM_LOAD_FAILED', 'wasm', `${where} could not be read${missing ? ' (no such file)' : ''}: ${FIX_COPY}`);
+        throw new WasmLoadError(
+          missing ? 'WASM_NOT_FOUND' : 'WASM_LOAD_FAILED',
+          'wasm',
+          `${where} could not be read${missing ? ' (no such file)' : ''}: ${FIX_COPY}`,
+        );
       }
     }
     try {
       response = await fetch(href);
     } catch {
-      throw new WasmLoadError('WASM_LOAD_FAILED', 'wasm', `${where} could not be fetched (network error, or a scheme fetch does not support): check the URL, or pass the bytes`);
+      throw new WasmLoadError(
+        'WASM_LOAD_FAILED',
+        'wasm',
+        `${where} could not be fetched (network error, or a scheme fetch does not support): check the URL, or pass the bytes`,
+      );
     }
   } else {
     const r = await (source as PromiseLike<ResponseLike> | ResponseLike);
@@ -109,11 +137,18 @@ async function bytesOf(source: WasmSource, readFile: ReadFile | undefined): Prom
 }
 
 /** Compiles the core from `source`, mapping every failure to a {@link WasmLoadError}. */
-async function compile(source: WasmSource, readFile: ReadFile | undefined): Promise<WebAssembly.Module> {
+async function compile(
+  source: WasmSource,
+  readFile: ReadFile | undefined,
+): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
   const { bytes, where } = await bytesOf(source, readFile);
   if (!where) {
-    throw new WasmLoadError('WASM_LOAD_FAILED', 'wasm', 'must be a URL, a Response, the bytes or a compiled WebAssembly.Module');
+    throw new WasmLoadError(
+      'WASM_LOAD_FAILED',
+      'wasm',
+      'must be a URL, a Response, the bytes or a compiled WebAssembly.Module',
+    );
   }
   checkWasmBytes(bytes, where);
   try {
@@ -131,7 +166,11 @@ async function compile(source: WasmSource, readFile: ReadFile | undefined): Prom
 function checkCore(module: WebAssembly.Module, where: string): void {
   const names = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
   if (!names.has('memory') || !names.has('coreVersion')) {
-    throw new WasmLoadError('WASM_LOAD_FAILED', 'wasm', `${where} is not a WebAssembly module this version of tillit can use (not tillit's core)`);
+    throw new WasmLoadError(
+      'WASM_LOAD_FAILED',
+      'wasm',
+      `${where} is not a WebAssembly module this version of tillit can use (not tillit's core)`,
+    );
   }
 }
 
@@ -145,7 +184,11 @@ function compileError(e: unknown, where: string): WasmLoadError {
       "the page's Content Security Policy refuses to compile WebAssembly: add 'wasm-unsafe-eval' to its script-src (it allows WebAssembly only, not eval)",
     );
   }
-  return new WasmLoadError('WASM_LOAD_FAILED', 'wasm', `${where} is not a WebAssembly module this version of tillit can use (a stale copy of 'tillit/wasm'?)`);
+  return new WasmLoadError(
+    'WASM_LOAD_FAILED',
+    'wasm',
+    `${where} is not a WebAssembly module this version of tillit can use (a stale copy of 'tillit/wasm'?)`,
+  );
 }
 
 let loading: Promise<void> | undefined;

@@ -20,10 +20,25 @@ import { contextTextOf } from './context-text.js';
 
 /** Stable reason codes for withheld entries. */
 export type WithheldReason =
-  | 'NOT_DOCUMENT_REFERENCE' | 'MALFORMED_ENTRY' | 'DUPLICATE_ID' | 'SUBJECT_UNKNOWN' | 'OTHER_PATIENT'
-  | 'NOT_CURRENT' | 'TYPE_UNKNOWN' | 'TYPE_NOT_ALLOWED' | 'PATIENT_BLOCK' | 'CONFIDENTIALITY'
-  | 'PURPOSE_RULE' | 'UNDATED' | 'OUTSIDE_WINDOW' | 'COUNT_LIMIT'
-  | 'UNREADABLE_LABEL' | 'UNREADABLE_ELEMENT' | 'AMBIGUOUS_TYPE' | 'SUBJECT_MISMATCH' | 'MODIFIER_EXTENSION';
+  | 'NOT_DOCUMENT_REFERENCE'
+  | 'MALFORMED_ENTRY'
+  | 'DUPLICATE_ID'
+  | 'SUBJECT_UNKNOWN'
+  | 'OTHER_PATIENT'
+  | 'NOT_CURRENT'
+  | 'TYPE_UNKNOWN'
+  | 'TYPE_NOT_ALLOWED'
+  | 'PATIENT_BLOCK'
+  | 'CONFIDENTIALITY'
+  | 'PURPOSE_RULE'
+  | 'UNDATED'
+  | 'OUTSIDE_WINDOW'
+  | 'COUNT_LIMIT'
+  | 'UNREADABLE_LABEL'
+  | 'UNREADABLE_ELEMENT'
+  | 'AMBIGUOUS_TYPE'
+  | 'SUBJECT_MISMATCH'
+  | 'MODIFIER_EXTENSION';
 
 /** Who may see a confidentiality level or a document type. Empty lists allow any. */
 export interface PolicyAllow {
@@ -77,7 +92,10 @@ export interface Bundle {
   meta?: { security?: Array<{ system: string; code: string }> };
   link?: Array<{ relation: string; url: string }>;
   /** Each kept entry: `fullUrl` and the projected `resource`, nothing else. */
-  entry: Array<{ fullUrl?: string; resource: Record<string, unknown> & { resourceType: string; id: string } }>;
+  entry: Array<{
+    fullUrl?: string;
+    resource: Record<string, unknown> & { resourceType: string; id: string };
+  }>;
 }
 
 /** What {@link minimise} returns. */
@@ -96,7 +114,13 @@ export interface MinimiseResult {
    * is withheld everywhere in it).
    */
   retract: string[];
-  stats: { input: number; returned: number; elementsRemoved: number; serverTotal: number | null; byReason: Partial<Record<WithheldReason, number>> };
+  stats: {
+    input: number;
+    returned: number;
+    elementsRemoved: number;
+    serverTotal: number | null;
+    byReason: Partial<Record<WithheldReason, number>>;
+  };
 }
 
 /** The shipped default policy (only the four legal document kinds, blocks honoured, R/V restricted). */
@@ -137,7 +161,11 @@ export interface MinimiseDocumentOptions {
 
 function contextArg(trustContext: unknown): string {
   if (!(trustContext instanceof TrustContext)) {
-    throw new ArgumentError('INVALID_ARGUMENT', 'trustContext', 'must be a TrustContext (TrustContext.fromJSON)');
+    throw new ArgumentError(
+      'INVALID_ARGUMENT',
+      'trustContext',
+      'must be a TrustContext (TrustContext.fromJSON)',
+    );
   }
   return contextTextOf(trustContext);
 }
@@ -162,16 +190,30 @@ function patientArg(patient: unknown): string | undefined {
  * earlierIds.push(...page.bundle.entry.map((e) => e.resource.id), ...page.withheld.map((w) => w.id))
  * ```
  */
-export function minimise(input: string | Uint8Array | ArrayBuffer, trustContext: TrustContext, policy?: Policy, opts?: MinimiseOptions): MinimiseResult {
+export function minimise(
+  input: string | Uint8Array | ArrayBuffer,
+  trustContext: TrustContext,
+  policy?: Policy,
+  opts?: MinimiseOptions,
+): MinimiseResult {
   const ctx = contextArg(trustContext);
   const patient = patientArg(opts?.patient);
   const earlier = opts?.earlierIds;
-  if (earlier !== undefined && (!Array.isArray(earlier) || earlier.some((x) => typeof x !== 'string'))) {
-    throw new ArgumentError('INVALID_ARGUMENT', 'earlierIds', 'must be an array of resource id strings');
+  if (
+    earlier !== undefined &&
+    (!Array.isArray(earlier) || earlier.some((x) => typeof x !== 'string'))
+  ) {
+    throw new ArgumentError(
+      'INVALID_ARGUMENT',
+      'earlierIds',
+      'must be an array of resource id strings',
+    );
   }
   // Text is encoded by the platform's TextEncoder straight into the core's memory; bytes are
   // copied there once.
-  return JSON.parse(call(() => core.minimise(input, ctx, policy, opts?.now, patient, earlier)) as string) as MinimiseResult;
+  return JSON.parse(
+    call(() => core.minimise(input, ctx, policy, opts?.now, patient, earlier)) as string,
+  ) as MinimiseResult;
 }
 
 /**
@@ -180,7 +222,13 @@ export function minimise(input: string | Uint8Array | ArrayBuffer, trustContext:
  * and projection checks as the list; otherwise throws {@link WithheldError}
  * (`DOCUMENT_WITHHELD`, the reason code first in its rule).
  */
-export function minimiseDocument<T>(entry: unknown, bytes: T, trustContext: TrustContext, policy?: Policy, opts?: MinimiseDocumentOptions): T {
+export function minimiseDocument<T>(
+  entry: unknown,
+  bytes: T,
+  trustContext: TrustContext,
+  policy?: Policy,
+  opts?: MinimiseDocumentOptions,
+): T {
   const ctx = contextArg(trustContext);
   const patient = patientArg(opts?.patient);
   call(() => core.checkDocument(entry, ctx, policy, opts?.now, patient));

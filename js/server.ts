@@ -29,7 +29,13 @@
 // Node only: importing tillit/server loads the core from disk (the Node build of `tillit`).
 import './index.node.js';
 import * as core from '#core';
-import { AuditError, SigningRefusedError, TillitError, fromCore, type SigningRefusalReason } from './errors.js';
+import {
+  AuditError,
+  SigningRefusedError,
+  TillitError,
+  fromCore,
+  type SigningRefusalReason,
+} from './errors.js';
 import type { AuditLog } from './audit.js';
 import type { Alg, Key } from './keys.js';
 import { TrustContext } from './trust.js';
@@ -89,7 +95,9 @@ export interface CheckedSignerOptions<Request = unknown> {
    * Finds the session behind `request` (your cookie or token check). It must return the user
    * of *this* session and only patients this user may open now; see SECURITY.md.
    */
-  authorize(request: Request): SignerSession | null | undefined | Promise<SignerSession | null | undefined>;
+  authorize(
+    request: Request,
+  ): SignerSession | null | undefined | Promise<SignerSession | null | undefined>;
   /** Every signature with an attestation is recorded here before it is returned. */
   auditLog: AuditLog;
   /** Operational log (refusals, signatures); default one JSON line on stderr. */
@@ -123,7 +131,9 @@ const encoder = new TextEncoder();
 
 /** Signs `data` with `key` as JWS wants it (no checks): the baseline the checked signer adds to. */
 export async function signUnchecked(key: Key, data: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.sign(ALGS[key.alg], key.privateKey, data as Uint8Array<ArrayBuffer>));
+  return new Uint8Array(
+    await crypto.subtle.sign(ALGS[key.alg], key.privateKey, data as Uint8Array<ArrayBuffer>),
+  );
 }
 
 function defaultLog(line: SignerLogLine) {
@@ -141,12 +151,25 @@ export class CheckedSigner<Request = unknown> {
   readonly #log: (line: SignerLogLine) => void;
   readonly #now: () => number;
   /** Salts the session tags in the log: per instance, so a tag cannot be recomputed from a national id. */
-  readonly #salt = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+  readonly #salt = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) =>
+    b.toString(16).padStart(2, '0'),
+  ).join('');
 
   constructor(opts: CheckedSignerOptions<Request>) {
-    if (typeof opts?.authorize !== 'function') throw new TillitError('INVALID_ARGUMENT', 'authorize', 'is required: a function from the request to its session');
-    if (!opts.auditLog || typeof opts.auditLog.append !== 'function') throw new TillitError('INVALID_ARGUMENT', 'auditLog', 'is required: every signature is logged');
-    if (!opts.key?.privateKey) throw new TillitError('INVALID_ARGUMENT', 'key', 'is required: a key from importPrivateKey');
+    if (typeof opts?.authorize !== 'function')
+      throw new TillitError(
+        'INVALID_ARGUMENT',
+        'authorize',
+        'is required: a function from the request to its session',
+      );
+    if (!opts.auditLog || typeof opts.auditLog.append !== 'function')
+      throw new TillitError(
+        'INVALID_ARGUMENT',
+        'auditLog',
+        'is required: every signature is logged',
+      );
+    if (!opts.key?.privateKey)
+      throw new TillitError('INVALID_ARGUMENT', 'key', 'is required: a key from importPrivateKey');
     this.#o = opts;
     try {
       this.#gate = new core.SigningGate({
@@ -187,11 +210,29 @@ export class CheckedSigner<Request = unknown> {
       session = undefined;
     }
     if (!session) {
-      throw this.#refused(new SigningRefusedError('SIGNING_REFUSED', 'session', 'authorize found no session for this request', 'UNAUTHENTICATED'), null);
+      throw this.#refused(
+        new SigningRefusedError(
+          'SIGNING_REFUSED',
+          'session',
+          'authorize found no session for this request',
+          'UNAUTHENTICATED',
+        ),
+        null,
+      );
     }
-    const key = session.sessionId ?? (typeof session.practitioner === 'string' ? session.practitioner : session.practitioner?.id) ?? '';
+    const key =
+      session.sessionId ??
+      (typeof session.practitioner === 'string'
+        ? session.practitioner
+        : session.practitioner?.id) ??
+      '';
     const tag = core.sha256B64u(`${this.#salt}:${key}`).slice(0, 12);
-    let verdict: { kind: 'client-assertion' | 'request-object'; jti: string; exp: number; trustContext?: string };
+    let verdict: {
+      kind: 'client-assertion' | 'request-object';
+      jti: string;
+      exp: number;
+      trustContext?: string;
+    };
     try {
       verdict = this.#gate.check(bytes, session, key, this.#now());
     } catch (e) {
@@ -199,7 +240,9 @@ export class CheckedSigner<Request = unknown> {
       if (err instanceof SigningRefusedError) throw this.#refused(err, tag);
       throw err;
     }
-    const trustContext = verdict.trustContext ? TrustContext.fromJSON(JSON.parse(verdict.trustContext)) : undefined;
+    const trustContext = verdict.trustContext
+      ? TrustContext.fromJSON(JSON.parse(verdict.trustContext))
+      : undefined;
     let entry: { id: string } | undefined;
     if (trustContext) {
       // Written before the signature leaves: a failing log refuses (AuditError).
@@ -216,16 +259,38 @@ export class CheckedSigner<Request = unknown> {
     try {
       signature = await signUnchecked(this.#o.key, bytes);
     } catch {
-      if (entry) await this.#o.auditLog.complete(entry.id, { outcome: 'error', completion: { description: `the key did not sign the ${verdict.kind}` } });
+      if (entry)
+        await this.#o.auditLog.complete(entry.id, {
+          outcome: 'error',
+          completion: { description: `the key did not sign the ${verdict.kind}` },
+        });
       throw new TillitError('CRYPTO_ERROR', 'key', 'the key refused to sign');
     }
-    if (entry) await this.#o.auditLog.complete(entry.id, { outcome: 'success', completion: { description: `signed ${verdict.kind} for the session's user` } });
-    this.#log({ event: 'tillit.signer.signed', time: new Date(this.#now()).toISOString(), session: tag, kind: verdict.kind, jti: verdict.jti, attested: !!trustContext });
+    if (entry)
+      await this.#o.auditLog.complete(entry.id, {
+        outcome: 'success',
+        completion: { description: `signed ${verdict.kind} for the session's user` },
+      });
+    this.#log({
+      event: 'tillit.signer.signed',
+      time: new Date(this.#now()).toISOString(),
+      session: tag,
+      kind: verdict.kind,
+      jti: verdict.jti,
+      attested: !!trustContext,
+    });
     return { signature, kind: verdict.kind, jti: verdict.jti };
   }
 
   #refused(e: SigningRefusedError, tag: string | null): SigningRefusedError {
-    this.#log({ event: 'tillit.signer.refused', time: new Date(this.#now()).toISOString(), session: tag, reason: e.reason, path: e.path, rule: e.rule });
+    this.#log({
+      event: 'tillit.signer.refused',
+      time: new Date(this.#now()).toISOString(),
+      session: tag,
+      reason: e.reason,
+      path: e.path,
+      rule: e.rule,
+    });
     return e;
   }
 }
@@ -254,7 +319,12 @@ export interface SignerHandlerOptions {
  */
 export const SIGNER_CONTENT_TYPE = 'application/octet-stream';
 
-const STATUS: Partial<Record<SigningRefusalReason, number>> = { UNAUTHENTICATED: 401, RATE_LIMITED: 429, BUSY: 503, NOT_JWS: 400 };
+const STATUS: Partial<Record<SigningRefusalReason, number>> = {
+  UNAUTHENTICATED: 401,
+  RATE_LIMITED: 429,
+  BUSY: 503,
+  NOT_JWS: 400,
+};
 
 /**
  * A `node:http` handler for `POST` with the signing input as the body, sent as
@@ -263,7 +333,10 @@ const STATUS: Partial<Record<SigningRefusalReason, number>> = { UNAUTHENTICATED:
  * receives the request. Works as an Express or Fastify route given the raw request (no body
  * parser before it).
  */
-export function signerHandler<Req extends HttpRequestLike>(signer: CheckedSigner<Req>, opts: SignerHandlerOptions = {}): (req: Req, res: HttpResponseLike) => Promise<void> {
+export function signerHandler<Req extends HttpRequestLike>(
+  signer: CheckedSigner<Req>,
+  opts: SignerHandlerOptions = {},
+): (req: Req, res: HttpResponseLike) => Promise<void> {
   const max = opts.maxBytes ?? limits().signingRequest.bytes;
   const json = (res: HttpResponseLike, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -271,14 +344,27 @@ export function signerHandler<Req extends HttpRequestLike>(signer: CheckedSigner
   };
   return async (req, res) => {
     if (req.method !== 'POST') return json(res, 405, { error: 'method_not_allowed' });
-    const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== SIGNER_CONTENT_TYPE) return json(res, 415, { error: 'unsupported_media_type', rule: `the body must be sent as ${SIGNER_CONTENT_TYPE}` });
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim()
+      .toLowerCase();
+    if (type !== SIGNER_CONTENT_TYPE)
+      return json(res, 415, {
+        error: 'unsupported_media_type',
+        rule: `the body must be sent as ${SIGNER_CONTENT_TYPE}`,
+      });
     const chunks: Uint8Array[] = [];
     let size = 0;
     for await (const c of req) {
       const b = typeof c === 'string' ? encoder.encode(c) : c;
       size += b.length;
-      if (size > max) return json(res, 413, { error: 'signing_refused', reason: 'NOT_JWS', path: '$', rule: `a body over ${max} bytes is refused` });
+      if (size > max)
+        return json(res, 413, {
+          error: 'signing_refused',
+          reason: 'NOT_JWS',
+          path: '$',
+          rule: `a body over ${max} bytes is refused`,
+        });
       chunks.push(b);
     }
     const body = new Uint8Array(size);
@@ -289,10 +375,19 @@ export function signerHandler<Req extends HttpRequestLike>(signer: CheckedSigner
     }
     try {
       const { signature } = await signer.sign(body, req);
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' });
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'cache-control': 'no-store',
+      });
       res.end(signature);
     } catch (e) {
-      if (e instanceof SigningRefusedError) return json(res, STATUS[e.reason] ?? 403, { error: 'signing_refused', reason: e.reason, path: e.path, rule: e.rule });
+      if (e instanceof SigningRefusedError)
+        return json(res, STATUS[e.reason] ?? 403, {
+          error: 'signing_refused',
+          reason: e.reason,
+          path: e.path,
+          rule: e.rule,
+        });
       if (e instanceof AuditError) return json(res, 503, { error: 'audit_failure' });
       return json(res, 500, { error: 'server_error' });
     }

@@ -15,7 +15,17 @@
  * @module
  */
 import * as core from '#core';
-import { ArgumentError, AuditError, call, fromCore, HttpError, NetworkError, ShippingError, TillitError, TimeoutError } from './errors.js';
+import {
+  ArgumentError,
+  AuditError,
+  call,
+  fromCore,
+  HttpError,
+  NetworkError,
+  ShippingError,
+  TillitError,
+  TimeoutError,
+} from './errors.js';
 import type { Key } from './keys.js';
 import { createDpopProof } from './jwt.js';
 import { platform } from './platform.js';
@@ -145,29 +155,66 @@ export class Shipper {
   #standbyTimer?: ReturnType<typeof setTimeout>;
   #fetch: typeof fetch;
 
-  private constructor(o: ShipOptions, src: ShipSource, store: ShipStateStore, emit: (s: ShippingStatus) => void) {
+  private constructor(
+    o: ShipOptions,
+    src: ShipSource,
+    store: ShipStateStore,
+    emit: (s: ShippingStatus) => void,
+  ) {
     this.#o = o;
     this.#src = src;
     this.#store = store;
     this.#emit = emit;
     this.#fetch = o.fetch ?? globalThis.fetch.bind(globalThis);
     this.#closedP = new Promise<void>((r) => (this.#onClosed = r));
-    this.#state = { state: 'standby', logId: null, queued: 0, oldestUnshipped: null, oldestUnshippedAgeMs: null, acknowledged: null, prunedTo: null, attempts: 0, lastAcknowledged: null };
+    this.#state = {
+      state: 'standby',
+      logId: null,
+      queued: 0,
+      oldestUnshipped: null,
+      oldestUnshippedAgeMs: null,
+      acknowledged: null,
+      prunedTo: null,
+      attempts: 0,
+      lastAcknowledged: null,
+    };
   }
 
   /** Checks the options, reads the stored state and starts shipping (or waits for the lock). */
-  static async start(o: ShipOptions, src: ShipSource, store: ShipStateStore, emit: (s: ShippingStatus) => void): Promise<Shipper> {
-    if (!o || typeof o !== 'object') throw new ArgumentError('INVALID_ARGUMENT', 'ship', 'must be { url, token, dpopKey, … }');
+  static async start(
+    o: ShipOptions,
+    src: ShipSource,
+    store: ShipStateStore,
+    emit: (s: ShippingStatus) => void,
+  ): Promise<Shipper> {
+    if (!o || typeof o !== 'object')
+      throw new ArgumentError('INVALID_ARGUMENT', 'ship', 'must be { url, token, dpopKey, … }');
     let base: URL;
     try {
       base = new URL(o.url);
     } catch {
       throw new ArgumentError('INVALID_ARGUMENT', 'ship.url', 'must be an absolute http(s) URL');
     }
-    if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new ArgumentError('INVALID_ARGUMENT', 'ship.url', 'must be an absolute http(s) URL');
-    if (typeof o.token !== 'function') throw new ArgumentError('INVALID_ARGUMENT', 'ship.token', 'must be a function returning the access token');
-    if (!o.dpopKey?.privateKey || !o.dpopKey.publicJwk) throw new ArgumentError('INVALID_ARGUMENT', 'ship.dpopKey', 'must be a key from generateKey or importPrivateKey');
-    if (o.logId !== undefined && !core.AuditShipper.validLogId(String(o.logId))) throw new ArgumentError('INVALID_ARGUMENT', 'ship.logId', 'must be 1 to 128 of A-Z a-z 0-9 . _ : -');
+    if (base.protocol !== 'https:' && base.protocol !== 'http:')
+      throw new ArgumentError('INVALID_ARGUMENT', 'ship.url', 'must be an absolute http(s) URL');
+    if (typeof o.token !== 'function')
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'ship.token',
+        'must be a function returning the access token',
+      );
+    if (!o.dpopKey?.privateKey || !o.dpopKey.publicJwk)
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'ship.dpopKey',
+        'must be a key from generateKey or importPrivateKey',
+      );
+    if (o.logId !== undefined && !core.AuditShipper.validLogId(String(o.logId)))
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'ship.logId',
+        'must be 1 to 128 of A-Z a-z 0-9 . _ : -',
+      );
     // The options are checked by the core now, so a bad option fails open(), not a later round.
     call(() => new core.AuditShipper(plainOptions(o), null)).free();
     const s = new Shipper(o, src, store, emit);
@@ -202,23 +249,33 @@ export class Shipper {
       st = this.#core.state as ShipState;
       await this.#store.save(st);
     } else if (this.#o.logId !== undefined && this.#o.logId !== st.logId) {
-      throw new ArgumentError('INVALID_ARGUMENT', 'ship.logId', 'this log is shipped under another log id already');
+      throw new ArgumentError(
+        'INVALID_ARGUMENT',
+        'ship.logId',
+        'this log is shipped under another log id already',
+      );
     }
     this.#active = true;
     clearTimeout(this.#standbyTimer);
-    await this.#publish(this.#core.next(await this.#src.next()).do === 'stopped' ? 'stopped' : 'starting');
+    await this.#publish(
+      this.#core.next(await this.#src.next()).do === 'stopped' ? 'stopped' : 'starting',
+    );
     this.#schedule(0);
   }
 
   /** The status now. */
   get status(): ShippingStatus {
     const s = { ...this.#state };
-    if (s.oldestUnshipped) s.oldestUnshippedAgeMs = Math.max(0, now() - Date.parse(s.oldestUnshipped));
+    if (s.oldestUnshipped)
+      s.oldestUnshippedAgeMs = Math.max(0, now() - Date.parse(s.oldestUnshipped));
     return s;
   }
 
   /** The anchor the collector acknowledged and the prune point (for `verify`). */
-  get anchors(): { acked: { seq: number; hash: string } | null; pruned: { seq: number; hash: string } | null } {
+  get anchors(): {
+    acked: { seq: number; hash: string } | null;
+    pruned: { seq: number; hash: string } | null;
+  } {
     return { acked: this.#state.acknowledged, pruned: this.#state.prunedTo };
   }
 
@@ -229,13 +286,20 @@ export class Shipper {
       void this.#refreshStandby();
       return;
     }
-    if (this.#state.state === 'idle' && !this.#timer && !this.#round) this.#schedule(this.#policy().intervalMs);
+    if (this.#state.state === 'idle' && !this.#timer && !this.#round)
+      this.#schedule(this.#policy().intervalMs);
     // The queue shown follows the writes (at most every 100 ms: writing stays cheap), also
     // while waiting to retry.
-    this.#wakePublish ??= setTimeout(() => {
-      this.#wakePublish = undefined;
-      if (!this.#round && !this.#closed && this.#core) void this.#publish(this.#state.state, this.#state.error, this.#state.retryInMs).catch(() => {});
-    }, Math.min(100, this.#policy().intervalMs));
+    this.#wakePublish ??= setTimeout(
+      () => {
+        this.#wakePublish = undefined;
+        if (!this.#round && !this.#closed && this.#core)
+          void this.#publish(this.#state.state, this.#state.error, this.#state.retryInMs).catch(
+            () => {},
+          );
+      },
+      Math.min(100, this.#policy().intervalMs),
+    );
     (this.#wakePublish as { unref?: () => void }).unref?.();
   }
 
@@ -248,12 +312,24 @@ export class Shipper {
       const upTo = await this.#src.next();
       if (this.#ackedNext() >= upTo) return;
       if (this.#state.state === 'stopped') throw this.#state.error;
-      const p = new Promise<void>((resolve, reject) => this.#waiters.push({ upTo, resolve, reject }));
+      const p = new Promise<void>((resolve, reject) =>
+        this.#waiters.push({ upTo, resolve, reject }),
+      );
       if (this.#active && this.#state.state !== 'retrying') this.#schedule(0);
       if (opts.timeoutMs === undefined) return p;
       let t: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        t = setTimeout(() => reject(new TimeoutError('TIMEOUT', 'ship', `the collector did not acknowledge the log within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+        t = setTimeout(
+          () =>
+            reject(
+              new TimeoutError(
+                'TIMEOUT',
+                'ship',
+                `the collector did not acknowledge the log within ${opts.timeoutMs} ms`,
+              ),
+            ),
+          opts.timeoutMs,
+        );
       });
       try {
         return await Promise.race([p, timeout]);
@@ -275,12 +351,24 @@ export class Shipper {
     this.#core?.free();
     this.#core = undefined;
     this.#state.state = 'closed';
-    for (const w of this.#waiters.splice(0)) w.reject(new AuditError('AUDIT_FAILURE', 'ship', 'the log was closed before the collector acknowledged it'));
+    for (const w of this.#waiters.splice(0))
+      w.reject(
+        new AuditError(
+          'AUDIT_FAILURE',
+          'ship',
+          'the log was closed before the collector acknowledged it',
+        ),
+      );
     this.#emit(this.status);
   }
 
   #policy(): { intervalMs: number; timeoutMs: number; retainMs: number | null; batch: number } {
-    return this.#core!.policy as { intervalMs: number; timeoutMs: number; retainMs: number | null; batch: number };
+    return this.#core!.policy as {
+      intervalMs: number;
+      timeoutMs: number;
+      retainMs: number | null;
+      batch: number;
+    };
   }
 
   #ackedNext(): number {
@@ -309,7 +397,11 @@ export class Shipper {
       for (;;) {
         if (this.#closed) return;
         const localNext = await this.#src.next();
-        const step = c.next(localNext) as { do: 'register' | 'send' | 'idle' | 'stopped'; from?: number; count?: number };
+        const step = c.next(localNext) as {
+          do: 'register' | 'send' | 'idle' | 'stopped';
+          from?: number;
+          count?: number;
+        };
         if (step.do === 'stopped') return;
         if (step.do === 'idle') {
           await this.#prune(localNext);
@@ -318,7 +410,10 @@ export class Shipper {
           return;
         }
         await this.#publish(step.do === 'register' ? 'starting' : 'sending');
-        const answer = step.do === 'register' ? await this.#register() : await this.#send(step.from!, step.count!);
+        const answer =
+          step.do === 'register'
+            ? await this.#register()
+            : await this.#send(step.from!, step.count!);
         if ('failed' in answer) {
           const wait = c.failed(Math.random());
           await this.#publish('retrying', answer.failed, wait);
@@ -327,7 +422,13 @@ export class Shipper {
         }
         if ('refused' in answer) {
           const r = answer.refused;
-          call(() => c.refused(r.error, typeof r.seq === 'number' ? r.seq : undefined, typeof r.detail === 'string' ? r.detail : ''));
+          call(() =>
+            c.refused(
+              r.error,
+              typeof r.seq === 'number' ? r.seq : undefined,
+              typeof r.detail === 'string' ? r.detail : '',
+            ),
+          );
           continue;
         }
         const head = answer.head;
@@ -351,7 +452,13 @@ export class Shipper {
       }
       // Storage failed (the state could not be kept): try again later, nothing is lost.
       const wait = c.failed(Math.random());
-      await this.#publish('retrying', err instanceof TillitError ? err : new AuditError('AUDIT_FAILURE', 'ship', 'the shipping state could not be stored'), wait).catch(() => {});
+      await this.#publish(
+        'retrying',
+        err instanceof TillitError
+          ? err
+          : new AuditError('AUDIT_FAILURE', 'ship', 'the shipping state could not be stored'),
+        wait,
+      ).catch(() => {});
       this.#schedule(wait);
     }
   }
@@ -368,14 +475,26 @@ export class Shipper {
 
   async #hashAt(seq: number, sent: string[] | undefined): Promise<string | undefined> {
     const from = sent?.length ? (JSON.parse(sent[0]!) as { seq: number }).seq : -1;
-    const line = sent && seq >= from && seq < from + sent.length ? sent[seq - from] : (await this.#src.lines(seq, 1))[0];
+    const line =
+      sent && seq >= from && seq < from + sent.length
+        ? sent[seq - from]
+        : (await this.#src.lines(seq, 1))[0];
     if (!line) return undefined;
     const r = JSON.parse(line) as { seq?: number; hash?: string };
     return r.seq === seq ? r.hash : undefined;
   }
 
   /** The collector's answer: its head, a refusal, or a failure to retry. */
-  async #request(method: 'PUT' | 'POST', path: string, body: Uint8Array | string, type: string): Promise<{ head: { seq: number; hash: string } | null; sent?: string[] } | { refused: { error: string; seq?: number; detail?: string } } | { failed: TillitError }> {
+  async #request(
+    method: 'PUT' | 'POST',
+    path: string,
+    body: Uint8Array | string,
+    type: string,
+  ): Promise<
+    | { head: { seq: number; hash: string } | null; sent?: string[] }
+    | { refused: { error: string; seq?: number; detail?: string } }
+    | { failed: TillitError }
+  > {
     const url = `${this.#o.url.replace(/\/+$/, '')}${path}`;
     const ctl = new AbortController();
     const onAbort = () => ctl.abort();
@@ -387,14 +506,34 @@ export class Shipper {
         token = await this.#o.token();
         if (typeof token !== 'string' || !token) throw new Error();
       } catch {
-        return { failed: new AuditError('AUDIT_FAILURE', 'ship.token', 'no access token for the collector') };
+        return {
+          failed: new AuditError(
+            'AUDIT_FAILURE',
+            'ship.token',
+            'no access token for the collector',
+          ),
+        };
       }
-      const proof = await createDpopProof({ key: this.#o.dpopKey, method, url, accessToken: token });
+      const proof = await createDpopProof({
+        key: this.#o.dpopKey,
+        method,
+        url,
+        accessToken: token,
+      });
       let res: Response;
       try {
-        res = await this.#fetch(url, { method, headers: { authorization: `DPoP ${token}`, dpop: proof, 'content-type': type }, body: body as BodyInit, signal: ctl.signal });
+        res = await this.#fetch(url, {
+          method,
+          headers: { authorization: `DPoP ${token}`, dpop: proof, 'content-type': type },
+          body: body as BodyInit,
+          signal: ctl.signal,
+        });
       } catch {
-        return { failed: ctl.signal.aborted ? new TimeoutError('TIMEOUT', 'ship.url', 'the collector did not answer in time') : new NetworkError('NETWORK_ERROR', 'ship.url', 'the collector could not be reached') };
+        return {
+          failed: ctl.signal.aborted
+            ? new TimeoutError('TIMEOUT', 'ship.url', 'the collector did not answer in time')
+            : new NetworkError('NETWORK_ERROR', 'ship.url', 'the collector could not be reached'),
+        };
       }
       const text = await res.text().catch(() => '');
       let json: Record<string, unknown> | null = null;
@@ -404,14 +543,27 @@ export class Shipper {
         json = null;
       }
       if (res.ok && json) {
-        const h = method === 'PUT' ? (json.head as { seq: number; hash: string } | null) : (json as { seq: number; hash: string });
+        const h =
+          method === 'PUT'
+            ? (json.head as { seq: number; hash: string } | null)
+            : (json as { seq: number; hash: string });
         return { head: h ?? null };
       }
       // A refusal the protocol defines: a stable code (collector/src/http.rs). 401 (the
       // token), 429 and 5xx are failures to retry.
       const code = json && typeof json.error === 'string' ? json.error : undefined;
-      if (code && [400, 403, 409, 413, 422].includes(res.status) && !['invalid_token', 'invalid_dpop_proof', 'use_dpop_nonce'].includes(code)) {
-        return { refused: { error: code, seq: json!.seq as number | undefined, detail: String(json!.detail ?? json!.error_description ?? '') } };
+      if (
+        code &&
+        [400, 403, 409, 413, 422].includes(res.status) &&
+        !['invalid_token', 'invalid_dpop_proof', 'use_dpop_nonce'].includes(code)
+      ) {
+        return {
+          refused: {
+            error: code,
+            seq: json!.seq as number | undefined,
+            detail: String(json!.detail ?? json!.error_description ?? ''),
+          },
+        };
       }
       return { failed: new HttpError(res.status, 'ship.url') };
     } finally {
@@ -423,14 +575,27 @@ export class Shipper {
   async #register() {
     const st = this.#core!.state as ShipState;
     const body = this.#src.checkpointJwk ? { checkpointKey: this.#src.checkpointJwk } : {};
-    return this.#request('PUT', `/logs/${encodeURIComponent(st.logId!)}`, JSON.stringify(body), 'application/json');
+    return this.#request(
+      'PUT',
+      `/logs/${encodeURIComponent(st.logId!)}`,
+      JSON.stringify(body),
+      'application/json',
+    );
   }
 
   async #send(from: number, count: number) {
     const st = this.#core!.state as ShipState;
     const lines = await this.#src.lines(from, count);
-    if (!lines.length) return { failed: new AuditError('AUDIT_FAILURE', 'ship', 'the records to ship could not be read') };
-    const r = await this.#request('POST', `/logs/${encodeURIComponent(st.logId!)}/records`, lines.map((l) => `${l}\n`).join(''), 'application/x-ndjson');
+    if (!lines.length)
+      return {
+        failed: new AuditError('AUDIT_FAILURE', 'ship', 'the records to ship could not be read'),
+      };
+    const r = await this.#request(
+      'POST',
+      `/logs/${encodeURIComponent(st.logId!)}/records`,
+      lines.map((l) => `${l}\n`).join(''),
+      'application/x-ndjson',
+    );
     return 'head' in r ? { ...r, sent: lines } : r;
   }
 
@@ -449,7 +614,10 @@ export class Shipper {
     if (this.#pruneLook.acked === acked && t - this.#pruneLook.at < 60_000) return;
     this.#pruneLook = { acked, at: t };
     const lines = await this.#src.lines(from, Math.min(acked - from + 1, 10_000));
-    const to = call(() => c.prunePoint(lines, !!this.#src.checkpointJwk, localNext, now())) as { seq: number; hash: string } | null;
+    const to = call(() => c.prunePoint(lines, !!this.#src.checkpointJwk, localNext, now())) as {
+      seq: number;
+      hash: string;
+    } | null;
     if (!to) return;
     // The prune point is stored first: a crash before the records go leaves a log that
     // still holds them, which verifies as well.
@@ -478,7 +646,10 @@ export class Shipper {
     }
     clearTimeout(this.#standbyTimer);
     if (this.#active || this.#closed) return;
-    this.#standbyTimer = setTimeout(() => void this.#refreshStandby(), plainOptions(this.#o).intervalMs ?? 1000);
+    this.#standbyTimer = setTimeout(
+      () => void this.#refreshStandby(),
+      plainOptions(this.#o).intervalMs ?? 1000,
+    );
     (this.#standbyTimer as { unref?: () => void }).unref?.();
   }
 
@@ -505,12 +676,21 @@ export class Shipper {
     }
     this.#state.attempts = c?.attempts ?? 0;
     this.#state.state = state;
-    if (state === 'stopped') this.#state.error = error ?? (c ? (fromCore(c.stopError()) as TillitError) : undefined);
+    if (state === 'stopped')
+      this.#state.error = error ?? (c ? (fromCore(c.stopError()) as TillitError) : undefined);
     else this.#state.error = error;
     this.#state.retryInMs = retryInMs;
     // An event when something a UI or an alarm shows changed (not on every idle round).
     const st2 = this.#state;
-    const sig = JSON.stringify([st2.state, st2.queued, st2.acknowledged, st2.prunedTo, st2.attempts, st2.error?.message, st2.oldestUnshipped]);
+    const sig = JSON.stringify([
+      st2.state,
+      st2.queued,
+      st2.acknowledged,
+      st2.prunedTo,
+      st2.attempts,
+      st2.error?.message,
+      st2.oldestUnshipped,
+    ]);
     if (sig === this.#lastSig) return;
     this.#lastSig = sig;
     this.#emit(this.status);
@@ -519,7 +699,13 @@ export class Shipper {
 
 /** The numeric options the core checks. */
 function plainOptions(o: ShipOptions) {
-  return { batch: o.batch, intervalMs: o.intervalMs, maxBackoffMs: o.maxBackoffMs, retainMs: o.retainMs, timeoutMs: o.timeoutMs };
+  return {
+    batch: o.batch,
+    intervalMs: o.intervalMs,
+    maxBackoffMs: o.maxBackoffMs,
+    retainMs: o.retainMs,
+    timeoutMs: o.timeoutMs,
+  };
 }
 
 function mintLogId(name: string): string {
@@ -544,19 +730,27 @@ export function indexedDbStateStore(name: string): ShipStateStore {
       const req = f.open(`tillit-audit-ship-${name}`, 1);
       req.onupgradeneeded = () => req.result.createObjectStore('state');
       req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(new AuditError('AUDIT_FAILURE', 'ship.state', 'IndexedDB could not be opened'));
+      req.onerror = () =>
+        reject(new AuditError('AUDIT_FAILURE', 'ship.state', 'IndexedDB could not be opened'));
     }));
-  const tx = async <T>(mode: IDBTransactionMode, f: (s: IDBObjectStore) => IDBRequest<T> | void): Promise<T | undefined> => {
+  const tx = async <T>(
+    mode: IDBTransactionMode,
+    f: (s: IDBObjectStore) => IDBRequest<T> | void,
+  ): Promise<T | undefined> => {
     const d = await open();
     return new Promise((resolve, reject) => {
       const t = d.transaction('state', mode, { durability: 'strict' });
       const req = f(t.objectStore('state'));
       t.oncomplete = () => resolve(req ? req.result : undefined);
-      t.onerror = t.onabort = () => reject(new AuditError('AUDIT_FAILURE', 'ship.state', 'IndexedDB refused the shipping state'));
+      t.onerror = t.onabort = () =>
+        reject(
+          new AuditError('AUDIT_FAILURE', 'ship.state', 'IndexedDB refused the shipping state'),
+        );
     });
   };
   return {
-    load: async () => ((await tx('readonly', (s) => s.get('state'))) as ShipState | undefined) ?? null,
+    load: async () =>
+      ((await tx('readonly', (s) => s.get('state'))) as ShipState | undefined) ?? null,
     save: async (v) => void (await tx('readwrite', (s) => s.put(v, 'state'))),
   };
 }

@@ -130,7 +130,11 @@ export class TrustContext {
   }
 
   get #json(): TrustContextJSON {
-    return (this.#parsed ??= deepFreeze(JSON.parse(call(() => core.trustContextParse(texts.get(this)!)) as string) as TrustContextJSON));
+    return (this.#parsed ??= deepFreeze(
+      JSON.parse(
+        call(() => core.trustContextParse(texts.get(this)!)) as string,
+      ) as TrustContextJSON,
+    ));
   }
 
   /**
@@ -139,7 +143,8 @@ export class TrustContext {
    * {@link CodeError} naming the JSON path and rule.
    */
   static fromJSON(obj: TrustContextJSON | WrappedAttestationJSON | unknown): TrustContext {
-    if (typeof obj === 'string') throw new TrustContextError('INVALID_TRUST_CONTEXT', '$', 'must be an object, not string');
+    if (typeof obj === 'string')
+      throw new TrustContextError('INVALID_TRUST_CONTEXT', '$', 'must be an object, not string');
     const text = toText(obj);
     call(() => core.trustContextValidate(text));
     return new TrustContext(undefined, text as string);
@@ -173,7 +178,9 @@ export class TrustContext {
    * wants a new attestation whenever the patient changes.
    */
   withPatients(patients: PatientJSON[]): TrustContext {
-    return new TrustContext(call(() => core.trustContextWithPatients(contextTextOf(this), patients)) as TrustContextJSON);
+    return new TrustContext(
+      call(() => core.trustContextWithPatients(contextTextOf(this), patients)) as TrustContextJSON,
+    );
   }
 
   /** Throws {@link TrustContextError} (`ATTESTATION_EXPIRED`) if older than 60 minutes or from the future. */
@@ -210,7 +217,11 @@ function toText(obj: unknown): unknown {
   try {
     return JSON.stringify(obj);
   } catch {
-    throw new ArgumentError('INVALID_ARGUMENT', '$', 'must be plain JSON data (no cycles, no BigInt)');
+    throw new ArgumentError(
+      'INVALID_ARGUMENT',
+      '$',
+      'must be plain JSON data (no cycles, no BigInt)',
+    );
   }
 }
 

@@ -13,7 +13,12 @@ import type { Batch, Part, Sink } from './sink.js';
 /** The part of Node's `fs/promises` the file sink uses (typed here: no @types/node needed). */
 interface FileHandle {
   write(data: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
-  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  read(
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<{ bytesRead: number }>;
   stat(): Promise<{ size: number }>;
   truncate(len: number): Promise<void>;
   datasync(): Promise<void>;
@@ -46,7 +51,12 @@ export class FileSink implements Sink {
   async #mod() {
     if (!this.#fs) {
       const { fs } = platform;
-      if (!fs) throw new AuditError('AUDIT_FAILURE', 'sink.file', 'a file sink needs Node: in browsers use indexeddb');
+      if (!fs)
+        throw new AuditError(
+          'AUDIT_FAILURE',
+          'sink.file',
+          'a file sink needs Node: in browsers use indexeddb',
+        );
       this.#fs = fs as FsPromises;
     }
     return this.#fs;
@@ -63,7 +73,8 @@ export class FileSink implements Sink {
     const r = call(() => core.auditReadNdjson(bytes)) as { lines: string[]; tornAt: number | null };
     this.#size = bytes.length;
     const end = r.tornAt ?? bytes.length;
-    this.#torn = r.tornAt !== null && r.tornAt !== undefined ? { at: r.tornAt, end: bytes.length } : undefined;
+    this.#torn =
+      r.tornAt !== null && r.tornAt !== undefined ? { at: r.tornAt, end: bytes.length } : undefined;
     this.#tail = bytes.slice(Math.max(0, end - TAIL), end);
     return r.lines;
   }
@@ -78,7 +89,7 @@ export class FileSink implements Sink {
       throw new AuditError('AUDIT_FAILURE', 'sink.file', 'the log file could not be read');
     }
     try {
-      for (let at = 0; ; ) {
+      for (let at = 0; ;) {
         const buf = new Uint8Array(FILE_CHUNK);
         const { bytesRead } = await fh.read(buf, 0, buf.length, at).catch(() => {
           throw new AuditError('AUDIT_FAILURE', 'sink.file', 'the log file could not be read');
@@ -103,9 +114,19 @@ export class FileSink implements Sink {
     const fs = await this.#mod();
     const fh = await fs.open(this.#path, 'r');
     try {
-      for (let at = 0; at < out.length; ) {
-        const { bytesRead } = await fh.read(out.subarray(at), 0, Math.min(FILE_CHUNK, out.length - at), from + at);
-        if (bytesRead === 0) throw new AuditError('AUDIT_FAILURE', 'sink.file', 'the log file changed while it was opened');
+      for (let at = 0; at < out.length;) {
+        const { bytesRead } = await fh.read(
+          out.subarray(at),
+          0,
+          Math.min(FILE_CHUNK, out.length - at),
+          from + at,
+        );
+        if (bytesRead === 0)
+          throw new AuditError(
+            'AUDIT_FAILURE',
+            'sink.file',
+            'the log file changed while it was opened',
+          );
         at += bytesRead;
       }
     } finally {
@@ -123,7 +144,8 @@ export class FileSink implements Sink {
     try {
       for (let at = t.at; at < t.end; at += FILE_CHUNK) {
         const part = await this.#range(at, Math.min(t.end, at + FILE_CHUNK));
-        for (let w = 0; w < part.length; ) w += (await out.write(part, w, part.length - w)).bytesWritten;
+        for (let w = 0; w < part.length;)
+          w += (await out.write(part, w, part.length - w)).bytesWritten;
       }
       await out.datasync();
     } finally {
@@ -147,12 +169,19 @@ export class FileSink implements Sink {
       same = bytesRead === buf.length && buf.every((b, i) => b === this.#tail[i]);
     }
     if (!same) {
-      throw new AuditIntegrityError('sink.file', `SINK_DIVERGED: the log file no longer ends where this log left it (${size} bytes, expected ${this.#size}): records were lost or another writer appended`);
+      throw new AuditIntegrityError(
+        'sink.file',
+        `SINK_DIVERGED: the log file no longer ends where this log left it (${size} bytes, expected ${this.#size}): records were lost or another writer appended`,
+      );
     }
   }
   async append(batch: Batch) {
     if (this.#broken) {
-      throw new AuditError('AUDIT_FAILURE', 'sink.file', 'an earlier write failed part-way and could not be taken back: open the log again, which sets the partial line aside');
+      throw new AuditError(
+        'AUDIT_FAILURE',
+        'sink.file',
+        'an earlier write failed part-way and could not be taken back: open the log again, which sets the partial line aside',
+      );
     }
     const fs = await this.#mod();
     let fh: FileHandle | undefined;
@@ -162,7 +191,7 @@ export class FileSink implements Sink {
       // A write may take less than it was given (a full disk, a signal): the rest follows,
       // and nothing is acknowledged before all of it is written and synced.
       const bytes = batch.bytes;
-      for (let at = 0; at < bytes.length; ) {
+      for (let at = 0; at < bytes.length;) {
         const { bytesWritten } = await fh.write(bytes, at, bytes.length - at);
         if (!(bytesWritten > 0)) throw new Error('no progress');
         at += bytesWritten;
@@ -183,7 +212,11 @@ export class FileSink implements Sink {
           this.#broken = true;
         }
       }
-      throw new AuditError('AUDIT_FAILURE', 'sink.file', 'the log file could not be written and synced');
+      throw new AuditError(
+        'AUDIT_FAILURE',
+        'sink.file',
+        'the log file could not be written and synced',
+      );
     }
   }
   async close() {

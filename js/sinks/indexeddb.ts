@@ -15,21 +15,31 @@ export class IndexedDbSink implements Sink {
   }
   static async open(name: string): Promise<IndexedDbSink> {
     const f = (globalThis as { indexedDB?: IDBFactory }).indexedDB;
-    if (!f) throw new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB is not available here: use a file sink (Node) or your own sink');
+    if (!f)
+      throw new AuditError(
+        'AUDIT_FAILURE',
+        'sink',
+        'IndexedDB is not available here: use a file sink (Node) or your own sink',
+      );
     const db = await new Promise<IDBDatabase>((resolve, reject) => {
       const req = f.open(`tillit-audit-${name}`, 1);
       req.onupgradeneeded = () => req.result.createObjectStore('records');
       req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB could not be opened'));
+      req.onerror = () =>
+        reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB could not be opened'));
     });
     return new IndexedDbSink(db, name);
   }
-  #tx<T>(mode: IDBTransactionMode, f: (s: IDBObjectStore) => IDBRequest<T> | void): Promise<T | undefined> {
+  #tx<T>(
+    mode: IDBTransactionMode,
+    f: (s: IDBObjectStore) => IDBRequest<T> | void,
+  ): Promise<T | undefined> {
     return new Promise((resolve, reject) => {
       const tx = this.#db.transaction('records', mode, { durability: 'strict' });
       const req = f(tx.objectStore('records'));
       tx.oncomplete = () => resolve(req ? req.result : undefined);
-      tx.onerror = tx.onabort = () => reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB refused the write'));
+      tx.onerror = tx.onabort = () =>
+        reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB refused the write'));
     });
   }
   async append(batch: Batch) {
@@ -42,16 +52,19 @@ export class IndexedDbSink implements Sink {
   }
   /** {@link IDB_BATCH} records per read, each read in a transaction of its own (under the tabs' lock while opening). */
   async scan(each: (part: Part) => Promise<boolean>) {
-    for (let after: IDBValidKey | undefined; ; ) {
+    for (let after: IDBValidKey | undefined; ;) {
       const range = after === undefined ? undefined : IDBKeyRange.lowerBound(after, true);
-      const { lines, keys } = await new Promise<{ lines: string[]; keys: IDBValidKey[] }>((resolve, reject) => {
-        const tx = this.#db.transaction('records', 'readonly');
-        const s = tx.objectStore('records');
-        const lines = s.getAll(range, IDB_BATCH);
-        const keys = s.getAllKeys(range, IDB_BATCH);
-        tx.oncomplete = () => resolve({ lines: lines.result as string[], keys: keys.result });
-        tx.onerror = tx.onabort = () => reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB could not be read'));
-      });
+      const { lines, keys } = await new Promise<{ lines: string[]; keys: IDBValidKey[] }>(
+        (resolve, reject) => {
+          const tx = this.#db.transaction('records', 'readonly');
+          const s = tx.objectStore('records');
+          const lines = s.getAll(range, IDB_BATCH);
+          const keys = s.getAllKeys(range, IDB_BATCH);
+          tx.oncomplete = () => resolve({ lines: lines.result as string[], keys: keys.result });
+          tx.onerror = tx.onabort = () =>
+            reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB could not be read'));
+        },
+      );
       if (!lines.length || !(await each({ lines })) || lines.length < IDB_BATCH) return 0;
       after = keys.at(-1);
     }
@@ -67,7 +80,8 @@ export class IndexedDbSink implements Sink {
         const last = seq > 0 ? got.shift() : undefined;
         resolve({ last, fresh: got, count: count.result });
       };
-      tx.onerror = tx.onabort = () => reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB could not be read'));
+      tx.onerror = tx.onabort = () =>
+        reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB could not be read'));
     });
   }
   async lock<T>(f: () => Promise<T>): Promise<T> {
@@ -82,8 +96,13 @@ export class IndexedDbSink implements Sink {
       const s = tx.objectStore('records');
       const got = count > 0 ? s.getAll(IDBKeyRange.bound(seq, seq + count - 1)) : undefined;
       const last = s.openKeyCursor(null, 'prev');
-      tx.oncomplete = () => resolve({ lines: (got?.result ?? []) as string[], next: last.result ? (last.result.key as number) + 1 : 0 });
-      tx.onerror = tx.onabort = () => reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB could not be read'));
+      tx.oncomplete = () =>
+        resolve({
+          lines: (got?.result ?? []) as string[],
+          next: last.result ? (last.result.key as number) + 1 : 0,
+        });
+      tx.onerror = tx.onabort = () =>
+        reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB could not be read'));
     });
   }
   /** One shipper among the tabs of this log: `f` runs while this tab holds the lock. */

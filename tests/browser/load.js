@@ -6,5 +6,12 @@ try {
   await tillit.init(wasm ? { wasm } : {});
   window.result = { ok: true, coreVersion: tillit.coreVersion };
 } catch (e) {
-  window.result = { ok: false, name: e.name, code: e.code, path: e.path, rule: e.rule, typed: e instanceof tillit.WasmLoadError && e instanceof tillit.TillitError };
+  window.result = {
+    ok: false,
+    name: e.name,
+    code: e.code,
+    path: e.path,
+    rule: e.rule,
+    typed: e instanceof tillit.WasmLoadError && e instanceof tillit.TillitError,
+  };
 }

@@ -13,8 +13,12 @@ const servers = {};
 
 before(async () => {
   servers.plain = await serveStatic(root);
-  servers.strict = await serveStatic(root, { extraHeaders: { 'content-security-policy': "script-src 'self'" } });
-  servers.wasmAllowed = await serveStatic(root, { extraHeaders: { 'content-security-policy': "script-src 'self' 'wasm-unsafe-eval'" } });
+  servers.strict = await serveStatic(root, {
+    extraHeaders: { 'content-security-policy': "script-src 'self'" },
+  });
+  servers.wasmAllowed = await serveStatic(root, {
+    extraHeaders: { 'content-security-policy': "script-src 'self' 'wasm-unsafe-eval'" },
+  });
   context = await launch();
 });
 after(async () => {
@@ -25,7 +29,9 @@ after(async () => {
 async function load(server, wasm) {
   const page = await context.newPage();
   try {
-    await page.goto(`${server.url}/tests/browser/load.html${wasm ? `?wasm=${encodeURIComponent(wasm)}` : ''}`);
+    await page.goto(
+      `${server.url}/tests/browser/load.html${wasm ? `?wasm=${encodeURIComponent(wasm)}` : ''}`,
+    );
     await page.waitForFunction(() => window.result !== undefined);
     return await page.evaluate(() => window.result);
   } finally {
@@ -43,7 +49,10 @@ test('the default source loads, also under a CSP that allows wasm-unsafe-eval', 
 
 test('a 404 is WASM_NOT_FOUND, naming tillit/init and the README', async () => {
   const r = await load(servers.plain, '/no/such/tillit.wasm');
-  assert.deepEqual([r.ok, r.name, r.code, r.path, r.typed], [false, 'WasmLoadError', 'WASM_NOT_FOUND', 'wasm', true]);
+  assert.deepEqual(
+    [r.ok, r.name, r.code, r.path, r.typed],
+    [false, 'WasmLoadError', 'WASM_NOT_FOUND', 'wasm', true],
+  );
   assert.match(r.rule, /HTTP 404 .*\/no\/such\/tillit\.wasm/);
   assert.match(r.rule, /tillit\/init.*Use it with/);
 });

@@ -23,7 +23,8 @@ after(async () => {
 });
 
 const tab = () => openPage(chromium.context, `${chromium.server.url}/tests/browser/keys.html`);
-const held = async (logId) => (await controlGet(tillit, c, control, `/logs/${encodeURIComponent(logId)}`)).head;
+const held = async (logId) =>
+  (await controlGet(tillit, c, control, `/logs/${encodeURIComponent(logId)}`)).head;
 
 /**
  * In the page: opens the IndexedDB log `name` shipping to the collector, with a collector
@@ -31,28 +32,72 @@ const held = async (logId) => (await controlGet(tillit, c, control, `/logs/${enc
  * keeps it as window.log; then appends `n` look-ups.
  */
 const openAndAppend = (page, name, n) =>
-  page.evaluate(async ({ name, n, cfg, att }) => {
-    const { tillit } = window;
-    if (!window.log) {
-      const key = await tillit.importPrivateKey(cfg.pem, { alg: 'ES256' });
-      const dpopKey = await tillit.generateKey({ alg: 'ES256' });
-      const tokenLog = await tillit.AuditLog.open({ sink: 'memory' });
-      const client = new tillit.Client({ issuer: cfg.emulatorUrl, clientId: cfg.clientId, key, dpopKey, documentListBaseUrl: cfg.emulatorUrl, auditLog: tokenLog, resources: { others: ['tillit:collector'] } });
-      const view = client.withContext(tillit.TrustContext.fromJSON({ ...att, toa: Math.floor(Date.now() / 1000) }));
-      const token = async () => (await view.accessToken({ resource: 'tillit:collector', scope: 'tillit:collector/audit.write' })).accessToken;
-      window.log = await tillit.AuditLog.open({ sink: 'indexeddb', name, ship: { url: cfg.url, token, dpopKey, intervalMs: 20, maxBackoffMs: 200, timeoutMs: 5000 } });
-    }
-    const trustContext = tillit.TrustContext.fromJSON({ ...att, toa: Math.floor(Date.now() / 1000) });
-    for (let i = 0; i < n; i++) {
-      const { id } = await window.log.append({ kind: 'search', trustContext, clientId: cfg.clientId, server: 'https://api.example', transactionId: `t-${i}` });
-      await window.log.complete(id, { outcome: 'success', completion: { returned: 1 } });
-    }
-    const { seq, hash } = window.log.head();
-    // The status follows the writes within a moment (it is published, not computed per read).
-    await new Promise((r) => setTimeout(r, 300));
-    const s = window.log.shipping;
-    return { head: { seq, hash }, state: s.state, queued: s.queued, logId: s.logId };
-  }, { name, n, cfg: { url: c.url, emulatorUrl: c.emulatorUrl, clientId: c.clientId, pem: c.pem }, att: attestation(syntheticFnr(11)) });
+  page.evaluate(
+    async ({ name, n, cfg, att }) => {
+      const { tillit } = window;
+      if (!window.log) {
+        const key = await tillit.importPrivateKey(cfg.pem, { alg: 'ES256' });
+        const dpopKey = await tillit.generateKey({ alg: 'ES256' });
+        const tokenLog = await tillit.AuditLog.open({ sink: 'memory' });
+        const client = new tillit.Client({
+          issuer: cfg.emulatorUrl,
+          clientId: cfg.clientId,
+          key,
+          dpopKey,
+          documentListBaseUrl: cfg.emulatorUrl,
+          auditLog: tokenLog,
+          resources: { others: ['tillit:collector'] },
+        });
+        const view = client.withContext(
+          tillit.TrustContext.fromJSON({ ...att, toa: Math.floor(Date.now() / 1000) }),
+        );
+        const token = async () =>
+          (
+            await view.accessToken({
+              resource: 'tillit:collector',
+              scope: 'tillit:collector/audit.write',
+            })
+          ).accessToken;
+        window.log = await tillit.AuditLog.open({
+          sink: 'indexeddb',
+          name,
+          ship: {
+            url: cfg.url,
+            token,
+            dpopKey,
+            intervalMs: 20,
+            maxBackoffMs: 200,
+            timeoutMs: 5000,
+          },
+        });
+      }
+      const trustContext = tillit.TrustContext.fromJSON({
+        ...att,
+        toa: Math.floor(Date.now() / 1000),
+      });
+      for (let i = 0; i < n; i++) {
+        const { id } = await window.log.append({
+          kind: 'search',
+          trustContext,
+          clientId: cfg.clientId,
+          server: 'https://api.example',
+          transactionId: `t-${i}`,
+        });
+        await window.log.complete(id, { outcome: 'success', completion: { returned: 1 } });
+      }
+      const { seq, hash } = window.log.head();
+      // The status follows the writes within a moment (it is published, not computed per read).
+      await new Promise((r) => setTimeout(r, 300));
+      const s = window.log.shipping;
+      return { head: { seq, hash }, state: s.state, queued: s.queued, logId: s.logId };
+    },
+    {
+      name,
+      n,
+      cfg: { url: c.url, emulatorUrl: c.emulatorUrl, clientId: c.clientId, pem: c.pem },
+      att: attestation(syntheticFnr(11)),
+    },
+  );
 
 const flush = (page) =>
   page.evaluate(async () => {
@@ -64,7 +109,13 @@ const flush = (page) =>
     const s = window.log.shipping;
     // The stored log's head (another tab may have written after this tab's last write).
     const v = await window.log.verify({ anchor: s.acknowledged });
-    return { head: v.head, acknowledged: s.acknowledged, logId: s.logId, ok: v.ok, entries: v.entries };
+    return {
+      head: v.head,
+      acknowledged: s.acknowledged,
+      logId: s.logId,
+      ok: v.ok,
+      entries: v.entries,
+    };
   });
 
 test('records reach the collector after a look-up, and a reload mid-shipping loses nothing', async () => {
@@ -106,7 +157,11 @@ test('two tabs keep one chain and one shipper; closing the shipping tab mid-ship
   await c.startCollector();
   const r = await flush(b);
   assert.equal(r.ok, true);
-  assert.equal(r.entries, 1 + 2 * (2 + 2 + 10 + 10), 'the declaration and every look-up of both tabs, each pending and completed');
+  assert.equal(
+    r.entries,
+    1 + 2 * (2 + 2 + 10 + 10),
+    'the declaration and every look-up of both tabs, each pending and completed',
+  );
   assert.deepEqual(await held(r.logId), r.head);
   await b.close();
 });
@@ -114,26 +169,76 @@ test('two tabs keep one chain and one shipper; closing the shipping tab mid-ship
 test('a forked collector head stops shipping in the browser with AuditForkError', async () => {
   await collector();
   const page = await tab();
-  const r = await page.evaluate(async ({ cfg, att }) => {
-    const { tillit } = window;
-    const key = await tillit.importPrivateKey(cfg.pem, { alg: 'ES256' });
-    const dpopKey = await tillit.generateKey({ alg: 'ES256' });
-    const client = new tillit.Client({ issuer: cfg.emulatorUrl, clientId: cfg.clientId, key, dpopKey, documentListBaseUrl: cfg.emulatorUrl, auditLog: await tillit.AuditLog.open({ sink: 'memory' }), resources: { others: ['tillit:collector'] } });
-    const view = client.withContext(tillit.TrustContext.fromJSON({ ...att, toa: Math.floor(Date.now() / 1000) }));
-    const token = async () => (await view.accessToken({ resource: 'tillit:collector', scope: 'tillit:collector/audit.write' })).accessToken;
-    const ship = { url: cfg.url, token, dpopKey, intervalMs: 20, logId: `browser-fork-${Date.now()}` };
-    // Two logs (another device, or a replaced database) under one log id.
-    const a = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'fork-a', ship });
-    await a.flush({ timeoutMs: 10_000 });
-    const b = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'fork-b', ship });
-    const trustContext = tillit.TrustContext.fromJSON({ ...att, toa: Math.floor(Date.now() / 1000) });
-    await b.append({ kind: 'search', trustContext, clientId: cfg.clientId, server: 'https://api.example', transactionId: 't' });
-    const err = await b.flush({ timeoutMs: 10_000 }).then(() => null, (e) => e);
-    const s = b.shipping;
-    await a.close();
-    await b.close();
-    return { fork: err instanceof tillit.AuditForkError, code: err?.code, state: s.state, stateError: s.error?.code };
-  }, { cfg: { url: c.url, emulatorUrl: c.emulatorUrl, clientId: c.clientId, pem: c.pem }, att: attestation(syntheticFnr(12)) });
-  assert.deepEqual(r, { fork: true, code: 'AUDIT_FORK', state: 'stopped', stateError: 'AUDIT_FORK' });
+  const r = await page.evaluate(
+    async ({ cfg, att }) => {
+      const { tillit } = window;
+      const key = await tillit.importPrivateKey(cfg.pem, { alg: 'ES256' });
+      const dpopKey = await tillit.generateKey({ alg: 'ES256' });
+      const client = new tillit.Client({
+        issuer: cfg.emulatorUrl,
+        clientId: cfg.clientId,
+        key,
+        dpopKey,
+        documentListBaseUrl: cfg.emulatorUrl,
+        auditLog: await tillit.AuditLog.open({ sink: 'memory' }),
+        resources: { others: ['tillit:collector'] },
+      });
+      const view = client.withContext(
+        tillit.TrustContext.fromJSON({ ...att, toa: Math.floor(Date.now() / 1000) }),
+      );
+      const token = async () =>
+        (
+          await view.accessToken({
+            resource: 'tillit:collector',
+            scope: 'tillit:collector/audit.write',
+          })
+        ).accessToken;
+      const ship = {
+        url: cfg.url,
+        token,
+        dpopKey,
+        intervalMs: 20,
+        logId: `browser-fork-${Date.now()}`,
+      };
+      // Two logs (another device, or a replaced database) under one log id.
+      const a = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'fork-a', ship });
+      await a.flush({ timeoutMs: 10_000 });
+      const b = await tillit.AuditLog.open({ sink: 'indexeddb', name: 'fork-b', ship });
+      const trustContext = tillit.TrustContext.fromJSON({
+        ...att,
+        toa: Math.floor(Date.now() / 1000),
+      });
+      await b.append({
+        kind: 'search',
+        trustContext,
+        clientId: cfg.clientId,
+        server: 'https://api.example',
+        transactionId: 't',
+      });
+      const err = await b.flush({ timeoutMs: 10_000 }).then(
+        () => null,
+        (e) => e,
+      );
+      const s = b.shipping;
+      await a.close();
+      await b.close();
+      return {
+        fork: err instanceof tillit.AuditForkError,
+        code: err?.code,
+        state: s.state,
+        stateError: s.error?.code,
+      };
+    },
+    {
+      cfg: { url: c.url, emulatorUrl: c.emulatorUrl, clientId: c.clientId, pem: c.pem },
+      att: attestation(syntheticFnr(12)),
+    },
+  );
+  assert.deepEqual(r, {
+    fork: true,
+    code: 'AUDIT_FORK',
+    state: 'stopped',
+    stateError: 'AUDIT_FORK',
+  });
   await page.close();
 });

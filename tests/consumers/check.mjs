@@ -25,7 +25,11 @@ async function freePort() {
 
 async function startDevServer(command) {
   const port = await freePort();
-  const child = spawn(command.replaceAll('{port}', String(port)), { shell: true, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command.replaceAll('{port}', String(port)), {
+    shell: true,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
@@ -42,7 +46,11 @@ async function startDevServer(command) {
   return { url, close: () => process.kill(-child.pid, 'SIGTERM'), output: () => output };
 }
 
-const server = opt('start') ? await startDevServer(opt('start')) : await serveStatic(opt('serve') ?? '.', { extraHeaders: opt('csp') ? { 'content-security-policy': opt('csp') } : {} });
+const server = opt('start')
+  ? await startDevServer(opt('start'))
+  : await serveStatic(opt('serve') ?? '.', {
+      extraHeaders: opt('csp') ? { 'content-security-policy': opt('csp') } : {},
+    });
 const context = await launch();
 const problems = [];
 let result;
@@ -50,10 +58,17 @@ try {
   const tab = await context.newPage();
   tab.on('console', (m) => m.type() === 'error' && problems.push(`console error: ${m.text()}`));
   tab.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  tab.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  tab.on('requestfailed', (r) =>
+    problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`),
+  );
   tab.on('response', (r) => r.status() >= 400 && problems.push(`HTTP ${r.status()}: ${r.url()}`));
   // Workers report through the page; their own errors surface as console errors there too.
-  tab.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && problems.push(`worker console error: ${m.text()}`)));
+  tab.on('worker', (w) =>
+    w.on(
+      'console',
+      (m) => m.type() === 'error' && problems.push(`worker console error: ${m.text()}`),
+    ),
+  );
   await tab.goto(`${server.url}/${page}`);
   await tab.waitForFunction(() => window.smoke !== undefined, null, { timeout: 120_000 });
   result = await tab.evaluate(() => window.smoke);

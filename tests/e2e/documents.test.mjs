@@ -34,7 +34,10 @@ async function listAsCitizen(page) {
 
 const ACTIVE = ['doc-html', 'doc-svg', 'doc-html-as-pdf', 'doc-xml'];
 
-for (const [who, path, list] of [['EHR', '/ehr/', listAsClinician], ['citizen', '/citizen/', listAsCitizen]]) {
+for (const [who, path, list] of [
+  ['EHR', '/ehr/', listAsClinician],
+  ['citizen', '/citizen/', listAsCitizen],
+]) {
   for (const fault of ACTIVE) {
     test(`${who}: a source answering ${fault} gets no script run; the page says UNSAFE_CONTENT`, async () => {
       const { page, errors } = await open(`${path}?docfault=${fault}`);
@@ -43,7 +46,10 @@ for (const [who, path, list] of [['EHR', '/ehr/', listAsClinician], ['citizen', 
       for (const b of buttons.slice(0, 2)) {
         await b.click();
         await page.waitForSelector('[data-testid=refused]');
-        assert.equal(await page.getAttribute('[data-testid=refused]', 'data-code'), 'UNSAFE_CONTENT');
+        assert.equal(
+          await page.getAttribute('[data-testid=refused]', 'data-code'),
+          'UNSAFE_CONTENT',
+        );
       }
       await page.waitForTimeout(300);
       assert.equal(await scriptRan(page), false, 'no script of the document ran');
@@ -58,9 +64,16 @@ for (const [who, path, list] of [['EHR', '/ehr/', listAsClinician], ['citizen', 
     await list(page);
     await page.click('[data-testid=documents] tbody tr button');
     await page.waitForSelector('[data-testid=pdf]');
-    assert.equal(await page.getAttribute('[data-testid=pdf]', 'sandbox'), '', 'sandboxed with no allowances');
+    assert.equal(
+      await page.getAttribute('[data-testid=pdf]', 'sandbox'),
+      '',
+      'sandboxed with no allowances',
+    );
     const src = await page.getAttribute('[data-testid=pdf]', 'src');
-    const type = await page.evaluate(async (u) => (await fetch(u)).headers.get('content-type'), src);
+    const type = await page.evaluate(
+      async (u) => (await fetch(u)).headers.get('content-type'),
+      src,
+    );
     assert.equal(type, 'application/pdf');
     assert.deepEqual(errors, []);
     await page.close();
@@ -68,7 +81,11 @@ for (const [who, path, list] of [['EHR', '/ehr/', listAsClinician], ['citizen', 
 }
 
 test('EHR: a document cut short or about another patient is refused with its code', async () => {
-  for (const [fault, code] of [['doc-no-eof', 'INCOMPLETE_DOCUMENT'], ['truncated', 'INCOMPLETE_DOCUMENT'], ['doc-other-patient', 'DOCUMENT_WITHHELD']]) {
+  for (const [fault, code] of [
+    ['doc-no-eof', 'INCOMPLETE_DOCUMENT'],
+    ['truncated', 'INCOMPLETE_DOCUMENT'],
+    ['doc-other-patient', 'DOCUMENT_WITHHELD'],
+  ]) {
     const { page, errors } = await open(`/ehr/?docfault=${fault}`);
     await listAsClinician(page);
     await page.click('[data-testid=documents] tbody tr button');
@@ -80,26 +97,38 @@ test('EHR: a document cut short or about another patient is refused with its cod
   }
 });
 
-test('the sandbox itself: HTML in a frame like the examples\' runs no script (the wall behind the core\'s)', async () => {
+test("the sandbox itself: HTML in a frame like the examples' runs no script (the wall behind the core's)", async () => {
   const { page, errors } = await open('/ehr/');
-  const frame = (sandboxed) => page.evaluate(async (sandboxed) => {
-    window.__docScriptRan = 0;
-    const url = URL.createObjectURL(new Blob(['<script>parent.__docScriptRan = 1; window.__docScriptRan = 1</script>'], { type: 'text/html' }));
-    const f = document.createElement('iframe');
-    if (sandboxed) f.setAttribute('sandbox', '');
-    f.src = url;
-    document.body.append(f);
-    await new Promise((r) => f.addEventListener('load', r));
-    await new Promise((r) => setTimeout(r, 200));
-    const ran = window.__docScriptRan;
-    f.remove();
-    return ran;
-  }, sandboxed);
-  assert.equal(await frame(false), 1, 'the detection works: an unsandboxed same-origin blob runs the script');
+  const frame = (sandboxed) =>
+    page.evaluate(async (sandboxed) => {
+      window.__docScriptRan = 0;
+      const url = URL.createObjectURL(
+        new Blob(['<script>parent.__docScriptRan = 1; window.__docScriptRan = 1</script>'], {
+          type: 'text/html',
+        }),
+      );
+      const f = document.createElement('iframe');
+      if (sandboxed) f.setAttribute('sandbox', '');
+      f.src = url;
+      document.body.append(f);
+      await new Promise((r) => f.addEventListener('load', r));
+      await new Promise((r) => setTimeout(r, 200));
+      const ran = window.__docScriptRan;
+      f.remove();
+      return ran;
+    }, sandboxed);
+  assert.equal(
+    await frame(false),
+    1,
+    'the detection works: an unsandboxed same-origin blob runs the script',
+  );
   assert.equal(await frame(true), 0, 'the sandboxed frame runs none');
   assert.equal(await scriptRan(page), false);
   // The one console error is Chromium's report of the sandbox blocking that script.
   assert.equal(errors.length, 1, errors.join('\n'));
-  assert.match(errors[0], /^Blocked script execution in 'blob:.*' because the document's frame is sandboxed and the 'allow-scripts' permission is not set\.$/);
+  assert.match(
+    errors[0],
+    /^Blocked script execution in 'blob:.*' because the document's frame is sandboxed and the 'allow-scripts' permission is not set\.$/,
+  );
   await page.close();
 });

@@ -8,7 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { launch, collectErrors } from '../support/browser.mjs';
 import { startEmulator, startPages } from '../../examples/demo.mjs';
 
-const SHOTS = fileURLToPath(new URL(process.env.TILLIT_UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots/' : '../../target/screenshots/', import.meta.url));
+const SHOTS = fileURLToPath(
+  new URL(
+    process.env.TILLIT_UPDATE_SCREENSHOTS === '1'
+      ? '../../docs/screenshots/'
+      : '../../target/screenshots/',
+    import.meta.url,
+  ),
+);
 mkdirSync(SHOTS, { recursive: true });
 let emu, pages, context;
 
@@ -44,17 +51,27 @@ test('the clinician flow: care need, login, minimised list, withheld panel, a PD
   const { page, errors } = await open('/ehr/');
   const patient = pages.cfg.patients[1].id;
   await clinicianLookUp(page, patient);
-  const subjects = await page.$$eval('[data-testid=documents] tbody tr', (rows) => rows.map((r) => r.dataset.subject));
+  const subjects = await page.$$eval('[data-testid=documents] tbody tr', (rows) =>
+    rows.map((r) => r.dataset.subject),
+  );
   assert.ok(subjects.length > 0 && subjects.every((s) => s === patient));
   assert.match(await page.textContent('[data-testid=blocked]'), /sperret av pasienten/);
   await page.click('[data-testid=documents] tbody tr button');
   await page.waitForSelector('[data-testid=pdf]');
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid=log] tbody tr').length >= 3);
-  const log = await page.$$eval('[data-testid=log] tbody tr', (rows) => rows.map((r) => r.children[1].textContent));
+  await page.waitForFunction(
+    () => document.querySelectorAll('[data-testid=log] tbody tr').length >= 3,
+  );
+  const log = await page.$$eval('[data-testid=log] tbody tr', (rows) =>
+    rows.map((r) => r.children[1].textContent),
+  );
   assert.ok(log.includes('Dokumentliste') && log.includes('Dokument'), log.join(','));
   assert.match(await page.textContent('[data-testid=chain]'), /verifisert/);
   // The log reaches the organisation's collector; the page says so.
-  await page.waitForFunction(() => document.querySelector('[data-testid=shipping]')?.dataset.queued === '0', null, { timeout: 20000 });
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid=shipping]')?.dataset.queued === '0',
+    null,
+    { timeout: 20000 },
+  );
   assert.match(await page.textContent('[data-testid=shipping]'), /Alt er sendt/);
   await page.screenshot({ path: `${SHOTS}ehr.png`, fullPage: true });
   assert.deepEqual(errors, []);
@@ -63,7 +80,9 @@ test('the clinician flow: care need, login, minimised list, withheld panel, a PD
 test('emergency access is a distinct choice and is logged as ETREAT', async () => {
   const { page, errors } = await open('/ehr/');
   await clinicianLookUp(page, pages.cfg.patients[2].id, { emergency: true });
-  const purposes = await page.$$eval('[data-testid=log] tbody tr', (rows) => rows.map((r) => r.children[2].textContent));
+  const purposes = await page.$$eval('[data-testid=log] tbody tr', (rows) =>
+    rows.map((r) => r.children[2].textContent),
+  );
   assert.ok(purposes.includes('ETREAT'), purposes.join(','));
   assert.deepEqual(errors, []);
 });
@@ -72,11 +91,14 @@ test("an emulator leak (another patient's document) is never rendered", async ()
   const { page, errors } = await open('/ehr/?fault=leak-patient');
   const patient = pages.cfg.patients[3].id;
   await clinicianLookUp(page, patient);
-  const subjects = await page.$$eval('[data-testid=documents] tbody tr', (rows) => rows.map((r) => r.dataset.subject));
+  const subjects = await page.$$eval('[data-testid=documents] tbody tr', (rows) =>
+    rows.map((r) => r.dataset.subject),
+  );
   assert.ok(subjects.every((s) => s === patient));
   assert.match(await page.textContent('[data-testid=withheld]'), /annen pasient/);
   const html = await page.content();
-  for (const other of pages.cfg.patients.map((p) => p.id).filter((id) => id !== patient)) assert.ok(!html.includes(`data-subject="${other}"`));
+  for (const other of pages.cfg.patients.map((p) => p.id).filter((id) => id !== patient))
+    assert.ok(!html.includes(`data-subject="${other}"`));
   assert.deepEqual(errors, []);
 });
 

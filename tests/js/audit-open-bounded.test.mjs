@@ -28,7 +28,12 @@ const tillit = await import('tillit');
 const { AuditLog, TrustContext, generateKey, verifyLines } = tillit;
 
 const READ = 64 * 1024;
-const base = { trustContext: TrustContext.fromJSON(attestation(syntheticFnr(4))), clientId: 'tillit-ehr', server: 'https://api.pjd.test.nhn.no', kind: 'search' };
+const base = {
+  trustContext: TrustContext.fromJSON(attestation(syntheticFnr(4))),
+  clientId: 'tillit-ehr',
+  server: 'https://api.pjd.test.nhn.no',
+  kind: 'search',
+};
 const tmp = () => mkdtempSync(join(tmpdir(), 'tillit-bounded-'));
 const lines = (file) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
 
@@ -38,7 +43,15 @@ async function bigLog(rounds) {
   const checkpointKey = await generateKey({ alg: 'ES256' });
   const log = await AuditLog.open({ sink: { file }, checkpointKey, checkpointEvery: 100 });
   for (let r = 0; r < rounds; r++) {
-    await Promise.all(Array.from({ length: 256 }, (_, i) => log.append({ ...base, transactionId: `t${r}-${i}`, query: `patient.identifier=urn:oid:2.16.578.1.12.4.1.4.1|${i}` })));
+    await Promise.all(
+      Array.from({ length: 256 }, (_, i) =>
+        log.append({
+          ...base,
+          transactionId: `t${r}-${i}`,
+          query: `patient.identifier=urn:oid:2.16.578.1.12.4.1.4.1|${i}`,
+        }),
+      ),
+    );
   }
   await log.close();
   return { file, checkpointKey };
@@ -53,13 +66,30 @@ test('opening a log far larger than a read verifies it a read at a time: the cor
   assert.equal(memories.length, 1, 'one module, its memory caught');
   const memory = memories[0];
   const before = memory.buffer.byteLength;
-  assert.ok(before < size, `the module (${before} bytes) is smaller than the log (${size}): a whole-log copy would show`);
+  assert.ok(
+    before < size,
+    `the module (${before} bytes) is smaller than the log (${size}): a whole-log copy would show`,
+  );
 
   const log = await AuditLog.open({ sink: { file }, checkpointKey });
   const grown = memory.buffer.byteLength - before;
-  assert.ok(grown <= 2 * 1024 * 1024, `the core's memory grew by ${grown} bytes opening a ${size}-byte log`);
-  assert.deepEqual({ ...log.opened }, { records: stored.length, bytes: size, reads: Math.ceil(size / READ), peakBufferedBytes: log.opened.peakBufferedBytes });
-  assert.ok(log.opened.peakBufferedBytes <= READ + longest, `held at most one read and one line: ${log.opened.peakBufferedBytes}`);
+  assert.ok(
+    grown <= 2 * 1024 * 1024,
+    `the core's memory grew by ${grown} bytes opening a ${size}-byte log`,
+  );
+  assert.deepEqual(
+    { ...log.opened },
+    {
+      records: stored.length,
+      bytes: size,
+      reads: Math.ceil(size / READ),
+      peakBufferedBytes: log.opened.peakBufferedBytes,
+    },
+  );
+  assert.ok(
+    log.opened.peakBufferedBytes <= READ + longest,
+    `held at most one read and one line: ${log.opened.peakBufferedBytes}`,
+  );
   // The head and its checkpoint were taken from the stream: the log goes on from them.
   const head = log.head();
   assert.equal(head.seq, stored.length - 1);
@@ -85,7 +115,10 @@ test('a torn tail longer than a read is set aside whole; a bad line in the middl
   const log = await AuditLog.open({ sink: { file }, checkpointKey });
   assert.equal(log.recovered.tornBytes, torn.length);
   assert.deepEqual(readFileSync(log.recovered.savedAs), torn, 'the torn bytes are kept, every one');
-  assert.ok(log.opened.peakBufferedBytes < 2 * READ + torn.length, String(log.opened.peakBufferedBytes));
+  assert.ok(
+    log.opened.peakBufferedBytes < 2 * READ + torn.length,
+    String(log.opened.peakBufferedBytes),
+  );
   await log.close();
   assert.equal((await verifyLines(lines(file), checkpointKey.publicJwk)).ok, true);
   assert.equal(JSON.parse(lines(file)[n]).kind, 'recovery');

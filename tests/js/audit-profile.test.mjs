@@ -11,7 +11,8 @@ import { attestation, syntheticFnr } from './fixtures.mjs';
 const fhir = new fhirpkg.Fhir();
 const NORWAY = 'http://hl7.no/fhir/StructureDefinition/no-domain-Trustframework-Auditevent';
 const EXT_PATIENT = 'http://hl7.no/fhir/StructureDefinition/auditevent-patient-extension';
-const EXT_CARE = 'http://hl7.no/fhir/StructureDefinition/auditevent-carerelation-metadata-extension';
+const EXT_CARE =
+  'http://hl7.no/fhir/StructureDefinition/auditevent-carerelation-metadata-extension';
 const ACT_REASON = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
 const BALP = 'https://profiles.ihe.net/ITI/BALP/StructureDefinition/';
@@ -24,8 +25,15 @@ function resolve(ev, ref) {
   assert.equal(found.length, 1, `${ref.reference} resolves to one contained resource`);
   return found[0];
 }
-const typed = (ev, ref, type) => { const r = resolve(ev, ref); assert.equal(r.resourceType, type); return r; };
-const identified = (r) => { assert.ok(r.identifier?.length >= 1, 'identifier 1..*'); for (const i of r.identifier) assert.ok(i.system && i.value); };
+const typed = (ev, ref, type) => {
+  const r = resolve(ev, ref);
+  assert.equal(r.resourceType, type);
+  return r;
+};
+const identified = (r) => {
+  assert.ok(r.identifier?.length >= 1, 'identifier 1..*');
+  for (const i of r.identifier) assert.ok(i.system && i.value);
+};
 
 /** HL7 Norway's no-domain-Trustframework-Auditevent (0.9.8, canonical http://hl7.no/fhir). */
 function assertNorway(ev) {
@@ -44,11 +52,17 @@ function assertNorway(ev) {
   assert.ok(care.length <= 1);
   for (const c of care) {
     assert.equal(c.extension.length, 4);
-    for (const [url, type] of [['decision-ref-id', 'valueString'], ['decision-ref-description', 'valueString'], ['decision-ref-user-selected', 'valueBoolean'], ['toa', 'valueUnsignedInt']]) {
+    for (const [url, type] of [
+      ['decision-ref-id', 'valueString'],
+      ['decision-ref-description', 'valueString'],
+      ['decision-ref-user-selected', 'valueBoolean'],
+      ['toa', 'valueUnsignedInt'],
+    ]) {
       const s = c.extension.filter((x) => x.url === url);
       assert.equal(s.length, 1, `${url} 1..1`);
       assert.deepEqual(Object.keys(s[0]).sort(), [type, 'url'].sort());
-      if (type === 'valueUnsignedInt') assert.ok(Number.isInteger(s[0][type]) && s[0][type] >= 0 && s[0][type] <= 2147483647);
+      if (type === 'valueUnsignedInt')
+        assert.ok(Number.isInteger(s[0][type]) && s[0][type] >= 0 && s[0][type] <= 2147483647);
     }
   }
   // no-domain-Trustframework-Auditevent.fsh: `agent.who 1..1`, `agent.who only Reference(AuditeventPractitionerrole)`.
@@ -66,42 +80,70 @@ function assertNorway(ev) {
   if (org.partOf) identified(typed(ev, org.partOf, 'Organization'));
   assert.equal(role.location.length, 1);
   // no-doc-Trustframework.fsh, AuditeventPractitionerPointofcare: managingOrganization (the point of care).
-  identified(typed(ev, typed(ev, role.location[0], 'Location').managingOrganization, 'Organization'));
+  identified(
+    typed(ev, typed(ev, role.location[0], 'Location').managingOrganization, 'Organization'),
+  );
   // no-domain-Trustframework-Auditevent.fsh: purposeOfEvent.coding sliced: PURPOSE_OF_USE_VALUESET 1..1
   // (v3-PurposeOfUse), DIPS_DECISIONTEMPLATE 0..1, VOLVEN_9151 0..1, open.
   assert.ok(ev.purposeOfEvent.length >= 1);
   for (const pe of ev.purposeOfEvent) {
     const n = (sys) => pe.coding.filter((c) => c.system === sys).length;
     assert.equal(n(ACT_REASON), 1);
-    assert.ok(['TREAT', 'ETREAT', 'COC', 'BTG'].includes(pe.coding.find((c) => c.system === ACT_REASON).code));
-    assert.ok(n('https://terminology.dips.com/decisiontemplate') <= 1 && n('urn:oid:2.16.578.1.12.4.1.1.9151') <= 1);
+    assert.ok(
+      ['TREAT', 'ETREAT', 'COC', 'BTG'].includes(
+        pe.coding.find((c) => c.system === ACT_REASON).code,
+      ),
+    );
+    assert.ok(
+      n('https://terminology.dips.com/decisiontemplate') <= 1 &&
+        n('urn:oid:2.16.578.1.12.4.1.1.9151') <= 1,
+    );
   }
   // FHIR R4 DomainResource dom-3: every contained resource is referenced in the resource.
   const text = JSON.stringify(ev);
-  for (const c of ev.contained) assert.ok(text.includes(`"reference":"#${c.id}"`), `dom-3 #${c.id}`);
+  for (const c of ev.contained)
+    assert.ok(text.includes(`"reference":"#${c.id}"`), `dom-3 #${c.id}`);
 }
 
 /** IHE BALP PatientQuery / PatientRead for a successful look-up: IHE/ITI.BasicAudit,
  * input/fsh/PatientQuery.fsh and input/fsh/PatientRead.fsh. */
 function assertBalp(ev, kind) {
-  const [profile, interaction, action, client, srv] = kind === 'search'
-    ? ['IHE.BasicAudit.PatientQuery', 'search', 'E', '110153', '110152']
-    : ['IHE.BasicAudit.PatientRead', 'read', 'R', '110152', '110153'];
+  const [profile, interaction, action, client, srv] =
+    kind === 'search'
+      ? ['IHE.BasicAudit.PatientQuery', 'search', 'E', '110153', '110152']
+      : ['IHE.BasicAudit.PatientRead', 'read', 'R', '110152', '110153'];
   assert.ok(ev.meta.profile.includes(BALP + profile));
   // `type = audit-event-type#rest`, `subtype contains anySearch|anyRead 1..1`, `action`, `outcome = #0`.
   assert.deepEqual([ev.type.code, ev.action, ev.outcome], ['rest', action, '0']);
-  assert.deepEqual(ev.subtype.filter((c) => c.system === 'http://hl7.org/fhir/restful-interaction').map((c) => c.code), [interaction]);
+  assert.deepEqual(
+    ev.subtype
+      .filter((c) => c.system === 'http://hl7.org/fhir/restful-interaction')
+      .map((c) => c.code),
+    [interaction],
+  );
   // Agents sliced by type: client 1..1, server 1..1 (with network), user 0..1 (v3-ParticipationType#IRCP,
   // requestor true, no network). BALP's `agent[client].network 1..1` is not met: the device does not
   // know its own address (docs/audit-format.md).
-  const of = (code) => ev.agent.filter((a) => a.type?.coding?.some((c) => c.system === DCM && c.code === code));
+  const of = (code) =>
+    ev.agent.filter((a) => a.type?.coding?.some((c) => c.system === DCM && c.code === code));
   assert.deepEqual([of(client).length, of(srv).length], [1, 1]);
   assert.ok(of(srv)[0].network.address);
-  const users = ev.agent.filter((a) => a.type?.coding?.some((c) => c.code === 'IRCP' && c.system === 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType'));
+  const users = ev.agent.filter((a) =>
+    a.type?.coding?.some(
+      (c) =>
+        c.code === 'IRCP' &&
+        c.system === 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType',
+    ),
+  );
   assert.equal(users.length, 1);
   assert.ok(users[0].requestor === true && users[0].who && !users[0].network);
   // Entities: patient 1..1 (#1/#1, what), a query's query 1..1 (#2/#24, no what/detail) or a read's data (#2, role 3|4|20, what).
-  const e = (code) => ev.entity.filter((x) => x.type?.system === 'http://terminology.hl7.org/CodeSystem/audit-entity-type' && x.type.code === code);
+  const e = (code) =>
+    ev.entity.filter(
+      (x) =>
+        x.type?.system === 'http://terminology.hl7.org/CodeSystem/audit-entity-type' &&
+        x.type.code === code,
+    );
   assert.equal(e('1').length, 1);
   assert.ok(e('1')[0].role.code === '1' && e('1')[0].what);
   assert.equal(e('2').length, 1);
@@ -117,35 +159,75 @@ function assertBalp(ev, kind) {
 function fhirValid(ev) {
   for (const r of [ev, ...(ev.contained ?? [])]) {
     const v = fhir.validate(r);
-    const bad = v.messages.filter((m) => m.severity === 'error' || (m.severity === 'warning' && !/not found in value set$/.test(m.message)));
+    const bad = v.messages.filter(
+      (m) =>
+        m.severity === 'error' ||
+        (m.severity === 'warning' && !/not found in value set$/.test(m.message)),
+    );
     assert.deepEqual(bad, [], JSON.stringify(v.messages));
   }
 }
 
-test('a practitioner\'s records follow HL7 Norway\'s profile and, when successful, BALP; a FHIR validator accepts them', async () => {
+test("a practitioner's records follow HL7 Norway's profile and, when successful, BALP; a FHIR validator accepts them", async () => {
   const patient = syntheticFnr(4);
   const a = attestation(patient);
   a.practitioner.identifier.name = 'Lege Lise Lauritzen';
-  a.practitioner.department = { id: '705592', system: 'urn:oid:2.16.578.1.12.4.1.4.102', name: 'Anestesi' };
+  a.practitioner.department = {
+    id: '705592',
+    system: 'urn:oid:2.16.578.1.12.4.1.4.102',
+    name: 'Anestesi',
+  };
   a.toa = now();
   const trustContext = TrustContext.fromJSON(a);
   const log = await AuditLog.open({ sink: 'memory' });
   const base = { trustContext, clientId: 'tillit-ehr', server };
-  const s = await log.append({ ...base, kind: 'search', transactionId: 'tx-1', query: 'patient.identifier=x' });
-  await log.complete(s.id, { outcome: 'success', completion: { httpStatus: 200, returned: 2, withheld: { PATIENT_BLOCK: 1 }, leaks: 0 } });
-  const r = await log.append({ ...base, kind: 'read', transactionId: 'tx-2', documentId: '1.2.3^4.5.6', tokenJti: 'j-1' });
+  const s = await log.append({
+    ...base,
+    kind: 'search',
+    transactionId: 'tx-1',
+    query: 'patient.identifier=x',
+  });
+  await log.complete(s.id, {
+    outcome: 'success',
+    completion: { httpStatus: 200, returned: 2, withheld: { PATIENT_BLOCK: 1 }, leaks: 0 },
+  });
+  const r = await log.append({
+    ...base,
+    kind: 'read',
+    transactionId: 'tx-2',
+    documentId: '1.2.3^4.5.6',
+    tokenJti: 'j-1',
+  });
   await log.complete(r.id, { outcome: 'success', completion: { httpStatus: 200 } });
-  const f = await log.append({ ...base, kind: 'read', transactionId: 'tx-3', documentId: '1.2.3^4.5.7' });
+  const f = await log.append({
+    ...base,
+    kind: 'read',
+    transactionId: 'tx-3',
+    documentId: '1.2.3^4.5.7',
+  });
   await log.complete(f.id, { outcome: 'failure', completion: { httpStatus: 403 } });
   // Every record, pending ones included, as stored.
-  const records = log.export('ndjson').trim().split('\n').map((l) => JSON.parse(l)).filter((x) => x.kind === 'event').map((x) => x.body);
+  const records = log
+    .export('ndjson')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((x) => x.kind === 'event')
+    .map((x) => x.body);
   assert.equal(records.length, 6);
   for (const ev of records) {
     fhirValid(ev);
     assertNorway(ev);
     const care = ev.extension.find((x) => x.url === EXT_CARE).extension;
-    assert.deepEqual(care.map((x) => Object.values(x).find((v) => v !== x.url)), ['dec-42', 'Innlagt', false, a.toa]);
-    assert.equal(typed(ev, ev.extension.find((x) => x.url === EXT_PATIENT).valueReference, 'Patient').identifier[0].value, patient);
+    assert.deepEqual(
+      care.map((x) => Object.values(x).find((v) => v !== x.url)),
+      ['dec-42', 'Innlagt', false, a.toa],
+    );
+    assert.equal(
+      typed(ev, ev.extension.find((x) => x.url === EXT_PATIENT).valueReference, 'Patient')
+        .identifier[0].value,
+      patient,
+    );
     const balp = ev.meta.profile.some((p) => p.startsWith(BALP));
     assert.equal(balp, ev.outcome === '0', 'BALP is claimed for successful look-ups');
     if (balp) assertBalp(ev, ev.action === 'E' ? 'search' : 'read');
@@ -154,7 +236,10 @@ test('a practitioner\'s records follow HL7 Norway\'s profile and, when successfu
   // The views log control and the citizen read are unchanged by the new shape.
   const view = log.query({ patient });
   assert.equal(view.length, 3);
-  assert.deepEqual(view.map((e) => e.purposeOfEvent[0].coding[0].code), ['TREAT', 'TREAT', 'TREAT']);
+  assert.deepEqual(
+    view.map((e) => e.purposeOfEvent[0].coding[0].code),
+    ['TREAT', 'TREAT', 'TREAT'],
+  );
 });
 
 test('records the profile cannot describe do not claim it, and invent nothing', async () => {
@@ -164,10 +249,22 @@ test('records the profile cannot describe do not claim it, and invent nothing', 
   delete a.practitioner.hpr_nr;
   const narrow = TrustContext.fromJSON(a);
   const two = attestation(syntheticFnr(4));
-  two.patients.push({ identifier: { id: syntheticFnr(5), system: 'urn:oid:2.16.578.1.12.4.1.4.1' } });
-  const citizen = TrustContext.fromJSON({ type: 'tillit:citizen', citizen: { identifier: { id: syntheticFnr(6), system: 'urn:oid:2.16.578.1.12.4.1.4.1' } } });
+  two.patients.push({
+    identifier: { id: syntheticFnr(5), system: 'urn:oid:2.16.578.1.12.4.1.4.1' },
+  });
+  const citizen = TrustContext.fromJSON({
+    type: 'tillit:citizen',
+    citizen: { identifier: { id: syntheticFnr(6), system: 'urn:oid:2.16.578.1.12.4.1.4.1' } },
+  });
   for (const trustContext of [narrow, TrustContext.fromJSON(two), citizen]) {
-    const { id } = await log.append({ trustContext, clientId: 'tillit-ehr', server, kind: 'read', transactionId: 't', documentId: '1.2^3' });
+    const { id } = await log.append({
+      trustContext,
+      clientId: 'tillit-ehr',
+      server,
+      kind: 'read',
+      transactionId: 't',
+      documentId: '1.2^3',
+    });
     await log.complete(id, { outcome: 'success' });
   }
   const [a1, a2, a3] = log.query();

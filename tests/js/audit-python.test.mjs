@@ -53,14 +53,27 @@ const code = (r) => r.problem?.split(':')[0];
 const ctx = TrustContext.fromJSON(attestation());
 const base = { trustContext: ctx, clientId: 'tillit-ehr', server: 'https://api.pjd.test.nhn.no' };
 
-
 /** Both verifiers agree on `lines`: ok, or the same first bad index and problem code. */
 async function agree(lines, opts = {}, expect) {
-  const mine = await verifyLines(lines, { publicJwk: opts.key, acceptLegacy: opts.acceptLegacy, anchor: opts.anchor, prunedTo: opts.prunedTo });
+  const mine = await verifyLines(lines, {
+    publicJwk: opts.key,
+    acceptLegacy: opts.acceptLegacy,
+    anchor: opts.anchor,
+    prunedTo: opts.prunedTo,
+  });
   const theirs = py(write(lines), opts);
-  assert.equal(theirs.ok, mine.ok, `python ${JSON.stringify(theirs)} vs tillit ${JSON.stringify(mine)}`);
-  if (!mine.ok) assert.deepEqual([theirs.firstBadIndex, code(theirs)], [mine.firstBadIndex, code(mine)]);
-  else assert.deepEqual([theirs.entries, theirs.signed, theirs.format, theirs.unsignedTail], [mine.entries, mine.signed, mine.format, mine.unsignedTail]);
+  assert.equal(
+    theirs.ok,
+    mine.ok,
+    `python ${JSON.stringify(theirs)} vs tillit ${JSON.stringify(mine)}`,
+  );
+  if (!mine.ok)
+    assert.deepEqual([theirs.firstBadIndex, code(theirs)], [mine.firstBadIndex, code(mine)]);
+  else
+    assert.deepEqual(
+      [theirs.entries, theirs.signed, theirs.format, theirs.unsignedTail],
+      [mine.entries, mine.signed, mine.format, mine.unsignedTail],
+    );
   if (expect !== undefined) assert.equal(mine.ok ? 'ok' : code(mine), expect);
   return theirs;
 }
@@ -80,8 +93,17 @@ test('fresh logs (ES256, RS256, PS256, unsigned, continued from format 0) verify
     const checkpointKey = alg ? await generateKey({ alg }) : undefined;
     const log = await AuditLog.open({ sink: { file }, checkpointKey, checkpointEvery: 4 });
     for (let i = 0; i < 9; i++) {
-      const { id } = await log.append({ ...base, kind: 'search', transactionId: `æ-${i}`, query: `x=ø\n"${i}"` });
-      if (i % 2) await log.complete(id, { outcome: 'failure', completion: { httpStatus: 403, description: 'nektet – «reservasjon»\t' } });
+      const { id } = await log.append({
+        ...base,
+        kind: 'search',
+        transactionId: `æ-${i}`,
+        query: `x=ø\n"${i}"`,
+      });
+      if (i % 2)
+        await log.complete(id, {
+          outcome: 'failure',
+          completion: { httpStatus: 403, description: 'nektet – «reservasjon»\t' },
+        });
     }
     const anchor = log.head();
     await log.close();
@@ -93,7 +115,12 @@ test('fresh logs (ES256, RS256, PS256, unsigned, continued from format 0) verify
   const pub = JSON.parse(readFileSync(join(fixtures, 'golden-v0-key.public.jwk.json'), 'utf8'));
   const file = join(tmp(), 'old.ndjson');
   copyFileSync(join(fixtures, 'golden-v0-signed.ndjson'), file);
-  const log = await AuditLog.open({ sink: { file }, checkpointKey: await importPrivateKey(priv, { alg: 'ES256' }), checkpointEvery: 3, acceptLegacy: true });
+  const log = await AuditLog.open({
+    sink: { file },
+    checkpointKey: await importPrivateKey(priv, { alg: 'ES256' }),
+    checkpointEvery: 3,
+    acceptLegacy: true,
+  });
   for (let i = 0; i < 5; i++) await log.append({ ...base, kind: 'search', transactionId: `n${i}` });
   await log.close();
   const r = await agree(read(file), { key: pub, acceptLegacy: true }, 'ok');
@@ -105,7 +132,8 @@ test('tampered logs are rejected by Python at the same index with the same probl
   const checkpointKey = await generateKey({ alg: 'ES256' });
   const other = await generateKey({ alg: 'ES256' });
   const log = await AuditLog.open({ sink: { file }, checkpointKey, checkpointEvery: 3 });
-  for (let i = 0; i < 10; i++) await log.append({ ...base, kind: 'search', transactionId: `t${i}` });
+  for (let i = 0; i < 10; i++)
+    await log.append({ ...base, kind: 'search', transactionId: `t${i}` });
   const anchor = log.head();
   await log.close();
   const good = read(file);
@@ -115,11 +143,23 @@ test('tampered logs are rejected by Python at the same index with the same probl
   const edited = [...good];
   edited[5] = edited[5].replace('"t3"', '"tX"');
   await agree(edited, { key }, 'ALTERED');
-  await agree(good.filter((_, i) => i !== 6), { key }, 'MISSING_OR_REORDERED');
+  await agree(
+    good.filter((_, i) => i !== 6),
+    { key },
+    'MISSING_OR_REORDERED',
+  );
   await agree([good[0], good[2], good[1], ...good.slice(3)], { key }, 'MISSING_OR_REORDERED');
-  await agree(rechain(good.filter((l) => JSON.parse(l).kind !== 'checkpoint')), { key }, 'CHECKPOINT_MISSING');
+  await agree(
+    rechain(good.filter((l) => JSON.parse(l).kind !== 'checkpoint')),
+    { key },
+    'CHECKPOINT_MISSING',
+  );
   await agree(rechain(good.filter((_, i) => i !== cps[1])), { key }, 'CHECKPOINT_MISSING');
-  await agree(rechain([...good.slice(0, cps[0] + 1), good[cps[0]], ...good.slice(cps[0] + 1)]), { key }, 'CHECKPOINT_EXTRA');
+  await agree(
+    rechain([...good.slice(0, cps[0] + 1), good[cps[0]], ...good.slice(cps[0] + 1)]),
+    { key },
+    'CHECKPOINT_EXTRA',
+  );
   const swapped = recs();
   swapped[cps[1]].body.jws = swapped[cps[0]].body.jws;
   await agree(rechain(swapped), { key }, 'CHECKPOINT_INVALID');
@@ -146,7 +186,8 @@ test('pruned logs (shipping with retainMs): Python agrees on the prune point, a 
   const file = join(tmp(), 'log.ndjson');
   const checkpointKey = await generateKey({ alg: 'ES256' });
   const log = await AuditLog.open({ sink: { file }, checkpointKey, checkpointEvery: 3 });
-  for (let i = 0; i < 10; i++) await log.append({ ...base, kind: 'search', transactionId: `p${i}` });
+  for (let i = 0; i < 10; i++)
+    await log.append({ ...base, kind: 'search', transactionId: `p${i}` });
   const head = log.head();
   await log.close();
   const good = read(file);
@@ -163,7 +204,11 @@ test('pruned logs (shipping with retainMs): Python agrees on the prune point, a 
   await agree(pruned, { key, prunedTo: at(3) }, 'MISSING_OR_REORDERED');
   await agree(pruned, { key, prunedTo: at(4), anchor: at(2) }, 'ANCHOR_PRUNED');
   // Pruned anywhere but right after the declaration is a gap; the rules hold after the point.
-  await agree([...good.slice(0, 2), ...good.slice(5)], { key, prunedTo: at(4) }, 'MISSING_OR_REORDERED');
+  await agree(
+    [...good.slice(0, 2), ...good.slice(5)],
+    { key, prunedTo: at(4) },
+    'MISSING_OR_REORDERED',
+  );
   const edited = [...pruned];
   edited[2] = edited[2].replace('"p4"', '"pX"');
   await agree(edited, { key, prunedTo: at(4) }, 'ALTERED');

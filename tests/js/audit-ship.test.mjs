@@ -29,19 +29,34 @@ after(async () => {
 });
 
 const patient = syntheticFnr(9);
-const tc = () => TrustContext.fromJSON({ ...attestation(patient), toa: Math.floor(Date.now() / 1000) });
+const tc = () =>
+  TrustContext.fromJSON({ ...attestation(patient), toa: Math.floor(Date.now() / 1000) });
 const tmpFile = () => join(mkdtempSync(join(tmpdir(), 'tillit-ship-')), 'access.ndjson');
-const ship = (extra = {}) => ({ url: c.url, token: writer.token, dpopKey: writer.dpopKey, intervalMs: 20, maxBackoffMs: 200, timeoutMs: 5000, ...extra });
+const ship = (extra = {}) => ({
+  url: c.url,
+  token: writer.token,
+  dpopKey: writer.dpopKey,
+  intervalMs: 20,
+  maxBackoffMs: 200,
+  timeoutMs: 5000,
+  ...extra,
+});
 
 async function lookUp(log, i = 0) {
-  const { id } = await log.append({ kind: 'search', trustContext: tc(), clientId: c.clientId, server: 'https://api.pjd.test.nhn.no', transactionId: `t-${i}-${Date.now()}` });
+  const { id } = await log.append({
+    kind: 'search',
+    trustContext: tc(),
+    clientId: c.clientId,
+    server: 'https://api.pjd.test.nhn.no',
+    transactionId: `t-${i}-${Date.now()}`,
+  });
   await log.complete(id, { outcome: 'success', completion: { httpStatus: 200, returned: 1 } });
 }
 
 /** The collector's view of a log (log control). */
 async function held(logId) {
   const r = await controlGet(tillit, c, control, `/logs/${encodeURIComponent(logId)}`);
-  return Array.isArray(r) ? r[0] : r.logs?.[0] ?? r;
+  return Array.isArray(r) ? r[0] : (r.logs?.[0] ?? r);
 }
 
 const headOf = (log) => {
@@ -65,7 +80,11 @@ test('records reach the collector after a look-up, and its head becomes the anch
   assert.ok(events.includes('sending') && events.includes('idle'), events.join());
   // The look-up itself is at the collector (ITI-81).
   const found = await controlGet(tillit, c, control, `/AuditEvent?patient=${patient}`);
-  assert.ok(found.entry.some((e) => e.resource.id === JSON.parse(log.export('ndjson').trim().split('\n')[1]).body.id));
+  assert.ok(
+    found.entry.some(
+      (e) => e.resource.id === JSON.parse(log.export('ndjson').trim().split('\n')[1]).body.id,
+    ),
+  );
   await log.close();
 });
 
@@ -82,7 +101,17 @@ test('a collector down for a while: look-ups go on, the queue and its age show, 
     // Writing never waited for the collector (each look-up is two local writes).
     assert.ok(Date.now() - t0 < 10_000);
     // Between attempts (an attempt may be in flight when looked at under load).
-    for (let i = 0; i < 250 && !(log.shipping.state === 'retrying' && log.shipping.queued === 40 && log.shipping.oldestUnshippedAgeMs >= 300); i++) await new Promise((r) => setTimeout(r, 20));
+    for (
+      let i = 0;
+      i < 250 &&
+      !(
+        log.shipping.state === 'retrying' &&
+        log.shipping.queued === 40 &&
+        log.shipping.oldestUnshippedAgeMs >= 300
+      );
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 20));
     const s = log.shipping;
     assert.equal(s.state, 'retrying');
     assert.equal(s.queued, 40);
@@ -112,7 +141,16 @@ test('a restart and a crash mid-shipping lose nothing: shipping resumes from the
     process.exit(0); // no close: a crash
   `;
   try {
-    await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('..', import.meta.url).pathname, env: { ...process.env, PEM: c.pem, FILE: file, URL: c.url, TC: JSON.stringify(tc().toJSON()) } });
+    await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: new URL('..', import.meta.url).pathname,
+      env: {
+        ...process.env,
+        PEM: c.pem,
+        FILE: file,
+        URL: c.url,
+        TC: JSON.stringify(tc().toJSON()),
+      },
+    });
   } finally {
     await c.startCollector();
   }
@@ -142,7 +180,10 @@ test('a forked collector head stops shipping with AuditForkError, and it stays s
   const b = await AuditLog.open({ sink: { file }, ship: ship({ logId }) });
   await lookUp(b);
   await lookUp(b);
-  const err = await b.flush({ timeoutMs: 10_000 }).then(() => null, (e) => e);
+  const err = await b.flush({ timeoutMs: 10_000 }).then(
+    () => null,
+    (e) => e,
+  );
   assert.ok(err instanceof AuditForkError, String(err));
   assert.ok(err instanceof ShippingError);
   assert.equal(err.code, 'AUDIT_FORK');
@@ -169,7 +210,8 @@ test('acknowledged records are pruned after retainMs, and verify({ anchor }) sti
   for (let i = 0; i < 6; i++) await lookUp(log, i);
   await log.flush({ timeoutMs: 10_000 });
   // Pruning happens on an idle round.
-  for (let i = 0; i < 100 && !log.shipping.prunedTo; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 100 && !log.shipping.prunedTo; i++)
+    await new Promise((r) => setTimeout(r, 20));
   const pruned = log.shipping.prunedTo;
   assert.ok(pruned, 'pruned');
   const lines = readFileSync(file, 'utf8').trim().split('\n');
@@ -211,8 +253,17 @@ test('a local log cut below the head the collector acknowledged does not open (T
   await log.close();
   const { writeFileSync } = await import('node:fs');
   const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
-  writeFileSync(file, lines.slice(0, 4).map((l) => `${l}\n`).join(''));
-  await assert.rejects(AuditLog.open({ sink: { file }, ship: ship() }), (e) => e instanceof tillit.AuditIntegrityError && /^TRUNCATED/.test(e.problem));
+  writeFileSync(
+    file,
+    lines
+      .slice(0, 4)
+      .map((l) => `${l}\n`)
+      .join(''),
+  );
+  await assert.rejects(
+    AuditLog.open({ sink: { file }, ship: ship() }),
+    (e) => e instanceof tillit.AuditIntegrityError && /^TRUNCATED/.test(e.problem),
+  );
   // Without the shipping state the cut would not show: the state is what makes it evidence.
   assert.equal((await verifyLines(lines.slice(0, 4))).ok, true);
 });
@@ -226,6 +277,10 @@ test('bad ship options fail open() with the field named', async () => {
     [{ intervalMs: 1 }, 'ship.intervalMs'],
     [{ logId: 'has space' }, 'ship.logId'],
   ]) {
-    await assert.rejects(AuditLog.open({ sink: 'memory', ship: ship(bad) }), (e) => e.path === path, path);
+    await assert.rejects(
+      AuditLog.open({ sink: 'memory', ship: ship(bad) }),
+      (e) => e.path === path,
+      path,
+    );
   }
 });

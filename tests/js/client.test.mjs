@@ -3,7 +3,18 @@
 // ending in a typed error or a bounded successful retry, and the logs agreeing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client, AuditLog, TrustContext, importPrivateKey, OAuthError, FhirError, TimeoutError, MalformedResponseError, ArgumentError, AuditError } from 'tillit';
+import {
+  Client,
+  AuditLog,
+  TrustContext,
+  importPrivateKey,
+  OAuthError,
+  FhirError,
+  TimeoutError,
+  MalformedResponseError,
+  ArgumentError,
+  AuditError,
+} from 'tillit';
 import { startEmulator, PRACTITIONER } from '../support/emulator.mjs';
 import { attestation } from './fixtures.mjs';
 import { spyFetch } from '../support/spy-fetch.mjs';
@@ -25,7 +36,16 @@ after(async () => {
 async function setup(opts = {}) {
   const auditLog = await AuditLog.open({ sink: 'memory' });
   const spy = spyFetch(opts.fault);
-  const client = new Client({ issuer: emu.url, clientId: emu.clientId, key, documentListBaseUrl: emu.url, auditLog, fetch: spy.f, timeoutMs: opts.timeoutMs ?? 5000, ...opts.client });
+  const client = new Client({
+    issuer: emu.url,
+    clientId: emu.clientId,
+    key,
+    documentListBaseUrl: emu.url,
+    auditLog,
+    fetch: spy.f,
+    timeoutMs: opts.timeoutMs ?? 5000,
+    ...opts.client,
+  });
   return { client, auditLog, calls: spy.calls };
 }
 
@@ -35,14 +55,28 @@ test('client_credentials: search and retrieve with exactly one nonce retry each;
   const { client, auditLog, calls } = await setup();
   const ehr = client.withContext(ctxFor(patients[0]));
   const r = await ehr.searchDocuments({ patient: patients[0], pageSize: 5 });
-  assert.ok(r.entries.length > 0 && r.pages >= 2, `${r.entries.length} entries in ${r.pages} pages`);
+  assert.ok(
+    r.entries.length > 0 && r.pages >= 2,
+    `${r.entries.length} entries in ${r.pages} pages`,
+  );
   assert.equal(typeof r.blockedCount, 'number');
   assert.ok(r.entries.every((e) => e.subject.identifier.value === patients[0]));
   const token = calls.filter((c) => c.path === '/connect/token');
-  assert.deepEqual(token.map((c) => c.status), [400, 200], 'one nonce retry at the token endpoint');
+  assert.deepEqual(
+    token.map((c) => c.status),
+    [400, 200],
+    'one nonce retry at the token endpoint',
+  );
   const search = calls.filter((c) => c.path.endsWith('/_search'));
-  assert.deepEqual(search.slice(0, 2).map((c) => c.status), [401, 200], 'one nonce retry at the resource');
-  assert.ok(search.slice(2).every((c) => c.status === 200), 'later pages reuse the remembered nonce');
+  assert.deepEqual(
+    search.slice(0, 2).map((c) => c.status),
+    [401, 200],
+    'one nonce retry at the resource',
+  );
+  assert.ok(
+    search.slice(2).every((c) => c.status === 200),
+    'later pages reuse the remembered nonce',
+  );
 
   const doc = await ehr.getDocument(r.entries[0]);
   assert.equal(doc.contentType, 'application/pdf');
@@ -50,13 +84,25 @@ test('client_credentials: search and retrieve with exactly one nonce retry each;
 
   // Every request the emulator served carries an nhn-event-id the local log holds, with the attestation.
   const served = (await emu.log()).filter((l) => l.event_id);
-  const local = new Set(auditLog.query().flatMap((e) => e.entity.filter((x) => x.type.code === 'XrequestId').map((x) => x.what.identifier.value)));
+  const local = new Set(
+    auditLog
+      .query()
+      .flatMap((e) =>
+        e.entity.filter((x) => x.type.code === 'XrequestId').map((x) => x.what.identifier.value),
+      ),
+  );
   // The loop below checks something only if the emulator served this test's requests: every
   // search page and the document the client fetched (status 200) must be among them.
-  const answered = calls.filter((c) => c.status === 200 && (c.path.endsWith('/_search') || c.path.endsWith('/document')));
+  const answered = calls.filter(
+    (c) => c.status === 200 && (c.path.endsWith('/_search') || c.path.endsWith('/document')),
+  );
   assert.ok(answered.length >= 3, `${answered.length} resource requests answered`);
   const servedIds = new Set(served.map((s) => s.event_id));
-  for (const c of answered) assert.ok(c.eventId && servedIds.has(c.eventId), `the emulator logged ${c.path} (${c.eventId})`);
+  for (const c of answered)
+    assert.ok(
+      c.eventId && servedIds.has(c.eventId),
+      `the emulator logged ${c.path} (${c.eventId})`,
+    );
   for (const s of served) {
     assert.ok(local.has(s.event_id), 'the source saw a request the consumer did not log');
     assert.equal(s.attestation.decision_ref, 'dec-42');
@@ -68,17 +114,28 @@ test('client_credentials: search and retrieve with exactly one nonce retry each;
 
 test('a token for patient A is never used for patient B', async () => {
   const { client, calls } = await setup();
-  await client.withContext(ctxFor(patients[0])).searchDocuments({ patient: patients[0], pageSize: 100 });
-  await client.withContext(ctxFor(patients[1])).searchDocuments({ patient: patients[1], pageSize: 100 });
-  const auths = calls.filter((c) => c.path.endsWith('/_search') && c.status === 200).map((c) => c.auth);
+  await client
+    .withContext(ctxFor(patients[0]))
+    .searchDocuments({ patient: patients[0], pageSize: 100 });
+  await client
+    .withContext(ctxFor(patients[1]))
+    .searchDocuments({ patient: patients[1], pageSize: 100 });
+  const auths = calls
+    .filter((c) => c.path.endsWith('/_search') && c.status === 200)
+    .map((c) => c.auth);
   assert.equal(new Set(auths).size, 2, 'two patients, two tokens');
-  await assert.rejects(client.withContext(ctxFor(patients[0])).searchDocuments({ patient: patients[1] }), (e) => e instanceof ArgumentError && e.path === 'patient');
+  await assert.rejects(
+    client.withContext(ctxFor(patients[0])).searchDocuments({ patient: patients[1] }),
+    (e) => e instanceof ArgumentError && e.path === 'patient',
+  );
 });
 
 test('concurrent callers share one token request', async () => {
   const { client, calls } = await setup();
   const ehr = client.withContext(ctxFor(patients[0]));
-  await Promise.all([1, 2, 3, 4].map(() => ehr.searchDocuments({ patient: patients[0], pageSize: 100 })));
+  await Promise.all(
+    [1, 2, 3, 4].map(() => ehr.searchDocuments({ patient: patients[0], pageSize: 100 })),
+  );
   assert.equal(calls.filter((c) => c.path === '/connect/token' && c.status === 200).length, 1);
 });
 
@@ -86,7 +143,10 @@ test('authorization_code with PAR, refresh for a new patient, token exchange', a
   for (const attestationIn of ['client-assertion', 'request-object']) {
     const { client } = await setup({ client: { attestationIn } });
     const ehr = client.withContext(ctxFor(patients[0]));
-    const { url } = await ehr.login({ redirectUri: 'http://127.0.0.1/callback', loginHint: 'lege' });
+    const { url } = await ehr.login({
+      redirectUri: 'http://127.0.0.1/callback',
+      loginHint: 'lege',
+    });
     const res = await fetch(url, { redirect: 'manual' });
     assert.equal(res.status, 302);
     await ehr.handleRedirect(res.headers.get('location'));
@@ -99,7 +159,10 @@ test('authorization_code with PAR, refresh for a new patient, token exchange', a
       const x = await other.exchangeToken({ scope: 'nhn:phr/mhd/read-document' });
       assert.ok(x.accessToken.length > 20);
     } else {
-      await assert.rejects(other.searchDocuments({ patient: patients[1] }), (e) => e instanceof ArgumentError && /log in again/.test(e.rule));
+      await assert.rejects(
+        other.searchDocuments({ patient: patients[1] }),
+        (e) => e instanceof ArgumentError && /log in again/.test(e.rule),
+      );
     }
   }
 });
@@ -116,25 +179,49 @@ const faults = [
 
 for (const [mode, expected] of faults) {
   test(`fault ${mode} at the document list: a typed error, logged, no hang`, async () => {
-    const { client, auditLog, calls } = await setup({ fault: { mode, when: (p) => p.endsWith('/_search') }, timeoutMs: 800 });
+    const { client, auditLog, calls } = await setup({
+      fault: { mode, when: (p) => p.endsWith('/_search') },
+      timeoutMs: 800,
+    });
     const t0 = Date.now();
-    await assert.rejects(client.withContext(ctxFor(patients[0])).searchDocuments({ patient: patients[0] }), expected);
+    await assert.rejects(
+      client.withContext(ctxFor(patients[0])).searchDocuments({ patient: patients[0] }),
+      expected,
+    );
     assert.ok(Date.now() - t0 < 6000, 'bounded');
     const searches = auditLog.query({ action: 'search' });
     assert.equal(searches.length, 1);
     assert.ok(['4', '8'].includes(searches[0].outcome), `outcome ${searches[0].outcome}`);
     const sent = calls.filter((c) => c.path.endsWith('/_search'));
     assert.ok(sent.length <= 3, `${sent.length} attempts`);
-    assert.ok(sent.every((c) => c.eventId), 'every request carries its nhn-event-id');
+    assert.ok(
+      sent.every((c) => c.eventId),
+      'every request carries its nhn-event-id',
+    );
   });
 }
 
 test('leaks: another patient and kinds outside the legal four are withheld, never returned', async () => {
-  for (const [mode, reason] of [['leak-patient', 'OTHER_PATIENT'], ['leak-type', 'TYPE_NOT_ALLOWED']]) {
-    const { client, auditLog } = await setup({ fault: { mode, when: (p) => p.endsWith('/_search') } });
-    const r = await client.withContext(ctxFor(patients[0])).searchDocuments({ patient: patients[0], pageSize: 1000 });
-    assert.ok(r.withheld.some((w) => w.reason === reason), mode);
-    assert.ok(r.entries.every((e) => e.subject.identifier.value === patients[0] && !JSON.stringify(e.type).includes('B02-2')));
+  for (const [mode, reason] of [
+    ['leak-patient', 'OTHER_PATIENT'],
+    ['leak-type', 'TYPE_NOT_ALLOWED'],
+  ]) {
+    const { client, auditLog } = await setup({
+      fault: { mode, when: (p) => p.endsWith('/_search') },
+    });
+    const r = await client
+      .withContext(ctxFor(patients[0]))
+      .searchDocuments({ patient: patients[0], pageSize: 1000 });
+    assert.ok(
+      r.withheld.some((w) => w.reason === reason),
+      mode,
+    );
+    assert.ok(
+      r.entries.every(
+        (e) =>
+          e.subject.identifier.value === patients[0] && !JSON.stringify(e.type).includes('B02-2'),
+      ),
+    );
     if (mode === 'leak-patient') assert.equal(r.leaks, 1);
     assert.ok(JSON.stringify(auditLog.query({ action: 'search' })).includes(`withheld:${reason}`));
   }
@@ -149,18 +236,46 @@ test('retrieval: CDA is unwrapped; withheld entries and foreign origins are refu
   const d = await ehr.getDocument(cda);
   assert.equal(d.fromCda, true);
   assert.equal(d.contentType, 'application/pdf');
-  assert.equal(new TextDecoder().decode(d.bytes.slice(0, 5)), '%PDF-', 'the CDA body unwrapped to the PDF it carries');
+  assert.equal(
+    new TextDecoder().decode(d.bytes.slice(0, 5)),
+    '%PDF-',
+    'the CDA body unwrapped to the PDF it carries',
+  );
   const before = calls.length;
   // Only the entries this client returned, as returned: a copy with another type, or one
   // pointing elsewhere, is refused before anything is sent (tests/js/retrieval.test.mjs has the rest).
-  const note = { ...r.entries[0], type: { coding: [{ system: 'urn:oid:2.16.578.1.12.4.1.1.9602', code: 'B02-2' }] }, category: [{ coding: [{ system: 'urn:oid:2.16.578.1.12.4.1.1.9602', code: 'B00-1' }] }] };
-  await assert.rejects(ehr.getDocument(note), (e) => e instanceof ArgumentError && e.path === 'entry');
-  const evil = { ...r.entries[0], content: [{ attachment: { url: 'https://evil.example/mhd/document?documentUniqueId=1' } }] };
-  await assert.rejects(ehr.getDocument(evil), (e) => e instanceof ArgumentError && e.path === 'entry');
-  const foreign = new Client({ issuer: emu.url, clientId: emu.clientId, key, documentListBaseUrl: emu.url, auditLog: await AuditLog.open({ sink: 'memory' }), fetch: spyFetch().f, documentSourceOrigins: ['https://elsewhere.example'] }).withContext(ctxFor(patients[0]));
+  const note = {
+    ...r.entries[0],
+    type: { coding: [{ system: 'urn:oid:2.16.578.1.12.4.1.1.9602', code: 'B02-2' }] },
+    category: [{ coding: [{ system: 'urn:oid:2.16.578.1.12.4.1.1.9602', code: 'B00-1' }] }],
+  };
+  await assert.rejects(
+    ehr.getDocument(note),
+    (e) => e instanceof ArgumentError && e.path === 'entry',
+  );
+  const evil = {
+    ...r.entries[0],
+    content: [{ attachment: { url: 'https://evil.example/mhd/document?documentUniqueId=1' } }],
+  };
+  await assert.rejects(
+    ehr.getDocument(evil),
+    (e) => e instanceof ArgumentError && e.path === 'entry',
+  );
+  const foreign = new Client({
+    issuer: emu.url,
+    clientId: emu.clientId,
+    key,
+    documentListBaseUrl: emu.url,
+    auditLog: await AuditLog.open({ sink: 'memory' }),
+    fetch: spyFetch().f,
+    documentSourceOrigins: ['https://elsewhere.example'],
+  }).withContext(ctxFor(patients[0]));
   const fr = await foreign.searchDocuments({ patient: patients[0], pageSize: 1000 });
   const sentBefore = calls.length;
-  await assert.rejects(foreign.getDocument(fr.entries[0]), (e) => e instanceof ArgumentError && /documentSourceOrigins/.test(e.rule));
+  await assert.rejects(
+    foreign.getDocument(fr.entries[0]),
+    (e) => e instanceof ArgumentError && /documentSourceOrigins/.test(e.rule),
+  );
   assert.equal(calls.length, sentBefore);
   assert.equal(calls.length, before, 'no request was sent');
 });
@@ -168,24 +283,62 @@ test('retrieval: CDA is unwrapped; withheld entries and foreign origins are refu
 test('a failing access log blocks the request: nothing is sent', async () => {
   const stored = [];
   let fail = false;
-  const auditLog = await AuditLog.open({ sink: { append: async (l) => { if (fail) throw new Error('disk full'); stored.push(...l); }, read: async () => stored } });
+  const auditLog = await AuditLog.open({
+    sink: {
+      append: async (l) => {
+        if (fail) throw new Error('disk full');
+        stored.push(...l);
+      },
+      read: async () => stored,
+    },
+  });
   const spy = spyFetch();
-  const client = new Client({ issuer: emu.url, clientId: emu.clientId, key, documentListBaseUrl: emu.url, auditLog, fetch: spy.f });
+  const client = new Client({
+    issuer: emu.url,
+    clientId: emu.clientId,
+    key,
+    documentListBaseUrl: emu.url,
+    auditLog,
+    fetch: spy.f,
+  });
   const ehr = client.withContext(ctxFor(patients[0]));
   await ehr.searchDocuments({ patient: patients[0], pageSize: 1000 });
   const sentBefore = spy.calls.filter((c) => c.path.endsWith('/_search')).length;
   fail = true;
   await assert.rejects(ehr.searchDocuments({ patient: patients[0] }), AuditError);
-  assert.equal(spy.calls.filter((c) => c.path.endsWith('/_search')).length, sentBefore, 'no search left without its log entry');
+  assert.equal(
+    spy.calls.filter((c) => c.path.endsWith('/_search')).length,
+    sentBefore,
+    'no search left without its log entry',
+  );
 });
 
 test('bad options are typed errors', async () => {
   const auditLog = await AuditLog.open({ sink: 'memory' });
-  assert.throws(() => new Client({ issuer: emu.url, clientId: 'c', key, documentListBaseUrl: emu.url }), (e) => e instanceof ArgumentError && e.path === 'auditLog');
-  assert.throws(() => new Client({ issuer: 'nope', clientId: 'c', key, documentListBaseUrl: emu.url, auditLog }), (e) => e.path === 'issuer');
-  assert.throws(() => new Client({ issuer: emu.url, clientId: 'c', documentListBaseUrl: emu.url, auditLog }), (e) => e.path === 'key');
-  const c = new Client({ issuer: emu.url, clientId: 'c', key, documentListBaseUrl: emu.url, auditLog });
-  await assert.rejects(c.searchDocuments({ patient: patients[0] }), (e) => e.path === 'trustContext');
+  assert.throws(
+    () => new Client({ issuer: emu.url, clientId: 'c', key, documentListBaseUrl: emu.url }),
+    (e) => e instanceof ArgumentError && e.path === 'auditLog',
+  );
+  assert.throws(
+    () =>
+      new Client({ issuer: 'nope', clientId: 'c', key, documentListBaseUrl: emu.url, auditLog }),
+    (e) => e.path === 'issuer',
+  );
+  assert.throws(
+    () => new Client({ issuer: emu.url, clientId: 'c', documentListBaseUrl: emu.url, auditLog }),
+    (e) => e.path === 'key',
+  );
+  const c = new Client({
+    issuer: emu.url,
+    clientId: 'c',
+    key,
+    documentListBaseUrl: emu.url,
+    auditLog,
+  });
+  await assert.rejects(
+    c.searchDocuments({ patient: patients[0] }),
+    (e) => e.path === 'trustContext',
+  );
 });
 
 test('large documents stream: a PDF is passed on as it arrives and logged when it ends', async () => {
@@ -202,5 +355,8 @@ test('large documents stream: a PDF is passed on as it arrives and logged when i
   }
   const reads = auditLog.query({ action: 'read' });
   assert.equal(reads.length, 6);
-  assert.ok(reads.every((e) => e.outcome === '0'), 'every streamed read completed in the log');
+  assert.ok(
+    reads.every((e) => e.outcome === '0'),
+    'every streamed read completed in the log',
+  );
 });

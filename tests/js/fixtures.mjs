@@ -37,7 +37,10 @@ export function attestation(patient = syntheticFnr(4), practitioner = syntheticF
     care_relationship: {
       healthcare_service: { code: 'S03', system: 'urn:oid:2.16.578.1.12.4.1.1.8655' },
       purpose_of_use: { code: 'TREAT', system: 'urn:oid:2.16.840.1.113883.1.11.20448' },
-      purpose_of_use_details: { code: 'BEHANDLER', system: 'urn:AuditEventHL7Norway/CodeSystem/carerelation' },
+      purpose_of_use_details: {
+        code: 'BEHANDLER',
+        system: 'urn:AuditEventHL7Norway/CodeSystem/carerelation',
+      },
       decision_ref: { id: 'dec-42', description: 'Innlagt', user_selected: false },
     },
     patients: [{ identifier: { id: patient, system: FNR } }],
@@ -51,7 +54,14 @@ export function documentReference(id, patient, typeCode, date, extra = {}) {
   return {
     resourceType: 'DocumentReference',
     id,
-    contained: [{ resourceType: 'Organization', id: 'org', name: 'Testsykehuset HF', identifier: [{ system: ORG, value: '974760673' }] }],
+    contained: [
+      {
+        resourceType: 'Organization',
+        id: 'org',
+        name: 'Testsykehuset HF',
+        identifier: [{ system: ORG, value: '974760673' }],
+      },
+    ],
     masterIdentifier: { system: 'urn:ietf:rfc:3986', value: `urn:oid:1.2.3.${id}` },
     status: 'current',
     type: { coding: [{ system: DOC_TYPE, code: typeCode }] },
@@ -59,11 +69,30 @@ export function documentReference(id, patient, typeCode, date, extra = {}) {
     subject: { identifier: { system: FNR, value: patient } },
     date: `${date}T12:00:00+01:00`,
     author: [{ reference: '#org' }],
-    content: [{ attachment: { contentType: 'application/pdf', title: `Dokument ${id}`, url: `https://src.example/mhd/document?documentUniqueId=${id}`, size: 2048, creation: `${date}T12:00:00+01:00` } }],
+    content: [
+      {
+        attachment: {
+          contentType: 'application/pdf',
+          title: `Dokument ${id}`,
+          url: `https://src.example/mhd/document?documentUniqueId=${id}`,
+          size: 2048,
+          creation: `${date}T12:00:00+01:00`,
+        },
+      },
+    ],
     ...extra,
   };
 }
 
 export function searchset(resources) {
-  return { resourceType: 'Bundle', type: 'searchset', total: resources.length, entry: resources.map((r) => ({ fullUrl: `https://api.example/R4/fhir/DocumentReference/${r.id}`, resource: r, search: { mode: 'match' } })) };
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    total: resources.length,
+    entry: resources.map((r) => ({
+      fullUrl: `https://api.example/R4/fhir/DocumentReference/${r.id}`,
+      resource: r,
+      search: { mode: 'match' },
+    })),
+  };
 }

@@ -25,10 +25,16 @@ test('the wrapper applies the core limits', () => {
   const l = t.limits();
   const a = attestation(syntheticFnr(3));
   const big = { ...a, x: 'y'.repeat(l.trustContext.bytes) };
-  assert.throws(() => t.TrustContext.fromJSON(big), (e) => e.code === 'INPUT_TOO_LARGE');
+  assert.throws(
+    () => t.TrustContext.fromJSON(big),
+    (e) => e.code === 'INPUT_TOO_LARGE',
+  );
   const now = Math.floor(Date.now() / 1000);
   // Within the attestation's age: fresh; past it (and the skew): expired.
   t.TrustContext.fromJSON({ ...a, toa: now - l.maxAttestationAgeSeconds + 120 }).assertFresh();
   const stale = now - l.maxAttestationAgeSeconds - l.defaultSkewSeconds - 60;
-  assert.throws(() => t.TrustContext.fromJSON({ ...a, toa: stale }).assertFresh(), (e) => e.code === 'ATTESTATION_EXPIRED');
+  assert.throws(
+    () => t.TrustContext.fromJSON({ ...a, toa: stale }).assertFresh(),
+    (e) => e.code === 'ATTESTATION_EXPIRED',
+  );
 });

@@ -18,19 +18,34 @@ before(async () => {
 after(() => server?.close());
 
 async function refusal(wasm) {
-  const e = await tillit.init({ wasm }).then(() => undefined, (e) => e);
-  assert.ok(e instanceof tillit.WasmLoadError && e instanceof tillit.TillitError, `expected a WasmLoadError, got ${e}`);
+  const e = await tillit.init({ wasm }).then(
+    () => undefined,
+    (e) => e,
+  );
+  assert.ok(
+    e instanceof tillit.WasmLoadError && e instanceof tillit.TillitError,
+    `expected a WasmLoadError, got ${e}`,
+  );
   assert.equal(e.path, 'wasm');
   return e;
 }
 
 test('before init, every call is a typed WASM_NOT_LOADED error, not a TypeError', async () => {
-  const e = await tillit.generateKey({ alg: 'ES256' }).then(() => undefined, (x) => x);
+  const e = await tillit.generateKey({ alg: 'ES256' }).then(
+    () => undefined,
+    (x) => x,
+  );
   assert.ok(e instanceof tillit.WasmLoadError, String(e));
   assert.equal(e.code, 'WASM_NOT_LOADED');
   assert.match(e.rule, /await init\(\) from 'tillit\/init'/);
-  assert.throws(() => tillit.defaultPolicy(), (x) => x instanceof tillit.WasmLoadError && x.code === 'WASM_NOT_LOADED');
-  assert.throws(() => tillit.TrustContext.fromJSON({}), (x) => x instanceof tillit.WasmLoadError && x.code === 'WASM_NOT_LOADED');
+  assert.throws(
+    () => tillit.defaultPolicy(),
+    (x) => x instanceof tillit.WasmLoadError && x.code === 'WASM_NOT_LOADED',
+  );
+  assert.throws(
+    () => tillit.TrustContext.fromJSON({}),
+    (x) => x instanceof tillit.WasmLoadError && x.code === 'WASM_NOT_LOADED',
+  );
 });
 
 test('failures are typed, with a stable code and the fix', async () => {
@@ -56,7 +71,9 @@ test('failures are typed, with a stable code and the fix', async () => {
   assert.match(e.rule, /not a WebAssembly module this version of tillit can use/);
 
   // A valid module that is not tillit's core (no exports, no imports) does not link.
-  const empty = await WebAssembly.compile(Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00));
+  const empty = await WebAssembly.compile(
+    Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00),
+  );
   e = await refusal(empty);
   assert.equal(e.code, 'WASM_LOAD_FAILED');
   assert.match(e.rule, /not tillit's core/);

@@ -14,17 +14,36 @@ import { startCollector } from '../../examples/organisation.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-test('examples/node-service fetches a referral patient\'s documents and one document, with its NDJSON log shipped to the collector', async () => {
+test("examples/node-service fetches a referral patient's documents and one document, with its NDJSON log shipped to the collector", async () => {
   // The emulator with its default config (the demo client).
   const child = spawn(EMULATOR_BIN, ['--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise((resolve) => child.stdout.on('data', (d) => { const m = /(http:\/\/\S+)/.exec(String(d)); if (m) resolve(m[1]); }));
+  const url = await new Promise((resolve) =>
+    child.stdout.on('data', (d) => {
+      const m = /(http:\/\/\S+)/.exec(String(d));
+      if (m) resolve(m[1]);
+    }),
+  );
   let collector;
   try {
     collector = await startCollector(url);
     const patients = await (await fetch(`${url}/_emulator/patients`)).json();
     const patient = patients[2];
     const log = join(mkdtempSync(join(tmpdir(), 'svc-')), 'access.ndjson');
-    const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'examples/node-service/service.mjs'), '--issuer', url, '--patient', patient, '--log', log, '--collector', collector.url], { cwd: join(ROOT, 'examples') });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        join(ROOT, 'examples/node-service/service.mjs'),
+        '--issuer',
+        url,
+        '--patient',
+        patient,
+        '--log',
+        log,
+        '--collector',
+        collector.url,
+      ],
+      { cwd: join(ROOT, 'examples') },
+    );
     const s = JSON.parse(stdout);
     assert.ok(s.documentsFound > 0);
     assert.equal(s.firstDocument.type, 'application/pdf');

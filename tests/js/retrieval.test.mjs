@@ -5,9 +5,21 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Client, AuditLog, TrustContext, importPrivateKey, minimise, minimiseDocument,
-  ArgumentError, WithheldError, UnsafeContentError, IncompleteDocumentError, MalformedResponseError,
-  OAuthError, FhirError, TillitError, TrustContextError,
+  Client,
+  AuditLog,
+  TrustContext,
+  importPrivateKey,
+  minimise,
+  minimiseDocument,
+  ArgumentError,
+  WithheldError,
+  UnsafeContentError,
+  IncompleteDocumentError,
+  MalformedResponseError,
+  OAuthError,
+  FhirError,
+  TillitError,
+  TrustContextError,
 } from 'tillit';
 import { startEmulator, PRACTITIONER } from '../support/emulator.mjs';
 import { attestation, FNR, searchset, documentReference } from './fixtures.mjs';
@@ -30,7 +42,15 @@ after(async () => {
 async function setup(fault) {
   const auditLog = await AuditLog.open({ sink: 'memory' });
   const spy = spyFetch(fault);
-  const client = new Client({ issuer: emu.url, clientId: emu.clientId, key, documentListBaseUrl: emu.url, auditLog, fetch: spy.f, timeoutMs: 5000 });
+  const client = new Client({
+    issuer: emu.url,
+    clientId: emu.clientId,
+    key,
+    documentListBaseUrl: emu.url,
+    auditLog,
+    fetch: spy.f,
+    timeoutMs: 5000,
+  });
   return { client, auditLog, calls: spy.calls };
 }
 
@@ -50,30 +70,63 @@ test('item 7: only entries this client returned, unchanged, for this context, ar
   const ehr = client.withContext(ctxFor(patients[0]));
   const r = await ehr.searchDocuments({ patient: patients[0], pageSize: 1000 });
   const e = r.entries[0];
-  assert.ok(Object.isFrozen(e) && Object.isFrozen(e.content[0].attachment), 'returned entries are deep-frozen');
-  assert.throws(() => {
-    e.content[0].attachment.url = 'https://evil.example/';
-  }, TypeError, 'a returned entry cannot be edited');
-  const other = (await client.withContext(ctxFor(patients[1])).searchDocuments({ patient: patients[1], pageSize: 1000 })).entries[0];
+  assert.ok(
+    Object.isFrozen(e) && Object.isFrozen(e.content[0].attachment),
+    'returned entries are deep-frozen',
+  );
+  assert.throws(
+    () => {
+      e.content[0].attachment.url = 'https://evil.example/';
+    },
+    TypeError,
+    'a returned entry cannot be edited',
+  );
+  const other = (
+    await client
+      .withContext(ctxFor(patients[1]))
+      .searchDocuments({ patient: patients[1], pageSize: 1000 })
+  ).entries[0];
   const crafted = [
     ['spread copy', { ...e }],
     ['structuredClone', structuredClone(e)],
     ['JSON copy', JSON.parse(JSON.stringify(e))],
-    ['copy with another patient', { ...e, subject: { identifier: { system: FNR, value: patients[1] } } }],
-    ['copy pointing at another document', { ...e, content: [{ attachment: { ...e.content[0].attachment, url: other.content[0].attachment.url } }] }],
-    ['copy with a foreign URL', { ...e, content: [{ attachment: { url: 'https://evil.example/mhd/document?documentUniqueId=1' } }] }],
+    [
+      'copy with another patient',
+      { ...e, subject: { identifier: { system: FNR, value: patients[1] } } },
+    ],
+    [
+      'copy pointing at another document',
+      {
+        ...e,
+        content: [
+          { attachment: { ...e.content[0].attachment, url: other.content[0].attachment.url } },
+        ],
+      },
+    ],
+    [
+      'copy with a foreign URL',
+      {
+        ...e,
+        content: [{ attachment: { url: 'https://evil.example/mhd/document?documentUniqueId=1' } }],
+      },
+    ],
     ['an object inheriting from the entry', Object.create(e)],
     ['a Proxy of the entry', new Proxy(e, {})],
     ['null', null],
     ['undefined', undefined],
     ['a string', 'p0d1'],
     ['a number', 42],
-    ['another patient\'s entry in this view', other],
+    ["another patient's entry in this view", other],
   ];
   const before = calls.length;
   for (const [name, entry] of crafted) {
     for (const get of [(x) => ehr.getDocument(x), (x) => ehr.getDocumentStream(x)]) {
-      await assert.rejects(get(entry), (err) => err instanceof ArgumentError && err.code === 'INVALID_ARGUMENT' && err.path === 'entry', name);
+      await assert.rejects(
+        get(entry),
+        (err) =>
+          err instanceof ArgumentError && err.code === 'INVALID_ARGUMENT' && err.path === 'entry',
+        name,
+      );
       counted.retrieval++;
     }
   }
@@ -84,10 +137,15 @@ test('item 7: the request and the log name the patient the search asked for (two
   const { client, auditLog, calls } = await setup();
   const both = client.withContext(ctxFor(patients[0], patients[1]));
   const r = await both.searchDocuments({ patient: patients[1], pageSize: 1000 });
-  assert.ok(r.entries.length > 0 && r.entries.every((x) => x.subject.identifier.value === patients[1]));
+  assert.ok(
+    r.entries.length > 0 && r.entries.every((x) => x.subject.identifier.value === patients[1]),
+  );
   await both.getDocument(r.entries[0]);
   const read = calls.filter((c) => c.path.startsWith('/mhd/'));
-  assert.ok(read.length >= 1 && read.every((c) => c.nin === patients[1]), 'nhn-patient-nin is the patient asked for');
+  assert.ok(
+    read.length >= 1 && read.every((c) => c.nin === patients[1]),
+    'nhn-patient-nin is the patient asked for',
+  );
   for (const action of ['search', 'read']) {
     const [ev] = auditLog.query({ action });
     const named = ev.entity.filter((x) => x.role?.code === '1').map((x) => x.what.identifier.value);
@@ -100,9 +158,14 @@ test('item 7: the request and the log name the patient the search asked for (two
 
 test('item 7: an entry is refused in a view of another trust context', async () => {
   const { client } = await setup();
-  const r = await client.withContext(ctxFor(patients[0])).searchDocuments({ patient: patients[0], pageSize: 1000 });
+  const r = await client
+    .withContext(ctxFor(patients[0]))
+    .searchDocuments({ patient: patients[0], pageSize: 1000 });
   const elsewhere = client.withContext(ctxFor(patients[0], patients[1]));
-  await assert.rejects(elsewhere.getDocument(r.entries[0]), (e) => e instanceof ArgumentError && /another trust context/.test(e.rule));
+  await assert.rejects(
+    elsewhere.getDocument(r.entries[0]),
+    (e) => e instanceof ArgumentError && /another trust context/.test(e.rule),
+  );
   counted.retrieval++;
 });
 
@@ -127,7 +190,14 @@ for (const [mode, Cls, code, kind] of documentFaults) {
     const cda = r.entries.find((e) => e.content[0].attachment.contentType === 'application/xml');
     const entries = mode === 'doc-no-eof' ? [pdf] : [pdf, cda].filter(Boolean);
     for (const entry of entries) {
-      await assert.rejects(ehr.getDocument(entry), (e) => e instanceof Cls && e.code === code && (mode !== 'doc-other-patient' || /^OTHER_PATIENT/.test(e.rule)), `${mode} getDocument`);
+      await assert.rejects(
+        ehr.getDocument(entry),
+        (e) =>
+          e instanceof Cls &&
+          e.code === code &&
+          (mode !== 'doc-other-patient' || /^OTHER_PATIENT/.test(e.rule)),
+        `${mode} getDocument`,
+      );
       counted[kind]++;
       // The stream: refused at once where the type or start decides, at its end otherwise.
       let streamErr;
@@ -137,7 +207,10 @@ for (const [mode, Cls, code, kind] of documentFaults) {
       } catch (e) {
         streamErr = e;
       }
-      assert.ok(streamErr instanceof Cls && streamErr.code === code, `${mode} stream: ${streamErr}`);
+      assert.ok(
+        streamErr instanceof Cls && streamErr.code === code,
+        `${mode} stream: ${streamErr}`,
+      );
       counted[kind]++;
     }
     await new Promise((r) => setTimeout(r, 20));
@@ -174,16 +247,33 @@ test('item 10: an id shown on page 1 and withheld on page 2 is taken back everyw
   const { client, auditLog } = await setup(atSearch('page-block'));
   const ehr = client.withContext(ctxFor(patients[0]));
   const pages = [];
-  for await (const p of ehr.searchDocumentPages({ patient: patients[0], pageSize: 3 })) pages.push(p);
+  for await (const p of ehr.searchDocumentPages({ patient: patients[0], pageSize: 3 }))
+    pages.push(p);
   assert.ok(pages.length >= 2);
   const first = pages[0].entries[0];
   const later = pages.slice(1);
   assert.ok(later.every((p) => p.retracted.length <= 1));
-  assert.deepEqual(later[0].retracted.map((x) => [x.id, x.reason]), [[first.id, 'DUPLICATE_ID']], 'page 2 takes back the entry page 1 showed');
-  assert.ok(later[0].withheld.some((w) => w.id === first.id && ['PATIENT_BLOCK', 'DUPLICATE_ID'].includes(w.reason)));
-  for (const p of later.slice(1)) assert.ok(p.withheld.some((w) => w.id === first.id), 'withheld on every later page');
+  assert.deepEqual(
+    later[0].retracted.map((x) => [x.id, x.reason]),
+    [[first.id, 'DUPLICATE_ID']],
+    'page 2 takes back the entry page 1 showed',
+  );
+  assert.ok(
+    later[0].withheld.some(
+      (w) => w.id === first.id && ['PATIENT_BLOCK', 'DUPLICATE_ID'].includes(w.reason),
+    ),
+  );
+  for (const p of later.slice(1))
+    assert.ok(
+      p.withheld.some((w) => w.id === first.id),
+      'withheld on every later page',
+    );
   assert.ok(later.every((p) => p.entries.every((e) => e.id !== first.id)));
-  await assert.rejects(ehr.getDocument(first), (e) => e instanceof WithheldError && /^DUPLICATE_ID/.test(e.rule), 'a retracted entry is not retrieved');
+  await assert.rejects(
+    ehr.getDocument(first),
+    (e) => e instanceof WithheldError && /^DUPLICATE_ID/.test(e.rule),
+    'a retracted entry is not retrieved',
+  );
   const all = await ehr.searchDocuments({ patient: patients[0], pageSize: 3 });
   assert.ok(!all.entries.some((e) => e.id === first.id), 'searchDocuments decides over all pages');
   assert.ok(all.withheld.some((w) => w.id === first.id && w.reason === 'DUPLICATE_ID'));
@@ -220,7 +310,11 @@ test('item 10: maxPages bounds a search; bad bounds are typed errors', async () 
   assert.equal(calls.filter((c) => c.path.endsWith('/_search') && c.status === 200).length, 2);
   counted.paging++;
   for (const maxPages of [0, -1, 1.5, 1001, '3', NaN]) {
-    await assert.rejects(ehr.searchDocuments({ patient: patients[0], maxPages }), (e) => e instanceof ArgumentError && e.path === 'maxPages', String(maxPages));
+    await assert.rejects(
+      ehr.searchDocuments({ patient: patients[0], maxPages }),
+      (e) => e instanceof ArgumentError && e.path === 'maxPages',
+      String(maxPages),
+    );
     counted.paging++;
   }
   // A caller that stops early still completes the one log entry.
@@ -235,8 +329,14 @@ test('item 10: maxPages bounds a search; bad bounds are typed errors', async () 
 });
 
 test('item 10: a failing page fails the one log entry of the search', async () => {
-  const { client, auditLog } = await setup({ mode: 'truncated', when: (p) => p.endsWith('/_search') });
-  await assert.rejects(client.withContext(ctxFor(patients[0])).searchDocuments({ patient: patients[0], pageSize: 2 }), MalformedResponseError);
+  const { client, auditLog } = await setup({
+    mode: 'truncated',
+    when: (p) => p.endsWith('/_search'),
+  });
+  await assert.rejects(
+    client.withContext(ctxFor(patients[0])).searchDocuments({ patient: patients[0], pageSize: 2 }),
+    MalformedResponseError,
+  );
   const searches = auditLog.query({ action: 'search' });
   assert.equal(searches.length, 1);
   assert.equal(searches[0].outcome, '4');
@@ -259,15 +359,25 @@ const echoes = [
   ['dpop', 'DPoP abcdefghijklmnop rejected'],
   ['opaque', 'refresh 4f1c2a9b8e7d6c5b4a39281706f5e4d3c2b1a0ff rejected'],
 ];
-const secret = (s) => /13116900216|131169.00216|13.11.69|eyJhbGci|s3cr3t|abcdefghijklmnop|4f1c2a9b8e7d/.test(s);
+const secret = (s) =>
+  /13116900216|131169.00216|13.11.69|eyJhbGci|s3cr3t|abcdefghijklmnop|4f1c2a9b8e7d/.test(s);
 
 /** A fake HelseID + document list answering every search with `answer`. */
 function fakeServer(answer) {
   return async (url) => {
     const u = new URL(url);
-    const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+    const json = (status, body) =>
+      new Response(JSON.stringify(body), {
+        status,
+        headers: { 'content-type': 'application/json' },
+      });
     if (u.pathname.endsWith('openid-configuration')) {
-      return json(200, { issuer: 'https://helseid.example', token_endpoint: 'https://helseid.example/token', authorization_endpoint: 'https://helseid.example/auth', pushed_authorization_request_endpoint: 'https://helseid.example/par' });
+      return json(200, {
+        issuer: 'https://helseid.example',
+        token_endpoint: 'https://helseid.example/token',
+        authorization_endpoint: 'https://helseid.example/auth',
+        pushed_authorization_request_endpoint: 'https://helseid.example/par',
+      });
     }
     return answer(u);
   };
@@ -278,30 +388,83 @@ test('item 11: server text in OAuthError and FhirError is scrubbed of national i
     for (const where of ['oauth', 'fhir', 'oauth-error-code']) {
       const f = fakeServer((u) => {
         if (u.pathname === '/token' && where !== 'fhir') {
-          const body = where === 'oauth' ? { error: 'invalid_request', error_description: text } : { error: text };
-          return new Response(JSON.stringify(body), { status: 400, headers: { 'content-type': 'application/json' } });
+          const body =
+            where === 'oauth'
+              ? { error: 'invalid_request', error_description: text }
+              : { error: text };
+          return new Response(JSON.stringify(body), {
+            status: 400,
+            headers: { 'content-type': 'application/json' },
+          });
         }
-        if (u.pathname === '/token') return new Response(JSON.stringify({ access_token: 'at-1', token_type: 'DPoP', expires_in: 300 }), { status: 200 });
-        return new Response(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ code: 'processing', diagnostics: text }] }), { status: 422 });
+        if (u.pathname === '/token')
+          return new Response(
+            JSON.stringify({ access_token: 'at-1', token_type: 'DPoP', expires_in: 300 }),
+            { status: 200 },
+          );
+        return new Response(
+          JSON.stringify({
+            resourceType: 'OperationOutcome',
+            issue: [{ code: 'processing', diagnostics: text }],
+          }),
+          { status: 422 },
+        );
       });
       const auditLog = await AuditLog.open({ sink: 'memory' });
-      const client = new Client({ issuer: 'https://helseid.example', clientId: 'c', key, documentListBaseUrl: 'https://api.example', auditLog, fetch: f });
-      const err = await client.withContext(ctxFor(patients[0])).searchDocuments({ patient: patients[0] }).then(() => null, (e) => e);
-      assert.ok(err instanceof (where === 'fhir' ? FhirError : OAuthError), `${name}/${where}: ${err}`);
-      assert.ok(!secret(err.message) && !secret(err.rule) && !secret(err.error ?? '') && !secret(err.issueCode ?? ''), `${name}/${where}: ${err.message}`);
+      const client = new Client({
+        issuer: 'https://helseid.example',
+        clientId: 'c',
+        key,
+        documentListBaseUrl: 'https://api.example',
+        auditLog,
+        fetch: f,
+      });
+      const err = await client
+        .withContext(ctxFor(patients[0]))
+        .searchDocuments({ patient: patients[0] })
+        .then(
+          () => null,
+          (e) => e,
+        );
+      assert.ok(
+        err instanceof (where === 'fhir' ? FhirError : OAuthError),
+        `${name}/${where}: ${err}`,
+      );
+      assert.ok(
+        !secret(err.message) &&
+          !secret(err.rule) &&
+          !secret(err.error ?? '') &&
+          !secret(err.issueCode ?? ''),
+        `${name}/${where}: ${err.message}`,
+      );
       assert.ok(!secret(JSON.stringify(auditLog.query())), `${name}/${where}: the log`);
       counted.scrub++;
     }
   }
 });
 
-test('item 11: the login redirect\'s error text is scrubbed', async () => {
-  const f = fakeServer((u) => (u.pathname === '/par' ? new Response(JSON.stringify({ request_uri: 'urn:x', expires_in: 60 }), { status: 201 }) : new Response('{}', { status: 500 })));
+test("item 11: the login redirect's error text is scrubbed", async () => {
+  const f = fakeServer((u) =>
+    u.pathname === '/par'
+      ? new Response(JSON.stringify({ request_uri: 'urn:x', expires_in: 60 }), { status: 201 })
+      : new Response('{}', { status: 500 }),
+  );
   for (const [name, text] of echoes) {
-    const client = new Client({ issuer: 'https://helseid.example', clientId: 'c', key, documentListBaseUrl: 'https://api.example', auditLog: await AuditLog.open({ sink: 'memory' }), fetch: f });
+    const client = new Client({
+      issuer: 'https://helseid.example',
+      clientId: 'c',
+      key,
+      documentListBaseUrl: 'https://api.example',
+      auditLog: await AuditLog.open({ sink: 'memory' }),
+      fetch: f,
+    });
     const { state } = await client.login({ redirectUri: 'https://app.example/cb' });
     const back = `https://app.example/cb?state=${state}&error=${encodeURIComponent(text)}&error_description=${encodeURIComponent(text)}`;
-    await assert.rejects(client.handleRedirect(back), (e) => e instanceof OAuthError && !secret(e.message) && !secret(e.error), name);
+    await assert.rejects(
+      client.handleRedirect(back),
+      (e) => e instanceof OAuthError && !secret(e.message) && !secret(e.error),
+      name,
+    );
     counted.scrub++;
   }
 });
@@ -312,17 +475,31 @@ test('item 11: a member named by a national id is not echoed in a trust-context 
       const a = attestation(patients[0], PRACTITIONER);
       if (at === 'top') a[name] = 1;
       else a[at][name] = 1;
-      assert.throws(() => TrustContext.fromJSON(a), (e) => e instanceof TrustContextError && !secret(e.path) && !secret(e.message), `${name} at ${at}`);
+      assert.throws(
+        () => TrustContext.fromJSON(a),
+        (e) => e instanceof TrustContextError && !secret(e.path) && !secret(e.message),
+        `${name} at ${at}`,
+      );
       counted.scrub++;
     }
   }
 });
 
 test('item 11: minimise and minimiseDocument without a trust context are typed errors', () => {
-  const text = JSON.stringify(searchset([documentReference('d1', patients[0], 'A01-1', '2025-01-01')]));
+  const text = JSON.stringify(
+    searchset([documentReference('d1', patients[0], 'A01-1', '2025-01-01')]),
+  );
   for (const ctx of [null, undefined, {}, 'context', 42, { toJSON: 1 }]) {
-    assert.throws(() => minimise(text, ctx), (e) => e instanceof ArgumentError && e instanceof TillitError && e.path === 'trustContext', `minimise ${String(ctx)}`);
-    assert.throws(() => minimiseDocument({}, null, ctx), (e) => e instanceof ArgumentError && e.path === 'trustContext', `minimiseDocument ${String(ctx)}`);
+    assert.throws(
+      () => minimise(text, ctx),
+      (e) => e instanceof ArgumentError && e instanceof TillitError && e.path === 'trustContext',
+      `minimise ${String(ctx)}`,
+    );
+    assert.throws(
+      () => minimiseDocument({}, null, ctx),
+      (e) => e instanceof ArgumentError && e.path === 'trustContext',
+      `minimiseDocument ${String(ctx)}`,
+    );
     counted.scrub += 2;
   }
 });

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { EMULATOR_BIN, PRACTITIONER } from './emulator.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const COLLECTOR_BIN = process.env.TILLIT_COLLECTOR ?? join(ROOT, 'target', 'debug', 'tillit-collector');
+export const COLLECTOR_BIN =
+  process.env.TILLIT_COLLECTOR ?? join(ROOT, 'target', 'debug', 'tillit-collector');
 
 function started(child, what, pattern) {
   return new Promise((resolve, reject) => {
@@ -41,18 +42,45 @@ const stopChild = (child) =>
  * trusts it. Returns { emulatorUrl, url, pem, clientId, stopCollector(), startCollector(), stop() }.
  */
 export async function startCollector({ allowOrigins = [] } = {}) {
-  for (const [bin, what] of [[EMULATOR_BIN, 'cargo build -p tillit-emulator'], [COLLECTOR_BIN, 'cargo build -p tillit-collector']]) {
+  for (const [bin, what] of [
+    [EMULATOR_BIN, 'cargo build -p tillit-emulator'],
+    [COLLECTOR_BIN, 'cargo build -p tillit-collector'],
+  ]) {
     if (!existsSync(bin)) throw new Error(`build it first: ${what} (${bin})`);
   }
   const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const dir = mkdtempSync(join(tmpdir(), 'tillit-collector-'));
   const config = join(dir, 'emulator.json');
   const clientId = 'tillit-ship-test';
-  writeFileSync(config, JSON.stringify({
-    clients: [{ client_id: clientId, jwks: { keys: [kp.publicKey.export({ format: 'jwk' })] }, scopes: ['nhn:phr/mhd/read-documentreferences', 'nhn:phr/mhd/read-document', 'tillit:collector/audit.write', 'tillit:collector/log-control'] }],
-    users: [{ id: 'lege', kind: 'practitioner', pid: PRACTITIONER, hpr: '9144900', name: 'Lege Lise Lauritzen' }],
-  }));
-  const emu = spawn(EMULATOR_BIN, ['--port', '0', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+  writeFileSync(
+    config,
+    JSON.stringify({
+      clients: [
+        {
+          client_id: clientId,
+          jwks: { keys: [kp.publicKey.export({ format: 'jwk' })] },
+          scopes: [
+            'nhn:phr/mhd/read-documentreferences',
+            'nhn:phr/mhd/read-document',
+            'tillit:collector/audit.write',
+            'tillit:collector/log-control',
+          ],
+        },
+      ],
+      users: [
+        {
+          id: 'lege',
+          kind: 'practitioner',
+          pid: PRACTITIONER,
+          hpr: '9144900',
+          name: 'Lege Lise Lauritzen',
+        },
+      ],
+    }),
+  );
+  const emu = spawn(EMULATOR_BIN, ['--port', '0', '--config', config], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const emulatorUrl = await started(emu, 'the emulator', /listening on (http:\/\/[^\s]+)/);
   const db = `sqlite:${join(dir, 'collector.db')}`;
   let port = 0;
@@ -64,7 +92,21 @@ export async function startCollector({ allowOrigins = [] } = {}) {
     clientId,
     async startCollector() {
       // The collector's JSON log lines go to stderr; kept out of the test output.
-      col = spawn(COLLECTOR_BIN, ['--port', String(port), '--host', '127.0.0.1', '--db', db, '--issuer', emulatorUrl, ...allowOrigins.flatMap((o) => ['--allow-origin', o])], { stdio: ['ignore', 'pipe', 'ignore'] });
+      col = spawn(
+        COLLECTOR_BIN,
+        [
+          '--port',
+          String(port),
+          '--host',
+          '127.0.0.1',
+          '--db',
+          db,
+          '--issuer',
+          emulatorUrl,
+          ...allowOrigins.flatMap((o) => ['--allow-origin', o]),
+        ],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      );
       const url = await started(col, 'the collector', /listening on (http:\/\/[^\s]+)/);
       port = Number(new URL(url).port);
       self.url = url;
@@ -89,17 +131,37 @@ export async function collectorTokens(tillit, c, scope = 'tillit:collector/audit
   const key = await importPrivateKey(c.pem, { alg: 'ES256' });
   const dpopKey = await generateKey({ alg: 'ES256' });
   const auditLog = await AuditLog.open({ sink: 'memory' });
-  const client = new Client({ issuer: c.emulatorUrl, clientId: c.clientId, key, dpopKey, documentListBaseUrl: c.emulatorUrl, auditLog, resources: { others: ['tillit:collector'] } });
+  const client = new Client({
+    issuer: c.emulatorUrl,
+    clientId: c.clientId,
+    key,
+    dpopKey,
+    documentListBaseUrl: c.emulatorUrl,
+    auditLog,
+    resources: { others: ['tillit:collector'] },
+  });
   const { attestation } = await import('../js/fixtures.mjs');
-  const view = client.withContext(TrustContext.fromJSON({ ...attestation(), toa: Math.floor(Date.now() / 1000) }));
-  return { dpopKey, client, token: async () => (await view.accessToken({ resource: 'tillit:collector', scope })).accessToken };
+  const view = client.withContext(
+    TrustContext.fromJSON({ ...attestation(), toa: Math.floor(Date.now() / 1000) }),
+  );
+  return {
+    dpopKey,
+    client,
+    token: async () =>
+      (await view.accessToken({ resource: 'tillit:collector', scope })).accessToken,
+  };
 }
 
 /** GET on the collector with a log-control token. */
 export async function controlGet(tillit, c, tokens, path) {
   const url = `${c.url}${path}`;
   const token = await tokens.token();
-  const dpop = await tillit.createDpopProof({ key: tokens.dpopKey, method: 'GET', url, accessToken: token });
+  const dpop = await tillit.createDpopProof({
+    key: tokens.dpopKey,
+    method: 'GET',
+    url,
+    accessToken: token,
+  });
   const r = await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop } });
   if (!r.ok) throw new Error(`GET ${path}: HTTP ${r.status} ${await r.text()}`);
   return r.json();

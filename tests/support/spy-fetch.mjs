@@ -9,7 +9,13 @@ export function spyFetch(fault) {
     const path = new URL(url).pathname;
     if (fault && fault.when(path)) headers.set('x-emulator-fault', fault.mode);
     const res = await fetch(url, { ...init, headers });
-    calls.push({ path, status: res.status, auth: headers.get('authorization'), eventId: headers.get('nhn-event-id'), nin: headers.get('nhn-patient-nin') });
+    calls.push({
+      path,
+      status: res.status,
+      auth: headers.get('authorization'),
+      eventId: headers.get('nhn-event-id'),
+      nin: headers.get('nhn-patient-nin'),
+    });
     return res;
   };
   return { f, calls };

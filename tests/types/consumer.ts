@@ -1,9 +1,26 @@
 // Compiled with `tsc --noEmit` against the built package: the published declarations must
 // type a realistic integration without `any` leaking into the caller's code.
 import {
-  TrustContext, generateKey, createClientAssertion, createDpopProof, jwkThumbprint, importPrivateKey,
-  TillitError, TrustContextError, type Key, type Signer, type AttestationJSON, type ErrorCode, Systems,
-  UnsafeContentError, IncompleteDocumentError, type Client, type SearchPage, type SearchResult, type SearchStop, type RetrievedDocument,
+  TrustContext,
+  generateKey,
+  createClientAssertion,
+  createDpopProof,
+  jwkThumbprint,
+  importPrivateKey,
+  TillitError,
+  TrustContextError,
+  type Key,
+  type Signer,
+  type AttestationJSON,
+  type ErrorCode,
+  Systems,
+  UnsafeContentError,
+  IncompleteDocumentError,
+  type Client,
+  type SearchPage,
+  type SearchResult,
+  type SearchStop,
+  type RetrievedDocument,
 } from 'tillit';
 
 const att: AttestationJSON = {
@@ -25,7 +42,12 @@ export async function integrate(): Promise<string> {
   const kid: string = await jwkThumbprint(key);
   const ctx = TrustContext.fromJSON(att);
   const signer: Signer = { alg: 'PS256', kid, sign: async (d) => d };
-  const a: string = await createClientAssertion({ clientId: 'c', issuer: 'https://i', signer, trustContext: ctx });
+  const a: string = await createClientAssertion({
+    clientId: 'c',
+    issuer: 'https://i',
+    signer,
+    trustContext: ctx,
+  });
   const p: string = await createDpopProof({ key, method: 'GET', url: 'https://x' });
   await importPrivateKey('-----BEGIN PRIVATE KEY-----', { alg: 'RS256' });
   try {
@@ -65,11 +87,22 @@ export async function browse(view: Client, patient: string): Promise<number> {
 
 // Every option bag has a named interface; discover() and limits() return named types.
 import {
-  limits, type Limits, type Discovery, type AccessTokenOptions, type ExchangeTokenOptions, type LoginOptions,
-  type RequestOptions, type ReportOptions, type ImportKeyOptions,
+  limits,
+  type Limits,
+  type Discovery,
+  type AccessTokenOptions,
+  type ExchangeTokenOptions,
+  type LoginOptions,
+  type RequestOptions,
+  type ReportOptions,
+  type ImportKeyOptions,
 } from 'tillit';
 
-export async function named(client: Client, log: AuditLog, entry: Record<string, unknown>): Promise<number> {
+export async function named(
+  client: Client,
+  log: AuditLog,
+  entry: Record<string, unknown>,
+): Promise<number> {
   const l: Limits = limits();
   const d: Discovery = await client.discover();
   const at: AccessTokenOptions = { resource: 'nhn:kjernejournal', scope: 'nhn:kjernejournal/api' };
@@ -87,11 +120,24 @@ export async function named(client: Client, log: AuditLog, entry: Record<string,
 }
 
 // The access log shipped to the organisation's collector: options, status, event and errors.
-import { AuditLog, AuditForkError, ShippingError, type ShipOptions, type ShippingStatus, type ShippingEvent } from 'tillit';
+import {
+  AuditLog,
+  AuditForkError,
+  ShippingError,
+  type ShipOptions,
+  type ShippingStatus,
+  type ShippingEvent,
+} from 'tillit';
 export async function shipped(view: Client, dpopKey: Key): Promise<number> {
   const ship: ShipOptions = {
     url: 'https://audit.example.org',
-    token: async () => (await view.accessToken({ resource: 'tillit:collector', scope: 'tillit:collector/audit.write' })).accessToken,
+    token: async () =>
+      (
+        await view.accessToken({
+          resource: 'tillit:collector',
+          scope: 'tillit:collector/audit.write',
+        })
+      ).accessToken,
     dpopKey,
     batch: 500,
     intervalMs: 1000,
@@ -107,6 +153,8 @@ export async function shipped(view: Client, dpopKey: Key): Promise<number> {
     if (e instanceof ShippingError) return e.reason.length;
   }
   const anchor = log.shipping?.acknowledged;
-  const v = await log.verify(anchor ? { anchor, prunedTo: log.shipping?.prunedTo ?? undefined } : {});
+  const v = await log.verify(
+    anchor ? { anchor, prunedTo: log.shipping?.prunedTo ?? undefined } : {},
+  );
   return (log.shipping?.queued ?? 0) + (log.shipping?.oldestUnshippedAgeMs ?? 0) + v.entries;
 }

@@ -1,1 +1,4 @@
-export default { logLevel: 'warn', build: { target: 'es2022', outDir: '../../target/vite-check', emptyOutDir: true } };
+export default {
+  logLevel: 'warn',
+  build: { target: 'es2022', outDir: '../../target/vite-check', emptyOutDir: true },
+};

@@ -1,5 +1,16 @@
 // A browser app's code: both entries, the error classes and the init options type-check.
-import { TrustContext, generateKey, createDpopProof, minimise, AuditLog, TillitError, WasmLoadError, coreVersion, type Key, type ErrorCode } from 'tillit';
+import {
+  TrustContext,
+  generateKey,
+  createDpopProof,
+  minimise,
+  AuditLog,
+  TillitError,
+  WasmLoadError,
+  coreVersion,
+  type Key,
+  type ErrorCode,
+} from 'tillit';
 import { init, type InitOptions, type WasmSource } from 'tillit/init';
 
 export async function app(): Promise<string> {

@@ -2,7 +2,17 @@
 // stand alone (tsconfig.service.json; tsconfig.service-node.json adds @types/node). It runs:
 // the smoke through the typed API.
 declare const console: { log(line: string): void };
-import { TrustContext, generateKey, createDpopProof, minimise, AuditLog, TillitError, coreVersion, type Key, type AttestationJSON } from 'tillit';
+import {
+  TrustContext,
+  generateKey,
+  createDpopProof,
+  minimise,
+  AuditLog,
+  TillitError,
+  coreVersion,
+  type Key,
+  type AttestationJSON,
+} from 'tillit';
 
 const attestation = {
   type: 'nhn:tillitsrammeverk:parameters',
@@ -20,12 +30,25 @@ const attestation = {
 } satisfies AttestationJSON;
 
 const key: Key = await generateKey({ alg: 'ES256' });
-const proof = await createDpopProof({ key, method: 'POST', url: 'https://helseid-sts.test.nhn.no/connect/token' });
+const proof = await createDpopProof({
+  key,
+  method: 'POST',
+  url: 'https://helseid-sts.test.nhn.no/connect/token',
+});
 const ctx = TrustContext.fromJSON(attestation);
 const out = minimise(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: [] }), ctx);
 const log = await AuditLog.open({ sink: 'memory' });
-const { id } = await log.append({ kind: 'search', trustContext: ctx, clientId: 'svc', server: 'https://api.example', transactionId: 'tx' });
+const { id } = await log.append({
+  kind: 'search',
+  trustContext: ctx,
+  clientId: 'svc',
+  server: 'https://api.example',
+  transactionId: 'tx',
+});
 await log.complete(id, { outcome: 'success', completion: { returned: out.stats.returned } });
 const verified = await log.verify();
-if (!verified.ok || proof.split('.').length !== 3 || !(key.privateKey.extractable === false)) throw new TillitError('INVALID_ARGUMENT', 'smoke', 'wrong answer');
-console.log(`✓ TypeScript service without DOM types: tillit ${coreVersion}, log of ${verified.entries} verified`);
+if (!verified.ok || proof.split('.').length !== 3 || !(key.privateKey.extractable === false))
+  throw new TillitError('INVALID_ARGUMENT', 'smoke', 'wrong answer');
+console.log(
+  `✓ TypeScript service without DOM types: tillit ${coreVersion}, log of ${verified.entries} verified`,
+);

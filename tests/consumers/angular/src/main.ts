@@ -11,9 +11,15 @@ class App {
 }
 
 const report = window as unknown as { smoke: { ok: boolean; summary?: string; error?: string } };
-bootstrapApplication(App, { providers: [provideAppInitializer(() => tillit.init({ wasm: '/tillit_core_bg.wasm' }))] })
+bootstrapApplication(App, {
+  providers: [provideAppInitializer(() => tillit.init({ wasm: '/tillit_core_bg.wasm' }))],
+})
   .then(() => smoke(tillit))
   .then(
-    (summary) => (report.smoke = { ok: true, summary: `Angular with zone.js (${typeof (window as unknown as { Zone?: unknown }).Zone}): ${summary}` }),
+    (summary) =>
+      (report.smoke = {
+        ok: true,
+        summary: `Angular with zone.js (${typeof (window as unknown as { Zone?: unknown }).Zone}): ${summary}`,
+      }),
     (e: unknown) => (report.smoke = { ok: false, error: String((e as Error)?.stack ?? e) }),
   );
