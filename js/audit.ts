@@ -289,6 +289,8 @@ export class AuditLog {
   /** Records pruned after the declaration (the records held begin at seq `#pruned + 1`). */
   #pruned = 0;
   #prunedTo: { seq: number; hash: string } | null = null;
+  /** Where the shipping state (the prune point another tab may have moved) is kept. */
+  #states?: ShipStateStore;
   #shipper?: Shipper;
   #events = new EventTarget();
   #serial: Promise<void> = Promise.resolve();
@@ -317,13 +319,18 @@ export class AuditLog {
     this.#acceptLegacy = opts.acceptLegacy === true;
     this.recovered = sink.recovered;
     this.opened = opened;
-    // The last checkpoint read is the head's if no record but events follows it.
-    if (
+    this.#takeCheckpoint(checkpoint);
+  }
+
+  /** The last checkpoint read is the head's if no record but events follows it. */
+  #takeCheckpoint(checkpoint: { seq: number; jws: string } | undefined) {
+    const c = this.#chain;
+    this.#checkpoint =
       checkpoint &&
       c.declared?.checkpointKey &&
-      checkpoint.seq === records.length - c.sinceCheckpoint - 1
-    )
-      this.#checkpoint = checkpoint;
+      checkpoint.seq === this.#next() - c.sinceCheckpoint - 1
+        ? checkpoint
+        : undefined;
   }
 
   /**
@@ -350,12 +357,6 @@ export class AuditLog {
         'AUDIT_FAILURE',
         'checkpointEvery',
         'must be an integer from 1 to 1,000,000',
-      );
-    if (opts.ship?.retainMs !== undefined && s === 'indexeddb')
-      throw new ArgumentError(
-        'INVALID_ARGUMENT',
-        'ship.retainMs',
-        'pruning is not available for the IndexedDB sink yet: leave retainMs out',
       );
     const states: ShipStateStore | undefined =
       s === 'memory'
@@ -439,7 +440,9 @@ export class AuditLog {
       ) {
         log.#pruned = prunedTo.seq;
         log.#prunedTo = prunedTo;
+        log.#takeCheckpoint(verifying.lastCheckpoint);
       }
+      log.#states = states;
       if (!c.declared) {
         const claims = call(() => c.declarationClaims(key?.publicJwk ?? null, key?.alg, every));
         const jws = key
@@ -504,7 +507,11 @@ export class AuditLog {
         if (from <= this.#pruned && from > 0) return [];
         return this.#records.slice(from === 0 ? 0 : from - this.#pruned, count);
       },
-      prune: idb ? undefined : (to) => this.#pruneTo(to),
+      // Custom sinks keep every record (they have no way to drop some).
+      prune:
+        idb || sink instanceof FileSink || sink instanceof MemorySink
+          ? (to) => this.#pruneTo(to)
+          : undefined,
       lock: idb ? (f, signal) => idb.shipLock(f, signal) : undefined,
     };
   }
@@ -538,12 +545,19 @@ export class AuditLog {
     )
       return;
     const run = async () => {
+      const sink = this.#sink;
+      // IndexedDB: the records other tabs stored since are taken in first (the prune point
+      // is never the stored head, but it may be past this tab's).
+      if (sink instanceof IndexedDbSink) {
+        await this.#watch();
+        if (to.seq <= this.#pruned || to.seq + 1 >= this.#next()) return;
+      }
       const kept = this.#records.slice(to.seq - this.#pruned + 1, Number.MAX_SAFE_INTEGER);
       const next = new Records();
       next.push(Batch.ofLines([first, ...kept]));
-      const sink = this.#sink;
       if (sink instanceof FileSink) await sink.replace(next.bytes());
       else if (sink instanceof MemorySink) sink.records = next;
+      else if (sink instanceof IndexedDbSink) await sink.prune(to.seq);
       else return;
       this.#records = next;
       this.#pruned = to.seq;
@@ -764,7 +778,7 @@ export class AuditLog {
     const sink = this.#sink;
     const n = this.#next();
     const head = this.#chain.headRecord() as { seq: number; hash: string } | null;
-    const lost = (what: string) => {
+    const lost = (what: string): never => {
       this.#lost = new AuditIntegrityError(
         'sink',
         `SINK_DIVERGED: ${what}; the log refuses further entries`,
@@ -782,14 +796,69 @@ export class AuditLog {
       }
     };
     if (sink.readFrom) {
-      const { last, fresh, count } = await sink.readFrom(n);
-      if (!ends(last) || count !== n + fresh.length)
+      const { last, fresh, count, firstKept } = await sink.readFrom(n);
+      // Another tab pruned what the collector acknowledged: read the stored log again.
+      if (firstKept !== undefined && firstKept - 1 > this.#pruned) return this.#resync(lost);
+      if (!ends(last) || count !== n - this.#pruned + fresh.length)
         lost(`the sink holds ${count} records and does not end with this log's record ${n - 1}`);
       if (fresh.length) this.#absorb(fresh);
     } else if (sink.tail) {
       const { count, last } = await sink.tail();
       if (count !== n || !ends(last))
         lost(`the sink holds ${count} records where this log stored ${n}`);
+    }
+  }
+
+  /**
+   * After another tab pruned (IndexedDB): the stored log is verified again, as on open, from
+   * the prune point the shipping state holds (nothing else may be missing), and this tab's
+   * head must be in it or at or below that point; this tab then writes on from the stored head.
+   */
+  async #resync(lost: (what: string) => never) {
+    const st = this.#states ? await this.#states.load() : null;
+    const prunedTo = st?.pruned ?? undefined;
+    if (!prunedTo || prunedTo.seq <= this.#pruned)
+      lost('records after the declaration are gone, and no prune point explains it');
+    const head = this.#chain.headRecord() as { seq: number; hash: string } | null;
+    const records = new Records();
+    const v = new Verification({
+      publicJwk: this.#key?.publicJwk,
+      acceptLegacy: this.#acceptLegacy,
+      prunedTo,
+      anchor: st?.acked ?? undefined,
+    });
+    try {
+      await scanVerified(this.#sink, v, records);
+      const r = v.finish();
+      const second = records.slice(1, 1)[0];
+      if (!r.ok || !second || (JSON.parse(second) as { seq: number }).seq !== prunedTo!.seq + 1)
+        lost(`the stored log does not verify from its prune point: ${r.problem ?? 'a gap'}`);
+      const mine =
+        head && head.seq > prunedTo!.seq
+          ? records.slice(head.seq - prunedTo!.seq, 1)[0]
+          : undefined;
+      const holds =
+        !head ||
+        head.seq < prunedTo!.seq ||
+        (head.seq === prunedTo!.seq
+          ? head.hash === prunedTo!.hash
+          : (JSON.parse(mine ?? 'null') as { hash?: string } | null)?.hash === head.hash);
+      if (!holds) lost(`the stored log no longer holds this log's record ${head!.seq}`);
+      let c: core.AuditCore;
+      try {
+        c = v.resume(await nativeSha256());
+      } catch {
+        lost('the stored log could not be resumed after a prune');
+      }
+      this.#chain.free();
+      this.#chain = c!;
+      this.#records = records;
+      this.#pruned = prunedTo!.seq;
+      this.#prunedTo = prunedTo!;
+      this.#takeCheckpoint(v.lastCheckpoint);
+      this.#shipper?.wake();
+    } finally {
+      v.free();
     }
   }
 

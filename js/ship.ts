@@ -59,8 +59,9 @@ export interface ShipOptions {
    * Records the collector acknowledged may be pruned locally once older than this (ms; 0:
    * as soon as acknowledged). In a log with checkpoints only up to a checkpoint; never the
    * last record. The log then begins, after its declaration, at the record after the prune
-   * point (kept in the shipping state), and verifies from that anchor. Memory and file sinks;
-   * default: never pruned.
+   * point (kept in the shipping state), and verifies from that anchor. Memory, file and
+   * IndexedDB sinks (the tabs of one IndexedDB log follow the shipping tab's prune); custom
+   * sinks keep every record. Default: never pruned.
    */
   retainMs?: number;
   /** `fetch` to use (tests, proxies). Default `globalThis.fetch`. */

@@ -70,19 +70,31 @@ export class IndexedDbSink implements Sink {
     }
   }
   async readFrom(seq: number) {
-    return new Promise<{ last?: string; fresh: string[]; count: number }>((resolve, reject) => {
-      const tx = this.#db.transaction('records', 'readonly');
-      const s = tx.objectStore('records');
-      const all = s.getAll(IDBKeyRange.lowerBound(Math.max(seq - 1, 0)));
-      const count = s.count();
-      tx.oncomplete = () => {
-        const got = all.result as string[];
-        const last = seq > 0 ? got.shift() : undefined;
-        resolve({ last, fresh: got, count: count.result });
-      };
-      tx.onerror = tx.onabort = () =>
-        reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB could not be read'));
-    });
+    return new Promise<{ last?: string; fresh: string[]; count: number; firstKept?: number }>(
+      (resolve, reject) => {
+        const tx = this.#db.transaction('records', 'readonly');
+        const s = tx.objectStore('records');
+        const all = s.getAll(IDBKeyRange.lowerBound(Math.max(seq - 1, 0)));
+        const count = s.count();
+        // The first record after the declaration: past 1 once another tab pruned.
+        const first = s.getAllKeys(IDBKeyRange.lowerBound(1), 1);
+        tx.oncomplete = () => {
+          const got = all.result as string[];
+          const last = seq > 0 ? got.shift() : undefined;
+          const firstKept = first.result[0] as number | undefined;
+          resolve({ last, fresh: got, count: count.result, firstKept });
+        };
+        tx.onerror = tx.onabort = () =>
+          reject(new AuditError('AUDIT_FAILURE', 'sink', 'IndexedDB could not be read'));
+      },
+    );
+  }
+  /**
+   * Deletes the records after the declaration up to `seq` (the collector acknowledged them;
+   * the shipping state holds the prune point), in one transaction: all of them or none.
+   */
+  async prune(seq: number) {
+    await this.#tx('readwrite', (s) => s.delete(IDBKeyRange.bound(1, seq)));
   }
   async lock<T>(f: () => Promise<T>): Promise<T> {
     const locks = (globalThis.navigator as Navigator | undefined)?.locks;

@@ -105,8 +105,13 @@ export interface Sink {
   scan(each: (part: Part) => Promise<boolean>): Promise<number>;
   /** After a scan that verified: the whole lines end at byte `end`; what follows, up to `scanned`, is a torn last line. */
   settle?(end: number, scanned: number): Promise<void>;
-  /** Sinks shared by several writers: the line at `seq - 1`, the lines from `seq`, and the count. */
-  readFrom?(seq: number): Promise<{ last?: string; fresh: string[]; count: number }>;
+  /**
+   * Sinks shared by several writers: the line at `seq - 1`, the lines from `seq`, the count,
+   * and the seq of the first record after the declaration (past 1 once pruned).
+   */
+  readFrom?(
+    seq: number,
+  ): Promise<{ last?: string; fresh: string[]; count: number; firstKept?: number }>;
   /** Sinks the log cannot watch while writing: the stored count and last line. */
   tail?(): Promise<{ count: number; last?: string }>;
   /** Sets a torn last line aside (after the log verified). */

@@ -242,3 +242,191 @@ test('a forked collector head stops shipping in the browser with AuditForkError'
   });
   await page.close();
 });
+
+/**
+ * In the page: opens the IndexedDB log `name` (checkpoint key and collector key from the
+ * test's PEM, so a reloaded page opens the same log) shipping with `retainMs: 0`, keeps it as
+ * window.log, appends `n` look-ups, and waits until the collector acknowledged them and
+ * shipping pruned (when `prune`). Returns the head, the prune point and the stored keys.
+ */
+const pruningLog = (page, name, n, prune = true) =>
+  page.evaluate(
+    async ({ name, n, prune, cfg, att }) => {
+      const { tillit } = window;
+      if (!window.log) {
+        const key = await tillit.importPrivateKey(cfg.pem, { alg: 'ES256' });
+        const dpopKey = await tillit.generateKey({ alg: 'ES256' });
+        const client = new tillit.Client({
+          issuer: cfg.emulatorUrl,
+          clientId: cfg.clientId,
+          key,
+          dpopKey,
+          documentListBaseUrl: cfg.emulatorUrl,
+          auditLog: await tillit.AuditLog.open({ sink: 'memory' }),
+          resources: { others: ['tillit:collector'] },
+        });
+        const view = client.withContext(
+          tillit.TrustContext.fromJSON({ ...att, toa: Math.floor(Date.now() / 1000) }),
+        );
+        const token = async () =>
+          (
+            await view.accessToken({
+              resource: 'tillit:collector',
+              scope: 'tillit:collector/audit.write',
+            })
+          ).accessToken;
+        window.log = await tillit.AuditLog.open({
+          sink: 'indexeddb',
+          name,
+          checkpointKey: key,
+          checkpointEvery: 4,
+          ship: { url: cfg.url, token, dpopKey, intervalMs: 20, timeoutMs: 5000, retainMs: 0 },
+        });
+      }
+      const log = window.log;
+      const trustContext = tillit.TrustContext.fromJSON({
+        ...att,
+        toa: Math.floor(Date.now() / 1000),
+      });
+      for (let i = 0; i < n; i++) {
+        const { id } = await log.append({
+          kind: 'search',
+          trustContext,
+          clientId: cfg.clientId,
+          server: 'https://api.example',
+          transactionId: `t-${i}`,
+        });
+        await log.complete(id, { outcome: 'success', completion: { returned: 1 } });
+      }
+      await log.flush({ timeoutMs: 15_000 });
+      const before = log.shipping.prunedTo?.seq ?? 0;
+      for (let i = 0; prune && i < 250 && (log.shipping.prunedTo?.seq ?? 0) <= before; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      const db = await new Promise((resolve, reject) => {
+        const req = indexedDB.open(`tillit-audit-${name}`);
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+      const keys = await new Promise((resolve) => {
+        const r = db.transaction('records').objectStore('records').getAllKeys();
+        r.onsuccess = () => resolve(r.result);
+      });
+      db.close();
+      const v = await log.verify();
+      const { seq, hash } = log.head();
+      return {
+        head: { seq, hash },
+        prunedTo: log.shipping.prunedTo,
+        acknowledged: log.shipping.acknowledged,
+        logId: log.shipping.logId,
+        state: log.shipping.state,
+        keys,
+        verify: { ok: v.ok, signed: v.signed, problem: v.problem },
+      };
+    },
+    {
+      name,
+      n,
+      prune,
+      cfg: { url: c.url, emulatorUrl: c.emulatorUrl, clientId: c.clientId, pem: c.pem },
+      att: attestation(syntheticFnr(13)),
+    },
+  );
+
+test('IndexedDB: acknowledged records are pruned after retainMs, and the log reopens and ships on', async () => {
+  await collector();
+  const page = await tab();
+  const r = await pruningLog(page, 'prune-reload', 6);
+  assert.ok(r.prunedTo, 'pruned');
+  assert.ok(r.prunedTo.seq <= r.acknowledged.seq, 'only what the collector acknowledged');
+  assert.ok(r.prunedTo.seq < r.head.seq, 'never the last record');
+  // The declaration, then the records after the prune point, nothing else.
+  const stored = [0];
+  for (let s = r.prunedTo.seq + 1; s <= r.head.seq; s++) stored.push(s);
+  assert.deepEqual(r.keys, stored);
+  assert.deepEqual(r.verify, { ok: true, signed: true, problem: undefined });
+  // A reload opens the pruned log (verified from the prune point) and writes and ships on.
+  await page.reload();
+  await page.waitForFunction(() => window.ready === true);
+  const again = await pruningLog(page, 'prune-reload', 1, false);
+  assert.equal(again.logId, r.logId);
+  assert.equal(again.head.seq, r.head.seq + 2, 'a look-up and its completion');
+  assert.deepEqual(again.verify, { ok: true, signed: true, problem: undefined });
+  assert.deepEqual(await held(again.logId), again.head);
+  await page.close();
+});
+
+test('IndexedDB: the tab that does not ship follows the shipping tab’s prune and writes on', async () => {
+  await collector();
+  const a = await tab();
+  const b = await tab();
+  const ra = await pruningLog(a, 'prune-tabs', 1, false);
+  const rb = await pruningLog(b, 'prune-tabs', 1, false);
+  assert.equal(rb.state, 'standby');
+  // Tab a writes on and prunes past tab b's head.
+  const pa = await pruningLog(a, 'prune-tabs', 8);
+  assert.ok(pa.prunedTo.seq > rb.head.seq, 'the prune point is past the other tab’s head');
+  assert.equal(ra.logId, pa.logId);
+  // Tab b writes on: it reads the stored log again from the prune point, verified.
+  const rb2 = await pruningLog(b, 'prune-tabs', 2, false);
+  assert.deepEqual(rb2.verify, { ok: true, signed: true, problem: undefined });
+  assert.ok(rb2.head.seq > pa.head.seq);
+  const pa2 = await pruningLog(a, 'prune-tabs', 1, false);
+  assert.deepEqual(pa2.verify, { ok: true, signed: true, problem: undefined });
+  assert.deepEqual(await held(pa2.logId), pa2.head, 'one chain at the collector');
+  await a.close();
+  await b.close();
+});
+
+test('IndexedDB: records deleted without a prune point stop the log and it does not open', async () => {
+  const page = await tab();
+  const r = await page.evaluate(
+    async (att) => {
+      const { tillit } = window;
+      const name = 'prune-forged';
+      let log = await tillit.AuditLog.open({ sink: 'indexeddb', name });
+      const trustContext = tillit.TrustContext.fromJSON({
+        ...att,
+        toa: Math.floor(Date.now() / 1000),
+      });
+      const entry = (i) => ({
+        kind: 'search',
+        trustContext,
+        clientId: 'c',
+        server: 'https://api.example',
+        transactionId: `t-${i}`,
+      });
+      for (let i = 0; i < 3; i++) await log.append(entry(i));
+      // Someone with the database deletes the first look-ups, as a prune would.
+      const db = await new Promise((resolve) => {
+        const req = indexedDB.open(`tillit-audit-${name}`);
+        req.onsuccess = () => resolve(req.result);
+      });
+      await new Promise((resolve) => {
+        const tx = db.transaction('records', 'readwrite');
+        tx.objectStore('records').delete(IDBKeyRange.bound(1, 2));
+        tx.oncomplete = resolve;
+      });
+      db.close();
+      const err = await log.append(entry(9)).then(
+        () => null,
+        (e) => e,
+      );
+      await log.close();
+      const reopen = await tillit.AuditLog.open({ sink: 'indexeddb', name }).then(
+        () => null,
+        (e) => e,
+      );
+      return {
+        append: err instanceof tillit.AuditIntegrityError && err.code,
+        problem: err?.problem,
+        reopen: reopen instanceof tillit.AuditIntegrityError && reopen.code,
+      };
+    },
+    attestation(syntheticFnr(14)),
+  );
+  assert.equal(r.append, 'AUDIT_FAILURE');
+  assert.match(r.problem, /^SINK_DIVERGED: records after the declaration are gone/);
+  assert.equal(r.reopen, 'AUDIT_FAILURE');
+  await page.close();
+});
