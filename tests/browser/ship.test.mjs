@@ -27,25 +27,24 @@ const held = async (logId) =>
   (await controlGet(tillit, c, control, `/logs/${encodeURIComponent(logId)}`)).head;
 
 /**
- * In the page: opens the IndexedDB log `name` shipping to the collector, with a collector
- * token the page gets itself (client_credentials at the emulator, its own DPoP key), and
- * keeps it as window.log; then appends `n` look-ups.
+ * Installs `window.collectorKit()` in the page (again after a reload): the client key (from
+ * the test's PEM, so a reloaded page has the same one), a fresh DPoP key and `token()`, a
+ * collector token the page gets itself (client_credentials at the emulator).
  */
-const openAndAppend = (page, name, n) =>
+const withKit = (page) =>
   page.evaluate(
-    async ({ name, n, cfg, att }) => {
-      const { tillit } = window;
-      if (!window.log) {
+    ({ cfg, att }) => {
+      window.collectorKit = async () => {
+        const { tillit } = window;
         const key = await tillit.importPrivateKey(cfg.pem, { alg: 'ES256' });
         const dpopKey = await tillit.generateKey({ alg: 'ES256' });
-        const tokenLog = await tillit.AuditLog.open({ sink: 'memory' });
         const client = new tillit.Client({
           issuer: cfg.emulatorUrl,
           clientId: cfg.clientId,
           key,
           dpopKey,
           documentListBaseUrl: cfg.emulatorUrl,
-          auditLog: tokenLog,
+          auditLog: await tillit.AuditLog.open({ sink: 'memory' }),
           resources: { others: ['tillit:collector'] },
         });
         const view = client.withContext(
@@ -58,6 +57,27 @@ const openAndAppend = (page, name, n) =>
               scope: 'tillit:collector/audit.write',
             })
           ).accessToken;
+        return { key, dpopKey, token };
+      };
+    },
+    {
+      cfg: { url: c.url, emulatorUrl: c.emulatorUrl, clientId: c.clientId, pem: c.pem },
+      att: attestation(syntheticFnr(10)),
+    },
+  );
+
+/**
+ * In the page: opens the IndexedDB log `name` shipping to the collector, with a collector
+ * token the page gets itself (client_credentials at the emulator, its own DPoP key), and
+ * keeps it as window.log; then appends `n` look-ups.
+ */
+const openAndAppend = async (page, name, n) => {
+  await withKit(page);
+  return page.evaluate(
+    async ({ name, n, cfg, att }) => {
+      const { tillit } = window;
+      if (!window.log) {
+        const { token, dpopKey } = await window.collectorKit();
         window.log = await tillit.AuditLog.open({
           sink: 'indexeddb',
           name,
@@ -98,6 +118,7 @@ const openAndAppend = (page, name, n) =>
       att: attestation(syntheticFnr(11)),
     },
   );
+};
 
 const flush = (page) =>
   page.evaluate(async () => {
@@ -169,30 +190,11 @@ test('two tabs keep one chain and one shipper; closing the shipping tab mid-ship
 test('a forked collector head stops shipping in the browser with AuditForkError', async () => {
   await collector();
   const page = await tab();
+  await withKit(page);
   const r = await page.evaluate(
     async ({ cfg, att }) => {
       const { tillit } = window;
-      const key = await tillit.importPrivateKey(cfg.pem, { alg: 'ES256' });
-      const dpopKey = await tillit.generateKey({ alg: 'ES256' });
-      const client = new tillit.Client({
-        issuer: cfg.emulatorUrl,
-        clientId: cfg.clientId,
-        key,
-        dpopKey,
-        documentListBaseUrl: cfg.emulatorUrl,
-        auditLog: await tillit.AuditLog.open({ sink: 'memory' }),
-        resources: { others: ['tillit:collector'] },
-      });
-      const view = client.withContext(
-        tillit.TrustContext.fromJSON({ ...att, toa: Math.floor(Date.now() / 1000) }),
-      );
-      const token = async () =>
-        (
-          await view.accessToken({
-            resource: 'tillit:collector',
-            scope: 'tillit:collector/audit.write',
-          })
-        ).accessToken;
+      const { token, dpopKey } = await window.collectorKit();
       const ship = {
         url: cfg.url,
         token,
@@ -249,32 +251,13 @@ test('a forked collector head stops shipping in the browser with AuditForkError'
  * window.log, appends `n` look-ups, and waits until the collector acknowledged them and
  * shipping pruned (when `prune`). Returns the head, the prune point and the stored keys.
  */
-const pruningLog = (page, name, n, prune = true) =>
-  page.evaluate(
+const pruningLog = async (page, name, n, prune = true) => {
+  await withKit(page);
+  return page.evaluate(
     async ({ name, n, prune, cfg, att }) => {
       const { tillit } = window;
       if (!window.log) {
-        const key = await tillit.importPrivateKey(cfg.pem, { alg: 'ES256' });
-        const dpopKey = await tillit.generateKey({ alg: 'ES256' });
-        const client = new tillit.Client({
-          issuer: cfg.emulatorUrl,
-          clientId: cfg.clientId,
-          key,
-          dpopKey,
-          documentListBaseUrl: cfg.emulatorUrl,
-          auditLog: await tillit.AuditLog.open({ sink: 'memory' }),
-          resources: { others: ['tillit:collector'] },
-        });
-        const view = client.withContext(
-          tillit.TrustContext.fromJSON({ ...att, toa: Math.floor(Date.now() / 1000) }),
-        );
-        const token = async () =>
-          (
-            await view.accessToken({
-              resource: 'tillit:collector',
-              scope: 'tillit:collector/audit.write',
-            })
-          ).accessToken;
+        const { key, token, dpopKey } = await window.collectorKit();
         window.log = await tillit.AuditLog.open({
           sink: 'indexeddb',
           name,
@@ -332,6 +315,7 @@ const pruningLog = (page, name, n, prune = true) =>
       att: attestation(syntheticFnr(13)),
     },
   );
+};
 
 test('IndexedDB: acknowledged records are pruned after retainMs, and the log reopens and ships on', async () => {
   await collector();
