@@ -18,6 +18,10 @@
 //! rule, never the offending value.
 
 #![forbid(unsafe_code)]
+// The package's wasm is built at opt-level "z" with the minimiser's hot path (scan, minimise)
+// at speed: `--cfg tillit_speed`, set by scripts/build.sh where the toolchain allows the
+// unstable attribute (Debian's rustc with RUSTC_BOOTSTRAP, as for -Zbuild-std).
+#![cfg_attr(tillit_speed, feature(optimize_attribute))]
 #![warn(missing_docs)]
 
 pub mod assertion;

@@ -74,6 +74,7 @@ const HIGH: u64 = 0x8080_8080_8080_8080;
 /// backslash or a control character, flagged by their high bit. The lowest flag is exact
 /// (false flags can only appear above a true one), which is all the caller uses.
 #[inline(always)]
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn specials(w: u64) -> u64 {
     let zero = |x: u64| x.wrapping_sub(ONES) & !x;
     let quote = zero(w ^ (ONES * u64::from(b'"')));
@@ -83,13 +84,16 @@ fn specials(w: u64) -> u64 {
 }
 
 // `#[inline]` on the small readers the minimiser calls per member (peek, skip, string,
-// object, …): tillit is built at opt-level "s" (Cargo.toml), where LLVM inlines only tiny
-// callees unless hinted. Measured (10,000-entry minimisation, CPU time against the plain-JS
-// baseline in the same run): "s" without the hints 1.045x, with them 0.946x (opt-level 3:
-// 0.81x); the hints cost 2,595 B of the gzipped wasm.
+// object, …): at opt-level "s" (Cargo.toml), LLVM inlines only tiny callees unless hinted.
+// Measured (10,000-entry minimisation, CPU time against the plain-JS baseline in the same
+// run): "s" without the hints 1.045x, with them 0.946x (opt-level 3: 0.81x); the hints cost
+// 2,595 B of the gzipped wasm. The package's wasm is built at "z" (scripts/build.sh), where
+// LLVM ignores the hints in functions built for size: the readers and the minimiser are
+// #[optimize(speed)] there (`tillit_speed`), so the hints count again.
 impl<'a> Reader<'a> {
     /// A reader at the start of `text`, allowing `max_depth` levels of nested objects and
     /// arrays.
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn new(text: &'a str, max_depth: usize, what: &'a str) -> Self {
         Reader {
             text,
@@ -101,11 +105,13 @@ impl<'a> Reader<'a> {
     }
 
     #[inline(always)]
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn at(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
 
     #[inline(always)]
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.at() {
             self.pos += 1;
@@ -139,6 +145,7 @@ impl<'a> Reader<'a> {
         )
     }
 
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
         if self.depth > self.max_depth {
@@ -153,6 +160,7 @@ impl<'a> Reader<'a> {
 
     /// Skips whitespace and says what kind of value comes next.
     #[inline]
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn peek(&mut self) -> Result<Kind> {
         self.ws();
         match self.at() {
@@ -168,6 +176,7 @@ impl<'a> Reader<'a> {
 
     /// Reads one value, validated, and returns its text.
     #[inline]
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn skip(&mut self) -> Result<&'a str> {
         self.ws();
         let start = self.pos;
@@ -178,6 +187,7 @@ impl<'a> Reader<'a> {
     /// The position in the text (after whitespace), to take the text read from it with
     /// [`since`](Self::since).
     #[inline]
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn offset(&mut self) -> usize {
         self.ws();
         self.pos
@@ -185,12 +195,14 @@ impl<'a> Reader<'a> {
 
     /// The text read since `offset`.
     #[inline]
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn since(&self, offset: usize) -> &'a str {
         &self.text[offset..self.pos]
     }
 
     /// Reads one string, decoded; a value of another type is read and gives `None`.
     #[inline]
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn opt_string(&mut self) -> Result<Option<Cow<'a, str>>> {
         if self.peek()? == Kind::String {
             self.string().map(Some)
@@ -201,6 +213,7 @@ impl<'a> Reader<'a> {
 
     /// Like [`object`](Self::object), but a value of another type is read and skipped;
     /// says whether it was an object.
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn object_or_skip(
         &mut self,
         f: impl FnMut(&mut Self, Cow<'a, str>) -> Result<()>,
@@ -214,6 +227,7 @@ impl<'a> Reader<'a> {
 
     /// Like [`array`](Self::array), but a value of another type is read and skipped; says
     /// whether it was an array.
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn array_or_skip(&mut self, f: impl FnMut(&mut Self) -> Result<()>) -> Result<bool> {
         if self.peek()? == Kind::Array {
             self.array(f).map(|()| true)
@@ -224,6 +238,7 @@ impl<'a> Reader<'a> {
 
     /// Reads one string, decoded.
     #[inline]
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn string(&mut self) -> Result<Cow<'a, str>> {
         self.ws();
         if self.at() != Some(b'"') {
@@ -237,6 +252,7 @@ impl<'a> Reader<'a> {
     /// Reads an object member by member: `f` gets each member's name (decoded) and must read
     /// its value (with [`skip`](Self::skip), [`string`](Self::string), …).
     #[inline]
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn object(
         &mut self,
         mut f: impl FnMut(&mut Self, Cow<'a, str>) -> Result<()>,
@@ -253,6 +269,7 @@ impl<'a> Reader<'a> {
 
     /// Reads an array item by item: `f` must read each item.
     #[inline]
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn array(&mut self, f: impl FnMut(&mut Self) -> Result<()>) -> Result<()> {
         self.ws();
         if self.at() != Some(b'[') {
@@ -262,6 +279,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Checks that only whitespace follows.
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn end(&mut self) -> Result<()> {
         self.ws();
         if self.pos < self.text.len() {
@@ -272,6 +290,7 @@ impl<'a> Reader<'a> {
 
     /// At `{`: reads the members; `f` gets each name's span and whether it has escapes.
     #[inline(always)]
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn members(
         &mut self,
         mut f: impl FnMut(&mut Self, usize, usize, bool) -> Result<()>,
@@ -295,12 +314,14 @@ impl<'a> Reader<'a> {
 
     /// At `[`: reads the items with `f`.
     #[inline(always)]
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn items(&mut self, f: impl FnMut(&mut Self) -> Result<()>) -> Result<()> {
         self.container(b']', f)
     }
 
     /// At an opening bracket: reads what `f` reads, separated by commas, up to `close`.
     #[inline(always)]
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn container(&mut self, close: u8, mut f: impl FnMut(&mut Self) -> Result<()>) -> Result<()> {
         self.pos += 1;
         self.enter()?;
@@ -324,6 +345,7 @@ impl<'a> Reader<'a> {
 
     /// Reads one value (whitespace already skipped), validating it.
     #[inline]
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn value(&mut self) -> Result<()> {
         match self.at() {
             Some(b'"') => self.skip_string().map(|_| ()),
@@ -337,6 +359,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn literal(&mut self, word: &[u8]) -> Result<()> {
         let rest = &self.text.as_bytes()[self.pos..];
         if rest.starts_with(word) {
@@ -348,6 +371,7 @@ impl<'a> Reader<'a> {
         Err(self.bad_at(self.pos + same))
     }
 
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn number(&mut self) -> Result<()> {
         let b = self.text.as_bytes();
         let mut i = self.pos;
@@ -388,6 +412,7 @@ impl<'a> Reader<'a> {
     /// At an opening quote: moves past the closing one; says whether the string had escapes.
     /// Plain runs are stepped over eight bytes at a time.
     #[inline(always)]
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn skip_string(&mut self) -> Result<bool> {
         let b = self.text.as_bytes();
         let mut i = self.pos + 1;
@@ -417,6 +442,7 @@ impl<'a> Reader<'a> {
     }
 
     /// At a backslash in a string: the position after the escape.
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn escape(&self, i: usize) -> Result<usize> {
         let b = self.text.as_bytes();
         match b.get(i + 1) {
@@ -435,6 +461,7 @@ impl<'a> Reader<'a> {
 
     /// The string body `start..end` (validated by `skip_string`), decoded.
     #[inline]
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn decode(&self, start: usize, end: usize, escaped: bool) -> Result<Cow<'a, str>> {
         let raw = &self.text[start..end];
         if !escaped {
@@ -447,6 +474,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Decodes a string body whose escapes are well-formed; `None` for a lone surrogate.
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn unescape(raw: &str) -> Option<String> {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
@@ -484,6 +512,7 @@ fn unescape(raw: &str) -> Option<String> {
     Some(out)
 }
 
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn hex4(s: &str) -> Option<u32> {
     u32::from_str_radix(s, 16).ok()
 }

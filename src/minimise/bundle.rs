@@ -41,6 +41,7 @@ pub(super) struct NameSet<'a> {
 }
 
 impl<'a> NameSet<'a> {
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn new() -> Self {
         NameSet {
             inline: [""; 16],
@@ -55,6 +56,7 @@ impl<'a> NameSet<'a> {
         clippy::ptr_arg,
         reason = "a borrowed name is kept in place, an owned one cloned"
     )]
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn insert(&mut self, name: &Cow<'a, str>) -> bool {
         let s: &str = name;
         if self.inline[..self.n].contains(&s) || self.more.iter().any(|m| m == s) {
@@ -78,12 +80,14 @@ const NULL: Withhold = (
 
 /// Walks the value at `r`, noting in `problem` the first member named twice or
 /// `modifierExtension` at any depth; returns the value's text.
+#[cfg_attr(tillit_speed, optimize(speed))]
 pub(super) fn check<'a>(r: &mut Reader<'a>, problem: &mut Option<Withhold>) -> Result<&'a str> {
     let start = r.offset();
     walk(r, problem)?;
     Ok(r.since(start))
 }
 
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn walk<'a>(r: &mut Reader<'a>, problem: &mut Option<Withhold>) -> Result<()> {
     match r.peek()? {
         Kind::Object => {
@@ -109,6 +113,7 @@ fn walk<'a>(r: &mut Reader<'a>, problem: &mut Option<Withhold>) -> Result<()> {
 
 /// A string member; another JSON type is a problem (and reads as absent only for the
 /// problem's sake: the entry is withheld).
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn string<'a>(r: &mut Reader<'a>, problem: &mut Option<Withhold>) -> Result<Option<Cow<'a, str>>> {
     let v = r.opt_string()?;
     if v.is_none() {
@@ -124,6 +129,7 @@ pub(super) struct Resource<'a> {
 }
 
 impl<'a> Resource<'a> {
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn read(r: &mut Reader<'a>) -> Result<Self> {
         let start = r.offset();
         let mut d = Doc::default();
@@ -180,6 +186,7 @@ pub(super) struct Entry<'a> {
 }
 
 impl<'a> Entry<'a> {
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn read(r: &mut Reader<'a>) -> Result<Self> {
         let mut e = Entry {
             full_url: None,
@@ -232,6 +239,7 @@ pub(super) struct BundleIn<'a> {
 }
 
 impl<'a> BundleIn<'a> {
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn read(text: &'a str, max_depth: usize) -> Result<Self> {
         let mut r = Reader::new(text, max_depth, "bundle");
         let kind = r.peek()?;

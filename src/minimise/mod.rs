@@ -186,12 +186,14 @@ pub struct Outcome {
 impl Outcome {
     /// The minimised Bundle parsed (an error only where the input's own nesting is deeper
     /// than serde_json reads).
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn bundle(&self) -> Result<Value> {
         serde_json::from_str(&self.bundle_json).map_err(|e| json_error(&e, "bundle"))
     }
 }
 
 /// The security tag for content removed for security reasons.
+#[cfg_attr(tillit_speed, optimize(speed))]
 pub fn tag(code: &str) -> Value {
     json!({ "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": code })
 }
@@ -210,6 +212,7 @@ pub struct Options<'a> {
 
 /// The patient a call is for: the one asked for, which the context must name, or the
 /// context's only patient.
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn patient_of<'a>(ctx: &'a TrustContext, asked: Option<&'a str>) -> Result<&'a str> {
     let patients = ctx.patients();
     match asked {
@@ -231,6 +234,7 @@ fn patient_of<'a>(ctx: &'a TrustContext, asked: Option<&'a str>) -> Result<&'a s
 }
 
 /// The security tag for content removed for security reasons.
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn add_tag(m: &mut Map<String, Value>, code: &str) {
     let meta = m.entry("meta").or_insert_with(|| json!({}));
     if !meta.is_object() {
@@ -254,6 +258,7 @@ fn add_tag(m: &mut Map<String, Value>, code: &str) {
 }
 
 /// A carried-over Bundle member, parsed (they are few and small).
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn member(b: &BundleIn<'_>, name: &str) -> Result<Option<Value>> {
     let i = BUNDLE_MEMBERS.iter().position(|m| *m == name);
     match i.and_then(|i| b.members[i]) {
@@ -266,6 +271,7 @@ fn member(b: &BundleIn<'_>, name: &str) -> Result<Option<Value>> {
 
 /// Projects one kept resource into `out`: `Ok(removed)`, or the reason it cannot be shown
 /// (then `out` is as it was).
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn write_resource(
     res: &Resource<'_>,
     policy: &Policy,
@@ -300,6 +306,7 @@ fn write_resource(
 
 /// Minimises a Bundle given as JSON bytes for the trust context's only patient (see
 /// [`minimise_with`] to name the patient when the context names several).
+#[cfg_attr(tillit_speed, optimize(speed))]
 pub fn minimise(
     input: &[u8],
     ctx: &TrustContext,
@@ -313,6 +320,7 @@ pub fn minimise(
 /// pass reads the Bundle, its entries and what the rules need of each resource, without
 /// building a tree (see [`crate::scan`]); each kept resource is then rebuilt by the
 /// projection from its own text.
+#[cfg_attr(tillit_speed, optimize(speed))]
 pub fn minimise_with(
     input: &[u8],
     ctx: &TrustContext,
@@ -479,6 +487,7 @@ pub fn minimise_with(
 /// Checks one DocumentReference before its document is retrieved or shown, for the context's
 /// only patient: refuses with `DOCUMENT_WITHHELD` (the reason code in `rule`) what the list
 /// would have withheld, including what the projection cannot read.
+#[cfg_attr(tillit_speed, optimize(speed))]
 pub fn check_document(
     entry: &Value,
     ctx: &TrustContext,
@@ -489,6 +498,7 @@ pub fn check_document(
 }
 
 /// [`check_document`] for a named patient (required when the context names several).
+#[cfg_attr(tillit_speed, optimize(speed))]
 pub fn check_document_with(
     entry: &Value,
     ctx: &TrustContext,

@@ -37,6 +37,7 @@ const CONTAINED_ID: Withhold = (
 );
 
 impl<'a> Projector<'a> {
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn new(max_depth: usize) -> Self {
         Projector {
             max_depth,
@@ -46,11 +47,13 @@ impl<'a> Projector<'a> {
         }
     }
 
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn flag(&mut self, w: Withhold) {
         self.problem.get_or_insert(w);
     }
 
     /// Writes the projected DocumentReference whose JSON text is `text` to `out`.
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn document_reference(
         &mut self,
         text: &'a str,
@@ -84,6 +87,7 @@ impl<'a> Projector<'a> {
 
     /// Appends `,"contained":[…]` to the object `out` ends with (its closing brace is moved
     /// after it): the referenced resources, projected, in input order.
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn contained(&mut self, text: &'a str, out: &mut String) -> Result<()> {
         let mut r = Reader::new(text, self.max_depth, "bundle.entry.resource.contained");
         if r.peek()? != Kind::Array {
@@ -173,6 +177,7 @@ impl<'a> Projector<'a> {
     /// Writes the object at `r` as `dt` under `sel`. `resource` names the resource type when the
     /// object is a resource (its `resourceType` must say so and is written first, and its `id`
     /// is kept). `hook` may take a member first (returns `true` when it read the value).
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn object(
         &mut self,
         r: &mut Reader<'a>,
@@ -240,6 +245,7 @@ impl<'a> Projector<'a> {
         Ok(())
     }
 
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn member(
         &mut self,
         r: &mut Reader<'a>,
@@ -274,6 +280,7 @@ impl<'a> Projector<'a> {
         Ok(())
     }
 
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn single(
         &mut self,
         r: &mut Reader<'a>,
@@ -301,6 +308,7 @@ impl<'a> Projector<'a> {
     }
 
     /// A Reference: as any element, and a local `#id` it points to is noted (when kept).
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn reference(&mut self, r: &mut Reader<'a>, sel: &Selection, out: &mut String) -> Result<()> {
         let keeps = sel.of(&schema::REFERENCE, "reference", false).is_some();
         let mut local = None;

@@ -9,6 +9,7 @@ use core::fmt::Write as _;
 
 impl Outcome {
     /// The outcome as JSON text (see the module docs).
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn to_json_text(&self) -> String {
         // The Bundle is most of it; the rest (ids, counts) grows the buffer at most once.
         let mut text = String::with_capacity(self.bundle_json.len());

@@ -71,6 +71,7 @@ struct Meta<'a> {
 }
 
 /// `text` parsed as `T`, or `None` when it is not that shape.
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn typed<'a, T: Deserialize<'a>>(text: &'a str) -> Option<T> {
     serde_json::from_str(text).ok()
 }
@@ -88,6 +89,7 @@ pub(super) struct Viewer<'a> {
 impl<'a> Viewer<'a> {
     /// The viewer of `ctx` looking at `patient`'s documents (the caller checked that the
     /// context names the patient).
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn new(ctx: &'a TrustContext, patient: &'a str) -> Self {
         match ctx.attestation() {
             Some(a) => Viewer {
@@ -111,6 +113,7 @@ impl<'a> Viewer<'a> {
         }
     }
 
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn allowed(&self, a: &Allow) -> bool {
         if self.citizen {
             return a.citizen;
@@ -128,6 +131,7 @@ impl<'a> Viewer<'a> {
 }
 
 /// Whether `s` is a FHIR id (1 to 64 of `A-Za-z0-9-.`).
+#[cfg_attr(tillit_speed, optimize(speed))]
 pub(super) fn is_fhir_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
@@ -154,6 +158,7 @@ pub(super) struct Doc<'a> {
     pub problem: Option<Withhold>,
 }
 
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn parse(text: &str) -> Option<Value> {
     serde_json::from_str(text).ok()
 }
@@ -167,6 +172,7 @@ const SUBJECT_UNKNOWN: Withhold = (
 /// `subject.reference` as `Patient?identifier=system|value`, or as `#id` of a contained
 /// Patient (each of whose national-id identifiers counts). A form present but unreadable, a
 /// reference of another kind, or no form at all: [`Reason::SubjectUnknown`].
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn subject_ids(d: &Doc<'_>) -> Result<Vec<String>, Withhold> {
     let s: Subject<'_> = d.subject.and_then(typed).ok_or(SUBJECT_UNKNOWN)?;
     let mut ids = Vec::new();
@@ -204,6 +210,7 @@ fn subject_ids(d: &Doc<'_>) -> Result<Vec<String>, Withhold> {
 }
 
 /// An Identifier's value if its system is a national-id system and both are strings.
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn national_id(i: &Value) -> Option<String> {
     let system = i.get("system")?.as_str()?;
     NationalIdKind::from_system(system)?;
@@ -212,6 +219,7 @@ fn national_id(i: &Value) -> Option<String> {
 }
 
 /// The national ids of the contained Patient `#local`.
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn contained_patient(d: &Doc<'_>, local: &str) -> Result<Vec<String>, Withhold> {
     let c = d.contained.and_then(parse).ok_or(SUBJECT_UNKNOWN)?;
     let mut found = c
@@ -257,6 +265,7 @@ struct Labels {
 }
 
 /// Reads one Coding of a label.
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn label(c: &Coding<'_>, policy: &Policy, l: &mut Labels) -> Result<(), Withhold> {
     let system = c.system.as_deref().ok_or(UNREADABLE_LABEL)?;
     let code = c.code.as_deref().ok_or(UNREADABLE_LABEL)?;
@@ -275,6 +284,7 @@ fn label(c: &Coding<'_>, policy: &Policy, l: &mut Labels) -> Result<(), Withhold
 
 /// The labels of `securityLabel` (CodeableConcepts, each with at least one coding) and
 /// `meta.security` (Codings).
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn labels(d: &Doc<'_>, policy: &Policy) -> Result<Labels, Withhold> {
     let mut l = Labels::default();
     if let Some(text) = d.security_label {
@@ -309,6 +319,7 @@ const AMBIGUOUS: Withhold = (
 );
 
 /// The Volven 9602 codes of one CodeableConcept.
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn kind_codes(cc: &CodeableConcept<'_>, out: &mut Vec<String>) -> Result<(), Withhold> {
     for c in cc.coding.iter().flatten() {
         let Some(system) = c.system.as_deref() else {
@@ -330,6 +341,7 @@ fn kind_codes(cc: &CodeableConcept<'_>, out: &mut Vec<String>) -> Result<(), Wit
 
 /// The one 9602 type code: every 9602 coding of `type` names it, and every 9602 coding of
 /// `category` names its group.
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn document_type(d: &Doc<'_>) -> Result<String, Withhold> {
     let mut types = Vec::new();
     if let Some(text) = d.type_ {
@@ -350,6 +362,7 @@ fn document_type(d: &Doc<'_>) -> Result<String, Withhold> {
 }
 
 /// `content[0].attachment.creation`, which stands in for a missing `date`.
+#[cfg_attr(tillit_speed, optimize(speed))]
 fn first_creation(d: &Doc<'_>) -> Result<Option<String>, Withhold> {
     let Some(text) = d.content else {
         return Ok(None);
@@ -372,6 +385,7 @@ const UNREADABLE_DATE: Withhold = (
 /// The decision for one resource (the per-entry rules; duplicates and counts are the
 /// caller's). The order is the order a reviewer reads: what it is, whose it is, whether it
 /// can be read at all, then the policy.
+#[cfg_attr(tillit_speed, optimize(speed))]
 pub(super) fn decide(
     d: &Doc<'_>,
     viewer: &Viewer<'_>,

@@ -44,12 +44,14 @@ pub struct Datatype {
 }
 
 impl core::fmt::Debug for Datatype {
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.name)
     }
 }
 
 impl PartialEq for Datatype {
+    #[cfg_attr(tillit_speed, optimize(speed))]
     fn eq(&self, other: &Self) -> bool {
         self.name == other.name
     }
@@ -59,6 +61,7 @@ impl Eq for Datatype {}
 
 impl Datatype {
     /// The member called `name`.
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn member(&'static self, name: &str) -> Option<&'static Member> {
         self.members.iter().find(|m| m.name == name)
     }
@@ -336,6 +339,7 @@ pub static PATIENT: Datatype = Datatype {
 
 /// What is kept of a contained resource of type `resource_type` that a kept reference points
 /// to; `None`: such a resource is never kept.
+#[cfg_attr(tillit_speed, optimize(speed))]
 pub fn contained_shape(resource_type: &str) -> Option<&'static Datatype> {
     match resource_type {
         "Organization" => Some(&ORGANIZATION),
@@ -360,6 +364,7 @@ pub enum Selection {
 impl Selection {
     /// What is kept of member `name`, if it is kept; `in_resource` says the element is a
     /// resource (whose `id` is the resource id, kept whenever the element is).
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn of(
         &self,
         dt: &'static Datatype,
@@ -382,6 +387,7 @@ impl Selection {
 
     /// The selection of DocumentReference that `paths` (dotted, e.g. `content.attachment.title`)
     /// name. An error names the index of the first path that is not in the shapes above.
+    #[cfg_attr(tillit_speed, optimize(speed))]
     pub fn from_paths(paths: &[String]) -> Result<Selection, (usize, &'static str)> {
         let mut root = Selection::Members(Vec::new());
         for (i, p) in paths.iter().enumerate() {

@@ -345,6 +345,7 @@ pub fn validate_policy(policy: JsValue) -> JsResult<()> {
 /// context names several) with the ids met on earlier pages of the same search. Returns the
 /// JSON text of `{ withheld, leaks, retract, stats, bundle }`; the wrapper parses it once.
 #[wasm_bindgen(js_name = minimise)]
+#[cfg_attr(tillit_speed, optimize(speed))]
 pub fn minimise(
     input: JsValue,
     ctx: JsValue,

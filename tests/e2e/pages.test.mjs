@@ -1,6 +1,6 @@
 // End to end in headless Chromium: the EHR example page against the emulator,
 // driven by Playwright. Screenshots go to target/screenshots/; with TILLIT_UPDATE_SCREENSHOTS=1
-// they replace the README's in docs/screenshots/ (a test run leaves the working tree as it was).
+// they replace docs/demo.md's in docs/screenshots/ (a test run leaves the working tree as it was).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
