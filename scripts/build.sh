@@ -101,7 +101,14 @@ gz=$(gzip -9 -c pkg/core/tillit_core_bg.wasm | wc -c)
 log "wasm size: $raw bytes raw, $gz bytes gzipped ($(du -h --apparent-size pkg/core/tillit_core_bg.wasm | cut -f1) raw)"
 echo "$gz" > pkg/.wasm-gzip-bytes
 budget=$(node -e "console.log(require('./bench/config.json').wasmGzipBudgetBytes)")
+# The budget is the published build's: where std is built here (the "z" build above). A
+# rustup toolchain (stable: none of the unstable size options) builds a larger core that works
+# the same; its size is reported, not held to that budget.
 if [ "$gz" -gt "$budget" ]; then
-  log "the gzipped wasm ($gz bytes) is over the budget in bench/config.json ($budget bytes)"
-  exit 1
+  if [ "$WASM_RUSTUP" = 1 ]; then
+    log "the gzipped wasm ($gz bytes) is over the published build's budget ($budget bytes): a rustup build has no unstable size options (see scripts/build.sh)"
+  else
+    log "the gzipped wasm ($gz bytes) is over the budget in bench/config.json ($budget bytes)"
+    exit 1
+  fi
 fi

@@ -30,7 +30,9 @@ read -r before budget < <(node -p "const c = require('./bench/config.json'); c.t
 log "tarball: $(basename "$tgz") $size bytes ($(( size * 1000 / before / 10 )).$(( size * 1000 / before % 10 ))% of the $before bytes before issue 22; budget $budget bytes)"
 if [ "$size" -gt "$budget" ]; then
   log "the tarball ($size bytes) is over the budget in bench/config.json ($budget bytes): see docs/benchmarks.md, 'Package size'"
-  exit 1
+  # A rustup toolchain builds a larger core (scripts/build.sh): reported, not held to the
+  # published build's budget.
+  [ "$WASM_RUSTUP" = 1 ] || exit 1
 fi
 
 export TILLIT_CONSUMERS="$ROOT/tests/consumers" TILLIT_TGZ="$tgz"
