@@ -828,3 +828,60 @@ fn purpose_of_use_displays_are_hl7s() {
     let ev = event(&context(|_| {}), Action::Read, Outcome::Success);
     assert_eq!(ev["purposeOfEvent"][0]["coding"][0]["display"], "treatment");
 }
+
+/// The practitioner, the department and their codes as the profile's contained resources
+/// show them, given `name` for every display member.
+fn displays(name: &str, local: bool) -> Value {
+    let tc = context(|v| {
+        v["practitioner"]["identifier"]["name"] = json!(name);
+        v["practitioner"]["authorization"]["text"] = json!(name);
+        v["practitioner"]["department"] = if local {
+            json!({"id": "avd-9", "system": "urn:oid:2.16.578.1.12.4.1.4.999", "authority": "974760673", "name": name})
+        } else {
+            json!({"id": "705592", "system": "urn:oid:2.16.578.1.12.4.1.4.102", "name": name})
+        };
+        v["care_relationship"]["purpose_of_use_details"]["text"] = json!(name);
+    });
+    let ev = event(&tc, Action::Search, Outcome::Success);
+    assert_norway(&ev);
+    let user = arr(&ev["agent"])
+        .iter()
+        .find(|a| a["requestor"] == true)
+        .unwrap();
+    let role = resolve(&ev, &user["who"]);
+    let pr = resolve(&ev, &role["practitioner"]);
+    let dept = resolve(&ev, &role["organization"]);
+    json!({
+        "practitioner": pr.get("name"),
+        "qualification": pr["qualification"][0]["code"]["coding"][0].get("display"),
+        "department": dept.get("name"),
+        "details": ev["purposeOfEvent"][0]["coding"][1].get("display"),
+    })
+}
+
+#[test]
+fn display_names_are_logged_when_given_and_left_out_when_empty() {
+    for local in [false, true] {
+        assert_eq!(
+            displays("Lege Lise Lauritzen", local),
+            json!({
+                "practitioner": [{ "text": "Lege Lise Lauritzen" }],
+                "qualification": "Lege Lise Lauritzen",
+                "department": "Lege Lise Lauritzen",
+                "details": "Lege Lise Lauritzen",
+            }),
+            "local department: {local}"
+        );
+        // An empty display member is a FHIR string that may not be empty: left out.
+        assert_eq!(
+            displays("", local),
+            json!({
+                "practitioner": null,
+                "qualification": null,
+                "department": null,
+                "details": null,
+            }),
+            "local department: {local}"
+        );
+    }
+}

@@ -713,4 +713,198 @@ mod tests {
         };
         assert_eq!(Stored::from_value(&s.to_value()).unwrap(), s);
     }
+    #[test]
+    fn retention_may_be_as_long_as_u32_max_seconds_and_no_longer() {
+        let max = u64::from(u32::MAX) * 1000;
+        let p = Policy::from_options(&json!({ "retainMs": max })).unwrap();
+        assert_eq!(p.retain_ms, Some(max));
+        let e = Policy::from_options(&json!({ "retainMs": max + 1 })).unwrap_err();
+        assert_eq!(e.path(), "ship.retainMs");
+    }
+
+    #[test]
+    fn the_last_batch_sends_only_the_records_left() {
+        let mut s = shipper();
+        s.acknowledge(Some(a(8, 'a')), 10, Some(&h('a'))).unwrap();
+        assert_eq!(s.next(10), Next::Send { from: 9, count: 1 });
+        assert_eq!(s.next(11), Next::Send { from: 9, count: 2 });
+    }
+
+    #[test]
+    fn a_head_at_or_after_the_acknowledged_one_advances() {
+        let mut s = shipper();
+        s.acknowledge(Some(a(2, 'a')), 10, Some(&h('a'))).unwrap();
+        // The same head again: nothing was lost.
+        assert_eq!(
+            s.acknowledge(Some(a(2, 'a')), 10, Some(&h('a'))),
+            Ok(Acked::Advanced)
+        );
+        assert_eq!(
+            s.acknowledge(Some(a(6, 'b')), 10, Some(&h('b'))),
+            Ok(Acked::Advanced)
+        );
+        assert_eq!(
+            s.acknowledge(Some(a(5, 'c')), 10, Some(&h('c'))),
+            Ok(Acked::Rewound { was: 6 })
+        );
+        assert_eq!(s.stored.acked, Some(a(5, 'c')));
+    }
+
+    #[test]
+    fn a_head_at_the_prune_point_is_known_by_the_pruned_anchor_alone() {
+        // The record at 4 was pruned here: its hash is the stored prune point's, not the
+        // acknowledged head's (6).
+        let mut s = shipper();
+        s.stored.pruned = Some(a(4, 'd'));
+        s.stored.acked = Some(a(6, 'e'));
+        assert_eq!(
+            s.acknowledge(Some(a(4, 'd')), 10, None),
+            Ok(Acked::Rewound { was: 6 })
+        );
+        assert_eq!(
+            (s.stored.acked.clone(), s.stored.stopped.clone()),
+            (Some(a(4, 'd')), None)
+        );
+        // And the acknowledged head by its own anchor.
+        let mut s = shipper();
+        s.stored.pruned = Some(a(4, 'd'));
+        s.stored.acked = Some(a(6, 'e'));
+        assert_eq!(
+            s.acknowledge(Some(a(6, 'e')), 10, None),
+            Ok(Acked::Advanced)
+        );
+    }
+
+    #[test]
+    fn a_fork_refusal_stops_with_the_fork_rule_not_the_collectors_words() {
+        let mut s = shipper();
+        s.refused("FORK", Some(3), "collector text").unwrap_err();
+        assert_eq!(
+            s.stored.stopped,
+            Some(Stop {
+                code: "FORK".into(),
+                seq: Some(3),
+                detail: "the collector holds another record at this sequence number".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn too_large_halves_the_batch() {
+        let mut s = Shipper::new(
+            Policy::from_options(&json!({ "batch": 10 })).unwrap(),
+            Stored::default(),
+        );
+        let mut batches = vec![];
+        while s.refused("TOO_LARGE", None, "").is_ok() {
+            batches.push(s.batch);
+        }
+        assert_eq!(batches, vec![5, 2, 1]);
+    }
+
+    fn old_log() -> (Vec<Value>, u64) {
+        let old = "2026-12-02T10:00:00.000Z";
+        let new = "2026-12-02T11:00:00.000Z";
+        let recs = vec![
+            ev(1, old),
+            ev(2, old),
+            cp(3),
+            ev(4, old),
+            cp(5),
+            ev(6, new),
+            cp(7),
+            ev(8, new),
+        ];
+        (recs, crate::fhirtime::instant_ms(new).unwrap())
+    }
+
+    fn retaining(ms: u64) -> Shipper {
+        let p = Policy::from_options(&json!({ "retainMs": ms })).unwrap();
+        Shipper::new(p, Stored::default())
+    }
+
+    #[test]
+    fn a_prune_may_cut_the_acknowledged_record_but_none_after_it() {
+        let (recs, now) = old_log();
+        let mut s = retaining(60_000);
+        s.stored.acked = Some(a(5, 'c'));
+        assert_eq!(s.prune_point(&recs, true, 9, now), Some(a(5, 'c')));
+        s.stored.acked = Some(a(4, 'e'));
+        assert_eq!(s.prune_point(&recs, true, 9, now), Some(a(3, 'c')));
+        // Only the declaration (seq 0) acknowledged: none of the records after it.
+        s.stored.acked = Some(a(0, 'd'));
+        assert_eq!(s.prune_point(&recs, true, 9, now), None);
+        assert_eq!(s.prune_point(&recs, false, 9, now), None);
+    }
+
+    #[test]
+    fn a_prune_never_cuts_the_last_record() {
+        let (recs, now) = old_log();
+        let mut s = retaining(60_000);
+        s.stored.acked = Some(a(8, 'e'));
+        // The checkpoint at 5 is the log's last record: it stays.
+        assert_eq!(s.prune_point(&recs[..5], true, 6, now), Some(a(3, 'c')));
+        assert_eq!(s.prune_point(&recs[..5], true, 7, now), Some(a(5, 'c')));
+        assert_eq!(s.prune_point(&recs[..2], false, 2, now), None);
+    }
+
+    #[test]
+    fn a_record_exactly_as_old_as_the_retention_may_be_pruned() {
+        let (recs, _) = old_log();
+        let t = crate::fhirtime::instant_ms("2026-12-02T10:00:00.000Z").unwrap();
+        let mut s = retaining(60_000);
+        s.stored.acked = Some(a(8, 'e'));
+        assert_eq!(s.prune_point(&recs, true, 9, t + 60_000), Some(a(5, 'c')));
+        assert_eq!(s.prune_point(&recs, true, 9, t + 59_999), None);
+        // Retention 0: pruned as soon as acknowledged.
+        let mut s = retaining(0);
+        s.stored.acked = Some(a(8, 'e'));
+        assert_eq!(s.prune_point(&recs, true, 9, t), Some(a(5, 'c')));
+    }
+
+    #[test]
+    fn a_prune_never_cuts_the_first_record() {
+        let (_, now) = old_log();
+        let mut s = retaining(60_000);
+        s.stored.acked = Some(a(3, 'e'));
+        let first = vec![
+            ev(0, "2026-12-02T10:00:00.000Z"),
+            ev(1, "2026-12-02T10:00:00.000Z"),
+        ];
+        assert_eq!(s.prune_point(&first[..1], false, 3, now), None);
+        assert_eq!(s.prune_point(&first, false, 3, now), Some(a(1, 'e')));
+    }
+
+    #[test]
+    fn a_prune_goes_only_past_the_previous_prune_point() {
+        let (recs, now) = old_log();
+        let mut s = retaining(60_000);
+        s.stored.acked = Some(a(8, 'e'));
+        s.stored.pruned = Some(a(3, 'c'));
+        assert_eq!(s.prune_point(&recs[3..], true, 9, now), Some(a(5, 'c')));
+        s.stored.pruned = Some(a(5, 'c'));
+        assert_eq!(s.prune_point(&recs, true, 9, now), None);
+        s.stored.pruned = Some(a(6, 'c'));
+        assert_eq!(s.prune_point(&recs, true, 9, now), None);
+    }
+
+    #[test]
+    fn a_declaration_is_timed_by_its_created() {
+        let t = "2026-12-02T10:00:00.000Z";
+        let ms = crate::fhirtime::instant_ms(t);
+        assert!(ms.is_some());
+        let d =
+            json!({ "seq": 0, "kind": "declaration", "hash": h('d'), "body": { "created": t } });
+        assert_eq!(record_time_ms(&d), ms);
+        assert_eq!(record_time_ms(&ev(1, t)), ms);
+        assert_eq!(record_time_ms(&cp(2)), None);
+        // Its time lets the first records after it be pruned when they carry none.
+        let note = json!({ "seq": 1, "kind": "note", "hash": h('n'), "body": {} });
+        let mut s = retaining(0);
+        s.stored.acked = Some(a(1, 'n'));
+        assert_eq!(
+            s.prune_point(&[d, note], false, 3, ms.unwrap()),
+            Some(a(1, 'n'))
+        );
+    }
 }

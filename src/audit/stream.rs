@@ -288,4 +288,210 @@ mod tests {
         }
         assert_eq!(to_sign_of(&json!({ "index": 1 })), None);
     }
+    use crate::jose::b64u;
+
+    const NOW: &str = "2026-01-02T03:04:05.000Z";
+
+    fn jwk() -> Value {
+        json!({"kty": "EC", "crv": "P-256", "x": b64u(&[1; 32]), "y": b64u(&[2; 32])})
+    }
+
+    /// A log that declares a key and a checkpoint every 2 records: the declaration (signed
+    /// "d.p.s"), two notes, a checkpoint (signed "c.p.s"), a note.
+    fn keyed_log() -> (Vec<String>, Value) {
+        let key = PublicJwk::from_value(&jwk(), true, "$").unwrap();
+        let mut w = Writer::default();
+        let mut d = w
+            .declaration_claims(Some(&key), Some(Alg::Es256), 2, "log".into(), NOW.into())
+            .unwrap();
+        let claims = d.clone();
+        d["jws"] = json!("d.p.s");
+        let mut lines = vec![];
+        for (kind, body) in [
+            ("declaration", d),
+            ("note", json!({ "text": "1" })),
+            ("note", json!({ "text": "2" })),
+            ("checkpoint", json!({ "jws": "c.p.s" })),
+            ("note", json!({ "text": "4" })),
+        ] {
+            lines.push(w.prepare_record(kind, &body, None).unwrap());
+            w.commit_prepared(1).unwrap();
+        }
+        (lines, claims)
+    }
+
+    fn hash_of(line: &str) -> String {
+        serde_json::from_str::<Value>(line).unwrap()["hash"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn an_anchor_is_read_from_its_seq_and_hash() {
+        let hash = "ab".repeat(32);
+        assert_eq!(
+            anchor_from_json(Some(&json!({ "seq": 3, "hash": hash })), "anchor").unwrap(),
+            Some(format::Anchor { seq: 3, hash })
+        );
+        assert_eq!(
+            anchor_from_json(Some(&Value::Null), "anchor").unwrap(),
+            None
+        );
+        assert_eq!(anchor_from_json(None, "anchor").unwrap(), None);
+        let e = anchor_from_json(Some(&json!({ "seq": 3, "hash": "ab" })), "prunedTo");
+        assert_eq!(e.unwrap_err().path(), "prunedTo");
+    }
+
+    #[test]
+    fn a_line_of_json_that_is_not_an_object_is_malformed() {
+        for line in ["5", "[]", "\"x\"", "null"] {
+            let mut v = StreamVerifier::new(&json!({})).unwrap();
+            assert!(v.push(&[line.to_string()]).is_empty());
+            assert!(v.failed());
+            let r = v.finish();
+            assert_eq!(
+                (r["firstBadIndex"].clone(), r["problem"].clone()),
+                (json!(0), json!("MALFORMED: not a JSON record")),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn ndjson_chunks_give_the_records_that_end_in_them_and_their_signatures() {
+        let (lines, claims) = keyed_log();
+        let ndjson: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let mut v = StreamVerifier::new(&json!({ "publicJwk": jwk() })).unwrap();
+        // The first chunk ends halfway through the third line.
+        let two = lines[0].len() + lines[1].len() + 2;
+        let cut = two + lines[2].len() / 2;
+        let (sigs, count, bytes) = v.push_ndjson(&ndjson.as_bytes()[..cut]);
+        let decl = ToSign {
+            index: 0,
+            jws: "d.p.s".into(),
+            typ: format::DECLARATION_TYP,
+            alg: Some("ES256".into()),
+            expect: Expect::Declaration(claims),
+        };
+        assert_eq!(
+            (sigs, count, bytes),
+            (
+                vec![to_sign_json(&decl)],
+                2,
+                ndjson.as_bytes()[..two].to_vec()
+            )
+        );
+        assert!(!v.failed());
+        assert_eq!(
+            v.torn_at(),
+            Some(two as u64),
+            "the third line has not ended"
+        );
+        let (sigs, count, bytes) = v.push_ndjson(&ndjson.as_bytes()[cut..]);
+        let cp = ToSign {
+            index: 3,
+            jws: "c.p.s".into(),
+            typ: format::CHECKPOINT_TYP,
+            alg: Some("ES256".into()),
+            expect: Expect::Checkpoint {
+                head: hash_of(&lines[2]),
+                count: 3,
+            },
+        };
+        assert_eq!(
+            (sigs, count, bytes),
+            (
+                vec![to_sign_json(&cp)],
+                3,
+                ndjson.as_bytes()[two..].to_vec()
+            )
+        );
+        assert_eq!((v.failed(), v.torn_at()), (false, None));
+        // The most held at once: the first chunk, or the half line kept and the second.
+        let peak = cut.max(cut - two + ndjson.len() - cut);
+        assert_eq!(v.peak_buffered(), peak as u64);
+        let r = v.finish();
+        assert_eq!(
+            (
+                r["ok"].clone(),
+                r["entries"].clone(),
+                r["checkpoints"].clone()
+            ),
+            (json!(true), json!(5), json!(1))
+        );
+        // What a writer continues from: the head after the last record, the rules as they
+        // stand (one record since the checkpoint).
+        let (head, state) = v.for_writer().unwrap();
+        assert_eq!((head.next_seq, head.hash.clone()), (5, hash_of(&lines[4])));
+        assert_eq!(state.head(), head);
+        assert_eq!(state.since_checkpoint(), 1);
+        assert_eq!(state.declaration().map(|d| d.checkpoint_every), Some(2));
+    }
+
+    #[test]
+    fn a_torn_last_line_is_located_and_a_bad_line_before_more_fails() {
+        let (lines, _) = keyed_log();
+        let whole: String = lines[..2].iter().map(|l| format!("{l}\n")).collect();
+        let mut v = StreamVerifier::new(&json!({})).unwrap();
+        let torn = format!("{whole}{}", &lines[2][..10]);
+        let (_, count, _) = v.push_ndjson(torn.as_bytes());
+        assert_eq!((count, v.torn_at()), (2, Some(whole.len() as u64)));
+        assert_eq!(v.peak_buffered(), torn.len() as u64);
+        assert!(!v.failed() && v.for_writer().is_some());
+        // A line that is not a record, then more: the verifier fails and takes no more.
+        let mut v = StreamVerifier::new(&json!({})).unwrap();
+        let bad = format!("{}\nnot json\n{}\n", lines[0], lines[1]);
+        let (sigs, count, bytes) = v.push_ndjson(bad.as_bytes());
+        assert_eq!(
+            (sigs.len(), count, bytes),
+            (0, 1, format!("{}\n", lines[0]).into_bytes())
+        );
+        assert!(v.failed());
+        assert!(v.for_writer().is_none());
+        assert_eq!(v.finish()["firstBadIndex"], 1);
+        assert_eq!(v.push_ndjson(lines[2].as_bytes()), (vec![], 0, vec![]));
+    }
+
+    #[test]
+    fn a_declarations_signature_to_check_keeps_its_typ() {
+        let s = ToSign {
+            index: 0,
+            jws: "a.b.c".into(),
+            typ: format::DECLARATION_TYP,
+            alg: Some("ES256".into()),
+            expect: Expect::Declaration(json!({ "format": 1 })),
+        };
+        assert_eq!(to_sign_of(&to_sign_json(&s)), Some(s));
+    }
+
+    #[test]
+    fn a_signature_holds_only_with_an_alg_that_fits_the_key_and_the_right_claims() {
+        let key = PublicJwk::from_value(&jwk(), true, "$").unwrap();
+        let s = ToSign {
+            index: 3,
+            jws: "a.b.c".into(),
+            typ: format::CHECKPOINT_TYP,
+            alg: None,
+            expect: Expect::Checkpoint {
+                head: "ab".repeat(32),
+                count: 3,
+            },
+        };
+        let parsed = |alg: &str, count: u64| Parsed {
+            header: json!({ "alg": alg, "typ": format::CHECKPOINT_TYP }),
+            claims: json!({ "head": "ab".repeat(32), "count": count }),
+            signature: vec![],
+            signing_input: String::new(),
+        };
+        assert_eq!(
+            signature_alg(&s, &key, &parsed("ES256", 3)),
+            Some(Alg::Es256)
+        );
+        // The key is P-256: ES384 does not fit it, though the claims hold.
+        assert_eq!(signature_alg(&s, &key, &parsed("ES384", 3)), None);
+        // The alg fits, the claims do not.
+        assert_eq!(signature_alg(&s, &key, &parsed("ES256", 4)), None);
+        assert_eq!(signature_alg(&s, &key, &parsed("none", 3)), None);
+    }
 }

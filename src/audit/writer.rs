@@ -462,4 +462,223 @@ mod tests {
             .declaration_claims(None, None, 0, "x".into(), NOW.into())
             .is_err());
     }
+    fn key() -> PublicJwk {
+        let jwk = json!({"kty": "EC", "crv": "P-256", "x": crate::jose::b64u(&[1; 32]), "y": crate::jose::b64u(&[2; 32])});
+        PublicJwk::from_value(&jwk, true, "$").unwrap()
+    }
+
+    /// A writer whose log declares a key and a checkpoint every `every` records, with its
+    /// stored lines.
+    fn keyed(every: u64) -> (Writer, Vec<String>) {
+        let mut w = Writer::default();
+        let mut d = w
+            .declaration_claims(
+                Some(&key()),
+                Some(Alg::Es256),
+                every,
+                "log-1".into(),
+                NOW.into(),
+            )
+            .unwrap();
+        d["jws"] = json!("d.p.s");
+        let line = w.prepare_record("declaration", &d, None).unwrap();
+        w.commit_prepared(1).unwrap();
+        (w, vec![line])
+    }
+
+    /// Prepares and commits one record of `kind`; its line joins `lines`.
+    fn write(w: &mut Writer, lines: &mut Vec<String>, kind: &str, body: Value) {
+        lines.push(w.prepare_record(kind, &body, None).unwrap());
+        w.commit_prepared(1).unwrap();
+    }
+
+    fn hash_of(line: &str) -> String {
+        parse_line(line, "line").unwrap()["hash"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The keyed log (a checkpoint every 2): declaration, two notes, a checkpoint, a note.
+    fn checkpointed() -> (Writer, Vec<String>) {
+        let (mut w, mut lines) = keyed(2);
+        write(&mut w, &mut lines, "note", json!({ "n": 1 }));
+        write(&mut w, &mut lines, "note", json!({ "n": 2 }));
+        write(&mut w, &mut lines, "checkpoint", json!({ "jws": "c.p.s" }));
+        write(&mut w, &mut lines, "note", json!({ "n": 4 }));
+        (w, lines)
+    }
+
+    #[test]
+    fn an_empty_log_has_no_head_record_and_a_written_one_its_last() {
+        assert_eq!(Writer::default().head_record(), None);
+        let (w, lines) = checkpointed();
+        assert_eq!(
+            w.head_record(),
+            Some(json!({ "seq": 4, "hash": hash_of(&lines[4]) }))
+        );
+        assert_eq!(
+            w.checkpoint_claims(1_700_000_000),
+            json!({ "head": hash_of(&lines[4]), "count": 5, "iat": 1_700_000_000u64 })
+        );
+        let d = w.declaration().unwrap();
+        assert_eq!(
+            (
+                d.checkpoint_every,
+                d.log_id.as_str(),
+                d.checkpoint_key.is_some()
+            ),
+            (2, "log-1", true)
+        );
+    }
+
+    #[test]
+    fn a_declared_key_needs_an_alg_that_fits_it() {
+        let w = Writer::default();
+        let claims = |alg| w.declaration_claims(Some(&key()), alg, 5, "l".into(), NOW.into());
+        assert_eq!(
+            claims(Some(Alg::Es256)).unwrap()["checkpointKey"],
+            json!({ "thumbprint": key().thumbprint(), "alg": "ES256" })
+        );
+        for alg in [None, Some(Alg::Es384), Some(Alg::Rs256)] {
+            assert_eq!(claims(alg).unwrap_err().path(), "checkpointKey", "{alg:?}");
+        }
+        let unkeyed = w
+            .declaration_claims(None, None, 5, "l".into(), NOW.into())
+            .unwrap();
+        assert_eq!(unkeyed["checkpointKey"], Value::Null);
+    }
+
+    #[test]
+    fn a_resumed_writer_reads_format_0_records_and_a_pruned_log() {
+        // Format 0: records before the declaration.
+        let mut h = Head::default();
+        let mut lines: Vec<String> = (0..2)
+            .map(|i| h.append("event", json!({ "n": i })).to_string())
+            .collect();
+        let mut w = Writer::resume(&lines, None).unwrap();
+        let d = w
+            .declaration_claims(None, None, 10, "l".into(), NOW.into())
+            .unwrap();
+        assert_eq!(d["legacyRecords"], 2);
+        write(&mut w, &mut lines, "declaration", d);
+        let resumed = Writer::resume(&lines, None).unwrap();
+        assert_eq!(resumed.head_record(), w.head_record());
+        assert_eq!(resumed.declaration().map(|d| d.legacy_records), Some(2));
+        // Pruned up to the checkpoint: the declaration, then the record after it.
+        let (w, lines) = checkpointed();
+        let pruned = Anchor {
+            seq: 3,
+            hash: hash_of(&lines[3]),
+        };
+        let kept = [lines[0].clone(), lines[4].clone()];
+        let resumed = Writer::resume(&kept, Some(pruned)).unwrap();
+        assert_eq!(resumed.head_record(), w.head_record());
+        assert_eq!(resumed.since_checkpoint(), 1);
+        assert_eq!(
+            Writer::resume(&kept, None)
+                .err()
+                .map(|e| e.path().to_string()),
+            Some("log[1]".to_string()),
+            "not pruned: the record after the declaration must be seq 1"
+        );
+    }
+
+    #[test]
+    fn a_writer_from_a_verified_log_goes_on_where_it_ended() {
+        let (w, lines) = checkpointed();
+        let mut v = super::super::stream::StreamVerifier::new(&json!({})).unwrap();
+        v.push(&lines);
+        let mut from = Writer::from_verified(&v).unwrap();
+        assert_eq!(from.head_record(), w.head_record());
+        assert_eq!(from.declaration(), w.declaration());
+        assert_eq!(from.since_checkpoint(), 1);
+        // One record is left before the checkpoint is due; the next line links to the head.
+        let next = from
+            .prepare_record("note", &json!({ "n": 5 }), None)
+            .unwrap();
+        assert_eq!(parse_line(&next, "l").unwrap()["prev"], hash_of(&lines[4]));
+        from.commit_prepared(1).unwrap();
+        assert!(from
+            .prepare_events(&batch(1), &contexts(), NOW, &mut ids(), None)
+            .is_err());
+        // A verifier whose log did not verify gives no writer.
+        let mut bad = super::super::stream::StreamVerifier::new(&json!({})).unwrap();
+        bad.push(&[lines[1].clone()]);
+        assert!(Writer::from_verified(&bad).is_err());
+    }
+
+    #[test]
+    fn a_writer_from_a_verified_pruned_log_takes_the_records_after_the_prune_point() {
+        let (_, lines) = checkpointed();
+        let pruned = json!({ "seq": 3, "hash": hash_of(&lines[3]) });
+        let mut v =
+            super::super::stream::StreamVerifier::new(&json!({ "prunedTo": pruned })).unwrap();
+        v.push(&lines[..1]);
+        let mut w = Writer::from_verified(&v).unwrap();
+        // Another tab wrote the record after the prune point.
+        assert_eq!(w.absorb(&lines[4..]).unwrap(), 1);
+        assert_eq!(w.head_record().unwrap()["seq"], 4);
+    }
+
+    #[test]
+    fn events_must_leave_room_for_a_due_checkpoint() {
+        let (mut w, mut lines) = keyed(3);
+        write(&mut w, &mut lines, "note", json!({}));
+        // One record since the declaration: two more fit before the checkpoint, not three.
+        let e = w
+            .prepare_events(&batch(3), &contexts(), NOW, &mut ids(), None)
+            .unwrap_err();
+        assert_eq!(
+            (e.path(), e.rule()),
+            ("events", "a checkpoint is due before these records")
+        );
+        let out = w
+            .prepare_events(&batch(2), &contexts(), NOW, &mut ids(), None)
+            .unwrap();
+        assert_eq!(out.lines().count(), 2);
+        w.commit_prepared(2).unwrap();
+        assert!(w
+            .prepare_events(&batch(1), &contexts(), NOW, &mut ids(), None)
+            .is_err());
+        // Without a key no checkpoint is ever due.
+        let mut w = declared();
+        for _ in 0..3 {
+            let out = w
+                .prepare_events(&batch(50), &contexts(), NOW, &mut ids(), None)
+                .unwrap();
+            assert_eq!(out.lines().count(), 50);
+            w.commit_prepared(50).unwrap();
+        }
+        assert_eq!(w.since_checkpoint(), 150);
+    }
+
+    #[test]
+    fn a_checkpoint_needs_a_declared_key_and_a_record_since_the_last() {
+        let (mut w, mut lines) = keyed(2);
+        let cp = json!({ "jws": "c.p.s" });
+        assert_eq!(
+            w.prepare_record("checkpoint", &cp, None)
+                .unwrap_err()
+                .path(),
+            "kind",
+            "no record since the declaration"
+        );
+        write(&mut w, &mut lines, "note", json!({}));
+        write(&mut w, &mut lines, "checkpoint", cp.clone());
+        assert_eq!(w.since_checkpoint(), 0);
+        assert!(w.prepare_record("checkpoint", &cp, None).is_err());
+        write(&mut w, &mut lines, "note", json!({}));
+        assert_eq!(w.since_checkpoint(), 1);
+        // Unkeyed: never, whatever was written since.
+        let mut w = declared();
+        w.prepare_record("note", &json!({}), None).unwrap();
+        w.commit_prepared(1).unwrap();
+        assert_eq!(
+            w.prepare_record("checkpoint", &cp, None)
+                .unwrap_err()
+                .path(),
+            "kind"
+        );
+    }
 }
