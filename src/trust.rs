@@ -1289,6 +1289,45 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn purpose_of_use_is_the_attestations_and_none_for_a_citizen() {
+        for (code, purpose) in [
+            ("TREAT", PurposeOfUse::Treat),
+            ("ETREAT", PurposeOfUse::Etreat),
+            ("COC", PurposeOfUse::Coc),
+            ("BTG", PurposeOfUse::Btg),
+        ] {
+            let tc = mutate(|v| v["care_relationship"]["purpose_of_use"]["code"] = json!(code));
+            assert_eq!(tc.unwrap().purpose_of_use(), Some(purpose), "{code}");
+        }
+        let citizen = json!({"type": "tillit:citizen",
+            "citizen": {"identifier": {"id": synthetic_fnr(11), "system": "urn:oid:2.16.578.1.12.4.1.4.1"}}});
+        assert_eq!(
+            TrustContext::from_json(&citizen).unwrap().purpose_of_use(),
+            None
+        );
+    }
+
+    #[test]
+    fn grant_types_are_read_by_name_and_others_refused() {
+        for (name, grant) in [
+            ("authorization_code", Grant::AuthorizationCode),
+            ("refresh_token", Grant::RefreshToken),
+            (
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+                Grant::TokenExchange,
+            ),
+            ("client_credentials", Grant::ClientCredentials),
+        ] {
+            assert_eq!(Grant::parse(name, "$.grant_type").unwrap(), grant, "{name}");
+        }
+        for other in ["password", "Client_Credentials", "", "implicit"] {
+            let e = Grant::parse(other, "$.grant_type").unwrap_err();
+            assert_eq!(e.path(), "$.grant_type", "{other}");
+            assert_eq!(e.code(), ErrorCode::InvalidArgument, "{other}");
+        }
+    }
+
+    #[test]
     fn tenant_forms_of_both_libraries() {
         let org = |s: &str| OrgNr::parse(s, "$").unwrap();
         // NorskHelsenett/HelseID.Library, OrganizationNumberCreatorForMultiTenantClient.cs:
