@@ -568,6 +568,16 @@ mod tests {
         let mut s = NdjsonStream::default();
         s.push(&line(MAX_LINE + 1), |_, _| unreachable!()).unwrap();
         assert_eq!(s.torn_at(), Some(0));
+        // The same whole-limit record split just before its newline: the part kept across
+        // the chunks is the whole record, and it is read.
+        let whole = line(MAX_LINE);
+        let (body, newline) = whole.split_at(MAX_LINE);
+        let mut s = NdjsonStream::default();
+        let mut n = 0;
+        s.push(body, |_, _| n += 1).unwrap();
+        assert_eq!((n, s.torn_at()), (0, Some(0)));
+        s.push(newline, |_, _| n += 1).unwrap();
+        assert_eq!((n, s.torn_at()), (1, None));
         // A bad line after two records is line 2 (from 0), and read_ndjson says line 3.
         let mut text: Vec<u8> = chain(3)
             .iter()

@@ -694,6 +694,27 @@ fn log_control_reads_a_record_in_the_norway_profile_alone() {
         Some("Blålys")
     );
     assert_eq!(control::care_detail(&ev, "user_selected"), Some("true"));
+    // A declined selection reads as "false"; a value that is not a boolean is not read.
+    fn set_user_selected(v: &mut Value, to: Value) {
+        match v {
+            Value::Object(o) if o.get("url") == Some(&json!("decision-ref-user-selected")) => {
+                o.insert("valueBoolean".into(), to);
+            }
+            Value::Object(o) => o
+                .values_mut()
+                .for_each(|c| set_user_selected(c, to.clone())),
+            Value::Array(a) => a.iter_mut().for_each(|c| set_user_selected(c, to.clone())),
+            _ => {}
+        }
+    }
+    let mut declined = ev.clone();
+    set_user_selected(&mut declined, json!(false));
+    assert_eq!(
+        control::care_detail(&declined, "user_selected"),
+        Some("false")
+    );
+    set_user_selected(&mut declined, json!("true"));
+    assert_eq!(control::care_detail(&declined, "user_selected"), None);
     // The citizen's "who looked" and the reports read it too.
     let records = [json!({"kind": "event", "body": ev})];
     let seen = control::citizen_report(&records, &patient);
