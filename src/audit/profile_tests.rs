@@ -16,6 +16,14 @@ fn arr(v: &Value) -> &[Value] {
     v.as_array().map_or(&[], Vec::as_slice)
 }
 
+/// The agent that made the look-up (`requestor: true`).
+fn requestor(ev: &Value) -> &Value {
+    arr(&ev["agent"])
+        .iter()
+        .find(|a| a["requestor"] == true)
+        .expect("the user agent")
+}
+
 /// The contained resource a local reference (`#id`) points at.
 fn resolve<'a>(ev: &'a Value, reference: &Value) -> &'a Value {
     let r = reference["reference"]
@@ -124,10 +132,7 @@ pub fn assert_norway(ev: &Value) {
             "agent.who only Reference(PractitionerRole)"
         );
     }
-    let user = agents
-        .iter()
-        .find(|a| a["requestor"] == true)
-        .expect("the user agent");
+    let user = requestor(ev);
     let role = typed(ev, &user["who"], "PractitionerRole");
     // no-domain-Trustframework-PractitionerRole.fsh: `practitioner 1..1` (AuditEventNorwayPractitioner),
     // `organization 1..1` (AuditeventDepartment or AuditeventPractitionerLegalentity),
@@ -246,11 +251,7 @@ fn a_practitioners_look_ups_follow_the_norway_profile() {
             assert_eq!(sub(care, "toa")["valueUnsignedInt"], toa);
             let p = resolve(&ev, &ext(&ev, EXT_PATIENT).unwrap()["valueReference"]);
             assert_eq!(p["identifier"][0]["value"], synthetic_fnr(1));
-            let user = arr(&ev["agent"])
-                .iter()
-                .find(|a| a["requestor"] == true)
-                .unwrap();
-            let role = resolve(&ev, &user["who"]);
+            let role = resolve(&ev, &requestor(&ev)["who"]);
             let pr = resolve(&ev, &role["practitioner"]);
             assert_eq!(pr["identifier"][0]["value"], "9144900");
             assert_eq!(pr["qualification"][0]["code"]["coding"][0]["code"], "LE");
@@ -372,11 +373,7 @@ fn elements_the_attestation_lacks_are_left_out_never_invented() {
         if balp {
             assert_balp(&ev, Action::Search);
         }
-        let user = arr(&ev["agent"])
-            .iter()
-            .find(|a| a["requestor"] == true)
-            .unwrap();
-        assert_eq!(user["who"].get("reference").is_some(), role);
+        assert_eq!(requestor(&ev)["who"].get("reference").is_some(), role);
         assert_eq!(ext(&ev, EXT_PATIENT).is_some(), patient);
         assert!(arr(&ev["contained"])
             .iter()
@@ -865,11 +862,7 @@ fn displays(name: &str, local: bool) -> Value {
     });
     let ev = event(&tc, Action::Search, Outcome::Success);
     assert_norway(&ev);
-    let user = arr(&ev["agent"])
-        .iter()
-        .find(|a| a["requestor"] == true)
-        .unwrap();
-    let role = resolve(&ev, &user["who"]);
+    let role = resolve(&ev, &requestor(&ev)["who"]);
     let pr = resolve(&ev, &role["practitioner"]);
     let dept = resolve(&ev, &role["organization"]);
     json!({

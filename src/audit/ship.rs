@@ -658,21 +658,8 @@ mod tests {
 
     #[test]
     fn prunes_only_acknowledged_old_records_up_to_a_checkpoint_and_never_the_head() {
-        let p = Policy::from_options(&json!({ "retainMs": 60_000 })).unwrap();
-        let mut s = Shipper::new(p, Stored::default());
-        let old = "2026-12-02T10:00:00.000Z";
-        let new = "2026-12-02T11:00:00.000Z";
-        let now = crate::fhirtime::instant_ms(new).unwrap();
-        let recs = vec![
-            ev(1, old),
-            ev(2, old),
-            cp(3),
-            ev(4, old),
-            cp(5),
-            ev(6, new),
-            cp(7),
-            ev(8, new),
-        ];
+        let (recs, now) = old_log();
+        let mut s = retaining(60_000);
         // Nothing acknowledged: nothing pruned.
         assert_eq!(s.prune_point(&recs, true, 9, now), None);
         s.stored.acked = Some(a(8, 'e'));
