@@ -322,6 +322,16 @@ export class AuditLog {
     this.#takeCheckpoint(checkpoint);
   }
 
+  /** The records held begin after `to` (the declaration aside). */
+  #adoptPrune(
+    to: { seq: number; hash: string },
+    checkpoint: { seq: number; jws: string } | undefined,
+  ) {
+    this.#pruned = to.seq;
+    this.#prunedTo = to;
+    this.#takeCheckpoint(checkpoint);
+  }
+
   /** The last checkpoint read is the head's if no record but events follows it. */
   #takeCheckpoint(checkpoint: { seq: number; jws: string } | undefined) {
     const c = this.#chain;
@@ -432,16 +442,8 @@ export class AuditLog {
         verifying.free();
       }
       const log = new AuditLog(c, records, verifying.lastCheckpoint, sink, opts, opened);
-      const second = records.slice(1, 1)[0];
-      if (
-        prunedTo &&
-        second !== undefined &&
-        (JSON.parse(second) as { seq: number }).seq === prunedTo.seq + 1
-      ) {
-        log.#pruned = prunedTo.seq;
-        log.#prunedTo = prunedTo;
-        log.#takeCheckpoint(verifying.lastCheckpoint);
-      }
+      if (prunedTo && beginsAfter(records, prunedTo))
+        log.#adoptPrune(prunedTo, verifying.lastCheckpoint);
       log.#states = states;
       if (!c.declared) {
         const claims = call(() => c.declarationClaims(key?.publicJwk ?? null, key?.alg, every));
@@ -818,7 +820,7 @@ export class AuditLog {
     const st = this.#states ? await this.#states.load() : null;
     const prunedTo = st?.pruned ?? undefined;
     if (!prunedTo || prunedTo.seq <= this.#pruned)
-      lost('records after the declaration are gone, and no prune point explains it');
+      return lost('records after the declaration are gone, and no prune point explains it');
     const head = this.#chain.headRecord() as { seq: number; hash: string } | null;
     const records = new Records();
     const v = new Verification({
@@ -830,32 +832,29 @@ export class AuditLog {
     try {
       await scanVerified(this.#sink, v, records);
       const r = v.finish();
-      const second = records.slice(1, 1)[0];
-      if (!r.ok || !second || (JSON.parse(second) as { seq: number }).seq !== prunedTo!.seq + 1)
+      if (!r.ok || !beginsAfter(records, prunedTo))
         lost(`the stored log does not verify from its prune point: ${r.problem ?? 'a gap'}`);
-      const mine =
-        head && head.seq > prunedTo!.seq
-          ? records.slice(head.seq - prunedTo!.seq, 1)[0]
-          : undefined;
-      const holds =
-        !head ||
-        head.seq < prunedTo!.seq ||
-        (head.seq === prunedTo!.seq
-          ? head.hash === prunedTo!.hash
-          : (JSON.parse(mine ?? 'null') as { hash?: string } | null)?.hash === head.hash);
-      if (!holds) lost(`the stored log no longer holds this log's record ${head!.seq}`);
+      // This tab's head, if not pruned away: the stored record at its seq (or the prune point).
+      if (head && head.seq >= prunedTo.seq) {
+        const stored =
+          head.seq === prunedTo.seq
+            ? prunedTo
+            : (JSON.parse(records.slice(head.seq - prunedTo.seq, 1)[0] ?? 'null') as {
+                hash?: string;
+              } | null);
+        if (stored?.hash !== head.hash)
+          lost(`the stored log no longer holds this log's record ${head.seq}`);
+      }
       let c: core.AuditCore;
       try {
         c = v.resume(await nativeSha256());
       } catch {
-        lost('the stored log could not be resumed after a prune');
+        return lost('the stored log could not be resumed after a prune');
       }
       this.#chain.free();
-      this.#chain = c!;
+      this.#chain = c;
       this.#records = records;
-      this.#pruned = prunedTo!.seq;
-      this.#prunedTo = prunedTo!;
-      this.#takeCheckpoint(v.lastCheckpoint);
+      this.#adoptPrune(prunedTo, v.lastCheckpoint);
       this.#shipper?.wake();
     } finally {
       v.free();
@@ -1152,6 +1151,12 @@ class Verification {
   free() {
     this.#v.free();
   }
+}
+
+/** Whether the records held go on, after the declaration, at the record after `to`. */
+function beginsAfter(records: Records, to: { seq: number }): boolean {
+  const second = records.slice(1, 1)[0];
+  return second !== undefined && (JSON.parse(second) as { seq: number }).seq === to.seq + 1;
 }
 
 /**
