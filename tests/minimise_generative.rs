@@ -3,7 +3,9 @@
 //! random labels in random legal (and some illegal) shapes. The property:
 //!
 //! - every entry is kept exactly when the *reference below* says so, and a withheld entry's
-//!   reason is one the recipe calls for;
+//!   reason is one the recipe calls for; the recipe includes the display windows: each entry's
+//!   date (or its attachment's creation) is recent, older than some window, undated or
+//!   unreadable, under the shipped policy or the same with `maxAgeYears`;
 //! - a canary appears in the output only where the shipped policy's projection allows that
 //!   exact path, and it does appear there when its entry is kept;
 //! - every member in the output is one the shipped policy's paths allow;
@@ -492,6 +494,35 @@ fn build(i: usize, src: &mut Src<'_>, viewer: Viewer) -> Built {
     if unreadable {
         reasons.push("UNREADABLE_ELEMENT");
     }
+    // The date: in `date`, or only in the attachment's creation, or nowhere; the window
+    // reasons are the reference's (`date_reasons`), once the policy is chosen.
+    let res = &mut entry["resource"];
+    match src.pick(8) {
+        0 => {}
+        1 => res["date"] = json!("2024-11-20"),
+        2 => res["date"] = json!("2022-01-10T08:00:00Z"),
+        3 => res["date"] = json!("2015"),
+        4 => drop(res.as_object_mut().unwrap().remove("date")),
+        5 => {
+            res.as_object_mut().unwrap().remove("date");
+            if let Some(a) = res
+                .pointer_mut("/content/0/attachment")
+                .and_then(Value::as_object_mut)
+            {
+                a.insert("creation".into(), json!("2019-05-05T10:00:00Z"));
+            }
+        }
+        6 => {
+            res.as_object_mut().unwrap().remove("date");
+            if let Some(a) = res
+                .pointer_mut("/content/0/attachment")
+                .and_then(Value::as_object_mut)
+            {
+                a.remove("creation");
+            }
+        }
+        _ => res["date"] = json!(["01.03.2026", "2026-3-1", "i fjor"][src.pick(3)]),
+    }
     Built {
         entry,
         reasons,
@@ -626,8 +657,66 @@ fn allowed_leaf(path: &str, resource_type_of_contained: Option<&str>) -> bool {
     }
 }
 
+/// The display window in years of a document of `type_code` under the shipped policy
+/// (documentKinds: A00-1 none, E00-1 five years, C00-1 one), narrowed by `max_age`.
+fn window_years(type_code: &str, max_age: Option<u32>) -> Option<u32> {
+    let kind = match &type_code[..1] {
+        "E" => Some(5),
+        "C" => Some(1),
+        _ => None,
+    };
+    match (kind, max_age) {
+        (Some(k), Some(m)) => Some(k.min(m)),
+        (k, m) => k.or(m),
+    }
+}
+
+/// A FHIR date or dateTime as (year, month, day) (a partial date at its first day), or
+/// `None` when it is not one.
+fn ymd(s: &str) -> Option<(u32, u32, u32)> {
+    let num = |t: &str, n: usize| -> Option<u32> {
+        (t.len() == n && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.parse().ok())?
+    };
+    let day = s.split('T').next()?;
+    let mut parts = day.split('-');
+    let y = num(parts.next()?, 4)?;
+    let m = parts.next().map_or(Some(1), |t| num(t, 2))?;
+    let d = parts.next().map_or(Some(1), |t| num(t, 2))?;
+    (parts.next().is_none() && (1..=12).contains(&m) && (1..=31).contains(&d)).then_some((y, m, d))
+}
+
+/// What the display window says of a built entry, read from the entry as it stands: its
+/// `date`, else its first attachment's `creation`; unreadable withholds whatever the window.
+/// NOW is 2026-06-15, so N years back is 2026 - N, June 15th.
+fn date_reasons(entry: &Value, max_age: Option<u32>) -> Vec<&'static str> {
+    let r = &entry["resource"];
+    let stated = match r.get("date") {
+        Some(d) => Some(d),
+        None => r.pointer("/content/0/attachment/creation"),
+    };
+    let day = match stated {
+        None => None,
+        Some(v) => match v.as_str().and_then(ymd) {
+            Some(day) => Some(day),
+            None => return vec!["UNREADABLE_ELEMENT"],
+        },
+    };
+    let Some(years) = window_years(
+        r["type"]["coding"][0]["code"].as_str().unwrap_or("A03-2"),
+        max_age,
+    ) else {
+        return vec![];
+    };
+    match day {
+        None => vec!["UNDATED"],
+        Some(day) if day < (2026 - years, 6, 15) => vec!["OUTSIDE_WINDOW"],
+        Some(_) => vec![],
+    }
+}
+
 /// Builds a Bundle from `data`, minimises it and checks the property; panics on a violation.
-pub fn check(data: &[u8]) {
+/// Returns the reasons the recipe called for, entry by entry (empty: kept).
+pub fn check(data: &[u8]) -> Vec<Vec<&'static str>> {
     let mut src = Src::new(data);
     let viewer = [
         Viewer::TreatPhysician,
@@ -636,11 +725,19 @@ pub fn check(data: &[u8]) {
         Viewer::Citizen,
     ][src.pick(4)];
     let n = src.pick(9);
-    let built: Vec<Built> = (0..n).map(|i| build(i, &mut src, viewer)).collect();
+    let mut built: Vec<Built> = (0..n).map(|i| build(i, &mut src, viewer)).collect();
+    // The shipped policy, or the same with every document at most three years old.
+    let max_age = (src.pick(3) == 1).then_some(3);
+    for b in &mut built {
+        let more = date_reasons(&b.entry, max_age);
+        b.reasons.extend(more);
+    }
     let bundle = json!({"resourceType": "Bundle", "type": "searchset", "total": n, "entry": built.iter().map(|b| b.entry.clone()).collect::<Vec<_>>()});
     let text = serde_json::to_vec(&bundle).unwrap();
     let ctx = TrustContext::from_json(&viewer.context()).unwrap();
-    let policy = Policy::default_policy();
+    let mut policy_json = Policy::default_json();
+    policy_json["maxAgeYears"] = json!(max_age);
+    let policy = Policy::from_json(&policy_json).unwrap();
     let out = minimise_with(
         &text,
         &ctx,
@@ -737,6 +834,7 @@ pub fn check(data: &[u8]) {
         built.iter().filter(|b| b.leak).count(),
         "leaks count the entries naming someone else"
     );
+    built.into_iter().map(|b| b.reasons).collect()
 }
 
 #[cfg(test)]
@@ -760,5 +858,38 @@ mod tests {
             // canary byte, plant p.
             check(&[0, 1, 0, 5, 0, 0, 1, 7, p as u8]);
         }
+    }
+
+    #[test]
+    fn every_date_case_meets_its_window() {
+        // Each date case for each allowed kind (A03-2 unlimited, E01-2 five years, C01-2 one)
+        // under both policies, on an otherwise clean entry for a treating physician: the
+        // reference's verdicts must include every window outcome, or this test proves less.
+        assert!(!plants()[0].1, "plant 0 keeps the entry readable");
+        let mut seen = std::collections::BTreeMap::new();
+        for date in 0..8u8 {
+            for kind in 0..3u8 {
+                for policy in [0u8, 1] {
+                    let mut data = vec![0, 1, kind, 5, 0, 0, 1, 7, 0, date];
+                    if date == 7 {
+                        data.push(0); // the first unreadable form
+                    }
+                    data.push(policy);
+                    let verdict = check(&data).concat();
+                    *seen.entry(verdict).or_insert(0) += 1;
+                }
+            }
+        }
+        let verdicts: Vec<_> = seen.keys().cloned().collect();
+        assert_eq!(
+            verdicts,
+            [
+                vec![],
+                vec!["OUTSIDE_WINDOW"],
+                vec!["UNDATED"],
+                vec!["UNREADABLE_ELEMENT"]
+            ],
+            "{seen:?}"
+        );
     }
 }
