@@ -42,6 +42,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps --workspace
 
 step "identifier oracle: the committed verdicts are python-stdnum's (tests/identifiers_oracle.rs compares)"
 "$PY_TOOLS/bin/python" tests/oracles/identifiers.py --check
+step "number oracle: the committed forms are V8's (tests/numbers_oracle.rs compares)"
+node tests/oracles/numbers.mjs --check
 
 # The independent access-log verifier (written from docs/audit-format.md) over the golden logs;
 # tests/js/audit-python.test.mjs checks it against fresh and tampered logs in the JS step.
