@@ -131,27 +131,36 @@ fn shortest(x: f64) -> (String, i32) {
     (digits, n)
 }
 
-/// Writes `s` as a JSON string with RFC 8785's minimal escaping.
+/// Writes `s` as a JSON string with RFC 8785's minimal escaping: `"` and `\\`, the five
+/// short forms, other controls as `\u00xx`; everything else as it is. One pass that copies
+/// the runs between escapes (each escaped byte is ASCII, so the cuts are char boundaries).
 pub fn write_string(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.push_str(s);
-        out.push('"');
-        return;
-    }
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+    let mut from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[from..i]);
+        if short.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(short);
         }
+        from = i + 1;
     }
+    out.push_str(&s[from..]);
     out.push('"');
 }
 
@@ -300,6 +309,29 @@ mod tests {
             canonical(&v),
             "{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\u{0080}\":\"Control\",\"\u{00f6}\":\"Latin\",\"\u{20ac}\":\"Euro Sign\",\"\u{1f600}\":\"Emoji\",\"\u{fb33}\":\"Hebrew\"}"
         );
+    }
+
+    #[test]
+    fn strings_escape_as_serde_json_does() {
+        // serde_json's writer escapes the same minimal set RFC 8785 asks for (`"`, `\\`, the
+        // short forms, other controls as lowercase `\u00xx`, nothing else): the same rule
+        // in code that shares nothing with ours. Every ASCII char alone, and between text
+        // with a space and a multi-byte char on each side.
+        let mut samples: Vec<String> = vec![
+            String::new(),
+            "plain".into(),
+            "æøå \u{1f600}".into(),
+            "\u{7f}\u{80}\u{2028}\u{fffd}".into(),
+        ];
+        for c in (0u8..0x80).map(char::from) {
+            samples.push(c.to_string());
+            samples.push(format!("a {c}æ{c}{c} z"));
+        }
+        for s in samples {
+            let mut out = String::new();
+            write_string(&s, &mut out);
+            assert_eq!(out, serde_json::to_string(&s).unwrap(), "{s:?}");
+        }
     }
 
     #[test]
