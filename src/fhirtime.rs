@@ -46,7 +46,8 @@ impl Day {
         if b.len() > 10 && b[10] != b'T' {
             return None;
         }
-        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        // A month that is not 1–12 has no days.
+        if day == 0 || day > days_in_month(year, month) {
             return None;
         }
         Some(Day { year, month, day })
@@ -186,6 +187,9 @@ mod tests {
             "24-01-01",
             "2024/01/01",
             "2024-13-01",
+            "2024-00-10",
+            "2024-01-00",
+            "2024-04-31",
             "2024-01-01 10:00",
             "",
             "abcd",
