@@ -65,6 +65,46 @@ fn published_examples() {
     assert!(NationalId::parse("15108695077", "$").is_err());
 }
 
+/// Test persons NHN publishes in its own code, not computed here: each must be accepted as
+/// the kind it is (synthetic numbers marked), and NHN's deliberately made-up one refused.
+#[test]
+fn nhn_published_test_persons() {
+    use NationalIdKind::{Dnr, Fnr};
+    for (number, kind, synthetic, source) in [
+        // NorskHelsenett/HelseID.Samples, HelseId.Samples.TestTokenDemo/Program.cs: the `Pid`
+        // of the test-token user and the `nin` sent to Persontjenesten's test `get-by-nin`.
+        ("05898597468", Fnr, true, "HelseID.Samples TestTokenDemo"),
+        // NorskHelsenett/HelseID.Samples, Utilities/TestTokenTool/README.md (`--pid`), and
+        // NorskHelsenett/Pasientens-journaldokumenter, .NET/NativeClients/
+        // SimpleRequestObjectsDemo/Program.cs: the practitioner in the request object.
+        (
+            "16858399649",
+            Fnr,
+            true,
+            "TestTokenTool, SimpleRequestObjectsDemo",
+        ),
+        // NorskHelsenett/Pasientens-journaldokumenter, the reference EHR's patient picker
+        // (.NET/PatientHealthRecordsEPJ/.../Models/PasientvalgViewModel.cs): Line Danser,
+        // Malin Fos Bogen, Harry Handel (also NorskHelsenett/VKP.Samples, Common/Constants.cs).
+        ("13116900216", Fnr, false, "PJD reference EHR"),
+        ("12119000465", Fnr, false, "PJD reference EHR"),
+        ("08077000292", Fnr, false, "PJD reference EHR"),
+        // NorskHelsenett/SFM.tools, drwho/helpfile.html: a PatientTicket's `pid` (a D-number).
+        ("45010388159", Dnr, false, "SFM.tools"),
+    ] {
+        let id = NationalId::parse(number, "$")
+            .unwrap_or_else(|e| panic!("{source}: {number} refused: {}", e.rule()));
+        assert_eq!(
+            (id.kind(), id.is_synthetic()),
+            (kind, synthetic),
+            "{source}"
+        );
+    }
+    // NorskHelsenett/HelseID.Samples, HelseId.Samples.TestTokenDemo/Program.cs: "Clark
+    // Kent"'s made-up Pid, whose check digits do not hold.
+    assert!(NationalId::parse("20080012345", "$").is_err());
+}
+
 /// Where tillit and stdnum differ by design (left out of the corpus; see identifiers.py).
 #[test]
 fn documented_differences_from_stdnum() {
