@@ -232,6 +232,46 @@ mod tests {
     }
 
     #[test]
+    fn every_day_from_1970_to_2500_against_a_plain_calendar() {
+        // A calendar that only counts: day after day, with the month lengths. Both of
+        // Hinnant's conversions must agree with it on every day (century and 400-year leap
+        // rules included: 2100, 2200, 2300 and 2500 are common years, 2400 is a leap year).
+        let mut day = Day {
+            year: 1970,
+            month: 1,
+            day: 1,
+        };
+        let mut n: u64 = 0;
+        while day.year <= 2500 {
+            assert_eq!(Day::from_unix(n * 86_400 + 86_399), day, "day {n}");
+            let text = format!("{:04}-{:02}-{:02}T00:00:00Z", day.year, day.month, day.day);
+            assert_eq!(instant_ms(&text), Some(n * 86_400_000), "{text}");
+            assert_eq!(Day::parse(&text), Some(day), "{text}");
+            day = if day.day < days_in_month(day.year, day.month) {
+                Day {
+                    day: day.day + 1,
+                    ..day
+                }
+            } else if day.month < 12 {
+                Day {
+                    month: day.month + 1,
+                    day: 1,
+                    ..day
+                }
+            } else {
+                Day {
+                    year: day.year + 1,
+                    month: 1,
+                    day: 1,
+                }
+            };
+            n += 1;
+        }
+        // Python: (date(2501, 1, 1) - date(1970, 1, 1)).days
+        assert_eq!(n, 193_944, "days from 1970 to 2500 inclusive");
+    }
+
+    #[test]
     fn instants_parse_as_unix_ms() {
         assert_eq!(instant_ms("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(
