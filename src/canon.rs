@@ -75,7 +75,7 @@ fn write_double(x: f64, out: &mut String) {
         out.push('0'); // -0 too
         return;
     }
-    if x < 0.0 {
+    if x.is_sign_negative() {
         out.push('-');
     }
     let (digits, n) = shortest(x.abs());
@@ -99,8 +99,7 @@ fn write_double(x: f64, out: &mut String) {
             out.push_str(&digits[1..]);
         }
         out.push('e');
-        out.push(if n > 0 { '+' } else { '-' });
-        out.push_str(&(n - 1).abs().to_string());
+        out.push_str(&format!("{:+}", n - 1));
     }
 }
 
@@ -114,7 +113,8 @@ fn shortest(x: f64) -> (String, i32) {
     let digits: String = m.chars().filter(char::is_ascii_digit).collect();
     let n = e.parse::<i32>().unwrap_or(0) + 1;
     let k = digits.len();
-    if (digits.as_bytes()[k - 1] - b'0') % 2 == 1 {
+    // Rust takes the upper of two tied strings: only an odd last digit can need the lower.
+    if digits.ends_with(['1', '3', '5', '7', '9']) {
         // x's exact value (a double has at most 767 significant digits).
         let exact = format!("{x:.800e}");
         let (em, _) = exact.split_once('e').unwrap_or((&exact, "0"));
