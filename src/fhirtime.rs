@@ -108,7 +108,8 @@ pub fn instant_ms(s: &str) -> Option<u64> {
         n(14..16)?,
         n(17..19)?,
     );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+    // A month that is not 1–12 has no days; 23:59:60 is a leap second.
+    if d == 0 || d > i64::from(days_in_month(y as u16, mo as u8)) || h > 23 || mi > 59 || sec > 60 {
         return None;
     }
     let mut i = 19;
@@ -286,12 +287,33 @@ mod tests {
             instant_ms("2026-12-02T18:00:00+01:00"),
             Some(1_796_230_800_000)
         );
+        // The edges that are still instants.
+        assert_eq!(instant_ms("2024-02-29T23:59:60Z"), Some(1_709_251_200_000));
+        assert_eq!(
+            instant_ms("2026-12-31T23:59:59.999+00:00"),
+            Some(1_798_761_599_999)
+        );
+        // Each separator wrong on its own, each field one past its range.
         for bad in [
             "",
             "2026-12-02",
             "2026-13-02T00:00:00Z",
+            "2026-00-02T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-12-00T00:00:00Z",
             "2026-12-02T00:00:00",
             "2026-12-02T00:00:00.Z",
+            "2026/12-02T00:00:00Z",
+            "2026-12/02T00:00:00Z",
+            "2026-12-02 00:00:00Z",
+            "2026-12-02T00.00:00Z",
+            "2026-12-02T00:00.00Z",
+            "2026-12-02T24:00:00Z",
+            "2026-12-02T00:60:00Z",
+            "2026-12-02T00:00:61Z",
+            "2026-12-02T00:00:00+0100",
+            "2026-12-02T00:00:00+01-00",
+            "2026-12-02T00:00:00*01:00",
         ] {
             assert_eq!(instant_ms(bad), None, "{bad}");
         }
