@@ -287,6 +287,18 @@ mod tests {
             instant_ms("2026-12-02T18:00:00+01:00"),
             Some(1_796_230_800_000)
         );
+        // Fractions of one to nine digits (milliseconds kept), offsets with minutes and
+        // west of UTC: all the same instant, 2026-12-02T17:00:00Z and a part of a second.
+        for (text, ms) in [
+            ("2026-12-02T17:00:00.5Z", 500),
+            ("2026-12-02T17:00:00.12Z", 120),
+            ("2026-12-02T17:00:00.123456789Z", 123),
+            ("2026-12-02T22:30:00+05:30", 0),
+            ("2026-12-02T12:00:00-05:00", 0),
+            ("2026-12-02T16:15:00.000-00:45", 0),
+        ] {
+            assert_eq!(instant_ms(text), Some(1_796_230_800_000 + ms), "{text}");
+        }
         // The edges that are still instants.
         assert_eq!(instant_ms("2024-02-29T23:59:60Z"), Some(1_709_251_200_000));
         assert_eq!(
