@@ -105,30 +105,47 @@ fn write_double(x: f64, out: &mut String) {
 
 /// The shortest digits that read back as `x` (> 0), and n: x = 0.digits × 10^n. Rust's
 /// shortest form gives them, but where two digit strings of that length are equally close
-/// (x lies exactly halfway) it rounds up, and ECMAScript takes the even one: the RFC's
+/// (x lies exactly halfway) it takes the upper, and ECMAScript the even one: the RFC's
 /// 1424953923781206.25 is written …206.2 there, …206.3 by Rust.
 fn shortest(x: f64) -> (String, i32) {
     let s = format!("{x:e}");
     let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
     let digits: String = m.chars().filter(char::is_ascii_digit).collect();
     let n = e.parse::<i32>().unwrap_or(0) + 1;
-    let k = digits.len();
-    // Rust takes the upper of two tied strings: only an odd last digit can need the lower.
+    // Only an odd last digit can need the lower of two tied strings (both read back as x:
+    // they are as far from it as each other).
     if digits.ends_with(['1', '3', '5', '7', '9']) {
-        // x's exact value (a double has at most 767 significant digits).
-        let exact = format!("{x:.800e}");
-        let (em, _) = exact.split_once('e').unwrap_or((&exact, "0"));
-        let all: String = em.chars().filter(char::is_ascii_digit).collect();
-        let all = all.trim_end_matches('0');
-        if all.len() == k + 1 && all.ends_with('5') && all[..k] != digits {
-            let down = &all[..k];
-            let text = format!("0.{down}e{n}");
-            if text.parse::<f64>() == Ok(x) {
-                return (down.to_string(), n);
-            }
+        let lower = digits.parse::<u64>().map_or(0, |d| d - 1);
+        if halfway(x, lower, n - digits.len() as i32) {
+            return (lower.to_string(), n);
         }
     }
     (digits, n)
+}
+
+/// Whether x is exactly (2·lower + 1) × 10^p / 2, halfway between lower × 10^p and the next
+/// string up, in integers: x = m × 2^e with m odd, and the midpoint is (2·lower + 1) × 5^p ×
+/// 2^(p−1), with (2·lower + 1) odd. (Exact formatting and a float parser would do it too, for
+/// 14 KB more gzipped wasm: measured, 243,391 B against 229,418 B with this.)
+fn halfway(x: f64, lower: u64, p: i32) -> bool {
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mantissa, exp) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | 1 << 52, biased - 1075)
+    };
+    let zeros = mantissa.trailing_zeros();
+    let (m, e) = (u128::from(mantissa >> zeros), exp + zeros as i32);
+    let odd = 2 * u128::from(lower) + 1;
+    let five = |k: i32| 5u128.checked_pow(k.unsigned_abs());
+    e == p - 1
+        && if p >= 0 {
+            five(p).and_then(|f| f.checked_mul(odd)) == Some(m)
+        } else {
+            five(p).and_then(|f| f.checked_mul(m)) == Some(odd)
+        }
 }
 
 /// Writes `s` as a JSON string with RFC 8785's minimal escaping: `"` and `\\`, the five
