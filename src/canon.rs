@@ -124,28 +124,25 @@ fn shortest(x: f64) -> (String, i32) {
 }
 
 /// Whether x is exactly (2·lower + 1) × 10^p / 2, halfway between lower × 10^p and the next
-/// string up, in integers: x = m × 2^e with m odd, and the midpoint is (2·lower + 1) × 5^p ×
-/// 2^(p−1), with (2·lower + 1) odd. (Exact formatting and a float parser would do it too, for
-/// 14 KB more gzipped wasm: measured, 243,391 B against 229,418 B with this.)
+/// string up, in integers. Such a tie needs both strings to read back as x, so 10^p is less
+/// than x's ulp, and x = m × 2^e (m odd) has e = p − 1 ≥ its ulp's exponent: that leaves
+/// only p < 0 and normal doubles, where x × 5^−p × 2^(1−p) = m × 5^−p is the odd 2·lower + 1.
+/// (Exact formatting and a float parser would do it too, for 14 KB more gzipped wasm:
+/// measured, 243,391 B against 229,418 B with this.)
 fn halfway(x: f64, lower: u64, p: i32) -> bool {
     let bits = x.to_bits();
     let biased = ((bits >> 52) & 0x7ff) as i32;
-    let fraction = bits & ((1 << 52) - 1);
-    let (mantissa, exp) = if biased == 0 {
-        (fraction, -1074)
-    } else {
-        (fraction | 1 << 52, biased - 1075)
-    };
+    if biased == 0 {
+        return false; // subnormal: e ≤ −1074 + 52, far below any p − 1 a tie can have
+    }
+    let mantissa = (bits & ((1 << 52) - 1)) + (1 << 52);
     let zeros = mantissa.trailing_zeros();
-    let (m, e) = (u128::from(mantissa >> zeros), exp + zeros as i32);
-    let odd = 2 * u128::from(lower) + 1;
-    let five = |k: i32| 5u128.checked_pow(k.unsigned_abs());
+    let (m, e) = (u128::from(mantissa >> zeros), biased - 1075 + zeros as i32);
     e == p - 1
-        && if p >= 0 {
-            five(p).and_then(|f| f.checked_mul(odd)) == Some(m)
-        } else {
-            five(p).and_then(|f| f.checked_mul(m)) == Some(odd)
-        }
+        && 5u128
+            .checked_pow(p.unsigned_abs())
+            .and_then(|f| f.checked_mul(m))
+            == Some(2 * u128::from(lower) + 1)
 }
 
 /// Writes `s` as a JSON string with RFC 8785's minimal escaping: `"` and `\\`, the five

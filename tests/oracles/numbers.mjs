@@ -65,6 +65,11 @@ for (let i = 0; i < 400; i++) {
   const x = 2 ** 50 + Number(next() % 2n ** 50n) + (i % 2 ? 0.75 : 0.25);
   xs.push(x, -x, x / 2 ** 20, x * 2 ** 20);
 }
+// And in [2^47, 2^48) every N + k/8 (k odd), halfway between two strings of two decimals.
+for (let i = 0; i < 200; i++) {
+  const x = 2 ** 47 + Number(next() % 2n ** 47n) + (2 * (i % 4) + 1) / 8;
+  xs.push(x, -x);
+}
 // Random doubles of everyday size.
 for (let i = 0; i < 1000; i++) xs.push(Number(next() % 10000000000n) / 10 ** Number(next() % 12n));
 
