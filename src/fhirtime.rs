@@ -1,6 +1,6 @@
 //! Dates as FHIR writes them, reduced to what the display windows need: a calendar day.
 
-use crate::ident::days_in_month;
+use crate::ident::{days_in_month, is_calendar_day};
 
 /// A calendar day.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,7 +47,7 @@ impl Day {
             return None;
         }
         // A month that is not 1–12 has no days.
-        if day == 0 || day > days_in_month(year, month) {
+        if !is_calendar_day(year, month, day) {
             return None;
         }
         Some(Day { year, month, day })
@@ -109,7 +109,8 @@ pub fn instant_ms(s: &str) -> Option<u64> {
         n(17..19)?,
     );
     // A month that is not 1–12 has no days; 23:59:60 is a leap second.
-    if d == 0 || d > i64::from(days_in_month(y as u16, mo as u8)) || h > 23 || mi > 59 || sec > 60 {
+    // (Each field is two or four digits, so the casts keep its value.)
+    if !is_calendar_day(y as u16, mo as u8, d as u8) || h > 23 || mi > 59 || sec > 60 {
         return None;
     }
     let mut i = 19;

@@ -105,6 +105,11 @@ pub const fn days_in_month(year: u16, month: u8) -> u8 {
     }
 }
 
+/// Whether `day` is a day of `month` (1–12) in `year`.
+pub const fn is_calendar_day(year: u16, month: u8, day: u8) -> bool {
+    day != 0 && day <= days_in_month(year, month)
+}
+
 /// The century a fødselsnummer's individual number (digits 7–9) and two-digit year give.
 fn full_year(yy: u16, individual: u16) -> Option<u16> {
     match individual {
@@ -167,7 +172,7 @@ impl NationalId {
                 "month of birth is not 1-12 (after the D/H/synthetic offsets)",
             ));
         }
-        if day == 0 || day > days_in_month(year, month) {
+        if !is_calendar_day(year, month, day) {
             return Err(bad("day of birth is not a day of that month and year"));
         }
         Ok(NationalId {
